@@ -1,0 +1,57 @@
+# One command per job, the same locally and in CI. Everything runs offline once setup is done.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
+export AWS_EC2_METADATA_DISABLED := true
+export CDK_DISABLE_CLI_TELEMETRY := true
+export JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION := 1
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+export npm_config_update_notifier := false
+BASE ?= origin/main
+CDK := npx --no-install cdk
+
+.PHONY: setup setup-dev synth test diff bench lint clean
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+
+# Re-run pip only when a requirements file changes; a second `make` skips it.
+$(VENV)/.synth-deps: requirements.txt pyproject.toml | $(PY)
+	$(PY) -m pip install --quiet -r requirements.txt
+	$(PY) -m pip install --quiet --no-deps -e .
+	touch $@
+
+$(VENV)/.dev-deps: requirements-dev.txt $(VENV)/.synth-deps
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	touch $@
+
+node_modules/.installed: package.json package-lock.json $(VENV)/.synth-deps
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+setup: $(VENV)/.synth-deps node_modules/.installed
+
+setup-dev: setup $(VENV)/.dev-deps
+
+synth: setup
+	rm -rf cdk.out
+	$(CDK) synth --no-lookups --quiet > /dev/null
+	$(PY) -m mlops_cli.main synth-summary cdk.out
+
+test: setup-dev
+	$(PY) -m pytest
+
+diff: setup
+	$(PY) -m mlops_cli.review_diff --base "$(BASE)"
+
+bench: setup-dev
+	$(PY) benchmarks/synth_scale.py
+
+lint: setup-dev
+	$(VENV)/bin/ruff check .
+
+clean:
+	rm -rf cdk.out .pytest_cache

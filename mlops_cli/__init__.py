@@ -1,0 +1,1 @@
+"""The ``mlops`` command line: config validation and schema, local runs, drift checks, lineage queries."""

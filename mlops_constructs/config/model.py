@@ -1,0 +1,340 @@
+"""Per-model settings: ``config/models/<name>.yaml``. Limits mirror SageMaker's real ones."""
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from mlops_constructs.config.base import Fraction, S3Prefix, Strict
+
+QUALITY_METRICS = ("auc", "recall", "precision", "f1", "accuracy")
+BIAS_METRICS = ("positive_rate_difference", "equal_opportunity_difference", "disparate_impact")
+DRIFT_METRICS = ("psi", "jensen_shannon", "linf")
+# Instance families whose storage is NVMe instance store: SageMaker rejects a volume KMS key on them.
+INSTANCE_STORE_FAMILIES = ("c5d", "m5d", "r5d", "g4dn", "g5", "g6", "p3dn", "p4d", "p4de", "p5", "inf2", "trn1",
+                           "c6id", "m6id", "r6id")
+INSTANCE_TYPE = r"^ml\.[a-z0-9]+\.[a-z0-9]+$"
+SCHEDULE = r"^(rate\(\d+ (minute|minutes|hour|hours|day|days)\)|cron\(\S+ \S+ \S+ \S+ \S+( \S+)?\))$"
+
+
+def is_instance_store(instance_type: str) -> bool:
+    """True when the instance type uses NVMe instance storage (no EBS volume to encrypt with a KMS key)."""
+    return instance_type.split(".")[1] in INSTANCE_STORE_FAMILIES
+
+
+class DataSettings(Strict):
+    """Where the model's data lives in its data bucket, and what the columns mean."""
+
+    input_prefix: S3Prefix = Field(..., description="Training data prefix in the data bucket.")
+    new_data_prefix: S3Prefix = Field(..., description="Prefix where new data lands; a drop can trigger retraining.")
+    ground_truth_prefix: S3Prefix = Field(..., description="Prefix of ground-truth labels keyed by inference ID.")
+    label: str = Field(..., min_length=1, description="Label column.")
+    positive_class: str = Field("1", description="Label value that counts as positive (e.g. '1' or 'Yes').")
+    features: list[str] | Literal["all_but_label"] = Field(
+        "all_but_label", description="Feature columns, in order, or 'all_but_label'."
+    )
+    categorical: list[str] = Field(default_factory=list, description="Categorical feature columns.")
+    protected_attributes: list[str] = Field(
+        default_factory=list, description="Columns used for bias checks (need not be model features)."
+    )
+    max_null_fraction: Fraction = Field(0.05, description="Largest allowed null fraction in any feature column.")
+
+    @model_validator(mode="after")
+    def _columns(self) -> DataSettings:
+        if isinstance(self.features, list):
+            if self.label in self.features:
+                raise ValueError(f"label column {self.label!r} must not be listed in features")
+            dupes = sorted({c for c in self.features if self.features.count(c) > 1})
+            if dupes:
+                raise ValueError(f"features repeat {dupes}")
+            unknown = sorted(set(self.categorical) - set(self.features))
+            if unknown:
+                raise ValueError(f"categorical columns {unknown} are not in features")
+        if self.label in self.categorical or self.label in self.protected_attributes:
+            raise ValueError(f"label column {self.label!r} cannot be categorical or protected")
+        return self
+
+
+class TuningRange(Strict):
+    """One hyperparameter range for automatic model tuning."""
+
+    type: Literal["continuous", "integer"] = Field("continuous", description="Kind of range.")
+    min: float = Field(..., description="Lower bound.")
+    max: float = Field(..., description="Upper bound.")
+    scaling: Literal["Auto", "Linear", "Logarithmic", "ReverseLogarithmic"] = Field("Auto")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> TuningRange:
+        if self.min >= self.max:
+            raise ValueError(f"min ({self.min}) must be below max ({self.max})")
+        return self
+
+
+class TuningSettings(Strict):
+    """Hyperparameter tuning; when present, the pipeline tunes instead of training once."""
+
+    objective_metric: Literal["validation:auc", "validation:logloss", "validation:error"] = "validation:auc"
+    max_jobs: int = Field(20, ge=1, le=750, description="Total training jobs.")
+    max_parallel_jobs: int = Field(2, ge=1, le=100, description="Training jobs at once.")
+    ranges: dict[str, TuningRange] = Field(..., min_length=1, description="Ranges by hyperparameter name.")
+
+    @model_validator(mode="after")
+    def _parallel(self) -> TuningSettings:
+        if self.max_parallel_jobs > self.max_jobs:
+            raise ValueError(f"max_parallel_jobs ({self.max_parallel_jobs}) exceeds max_jobs ({self.max_jobs})")
+        return self
+
+
+class CustomImage(Strict):
+    """A training image in this account's ECR; the URI is composed at deploy time, never typed by hand."""
+
+    repository: str = Field(..., pattern=r"^[a-z0-9]+([._/-][a-z0-9]+)*$", description="ECR repository name.")
+    tag: str = Field(..., pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$", description="Immutable image tag.")
+
+
+class TrainingSettings(Strict):
+    """How the model is trained."""
+
+    algorithm: Literal["xgboost", "custom"] = Field("xgboost", description="Built-in XGBoost or a custom image.")
+    xgboost_version: Literal["1.7-1", "3.0-5"] = Field("1.7-1", description="Built-in XGBoost container version.")
+    image: CustomImage | None = Field(None, description="Required when algorithm is 'custom'.")
+    hyperparameters: dict[str, str | int | float] = Field(default_factory=dict)
+    instance_type: str = Field("ml.m5.xlarge", pattern=INSTANCE_TYPE)
+    instance_count: int = Field(1, ge=1, le=20)
+    volume_size_gb: int = Field(30, ge=1, le=16384)
+    max_runtime_seconds: int = Field(3600, ge=60, le=2419200)
+    seed: int = Field(42, ge=0, description="Seed for splits and training: same code + data + seed = same model.")
+    tuning: TuningSettings | None = Field(None, description="Optional tuning ranges.")
+
+    @model_validator(mode="after")
+    def _image(self) -> TrainingSettings:
+        if self.algorithm == "custom" and self.image is None:
+            raise ValueError("algorithm 'custom' needs image: {repository, tag}")
+        if self.algorithm == "xgboost" and self.image is not None:
+            raise ValueError("image is only for algorithm 'custom'")
+        if self.tuning and self.algorithm != "xgboost":
+            raise ValueError("tuning is supported for algorithm 'xgboost' only")
+        return self
+
+
+class BiasGate(Strict):
+    """A fairness limit checked on every protected attribute."""
+
+    metric: Literal[BIAS_METRICS] = Field("positive_rate_difference", description=f"One of {BIAS_METRICS}.")
+    limit: float = Field(..., description="Largest allowed |difference|; for disparate_impact, the lowest ratio.")
+
+    @model_validator(mode="after")
+    def _range(self) -> BiasGate:
+        if not 0.0 <= self.limit <= 1.0:
+            raise ValueError(f"limit {self.limit} must lie in [0, 1]")
+        return self
+
+
+class QualityGate(Strict):
+    """What a challenger must reach before it is registered."""
+
+    min_metrics: dict[str, Fraction] = Field(..., min_length=1, description=f"Floors by metric {QUALITY_METRICS}.")
+    decision_threshold: Fraction = Field(0.5, description="Score at or above which a prediction is positive.")
+    bias: BiasGate | None = Field(None, description="Optional bias limit on protected attributes.")
+    must_beat_champion: bool = Field(False, description="Challenger must be at least as good as the champion.")
+
+    @field_validator("min_metrics")
+    @classmethod
+    def _known(cls, value: dict[str, float]) -> dict[str, float]:
+        unknown = sorted(set(value) - set(QUALITY_METRICS))
+        if unknown:
+            raise ValueError(f"unknown metric {unknown}; known metrics are {list(QUALITY_METRICS)}")
+        return value
+
+
+class RetrainingSettings(Strict):
+    """What starts the model build pipeline."""
+
+    schedule: str | None = Field(None, pattern=SCHEDULE, description="EventBridge Scheduler expression.")
+    on_new_data: bool = Field(False, description="Start when a new-data drop completes.")
+    on_drift: bool = Field(True, description="Start when a drift or quality alarm fires.")
+    on_code_change: bool = Field(True, description="Start when the model's code or config changes.")
+    cooldown_hours: int = Field(24, ge=0, le=720, description="No retraining from alarms within this window.")
+
+
+class Variant(Strict):
+    """A production variant behind the endpoint."""
+
+    name: str = Field(..., pattern=r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
+    weight: float = Field(..., gt=0.0, le=1.0, description="Relative traffic weight.")
+
+
+class Strategy(Strict):
+    """Blue/green traffic shifting for endpoint updates (SageMaker deployment guardrails)."""
+
+    type: Literal["LINEAR", "CANARY", "ALL_AT_ONCE"] = "ALL_AT_ONCE"
+    step_percent: int | None = Field(None, description="LINEAR: 10-50; CANARY: 1-50; ALL_AT_ONCE: unset.")
+    bake_seconds: int = Field(600, ge=0, le=3600, description="Wait between steps (WaitIntervalInSeconds).")
+    termination_wait_seconds: int = Field(300, ge=0, le=3600, description="Old fleet kept after the shift.")
+
+    @model_validator(mode="after")
+    def _step(self) -> Strategy:
+        limits = {"LINEAR": (10, 50), "CANARY": (1, 50)}
+        if self.type == "ALL_AT_ONCE":
+            if self.step_percent is not None:
+                raise ValueError("step_percent applies to LINEAR and CANARY only")
+        else:
+            low, high = limits[self.type]
+            if self.step_percent is None or not low <= self.step_percent <= high:
+                raise ValueError(f"{self.type} step_percent must be {low}-{high}% of capacity; got {self.step_percent}")
+        return self
+
+
+class Autoscaling(Strict):
+    """Target tracking on invocations per instance."""
+
+    min_instances: int = Field(1, ge=1)
+    max_instances: int = Field(2, ge=1, le=100)
+    target_invocations_per_instance: int = Field(1000, ge=1)
+
+    @model_validator(mode="after")
+    def _bounds(self) -> Autoscaling:
+        if self.max_instances < self.min_instances:
+            raise ValueError(f"max_instances ({self.max_instances}) is below min_instances ({self.min_instances})")
+        return self
+
+
+class Serverless(Strict):
+    """Serverless inference sizing."""
+
+    memory_mb: Literal[1024, 2048, 3072, 4096, 5120, 6144] = 2048
+    max_concurrency: int = Field(5, ge=1, le=200)
+
+
+class BatchSettings(Strict):
+    """Scheduled batch transform."""
+
+    schedule: str = Field(..., pattern=SCHEDULE, description="When to score, e.g. cron(0 6 1 * ? *).")
+    input_prefix: S3Prefix = Field(..., description="Prefix of the month's input files.")
+    output_prefix: S3Prefix = Field(..., description="Prefix for scores; a Glue table points here.")
+    instance_type: str = Field("ml.m5.xlarge", pattern=INSTANCE_TYPE)
+    instance_count: int = Field(1, ge=1, le=20)
+
+
+class KnownCases(Strict):
+    """Labelled cases the integration test sends to the staging endpoint."""
+
+    file: str = Field(..., description="CSV of cases, relative to the config directory.")
+    min_recall: Fraction = Field(0.9, description="Recall the staging endpoint must reach on the cases.")
+
+
+class DeploymentSettings(Strict):
+    """How the approved model is served."""
+
+    mode: Literal["realtime", "serverless", "batch"] = "realtime"
+    instance_type: str = Field("ml.m5.large", pattern=INSTANCE_TYPE)
+    initial_instance_count: int = Field(2, ge=1, le=100)
+    autoscaling: Autoscaling | None = None
+    strategy: Strategy | None = Field(
+        None, description="Realtime only; default: blue/green ALL_AT_ONCE with alarm rollback."
+    )
+    variants: list[Variant] = Field(default_factory=lambda: [Variant(name="primary", weight=1.0)], min_length=1,
+                                    max_length=10)
+    shadow_variant: Variant | None = Field(None, description="Optional shadow variant (receives copied traffic).")
+    data_capture_percent: int = Field(100, ge=0, le=100, description="Share of requests captured; 0 turns it off.")
+    serverless: Serverless | None = None
+    batch: BatchSettings | None = None
+    known_cases: KnownCases | None = None
+
+    @property
+    def effective_strategy(self) -> Strategy:
+        """The strategy in force for a realtime endpoint."""
+        return self.strategy or Strategy()
+
+    @model_validator(mode="after")
+    def _mode(self) -> DeploymentSettings:
+        if self.mode == "serverless":
+            if self.data_capture_percent:
+                raise ValueError("a serverless endpoint has no data capture: set data_capture_percent: 0")
+            if self.strategy is not None:
+                raise ValueError("a serverless endpoint has no deployment guardrails: remove strategy")
+            if self.serverless is None:
+                raise ValueError("mode 'serverless' needs serverless: {memory_mb, max_concurrency}")
+        elif self.serverless is not None:
+            raise ValueError("serverless settings apply to mode 'serverless' only")
+        if self.mode == "batch" and self.batch is None:
+            raise ValueError("mode 'batch' needs batch: {schedule, input_prefix, output_prefix}")
+        if self.mode != "batch" and self.batch is not None:
+            raise ValueError("batch settings apply to mode 'batch' only")
+        names = [v.name for v in self.variants] + ([self.shadow_variant.name] if self.shadow_variant else [])
+        if len(set(names)) != len(names):
+            raise ValueError(f"variant names repeat: {names}")
+        if self.autoscaling and not (
+            self.autoscaling.min_instances <= self.initial_instance_count <= self.autoscaling.max_instances
+        ):
+            raise ValueError(
+                f"initial_instance_count ({self.initial_instance_count}) must lie within autoscaling "
+                f"[{self.autoscaling.min_instances}, {self.autoscaling.max_instances}]"
+            )
+        if self.mode == "batch" and self.strategy is not None:
+            raise ValueError("strategy applies to endpoints; mode 'batch' has none")
+        step = self.strategy.step_percent if self.strategy else None
+        if self.mode == "realtime" and step and self.strategy.type == "LINEAR":
+            per_step = self.initial_instance_count * step / 100
+            if per_step < 1:
+                raise ValueError(
+                    f"LINEAR step of {step}% of {self.initial_instance_count} instance(s) shifts less than one "
+                    f"instance; use at least {-(-100 // step)} instances or a larger step"
+                )
+        return self
+
+
+class DriftMonitor(Strict):
+    """Data drift check on captured requests against the training baseline."""
+
+    metric: Literal[DRIFT_METRICS] = Field("psi", description=f"One of {DRIFT_METRICS}.")
+    threshold: float = Field(0.2, gt=0.0, le=10.0, description="Score above which a feature has drifted.")
+    min_samples: int = Field(500, ge=1, description="Fewer records give no verdict.")
+
+
+class QualityMonitor(Strict):
+    """Model quality on ground truth joined to captured predictions."""
+
+    metric: Literal[QUALITY_METRICS] = "recall"
+    floor: Fraction = Field(..., description="Alarm when the metric drops below this.")
+    min_samples: int = Field(100, ge=1)
+
+
+class MonitoringSettings(Strict):
+    """The platform's own monitoring (SageMaker Model Monitor is closed to new customers)."""
+
+    schedule: str = Field("rate(1 hour)", pattern=SCHEDULE, description="How often the checks run.")
+    drift: DriftMonitor | None = Field(default_factory=DriftMonitor)
+    quality: QualityMonitor | None = None
+
+
+class ModelConfig(Strict):
+    """``config/models/<name>.yaml``: one model, from data to serving."""
+
+    name: str = Field(..., pattern=r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$", max_length=32,
+                      description="DNS-safe model name (lowercase, digits, hyphens; at most 32).")
+    owner: str = Field(..., min_length=1, description="Team or steward email that owns the model.")
+    description: str = Field("", max_length=1024)
+    problem_type: Literal["binary_classification"] = "binary_classification"
+    data: DataSettings
+    training: TrainingSettings = Field(default_factory=TrainingSettings)
+    quality_gate: QualityGate
+    retraining: RetrainingSettings = Field(default_factory=RetrainingSettings)
+    deployment: DeploymentSettings = Field(default_factory=DeploymentSettings)
+    monitoring: MonitoringSettings = Field(default_factory=MonitoringSettings)
+
+    @model_validator(mode="after")
+    def _cross(self) -> ModelConfig:
+        if self.quality_gate.bias and not self.data.protected_attributes:
+            raise ValueError("quality_gate.bias needs data.protected_attributes")
+        if self.retraining.on_drift and self.monitoring.drift is None and self.monitoring.quality is None:
+            raise ValueError("retraining.on_drift needs monitoring.drift or monitoring.quality")
+        if self.deployment.mode != "realtime" and self.deployment.autoscaling:
+            raise ValueError("autoscaling applies to mode 'realtime' only")
+        return self
+
+    def feature_columns(self, header: list[str]) -> list[str]:
+        """Feature columns resolved against a data header (for 'all_but_label')."""
+        if self.data.features == "all_but_label":
+            return [c for c in header if c != self.data.label]
+        return list(self.data.features)

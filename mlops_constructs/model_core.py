@@ -1,0 +1,163 @@
+"""The stateful heart of one model: key, buckets, registry group and notification topic."""
+from __future__ import annotations
+
+from aws_cdk import ArnFormat, Duration, RemovalPolicy, Stack
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_sagemaker as sagemaker
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sns_subscriptions as subs
+from constructs import Construct
+
+from mlops_constructs.nag import acknowledge
+from mlops_constructs.secure_bucket import SecureBucket
+
+
+class ModelCore(Construct):
+    """One model's key, data and artifact buckets, Model Registry group and SNS topic.
+
+    Everything here is stateful and retained on ``cdk destroy``; logical IDs are pinned by tests.
+
+    Props:
+        model_name: DNS-safe model name; names the registry group (required).
+        description: registry group description; default ``""``.
+        owner: model owner, tagged on the group (required).
+        notification_emails: email subscribers of the topic; default none.
+        stage_account_ids: accounts allowed to describe and use the group's packages; default none
+            (no resource policy).
+        key_pending_window_days: KMS deletion window; default 30.
+        key_rotation_days: KMS rotation period; default 365.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        model_name: str,
+        owner: str,
+        description: str = "",
+        notification_emails: list[str] | None = None,
+        stage_account_ids: list[str] | None = None,
+        key_pending_window_days: int = 30,
+        key_rotation_days: int = 365,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.model_name = model_name
+        self.key = kms.Key(
+            self,
+            "Key",
+            description=f"Encrypts data, artifacts, logs and messages of model {model_name}",
+            enable_key_rotation=True,
+            rotation_period=Duration.days(key_rotation_days),
+            pending_window=Duration.days(key_pending_window_days),
+            removal_policy=RemovalPolicy.RETAIN,
+        )
+        self._allow_services_to_use_key()
+        self._allow_logs_to_use_key()
+
+        self.access_log_bucket = SecureBucket(
+            self, "AccessLogs", encryption_key=None, access_logs=None, is_access_log_bucket=True
+        )
+        acknowledge(
+            self.access_log_bucket,
+            "This is the server-access-log target bucket; logging it to itself would loop.",
+            "AwsSolutions-S1",
+            "NIST.800.53.R5-S3BucketLoggingEnabled",
+        )
+        self.data_bucket = SecureBucket(
+            self, "DataBucket", encryption_key=self.key, access_logs=self.access_log_bucket,
+            event_bridge_enabled=True,
+        )
+        self.artifact_bucket = SecureBucket(
+            self, "ArtifactBucket", encryption_key=self.key, access_logs=self.access_log_bucket
+        )
+        self._share_artifacts_with(stage_account_ids or [])
+        self.model_package_group = sagemaker.CfnModelPackageGroup(
+            self,
+            "ModelPackageGroup",
+            model_package_group_name=model_name,
+            model_package_group_description=description or f"Model packages of {model_name}",
+            model_package_group_policy=self._group_policy(stage_account_ids or []),
+        )
+        self.model_package_group.apply_removal_policy(RemovalPolicy.RETAIN)
+        self.model_package_group.tags.set_tag("mlops:model", model_name)
+        self.model_package_group.tags.set_tag("mlops:owner", owner)
+
+        self.topic = sns.Topic(
+            self, "Topic", display_name=f"MLOps {model_name}", master_key=self.key, enforce_ssl=True
+        )
+        for email in notification_emails or []:
+            self.topic.add_subscription(subs.EmailSubscription(email))
+
+    @property
+    def model_package_group_name(self) -> str:
+        return self.model_package_group.model_package_group_name
+
+    @property
+    def model_package_group_arn(self) -> str:
+        return self.model_package_group.attr_model_package_group_arn
+
+    def _allow_services_to_use_key(self) -> None:
+        """EventBridge and CloudWatch publish to the encrypted topic; they need the key, scoped to SNS."""
+        stack = Stack.of(self)
+        self.key.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="AllowEventBridgeAndCloudWatchToPublishEncrypted",
+                principals=[
+                    iam.ServicePrincipal("events.amazonaws.com"),
+                    iam.ServicePrincipal("cloudwatch.amazonaws.com"),
+                ],
+                actions=["kms:Decrypt", "kms:GenerateDataKey*"],
+                resources=["*"],
+                conditions={"StringEquals": {"aws:SourceAccount": stack.account}},
+            )
+        )
+
+    def _share_artifacts_with(self, account_ids: list[str]) -> None:
+        """Stage accounts read model artifacts (model.tar.gz) and decrypt them to create models."""
+        if not account_ids:
+            return
+        principals = [iam.AccountPrincipal(a) for a in account_ids]
+        self.artifact_bucket.grant_read(iam.CompositePrincipal(*principals))
+
+    def _allow_logs_to_use_key(self) -> None:
+        """CloudWatch Logs encrypts this account's log groups in this region with the key."""
+        stack = Stack.of(self)
+        self.key.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="AllowCloudWatchLogsEncryption",
+                principals=[iam.ServicePrincipal(f"logs.{stack.region}.amazonaws.com")],
+                actions=["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"],
+                resources=["*"],
+                conditions={"ArnLike": {"kms:EncryptionContext:aws:logs:arn": stack.format_arn(
+                    service="logs", resource="log-group", resource_name="*",
+                    arn_format=ArnFormat.COLON_RESOURCE_NAME)}},
+            )
+        )
+
+    def _group_policy(self, account_ids: list[str]) -> dict | None:
+        if not account_ids:
+            return None
+        stack = Stack.of(self)
+        group_arn = stack.format_arn(service="sagemaker", resource="model-package-group", resource_name=self.model_name)
+        package_arn = stack.format_arn(service="sagemaker", resource="model-package", resource_name=f"{self.model_name}/*")
+        return {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Sid": "StageAccountsDescribeGroup",
+                    "Effect": "Allow",
+                    "Principal": {"AWS": [f"arn:{stack.partition}:iam::{a}:root" for a in account_ids]},
+                    "Action": ["sagemaker:DescribeModelPackageGroup"],
+                    "Resource": group_arn,
+                },
+                {
+                    "Sid": "StageAccountsUsePackages",
+                    "Effect": "Allow",
+                    "Principal": {"AWS": [f"arn:{stack.partition}:iam::{a}:root" for a in account_ids]},
+                    "Action": ["sagemaker:DescribeModelPackage", "sagemaker:ListModelPackages"],
+                    "Resource": package_arn,
+                },
+            ],
+        }

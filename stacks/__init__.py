@@ -1,0 +1,1 @@
+"""Deployable units. Each stack only composes constructs from ``mlops_constructs``."""

@@ -1,0 +1,36 @@
+"""Build the whole CDK app from a validated configuration. Shared by app.py, tests and benchmarks."""
+from __future__ import annotations
+
+from aws_cdk import App, Environment, Tags, Validations
+from cdk_nag import AwsSolutionsChecks, NIST80053R5Checks
+
+from mlops_constructs.config import PlatformConfig
+from stacks.model_stack import ModelStack
+
+
+def stack_name(config: PlatformConfig, model_name: str) -> str:
+    return f"{config.platform.prefix}-{model_name}"
+
+
+def build_app(config: PlatformConfig, app: App | None = None, *, nag: bool = True) -> App:
+    """Add every configured model's stacks to ``app`` (a new App by default) and attach cdk-nag."""
+    app = app or App()
+    platform = config.platform
+    for model in config.models:
+        ModelStack(
+            app,
+            stack_name(config, model.name),
+            platform=platform,
+            model=model,
+            config_hash=config.config_hash(model.name),
+            env=_env(None, None),
+        )
+    for key, value in sorted(platform.tags.items()):
+        Tags.of(app).add(key, value)
+    if nag:
+        Validations.of(app).add_plugins(AwsSolutionsChecks(app), NIST80053R5Checks(app))
+    return app
+
+
+def _env(account: str | None, region: str | None) -> Environment | None:
+    return Environment(account=account, region=region) if (account or region) else None

@@ -1,0 +1,74 @@
+"""Shared fixtures: the example config and one synthesized app per session (synth takes seconds)."""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("AWS_EC2_METADATA_DISABLED", "true")
+os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")  # moto only; nothing here reaches AWS
+os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
+
+REPO = Path(__file__).resolve().parent.parent
+CONFIG_DIR = REPO / "config"
+
+
+def cdk_context() -> dict:
+    """The context (feature flags) that `cdk synth` passes from cdk.json, for in-process apps."""
+    import json
+
+    return json.loads((REPO / "cdk.json").read_text())["context"]
+
+
+def new_app(**kwargs):
+    """An App with cdk.json's feature flags: construct tests see what `cdk synth` produces."""
+    from aws_cdk import App
+
+    return App(context=cdk_context(), **kwargs)
+
+
+@dataclass
+class SynthesizedApp:
+    """An app synthesized once: its stacks by name, their templates as dicts and as assertion objects."""
+
+    app: object
+    assembly: object
+    stacks: dict
+    templates: dict
+
+    def template(self, stack_name: str):
+        from aws_cdk.assertions import Template
+
+        return Template.from_stack(self.stacks[stack_name], skip_cyclical_dependencies_check=True)
+
+
+def synthesize(config_dir: Path | str = CONFIG_DIR, outdir: Path | None = None, **build_kwargs) -> SynthesizedApp:
+    """Build and synthesize the platform app for a config directory, in-process."""
+    from aws_cdk import Stack
+
+    from mlops_constructs.config import load_config
+    from stacks.app_factory import build_app
+
+    config = load_config(config_dir)
+    app = new_app(outdir=str(outdir) if outdir else None)
+    build_app(config, app, **build_kwargs)
+    assembly = app.synth()
+    stacks = {c.node.id: c for c in app.node.children if isinstance(c, Stack)}
+    templates = {s.stack_name: s.template for s in assembly.stacks}
+    return SynthesizedApp(app, assembly, stacks, templates)
+
+
+@pytest.fixture(scope="session")
+def example_config():
+    from mlops_constructs.config import load_config
+
+    return load_config(CONFIG_DIR)
+
+
+@pytest.fixture(scope="session")
+def example_app(tmp_path_factory) -> SynthesizedApp:
+    """The three example models, synthesized once per test session with cdk-nag attached."""
+    return synthesize(CONFIG_DIR, tmp_path_factory.mktemp("cdk.out"))

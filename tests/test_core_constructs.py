@@ -1,0 +1,106 @@
+"""ModelCore and SecureBucket: encryption, retention, access logging, registry policy, topic."""
+from __future__ import annotations
+
+import pytest
+from aws_cdk import Stack
+from aws_cdk.assertions import Match, Template
+
+from mlops_constructs.model_core import ModelCore
+from tests.conftest import new_app
+
+
+def _core_template(**props) -> Template:
+    stack = Stack(new_app(), "Test")
+    ModelCore(stack, "Core", model_name="churn", owner="team@example.com", **props)
+    return Template.from_stack(stack)
+
+
+@pytest.fixture(scope="module")
+def core() -> Template:
+    return _core_template(notification_emails=["a@example.com", "b@example.com"])
+
+
+def test_key_rotates_and_is_retained(core):
+    core.has_resource(
+        "AWS::KMS::Key",
+        {"Properties": Match.object_like({"EnableKeyRotation": True, "RotationPeriodInDays": 365,
+                                          "PendingWindowInDays": 30}),
+         "DeletionPolicy": "Retain", "UpdateReplacePolicy": "Retain"},
+    )
+
+
+def test_data_and_artifact_buckets_use_the_model_key(core):
+    key_id = list(core.find_resources("AWS::KMS::Key"))[0]
+    buckets = core.find_resources(
+        "AWS::S3::Bucket",
+        {"Properties": {"BucketEncryption": {"ServerSideEncryptionConfiguration": [
+            {"ServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms",
+                                               "KMSMasterKeyID": {"Fn::GetAtt": [key_id, "Arn"]}},
+             "BucketKeyEnabled": True}]}}},
+    )
+    assert len(buckets) == 2
+
+
+def test_every_bucket_is_versioned_private_and_retained(core):
+    buckets = core.find_resources("AWS::S3::Bucket")
+    assert len(buckets) == 3
+    for logical_id, bucket in buckets.items():
+        props = bucket["Properties"]
+        assert bucket["DeletionPolicy"] == "Retain", logical_id
+        assert props["VersioningConfiguration"] == {"Status": "Enabled"}, logical_id
+        assert props["PublicAccessBlockConfiguration"] == {
+            "BlockPublicAcls": True, "BlockPublicPolicy": True, "IgnorePublicAcls": True,
+            "RestrictPublicBuckets": True}, logical_id
+
+
+def test_data_and_artifact_buckets_log_to_the_access_log_bucket(core):
+    log_bucket = [k for k in core.find_resources("AWS::S3::Bucket") if k.startswith("CoreAccessLogs")][0]
+    logged = core.find_resources(
+        "AWS::S3::Bucket", {"Properties": {"LoggingConfiguration": {"DestinationBucketName": {"Ref": log_bucket}}}}
+    )
+    assert sorted(k[:14] for k in logged) == ["CoreArtifactBu", "CoreDataBucket"]
+
+
+def test_every_bucket_denies_plain_http(core):
+    policies = core.find_resources("AWS::S3::BucketPolicy")
+    assert len(policies) == 3
+    for policy in policies.values():
+        statements = policy["Properties"]["PolicyDocument"]["Statement"]
+        assert any(
+            s["Effect"] == "Deny" and s["Condition"] == {"Bool": {"aws:SecureTransport": "false"}} for s in statements
+        )
+
+
+def test_data_bucket_sends_events_to_eventbridge_without_custom_resource(core):
+    core.has_resource_properties(
+        "AWS::S3::Bucket", {"NotificationConfiguration": {"EventBridgeConfiguration": {"EventBridgeEnabled": True}}}
+    )
+    assert not core.find_resources("Custom::S3BucketNotifications")
+
+
+def test_registry_group_is_named_tagged_and_retained_without_policy_by_default(core):
+    core.has_resource(
+        "AWS::SageMaker::ModelPackageGroup",
+        {"Properties": {"ModelPackageGroupName": "churn", "ModelPackageGroupDescription": "Model packages of churn",
+                        "Tags": Match.array_with([{"Key": "mlops:owner", "Value": "team@example.com"}])},
+         "DeletionPolicy": "Retain"},
+    )
+    group = list(core.find_resources("AWS::SageMaker::ModelPackageGroup").values())[0]
+    assert "ModelPackageGroupPolicy" not in group["Properties"]
+
+
+def test_registry_group_policy_lets_stage_accounts_use_packages():
+    template = _core_template(stage_account_ids=["111111111111", "222222222222"])
+    group = list(template.find_resources("AWS::SageMaker::ModelPackageGroup").values())[0]
+    statements = group["Properties"]["ModelPackageGroupPolicy"]["Statement"]
+    use = next(s for s in statements if s["Sid"] == "StageAccountsUsePackages")
+    assert use["Action"] == ["sagemaker:DescribeModelPackage", "sagemaker:ListModelPackages"]
+    principals = use["Principal"]["AWS"]
+    assert len(principals) == 2 and all("iam::" in str(p) for p in principals)
+
+
+def test_topic_is_encrypted_with_model_key_and_subscribes_emails(core):
+    key_id = list(core.find_resources("AWS::KMS::Key"))[0]
+    core.has_resource_properties("AWS::SNS::Topic", {"KmsMasterKeyId": {"Fn::GetAtt": [key_id, "Arn"]}})
+    subs = core.find_resources("AWS::SNS::Subscription", {"Properties": {"Protocol": "email"}})
+    assert sorted(s["Properties"]["Endpoint"] for s in subs.values()) == ["a@example.com", "b@example.com"]
