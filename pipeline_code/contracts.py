@@ -1,0 +1,44 @@
+"""Names shared by the build pipeline, the Lambdas, the CDK constructs and the CLI. One place, no copies.
+
+Pure Python with no dependencies, so it loads in SageMaker containers, Lambda images and CDK apps alike.
+"""
+from __future__ import annotations
+
+# CloudWatch metrics published by the monitors and watched by alarms (rollback and retraining).
+METRIC_NAMESPACE = "MLOps/ModelMonitoring"
+DIM_MODEL = "Model"
+DIM_ENDPOINT = "Endpoint"
+DIM_FEATURE = "Feature"
+METRIC_DRIFT_SCORE = "DriftScore"  # per feature (Model, Endpoint, Feature) and overall max (Model, Endpoint)
+METRIC_DRIFTED_FEATURES = "DriftedFeatures"
+METRIC_PREDICTION_DRIFT = "PredictionDriftScore"
+METRIC_RECORDS = "RecordsAnalyzed"
+METRIC_MALFORMED = "MalformedRecords"
+METRIC_INSUFFICIENT = "InsufficientSamples"  # 1 when the window had too few records for a verdict
+METRIC_BASELINE_ERROR = "BaselineError"  # 1 when the baseline is missing or corrupt
+QUALITY_METRIC_NAMES = {"auc": "AUC", "recall": "Recall", "precision": "Precision", "f1": "F1",
+                        "accuracy": "Accuracy"}
+
+# Customer metadata recorded on every model package (values are at most 256 characters).
+META_GIT_COMMIT = "mlops:git_commit"
+META_CONFIG_HASH = "mlops:config_hash"
+META_DATA_VERSION = "mlops:data_version"
+META_PIPELINE_EXECUTION = "mlops:pipeline_execution_arn"
+META_TRAINING_JOB = "mlops:training_job"
+META_IMAGE_URI = "mlops:image_uri"
+META_HYPERPARAMETERS_HASH = "mlops:hyperparameters_sha256"
+META_BASELINE_URI = "mlops:baseline_uri"
+
+# S3 layout in a model's data bucket.
+CAPTURE_PREFIX = "capture"  # SageMaker appends /<endpoint>/<variant>/yyyy/mm/dd/hh/<file>.jsonl
+MONITORING_REPORTS_PREFIX = "monitoring"  # /<endpoint>/<yyyy>/<mm>/<dd>/<hh>/drift.json
+
+# Files written by the build steps.
+BASELINE_FILE = "baseline.json"
+EVALUATION_FILE = "evaluation.json"
+DATA_VERSION_FILE = "data_version.json"
+
+
+def endpoint_name(model: str, stage: str) -> str:
+    """Endpoint names come from config: ``<model>-<stage>`` (e.g. ``fraud-detection-prod``)."""
+    return f"{model}-{stage}"
