@@ -42,3 +42,16 @@ DATA_VERSION_FILE = "data_version.json"
 def endpoint_name(model: str, stage: str) -> str:
     """Endpoint names come from config: ``<model>-<stage>`` (e.g. ``fraud-detection-prod``)."""
     return f"{model}-{stage}"
+
+
+# The model build pipeline (AWS::SageMaker::Pipeline) and the parameters every starter passes.
+PARAM_INPUT_DATA = "InputDataUrl"  # s3:// URI of the training data (a prefix or a manifest)
+PARAM_GIT_COMMIT = "GitCommit"
+PARAM_APPROVAL_STATUS = "ModelApprovalStatus"
+PARAM_TRIGGER = "Trigger"  # code | schedule | new-data | drift | quality | manual | reproduce
+TRIGGERS = ("code", "schedule", "new-data", "drift", "quality", "manual", "reproduce")
+
+
+def build_pipeline_name(model: str) -> str:
+    """The SageMaker pipeline of a model: ``<model>-build``."""
+    return f"{model}-build"

@@ -29,6 +29,7 @@ class ModelStack(Stack):
     ) -> None:
         super().__init__(scope, construct_id, description=f"MLOps platform for model {model.name}", **kwargs)
         self.model = model
+        self.platform = platform
         self.config_hash = config_hash
         self.core = ModelCore(
             self,
@@ -41,6 +42,11 @@ class ModelStack(Stack):
             key_pending_window_days=platform.kms.pending_window_days,
             key_rotation_days=platform.kms.rotation_period_days,
         )
+        # Each capability plugs in below, in its own block, in build -> deploy -> watch order.
+        # [model build]
+        # [build CI and triggers]
+        # [deploy]
+        # [monitoring]
         Tags.of(self).add("mlops:model", model.name)
         CfnOutput(self, "DataBucketName", value=self.core.data_bucket.bucket_name)
         CfnOutput(self, "ArtifactBucketName", value=self.core.artifact_bucket.bucket_name)
