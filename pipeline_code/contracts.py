@@ -55,3 +55,27 @@ TRIGGERS = ("code", "schedule", "new-data", "drift", "quality", "manual", "repro
 def build_pipeline_name(model: str) -> str:
     """The SageMaker pipeline of a model: ``<model>-build``."""
     return f"{model}-build"
+
+
+# Gate thresholds are pipeline parameters too (defaults from the model config); see ModelBuildPipeline.
+PARAM_BIAS_LIMIT = "BiasLimit"
+
+
+def min_metric_parameter(metric: str) -> str:
+    """The pipeline parameter holding a quality metric's floor, e.g. ``auc`` -> ``MinAUC``."""
+    return f"Min{QUALITY_METRIC_NAMES[metric]}"
+
+
+# Where the build pipeline's gates read evaluation.json (Std:JsonGet paths); evaluate writes exactly these.
+def quality_metric_path(metric: str) -> str:
+    """``binary_classification_metrics.<metric>.value`` (SageMaker's model-quality format)."""
+    return f"binary_classification_metrics.{metric}.value"
+
+
+def bias_gate_path(metric: str) -> str:
+    """The worst value over protected attributes: ``bias.max_<metric>`` for differences (|d|, lower is
+    better), ``bias.min_disparate_impact`` for the ratio (higher is better)."""
+    return "bias.min_disparate_impact" if metric == "disparate_impact" else f"bias.max_{metric}"
+
+
+CHAMPION_PASSED_PATH = "champion.passed"  # 1.0 when the challenger is at least as good as the champion, else 0.0
