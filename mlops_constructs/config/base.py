@@ -5,6 +5,7 @@ import re
 from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic_core import PydanticCustomError
 
 AWS_ACCOUNT = Annotated[str, Field(pattern=r"^\d{12}$", description="12-digit AWS account ID")]
 AWS_REGION = Annotated[
@@ -31,3 +32,9 @@ class Strict(BaseModel):
     """Every config object: unknown fields are errors, values are immutable once loaded."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
+
+
+def field_error(field: str, value, rule: str) -> PydanticCustomError:
+    """A cross-field error pinned to one sub-field, so the report names that field and its value."""
+    return PydanticCustomError("config_field", "{field} = {value}: {rule}",
+                               {"field": field, "value": repr(value), "rule": rule})

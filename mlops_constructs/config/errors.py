@@ -36,6 +36,11 @@ def describe_validation_error(path: Path, error: ValidationError, data) -> Confi
     for item in error.errors(include_url=False):
         loc = tuple(p for p in item["loc"] if not (isinstance(p, str) and p.startswith("function-")))
         message = item["msg"].removeprefix("Value error, ")
+        if item["type"] == "config_field":
+            ctx = item["ctx"]
+            problems.append(f"{path}: {_field_path(loc + tuple(ctx['field'].split('.')))} = {ctx['value']}: "
+                            f"{ctx['rule']}")
+            continue
         if item["type"] == "extra_forbidden":
             message = "unknown field; check the spelling against `mlops schema`"
         value = item.get("input") if item["type"] != "missing" else "<missing>"

@@ -5,7 +5,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from mlops_constructs.config.base import Fraction, S3Prefix, Strict
+from mlops_constructs.config.base import Fraction, S3Prefix, Strict, field_error
 
 QUALITY_METRICS = ("auc", "recall", "precision", "f1", "accuracy")
 BIAS_METRICS = ("positive_rate_difference", "equal_opportunity_difference", "disparate_impact")
@@ -20,6 +20,27 @@ SCHEDULE = r"^(rate\(\d+ (minute|minutes|hour|hours|day|days)\)|cron\(\S+ \S+ \S
 def is_instance_store(instance_type: str) -> bool:
     """True when the instance type uses NVMe instance storage (no EBS volume to encrypt with a KMS key)."""
     return instance_type.split(".")[1] in INSTANCE_STORE_FAMILIES
+
+
+class ColumnRule(Strict):
+    """What values one data column may hold; the validate step checks every batch against it."""
+
+    type: Literal["numeric", "integer", "categorical"] = Field(
+        "numeric", description="numeric (any number), integer (whole numbers) or categorical (strings)."
+    )
+    min: float | None = Field(None, description="Smallest allowed value (numeric/integer only); default none.")
+    max: float | None = Field(None, description="Largest allowed value (numeric/integer only); default none.")
+    allowed: list[str] | None = Field(None, min_length=1, description="Allowed categories (categorical only).")
+
+    @model_validator(mode="after")
+    def _consistent(self) -> ColumnRule:
+        if self.type == "categorical" and (self.min is not None or self.max is not None):
+            raise field_error("min", self.min, "min/max apply to numeric and integer columns only")
+        if self.type != "categorical" and self.allowed is not None:
+            raise field_error("allowed", self.allowed, "allowed applies to categorical columns only")
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise field_error("min", self.min, f"must not exceed max ({self.max})")
+        return self
 
 
 class DataSettings(Strict):
@@ -38,20 +59,29 @@ class DataSettings(Strict):
         default_factory=list, description="Columns used for bias checks (need not be model features)."
     )
     max_null_fraction: Fraction = Field(0.05, description="Largest allowed null fraction in any feature column.")
+    columns: dict[str, ColumnRule] | None = Field(
+        None, description="Optional per-column rules {column: {type, min, max, allowed}}; default none."
+    )
 
     @model_validator(mode="after")
     def _columns(self) -> DataSettings:
         if isinstance(self.features, list):
             if self.label in self.features:
-                raise ValueError(f"label column {self.label!r} must not be listed in features")
+                raise field_error("label", self.label, "must not be listed in features")
             dupes = sorted({c for c in self.features if self.features.count(c) > 1})
             if dupes:
-                raise ValueError(f"features repeat {dupes}")
+                raise field_error("features", dupes, "feature columns repeat")
             unknown = sorted(set(self.categorical) - set(self.features))
             if unknown:
-                raise ValueError(f"categorical columns {unknown} are not in features")
+                raise field_error("categorical", unknown, "columns are not in features")
+        for column, rule in sorted((self.columns or {}).items()):
+            strings = set(self.categorical) | set(self.protected_attributes) | {self.label}
+            if (column in self.categorical and rule.type != "categorical") or (
+                    rule.type == "categorical" and column not in strings):
+                raise field_error(f"columns.{column}.type", rule.type, "must be 'categorical' exactly for columns "
+                                  "in data.categorical (protected attributes and the label may be either)")
         if self.label in self.categorical or self.label in self.protected_attributes:
-            raise ValueError(f"label column {self.label!r} cannot be categorical or protected")
+            raise field_error("label", self.label, "the label cannot be categorical or protected")
         return self
 
 
@@ -66,7 +96,7 @@ class TuningRange(Strict):
     @model_validator(mode="after")
     def _ordered(self) -> TuningRange:
         if self.min >= self.max:
-            raise ValueError(f"min ({self.min}) must be below max ({self.max})")
+            raise field_error("min", self.min, f"must be below max ({self.max})")
         return self
 
 
@@ -81,7 +111,7 @@ class TuningSettings(Strict):
     @model_validator(mode="after")
     def _parallel(self) -> TuningSettings:
         if self.max_parallel_jobs > self.max_jobs:
-            raise ValueError(f"max_parallel_jobs ({self.max_parallel_jobs}) exceeds max_jobs ({self.max_jobs})")
+            raise field_error("max_parallel_jobs", self.max_parallel_jobs, f"exceeds max_jobs ({self.max_jobs})")
         return self
 
 
@@ -109,11 +139,11 @@ class TrainingSettings(Strict):
     @model_validator(mode="after")
     def _image(self) -> TrainingSettings:
         if self.algorithm == "custom" and self.image is None:
-            raise ValueError("algorithm 'custom' needs image: {repository, tag}")
+            raise field_error("image", None, "algorithm 'custom' needs image: {repository, tag}")
         if self.algorithm == "xgboost" and self.image is not None:
-            raise ValueError("image is only for algorithm 'custom'")
+            raise field_error("image", self.image.model_dump(), "image is only for algorithm 'custom'")
         if self.tuning and self.algorithm != "xgboost":
-            raise ValueError("tuning is supported for algorithm 'xgboost' only")
+            raise field_error("tuning", self.algorithm, "tuning is supported for algorithm 'xgboost' only")
         return self
 
 
@@ -126,7 +156,7 @@ class BiasGate(Strict):
     @model_validator(mode="after")
     def _range(self) -> BiasGate:
         if not 0.0 <= self.limit <= 1.0:
-            raise ValueError(f"limit {self.limit} must lie in [0, 1]")
+            raise field_error("limit", self.limit, "must lie in [0, 1]")
         return self
 
 
@@ -177,11 +207,11 @@ class Strategy(Strict):
         limits = {"LINEAR": (10, 50), "CANARY": (1, 50)}
         if self.type == "ALL_AT_ONCE":
             if self.step_percent is not None:
-                raise ValueError("step_percent applies to LINEAR and CANARY only")
+                raise field_error("step_percent", self.step_percent, "applies to LINEAR and CANARY only")
         else:
             low, high = limits[self.type]
             if self.step_percent is None or not low <= self.step_percent <= high:
-                raise ValueError(f"{self.type} step_percent must be {low}-{high}% of capacity; got {self.step_percent}")
+                raise field_error("step_percent", self.step_percent, f"{self.type} steps must be {low}-{high}% of capacity")
         return self
 
 
@@ -195,7 +225,7 @@ class Autoscaling(Strict):
     @model_validator(mode="after")
     def _bounds(self) -> Autoscaling:
         if self.max_instances < self.min_instances:
-            raise ValueError(f"max_instances ({self.max_instances}) is below min_instances ({self.min_instances})")
+            raise field_error("max_instances", self.max_instances, f"is below min_instances ({self.min_instances})")
         return self
 
 
@@ -250,36 +280,37 @@ class DeploymentSettings(Strict):
     def _mode(self) -> DeploymentSettings:
         if self.mode == "serverless":
             if self.data_capture_percent:
-                raise ValueError("a serverless endpoint has no data capture: set data_capture_percent: 0")
+                raise field_error("data_capture_percent", self.data_capture_percent, "a serverless endpoint has no data capture: set 0")
             if self.strategy is not None:
-                raise ValueError("a serverless endpoint has no deployment guardrails: remove strategy")
+                raise field_error("strategy", self.strategy.type, "a serverless endpoint has no deployment guardrails: remove strategy")
             if self.serverless is None:
-                raise ValueError("mode 'serverless' needs serverless: {memory_mb, max_concurrency}")
+                raise field_error("serverless", None, "mode 'serverless' needs serverless: {memory_mb, max_concurrency}")
         elif self.serverless is not None:
-            raise ValueError("serverless settings apply to mode 'serverless' only")
+            raise field_error("serverless", self.mode, "serverless settings apply to mode 'serverless' only")
         if self.mode == "batch" and self.batch is None:
-            raise ValueError("mode 'batch' needs batch: {schedule, input_prefix, output_prefix}")
+            raise field_error("batch", None, "mode 'batch' needs batch: {schedule, input_prefix, output_prefix}")
         if self.mode != "batch" and self.batch is not None:
-            raise ValueError("batch settings apply to mode 'batch' only")
+            raise field_error("batch", self.mode, "batch settings apply to mode 'batch' only")
         names = [v.name for v in self.variants] + ([self.shadow_variant.name] if self.shadow_variant else [])
         if len(set(names)) != len(names):
-            raise ValueError(f"variant names repeat: {names}")
+            raise field_error("variants", names, "variant names repeat (the shadow variant included)")
         if self.autoscaling and not (
             self.autoscaling.min_instances <= self.initial_instance_count <= self.autoscaling.max_instances
         ):
-            raise ValueError(
-                f"initial_instance_count ({self.initial_instance_count}) must lie within autoscaling "
-                f"[{self.autoscaling.min_instances}, {self.autoscaling.max_instances}]"
+            raise field_error(
+                "initial_instance_count", self.initial_instance_count,
+                f"must lie within autoscaling [{self.autoscaling.min_instances}, {self.autoscaling.max_instances}]",
             )
         if self.mode == "batch" and self.strategy is not None:
-            raise ValueError("strategy applies to endpoints; mode 'batch' has none")
+            raise field_error("strategy", self.strategy.type, "strategy applies to endpoints; mode 'batch' has none")
         step = self.strategy.step_percent if self.strategy else None
         if self.mode == "realtime" and step and self.strategy.type == "LINEAR":
             per_step = self.initial_instance_count * step / 100
             if per_step < 1:
-                raise ValueError(
-                    f"LINEAR step of {step}% of {self.initial_instance_count} instance(s) shifts less than one "
-                    f"instance; use at least {-(-100 // step)} instances or a larger step"
+                raise field_error(
+                    "initial_instance_count", self.initial_instance_count,
+                    f"a LINEAR step of {step}% shifts less than one instance; use at least {-(-100 // step)} "
+                    "instances or a larger step",
                 )
         return self
 
@@ -326,11 +357,11 @@ class ModelConfig(Strict):
     @model_validator(mode="after")
     def _cross(self) -> ModelConfig:
         if self.quality_gate.bias and not self.data.protected_attributes:
-            raise ValueError("quality_gate.bias needs data.protected_attributes")
+            raise field_error("quality_gate.bias", self.quality_gate.bias.metric, "needs data.protected_attributes")
         if self.retraining.on_drift and self.monitoring.drift is None and self.monitoring.quality is None:
-            raise ValueError("retraining.on_drift needs monitoring.drift or monitoring.quality")
+            raise field_error("retraining.on_drift", True, "needs monitoring.drift or monitoring.quality")
         if self.deployment.mode != "realtime" and self.deployment.autoscaling:
-            raise ValueError("autoscaling applies to mode 'realtime' only")
+            raise field_error("deployment.autoscaling", self.deployment.mode, "autoscaling applies to mode 'realtime' only")
         return self
 
     def feature_columns(self, header: list[str]) -> list[str]:

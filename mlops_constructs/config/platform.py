@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from pydantic import EmailStr, Field, field_validator, model_validator
 
-from mlops_constructs.config.base import AWS_ACCOUNT, AWS_REGION, Strict
+from mlops_constructs.config.base import AWS_ACCOUNT, AWS_REGION, Strict, field_error
 
 
 class StageSettings(Strict):
@@ -51,7 +51,7 @@ class VpcSettings(Strict):
     @model_validator(mode="after")
     def _both_or_neither(self) -> VpcSettings:
         if bool(self.subnet_ids) != bool(self.security_group_ids):
-            raise ValueError("give both subnet_ids and security_group_ids, or neither")
+            raise field_error("subnet_ids", self.subnet_ids, "give both subnet_ids and security_group_ids, or neither")
         return self
 
     @property
@@ -75,7 +75,7 @@ class SourceSettings(Strict):
     @model_validator(mode="after")
     def _connection_needs_repository(self) -> SourceSettings:
         if bool(self.connection_arn) != bool(self.repository):
-            raise ValueError("connection_arn and repository go together: give both, or neither for an S3 source")
+            raise field_error("repository", self.repository, "connection_arn and repository go together: give both, or neither for an S3 source")
         return self
 
 

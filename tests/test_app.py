@@ -1,0 +1,116 @@
+"""The whole example app: cdk-nag clean, cfn-lint clean, deterministic, stateful logical IDs pinned."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from aws_cdk import Stack
+from aws_cdk import aws_s3 as s3
+
+from mlops_constructs.config import load_config
+from stacks.app_factory import build_app
+from tests.conftest import CONFIG_DIR, new_app, synthesize
+
+# Stateful resources: replacing one loses data or history. A refactor that changes these IDs must be deliberate.
+PINNED_STATEFUL_IDS = {
+    "AWS::KMS::Key": ["CoreKey543B1A30"],
+    "AWS::S3::Bucket": ["CoreAccessLogs763242DF", "CoreArtifactBucketD0063EF6", "CoreDataBucket9D957D57"],
+    "AWS::SageMaker::ModelPackageGroup": ["CoreModelPackageGroupB9859496"],
+}
+
+
+def _stateful_ids(template: dict, kind: str) -> list[str]:
+    return sorted(k for k, v in template["Resources"].items() if v["Type"] == kind)
+
+
+@pytest.mark.parametrize("model", ["fraud-detection", "employee-attrition", "support-assistant"])
+def test_stateful_logical_ids_are_pinned(example_app, model):
+    template = example_app.templates[f"mlops-{model}"]
+    for kind, ids in PINNED_STATEFUL_IDS.items():
+        assert _stateful_ids(template, kind) == ids, kind
+
+
+def test_every_stateful_resource_is_retained(example_app):
+    stateful = {"AWS::KMS::Key", "AWS::S3::Bucket", "AWS::SageMaker::ModelPackageGroup", "AWS::DynamoDB::Table",
+                "AWS::DynamoDB::GlobalTable", "AWS::Logs::LogGroup"}
+    for name, template in example_app.templates.items():
+        for logical_id, resource in template["Resources"].items():
+            if resource["Type"] in stateful:
+                assert resource.get("DeletionPolicy") == "Retain", f"{name}/{logical_id}"
+
+
+def test_cdk_nag_reports_no_unacknowledged_findings(example_app):
+    report = json.loads((Path(example_app.assembly.directory) / "validation-report.json").read_text())
+    packs = {p["pluginName"] for p in report["pluginReports"]}
+    violations = [(p["pluginName"], v["ruleName"], c["constructPath"])
+                  for p in report["pluginReports"] for v in p.get("violations", []) for c in v["violatingConstructs"]]
+    assert violations == []
+    assert packs <= {"AwsSolutions", "NIST.800.53.R5"}
+
+
+def test_cdk_nag_fails_synth_on_an_unacknowledged_finding():
+    """The gate is real: an unencrypted, unlogged bucket makes synthesis fail."""
+    from aws_cdk import Validations
+    from cdk_nag import AwsSolutionsChecks
+
+    app = new_app()
+    stack = Stack(app, "Bad")
+    s3.Bucket(stack, "Plain")
+    Validations.of(app).add_plugins(AwsSolutionsChecks(app))
+    with pytest.raises(Exception, match="AwsSolutions-S1"):
+        app.synth()
+
+
+def test_cfn_lint_reports_no_errors_or_warnings(example_app):
+    """cfn-lint's default rules, as `cfn-lint <template>` runs them (informational I-rules are not reported)."""
+    from cfnlint.api import ManualArgs, lint_file
+
+    directory = Path(example_app.assembly.directory)
+    problems = []
+    for name in sorted(example_app.templates):
+        matches = lint_file(directory / f"{name}.template.json", ManualArgs(regions=["us-east-1", "eu-west-1"]))
+        problems += [f"{name}: {m.rule.id} {m.message} at {'/'.join(map(str, m.path))}" for m in matches]
+    assert problems == []
+
+
+def test_cfn_lint_catches_a_bad_property(tmp_path):
+    """The lint gate is real: an invalid property value is reported."""
+    from cfnlint.api import ManualArgs, lint_file
+
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"Resources": {"Q": {"Type": "AWS::SQS::Queue",
+                                                   "Properties": {"MessageRetentionPeriod": "forever"}}}}))
+    assert [m.rule.id for m in lint_file(bad, ManualArgs(regions=["us-east-1"]))] == ["E3012"]
+
+
+def test_two_synths_are_byte_identical(tmp_path):
+    first = synthesize(CONFIG_DIR, tmp_path / "a", nag=False)
+    second = synthesize(CONFIG_DIR, tmp_path / "b", nag=False)
+    files = sorted(p.name for p in (tmp_path / "a").glob("*.template.json"))
+    assert files and files == sorted(p.name for p in (tmp_path / "b").glob("*.template.json"))
+    for name in files:
+        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes(), name
+    assert first.templates.keys() == second.templates.keys()
+
+
+def test_stacks_are_env_agnostic_by_default(example_app):
+    for stack in example_app.stacks.values():
+        assert stack.environment == "aws://unknown-account/unknown-region"
+
+
+def test_stage_accounts_pin_stage_stacks_and_share_the_registry(tmp_path):
+    import shutil
+
+    config_dir = tmp_path / "config"
+    shutil.copytree(CONFIG_DIR, config_dir)
+    platform = config_dir / "platform.yaml"
+    platform.write_text(platform.read_text().replace(
+        "  staging: {}", "  staging: {account: '111111111111', region: eu-west-1}").replace(
+        "  prod: {}", "  prod: {account: '222222222222', region: eu-west-1}"))
+    app = new_app()
+    build_app(load_config(config_dir, only=["fraud-detection"]), app, nag=False)
+    template = app.synth().get_stack_by_name("mlops-fraud-detection").template
+    group = next(v for v in template["Resources"].values() if v["Type"] == "AWS::SageMaker::ModelPackageGroup")
+    principals = json.dumps(group["Properties"]["ModelPackageGroupPolicy"])
+    assert "111111111111" in principals and "222222222222" in principals
