@@ -5,6 +5,7 @@ from aws_cdk import App, Environment, Tags, Validations
 from cdk_nag import AwsSolutionsChecks, NIST80053R5Checks
 
 from mlops_constructs.config import PlatformConfig
+from stacks.governance_stack import GovernanceStack
 from stacks.model_stack import ModelStack
 
 
@@ -25,6 +26,8 @@ def build_app(config: PlatformConfig, app: App | None = None, *, nag: bool = Tru
             config_hash=config.config_hash(model.name),
             env=_env(None, None),
         )
+    GovernanceStack(app, f"{platform.prefix}-governance", platform=platform, models=config.models,
+                    env=_env(None, None))
     for key, value in sorted(platform.tags.items()):
         Tags.of(app).add(key, value)
     if nag:

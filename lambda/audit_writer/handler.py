@@ -1,0 +1,116 @@
+"""Audit writer: turns SageMaker and CloudFormation events into immutable audit records in DynamoDB.
+
+The record logic lives in ``pipeline_code.audit_schema`` (pure); this module only calls AWS. Records are written
+with ``attribute_not_exists`` so nothing is overwritten: a redelivered event is a no-op, never an update.
+
+Environment:
+    AUDIT_TABLE: the audit table name (required).
+    ENDPOINT_STACKS: JSON object, CloudFormation stack name -> endpoint it deploys; default ``{}``.
+"""
+from __future__ import annotations
+
+import json
+import os
+from datetime import datetime, timezone
+from functools import cache
+
+import boto3
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from botocore.exceptions import ClientError
+
+from pipeline_code import audit_schema as schema
+
+logger = Logger()
+metrics = Metrics(namespace="MLOps/Governance")
+
+
+@cache
+def _sagemaker():
+    return boto3.client("sagemaker")
+
+
+@cache
+def _table():
+    return boto3.resource("dynamodb").Table(os.environ["AUDIT_TABLE"])
+
+
+def _endpoint_stacks() -> dict[str, str]:
+    return json.loads(os.environ.get("ENDPOINT_STACKS") or "{}")
+
+
+def _now() -> str:
+    return schema.normalize_time(datetime.now(timezone.utc))
+
+
+def records_for(event: dict) -> list[dict]:
+    """Audit records for one EventBridge event; raises ``schema.BadEvent`` for events it cannot use."""
+    detail_type = event.get("detail-type")
+    detail = event.get("detail") or {}
+    if detail_type == schema.DETAIL_PACKAGE:
+        arn = detail.get("ModelPackageArn") or ""
+        package = _sagemaker().describe_model_package(ModelPackageName=arn) if arn else {}
+        return [schema.package_record(event, package, _now())]
+    if detail_type == schema.DETAIL_EXECUTION:
+        arn = detail.get("pipelineExecutionArn") or ""
+        if not arn:
+            raise schema.BadEvent("event detail lacks ['pipelineExecutionArn']")
+        execution = _sagemaker().describe_pipeline_execution(PipelineExecutionArn=arn)
+        return [schema.execution_record(event, execution, _parameters(arn), _now())]
+    if detail_type in (schema.DETAIL_ENDPOINT, schema.DETAIL_STACK):
+        name, status, actor = schema.endpoint_name_of(event, _endpoint_stacks())
+        endpoint, config, models = _describe_serving(name)
+        serving = schema.serving_from(endpoint, config, models)
+        return schema.endpoint_records(event, name, status, actor, endpoint, serving, _now())
+    raise schema.BadEvent(f"unsupported detail-type {detail_type!r}; expected one of "
+                          f"{[schema.DETAIL_PACKAGE, schema.DETAIL_EXECUTION, schema.DETAIL_ENDPOINT, schema.DETAIL_STACK]}")
+
+
+def _parameters(execution_arn: str) -> dict[str, str]:
+    pages = _sagemaker().get_paginator("list_pipeline_parameters_for_execution")
+    return {p["Name"]: p["Value"] for page in pages.paginate(PipelineExecutionArn=execution_arn)
+            for p in page.get("PipelineParameters", [])}
+
+
+def _describe_serving(endpoint_name: str) -> tuple[dict | None, dict | None, dict[str, dict]]:
+    """The endpoint as it is now (after a rollback: on its old config), its config and its models."""
+    client = _sagemaker()
+    try:
+        endpoint = client.describe_endpoint(EndpointName=endpoint_name)
+    except ClientError as error:
+        if error.response["Error"]["Code"] == "ValidationException":  # the endpoint does not exist
+            return None, None, {}
+        raise
+    config = client.describe_endpoint_config(EndpointConfigName=endpoint["EndpointConfigName"])
+    variants = list(config.get("ProductionVariants") or []) + list(config.get("ShadowProductionVariants") or [])
+    names = sorted({v["ModelName"] for v in variants if v.get("ModelName")})
+    return endpoint, config, {name: client.describe_model(ModelName=name) for name in names}
+
+
+def write(records: list[dict]) -> int:
+    """Append records; returns how many were new (a redelivered event finds its records already there)."""
+    written = 0
+    for record in records:
+        try:
+            _table().put_item(Item=record, ConditionExpression="attribute_not_exists(pk)")
+            written += 1
+        except ClientError as error:
+            if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
+            logger.info("record already written", extra={"pk": record["pk"], "sk": record["sk"]})
+    return written
+
+
+@metrics.log_metrics
+@logger.inject_lambda_context
+def handler(event: dict, context: LambdaContext) -> dict:
+    try:
+        records = records_for(event)
+    except schema.BadEvent as error:
+        logger.warning("event skipped", extra={"reason": str(error), "event_id": event.get("id")})
+        metrics.add_metric(name="AuditEventsSkipped", unit=MetricUnit.Count, value=1)
+        return {"written": 0, "skipped": str(error)}
+    written = write(records)
+    metrics.add_metric(name="AuditRecordsWritten", unit=MetricUnit.Count, value=written)
+    return {"written": written, "skipped": ""}

@@ -1,0 +1,230 @@
+"""The platform's audit trail: an append-only DynamoDB table, its writer Lambda and the EventBridge rules."""
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+
+from aws_cdk import ArnFormat, Duration, RemovalPolicy, Stack
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from constructs import Construct
+
+from mlops_constructs.nag import acknowledge
+from mlops_constructs.platform_function import PlatformFunction
+from pipeline_code import audit_schema
+
+_STACK_STATUSES = [
+    "CREATE_COMPLETE", "CREATE_FAILED", "UPDATE_COMPLETE", "UPDATE_FAILED", "UPDATE_ROLLBACK_COMPLETE",
+    "UPDATE_ROLLBACK_FAILED", "ROLLBACK_COMPLETE", "DELETE_COMPLETE",
+]
+
+
+class AuditTrail(Construct):
+    """Records who registered, approved, trained and deployed which model, and when, in an append-only table.
+
+    EventBridge rules send model package state changes (of ``model_package_groups``), build pipeline execution
+    status changes (of ``build_pipelines``), SageMaker endpoint state changes and terminal CloudFormation statuses
+    of the endpoint stacks (``endpoint_stacks``) to the writer Lambda (``lambda/audit_writer``). It resolves the
+    approver (DescribeModelPackage) and the model packages serving an endpoint (DescribeEndpoint, endpoint config,
+    models), and appends records keyed as documented in ``pipeline_code.audit_schema``.
+
+    The table has point-in-time recovery, deletion protection, a customer-managed key and RETAIN; its resource
+    policy denies every principal item updates and deletes, and writes to all but the writer.
+
+    Props:
+        model_package_groups: Model Registry groups to audit (required, at least one).
+        build_pipelines: SageMaker build pipeline names to audit (required).
+        endpoint_stacks: CloudFormation stack name -> name of the endpoint it deploys; default none.
+        key_pending_window_days: KMS deletion window; default 30.
+        key_rotation_days: KMS rotation period; default 365.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        model_package_groups: Sequence[str],
+        build_pipelines: Sequence[str],
+        endpoint_stacks: Mapping[str, str] | None = None,
+        key_pending_window_days: int = 30,
+        key_rotation_days: int = 365,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        if not model_package_groups:
+            raise ValueError(f"AuditTrail {construct_id}: model_package_groups is empty; give at least one group")
+        self.endpoint_stacks = dict(endpoint_stacks or {})
+        self.endpoints = sorted(set(self.endpoint_stacks.values()))
+        stack = Stack.of(self)
+
+        self.key = kms.Key(
+            self,
+            "Key",
+            description="Encrypts the MLOps audit trail (table, writer logs, dead letters)",
+            enable_key_rotation=True,
+            rotation_period=Duration.days(key_rotation_days),
+            pending_window=Duration.days(key_pending_window_days),
+            removal_policy=RemovalPolicy.RETAIN,
+        )
+        self._allow_logs_to_use_key()
+
+        self.writer = PlatformFunction(
+            self,
+            "Writer",
+            function="audit_writer",
+            description="Appends audit records for model package, pipeline and endpoint events",
+            key=self.key,
+            timeout=Duration.seconds(30),
+            memory_size=256,
+            environment={"ENDPOINT_STACKS": json.dumps(self.endpoint_stacks, sort_keys=True),
+                         "POWERTOOLS_METRICS_NAMESPACE": "MLOps/Governance"},
+        )
+        self.table = dynamodb.Table(
+            self,
+            "Table",
+            partition_key=dynamodb.Attribute(name="pk", type=dynamodb.AttributeType.STRING),
+            sort_key=dynamodb.Attribute(name="sk", type=dynamodb.AttributeType.STRING),
+            billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
+            encryption=dynamodb.TableEncryption.CUSTOMER_MANAGED,
+            encryption_key=self.key,
+            point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
+                point_in_time_recovery_enabled=True, recovery_period_in_days=35
+            ),
+            deletion_protection=True,
+            removal_policy=RemovalPolicy.RETAIN,
+            resource_policy=self._append_only_policy(self.writer.role),
+        )
+        acknowledge(
+            self.table,
+            "The audit table is on-demand (PAY_PER_REQUEST): capacity follows the event rate, there is no "
+            "provisioned capacity to auto-scale.",
+            "NIST.800.53.R5-DynamoDBAutoscalingEnabled",
+        )
+        acknowledge(
+            self.table,
+            "Records are append-only (resource policy denies updates and deletes), the table has 35-day "
+            "point-in-time recovery, deletion protection and RETAIN; longer backup schedules belong to the "
+            "account's AWS Backup policy.",
+            "NIST.800.53.R5-DynamoDBInBackupPlan",
+        )
+        self.writer.function.add_environment("AUDIT_TABLE", self.table.table_name)
+        self._grant_writer(stack, model_package_groups, build_pipelines)
+        self._add_rules(stack, model_package_groups, build_pipelines)
+        self._depend_on_policy_only(stack)
+
+    @property
+    def table_name(self) -> str:
+        return self.table.table_name
+
+    def _append_only_policy(self, writer: iam.IRole) -> iam.PolicyDocument:
+        """Nobody updates or deletes a record; only the writer adds them (the table's own ARN is ``*`` here)."""
+        return iam.PolicyDocument(statements=[
+            iam.PolicyStatement(
+                sid="AuditRecordsAreImmutable",
+                effect=iam.Effect.DENY,
+                principals=[iam.AnyPrincipal()],
+                actions=["dynamodb:DeleteItem", "dynamodb:UpdateItem", "dynamodb:PartiQLDelete",
+                         "dynamodb:PartiQLUpdate"],
+                resources=["*"],
+            ),
+            iam.PolicyStatement(
+                sid="OnlyTheWriterAppends",
+                effect=iam.Effect.DENY,
+                principals=[iam.AnyPrincipal()],
+                actions=["dynamodb:PutItem", "dynamodb:BatchWriteItem", "dynamodb:PartiQLInsert"],
+                resources=["*"],
+                conditions={"ArnNotEquals": {"aws:PrincipalArn": writer.role_arn}},
+            ),
+        ])
+
+    def _grant_writer(self, stack: Stack, groups: Sequence[str], pipelines: Sequence[str]) -> None:
+        role = self.writer.role
+
+        def arn(resource: str, name: str) -> str:
+            return stack.format_arn(service="sagemaker", resource=resource, resource_name=name)
+
+        role.add_to_principal_policy(iam.PolicyStatement(
+            sid="AppendAuditRecords", actions=["dynamodb:PutItem"], resources=[self.table.table_arn]))
+        self.key.grant_encrypt_decrypt(role)
+        role.add_to_principal_policy(iam.PolicyStatement(
+            sid="ReadModelPackages", actions=["sagemaker:DescribeModelPackage"],
+            resources=[arn("model-package", f"{g}/*") for g in groups]))
+        if pipelines:
+            role.add_to_principal_policy(iam.PolicyStatement(
+                sid="ReadPipelineExecutions",
+                actions=["sagemaker:DescribePipelineExecution", "sagemaker:ListPipelineParametersForExecution"],
+                resources=[arn("pipeline", f"{p}/execution/*") for p in pipelines]))
+        if self.endpoints:
+            role.add_to_principal_policy(iam.PolicyStatement(
+                sid="ReadEndpoints", actions=["sagemaker:DescribeEndpoint"],
+                resources=[arn("endpoint", e) for e in self.endpoints]))
+            role.add_to_principal_policy(iam.PolicyStatement(
+                sid="ReadEndpointConfigsAndModels",
+                actions=["sagemaker:DescribeEndpointConfig", "sagemaker:DescribeModel"],
+                resources=[arn("endpoint-config", "*"), arn("model", "*")]))
+        acknowledge(
+            role,
+            "Model package versions, pipeline execution IDs, and the endpoint configs and models that the endpoint "
+            "stacks create get names only at run time; the writer only describes them, within this account and "
+            "region, and each statement is scoped to the audited groups, pipelines or resource type.",
+            *(f"AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:sagemaker:<AWS::Region>:<AWS::AccountId>:{r}]"
+              for r in [f"model-package/{g}/*" for g in groups] + [f"pipeline/{p}/execution/*" for p in pipelines]
+              + ["endpoint-config/*", "model/*"]),
+            "AwsSolutions-IAM5[Action::kms:GenerateDataKey*]",
+            "AwsSolutions-IAM5[Action::kms:ReEncrypt*]",
+        )
+
+    def _add_rules(self, stack: Stack, groups: Sequence[str], pipelines: Sequence[str]) -> None:
+        target = targets.LambdaFunction(self.writer.function, retry_attempts=4,
+                                        max_event_age=Duration.hours(6))
+        self.package_rule = events.Rule(self, "PackageStateRule", description="Model package state changes",
+                                        event_pattern=events.EventPattern(
+                                            source=["aws.sagemaker"], detail_type=[audit_schema.DETAIL_PACKAGE],
+                                            detail={"ModelPackageGroupName": list(groups)}),
+                                        targets=[target])
+        self.rules = [self.package_rule]
+        if pipelines:
+            self.rules.append(events.Rule(self, "PipelineRule", description="Build pipeline execution changes",
+                                          event_pattern=events.EventPattern(
+                                              source=["aws.sagemaker"], detail_type=[audit_schema.DETAIL_EXECUTION],
+                                              detail={"pipelineArn": [stack.format_arn(
+                                                  service="sagemaker", resource="pipeline", resource_name=p)
+                                                  for p in pipelines]}),
+                                          targets=[target]))
+        if self.endpoints:
+            self.rules.append(events.Rule(self, "EndpointRule", description="Audited endpoint state changes",
+                                          event_pattern=events.EventPattern(
+                                              source=["aws.sagemaker"], detail_type=[audit_schema.DETAIL_ENDPOINT],
+                                              detail={"EndpointName": self.endpoints}),
+                                          targets=[target]))
+            stack_arns = [stack.format_arn(service="cloudformation", resource="stack", resource_name=f"{s}/",
+                                           arn_format=ArnFormat.SLASH_RESOURCE_NAME)
+                          for s in sorted(self.endpoint_stacks)]
+            self.rules.append(events.Rule(self, "EndpointStackRule", description="Endpoint stack deployments",
+                                          event_pattern=events.EventPattern(
+                                              source=["aws.cloudformation"], detail_type=[audit_schema.DETAIL_STACK],
+                                              detail={"stack-id": events.Match.any_of(
+                                                  *(events.Match.prefix(a) for a in stack_arns)),
+                                                  "status-details": {"status": _STACK_STATUSES}}),
+                                          targets=[target]))
+
+    def _depend_on_policy_only(self, stack: Stack) -> None:
+        """The function already references its role (GetAtt); an explicit DependsOn on it is redundant (cfn-lint
+        W3005). Keep only the dependency on the role's policy, so the function never runs without permissions."""
+        policy = self.writer.role.node.find_child("DefaultPolicy").node.default_child
+        self.writer.function.node.default_child.add_override("DependsOn", [stack.get_logical_id(policy)])
+
+    def _allow_logs_to_use_key(self) -> None:
+        """CloudWatch Logs encrypts this account's log groups in this region with the key."""
+        stack = Stack.of(self)
+        self.key.add_to_resource_policy(iam.PolicyStatement(
+            sid="AllowCloudWatchLogsEncryption",
+            principals=[iam.ServicePrincipal(f"logs.{stack.region}.amazonaws.com")],
+            actions=["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"],
+            resources=["*"],
+            conditions={"ArnLike": {"kms:EncryptionContext:aws:logs:arn": stack.format_arn(
+                service="logs", resource="log-group", resource_name="*", arn_format=ArnFormat.COLON_RESOURCE_NAME)}},
+        ))

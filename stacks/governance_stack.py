@@ -1,0 +1,52 @@
+"""The platform-wide governance stack: the audit trail of every model's packages, pipelines and endpoints."""
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from aws_cdk import CfnOutput, Stack
+from constructs import Construct
+
+from mlops_constructs.audit_trail import AuditTrail
+from mlops_constructs.config import ModelConfig, PlatformSettings
+from pipeline_code import contracts
+
+
+def endpoint_stacks(platform: PlatformSettings, models: Sequence[ModelConfig]) -> dict[str, str]:
+    """Endpoint stack name (``<prefix>-<model>-<stage>``) -> endpoint name, for models served by an endpoint."""
+    return {
+        f"{platform.prefix}-{model.name}-{stage}": contracts.endpoint_name(model.name, stage)
+        for model in models
+        if model.deployment.mode in ("realtime", "serverless")
+        for stage in platform.stages
+    }
+
+
+class GovernanceStack(Stack):
+    """``<prefix>-governance``: the audit store and writer; nothing in it is deleted by ``cdk destroy``.
+
+    Props:
+        platform: validated platform settings (required).
+        models: every configured model (required).
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        platform: PlatformSettings,
+        models: Sequence[ModelConfig],
+        **kwargs,
+    ) -> None:
+        super().__init__(scope, construct_id, description="MLOps governance: audit trail and lineage", **kwargs)
+        self.audit = AuditTrail(
+            self,
+            "Audit",
+            model_package_groups=[m.name for m in models],
+            build_pipelines=[contracts.build_pipeline_name(m.name) for m in models],
+            endpoint_stacks=endpoint_stacks(platform, models),
+            key_pending_window_days=platform.kms.pending_window_days,
+            key_rotation_days=platform.kms.rotation_period_days,
+        )
+        CfnOutput(self, "AuditTableName", value=self.audit.table_name,
+                  description="Pass to `mlops lineage|which-model` as --table or MLOPS_AUDIT_TABLE")
