@@ -5,12 +5,18 @@ from aws_cdk import App, Environment, Tags, Validations
 from cdk_nag import AwsSolutionsChecks, NIST80053R5Checks
 
 from mlops_constructs.config import PlatformConfig
+from stacks.endpoint_stack import EndpointStack
 from stacks.governance_stack import GovernanceStack
 from stacks.model_stack import ModelStack
 
 
 def stack_name(config: PlatformConfig, model_name: str) -> str:
     return f"{config.platform.prefix}-{model_name}"
+
+
+def endpoint_stack_name(prefix: str, model_name: str, stage: str) -> str:
+    """``<prefix>-<model>-<stage>``: deployed by the model's CD pipeline, never by ``cdk deploy``."""
+    return f"{prefix}-{model_name}-{stage}"
 
 
 def build_app(config: PlatformConfig, app: App | None = None, *, nag: bool = True) -> App:
@@ -26,6 +32,10 @@ def build_app(config: PlatformConfig, app: App | None = None, *, nag: bool = Tru
             config_hash=config.config_hash(model.name),
             env=_env(None, None),
         )
+        if model.deployment.mode in ("realtime", "serverless"):
+            for stage, settings in platform.stages.items():
+                EndpointStack(app, endpoint_stack_name(config.platform.prefix, model.name, stage), model=model,
+                              stage=stage, env=_env(settings.account, settings.region))
     GovernanceStack(app, f"{platform.prefix}-governance", platform=platform, models=config.models,
                     env=_env(None, None))
     for key, value in sorted(platform.tags.items()):

@@ -1,0 +1,442 @@
+"""A SageMaker endpoint that ships new models with blue/green traffic shifting and alarm-driven rollback."""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+from aws_cdk import ArnFormat, Duration, Stack
+from aws_cdk import aws_applicationautoscaling as autoscaling
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_cloudwatch_actions as cw_actions
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_sagemaker as sagemaker
+from aws_cdk import aws_sns as sns
+from constructs import Construct
+
+from mlops_constructs.config.model import is_instance_store
+from mlops_constructs.nag import acknowledge
+from pipeline_code import contracts
+
+MIN_EXECUTION_TIMEOUT = 600
+MAX_EXECUTION_TIMEOUT = 28_800
+# Time allowed for provisioning the green fleet and passing health checks, on top of the bake intervals.
+PROVISIONING_ALLOWANCE_SECONDS = 1_200
+ARTIFACT_OBJECTS = "pipelines/*"
+STEP_LIMITS = {"LINEAR": (10, 50), "CANARY": (1, 50)}
+
+
+@dataclass(frozen=True)
+class TrafficShift:
+    """Blue/green traffic routing: ``kind`` LINEAR, CANARY or ALL_AT_ONCE; ``step_percent`` of capacity per step
+    (LINEAR 10-50, CANARY 1-50, none for ALL_AT_ONCE); ``bake_seconds`` between steps (0-3600);
+    ``termination_wait_seconds`` the old fleet is kept after the shift (0-3600)."""
+
+    kind: str = "ALL_AT_ONCE"
+    step_percent: int | None = None
+    bake_seconds: int = 600
+    termination_wait_seconds: int = 300
+
+    @property
+    def bake_intervals(self) -> int:
+        """How many bake intervals a full shift waits through."""
+        if self.kind == "LINEAR":
+            return math.ceil(100 / self.step_percent)
+        return 2 if self.kind == "CANARY" else 1
+
+    @property
+    def execution_timeout_seconds(self) -> int:
+        """MaximumExecutionTimeoutInSeconds covering every bake, the termination wait and provisioning."""
+        needed = self.bake_intervals * self.bake_seconds + self.termination_wait_seconds
+        return max(MIN_EXECUTION_TIMEOUT, needed + PROVISIONING_ALLOWANCE_SECONDS)
+
+
+@dataclass(frozen=True)
+class VariantSpec:
+    """A production or shadow variant: ``name`` and relative traffic ``weight`` (0-1]."""
+
+    name: str
+    weight: float = 1.0
+
+
+@dataclass(frozen=True)
+class ScalingSpec:
+    """Target tracking on invocations per instance, between ``min_instances`` and ``max_instances``."""
+
+    min_instances: int
+    max_instances: int
+    target_invocations_per_instance: int = 1000
+
+
+@dataclass(frozen=True)
+class ServerlessSpec:
+    """Serverless inference sizing."""
+
+    memory_mb: int = 2048
+    max_concurrency: int = 5
+
+
+@dataclass(frozen=True)
+class WatchedMetric:
+    """A platform metric (``contracts.METRIC_NAMESPACE``, dimensions Model + Endpoint) that rolls back a
+    deployment: alarm when ``comparison`` (``above``/``below``) ``threshold``."""
+
+    metric_name: str
+    threshold: float
+    comparison: str = "above"
+    alarm_id: str = field(default="")
+
+
+class GuardedEndpoint(Construct):
+    """Model (from a model-package ARN), endpoint config and endpoint with deployment guardrails.
+
+    Realtime endpoints update blue/green with LINEAR, CANARY or ALL_AT_ONCE traffic routing and roll back
+    automatically when any alarm created here fires: 5XX errors and p99 model latency per variant, plus the
+    model's own drift and quality metrics. Serverless endpoints have neither guardrails nor data capture.
+
+    Props:
+        model_name: the model's config name; the Model dimension of platform metrics (required).
+        endpoint_name: endpoint name, ``contracts.endpoint_name(model, stage)`` (required).
+        model_package_arn: package served by every variant, or only the challengers when
+            ``champion_model_package_arn`` is given (required).
+        champion_model_package_arn: package of the first production variant in A/B or shadow setups;
+            default: ``model_package_arn``.
+        artifact_bucket: bucket holding model artifacts, read by the execution role (required).
+        key: KMS key of artifacts, capture data and the instance volumes (required).
+        image_repository_arns: ECR repositories of the serving images, pulled by the execution role (required).
+        alarm_topic: topic notified by every alarm (required).
+        capture_bucket: bucket for data capture under ``contracts.CAPTURE_PREFIX``; default none (no capture).
+        capture_percent: share of requests captured, 1-100; default 100 (ignored without ``capture_bucket``).
+        variants: production variants; default one ``primary`` variant with weight 1.
+        shadow_variant: variant receiving a copy of the traffic; default none.
+        instance_type: instance type of every variant; default ``ml.m5.large``.
+        instance_count: initial instances per variant; default 2.
+        traffic_shift: blue/green routing; default ALL_AT_ONCE, 600 s bake, 300 s termination wait.
+        scaling: autoscaling per production variant; default none.
+        serverless: serverless sizing; default none (instance-backed).
+        watched_metrics: platform metrics that roll back a deployment; default none.
+        max_error_count: 5XX errors per minute that trip the rollback alarm; default 1.
+        max_latency_p99: p99 ModelLatency that trips the rollback alarm; default 1 second.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        model_name: str,
+        endpoint_name: str,
+        model_package_arn: str,
+        artifact_bucket: s3.IBucket,
+        key: kms.IKey,
+        image_repository_arns: list[str],
+        alarm_topic: sns.ITopic,
+        champion_model_package_arn: str | None = None,
+        capture_bucket: s3.IBucket | None = None,
+        capture_percent: int = 100,
+        variants: list[VariantSpec] | None = None,
+        shadow_variant: VariantSpec | None = None,
+        instance_type: str = "ml.m5.large",
+        instance_count: int = 2,
+        traffic_shift: TrafficShift | None = None,
+        scaling: ScalingSpec | None = None,
+        serverless: ServerlessSpec | None = None,
+        watched_metrics: list[WatchedMetric] | None = None,
+        max_error_count: int = 1,
+        max_latency_p99: Duration | None = None,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.endpoint_name = endpoint_name
+        self.variants = variants or [VariantSpec("primary", 1.0)]
+        self.shadow_variant = shadow_variant
+        self.traffic_shift = None if serverless else (traffic_shift or TrafficShift())
+        _validate(
+            endpoint_name=endpoint_name, variants=self.variants, shadow=shadow_variant, shift=self.traffic_shift,
+            serverless=serverless, capture=capture_bucket is not None, capture_percent=capture_percent,
+            scaling=scaling, instance_count=instance_count, watched=watched_metrics or [],
+        )
+        self.role = self._execution_role(artifact_bucket, key, image_repository_arns, capture_bucket)
+        champion = champion_model_package_arn or model_package_arn
+        models = {}
+        all_variants = self.variants + ([shadow_variant] if shadow_variant else [])
+        for index, variant in enumerate(all_variants):
+            package = champion if index == 0 else model_package_arn
+            models[variant.name] = self._model(variant, package)
+
+        def production_variant(variant: VariantSpec) -> sagemaker.CfnEndpointConfig.ProductionVariantProperty:
+            if serverless:
+                return sagemaker.CfnEndpointConfig.ProductionVariantProperty(
+                    variant_name=variant.name, model_name=models[variant.name].attr_model_name,
+                    initial_variant_weight=variant.weight,
+                    serverless_config=sagemaker.CfnEndpointConfig.ServerlessConfigProperty(
+                        memory_size_in_mb=serverless.memory_mb, max_concurrency=serverless.max_concurrency),
+                )
+            return sagemaker.CfnEndpointConfig.ProductionVariantProperty(
+                variant_name=variant.name, model_name=models[variant.name].attr_model_name,
+                initial_variant_weight=variant.weight, instance_type=instance_type,
+                initial_instance_count=instance_count,
+            )
+
+        uses_volume_key = serverless is None and not is_instance_store(instance_type)
+        self.endpoint_config = sagemaker.CfnEndpointConfig(
+            self,
+            "Config",
+            production_variants=[production_variant(v) for v in self.variants],
+            shadow_production_variants=[production_variant(shadow_variant)] if shadow_variant else None,
+            kms_key_id=key.key_arn if uses_volume_key else None,
+            data_capture_config=self._capture(capture_bucket, capture_percent, key) if capture_bucket else None,
+        )
+        self._acknowledge_volume_key(serverless, instance_type)
+        self.alarms: list[cloudwatch.Alarm] = []
+        if self.traffic_shift:
+            self.alarms = self._rollback_alarms(model_name, max_error_count, max_latency_p99, watched_metrics or [])
+            for alarm in self.alarms:
+                alarm.add_alarm_action(cw_actions.SnsAction(alarm_topic))
+        self.endpoint = sagemaker.CfnEndpoint(
+            self,
+            "Endpoint",
+            endpoint_name=endpoint_name,
+            endpoint_config_name=self.endpoint_config.attr_endpoint_config_name,
+            deployment_config=self._deployment_config() if self.traffic_shift else None,
+        )
+        if scaling and not serverless:
+            for variant in self.variants:
+                self._autoscale(variant, scaling)
+
+    def _execution_role(self, artifacts: s3.IBucket, key: kms.IKey, repositories: list[str],
+                        capture: s3.IBucket | None) -> iam.Role:
+        """Least privilege for serving: read artifacts, pull the image, write logs, metrics and capture data."""
+        stack = Stack.of(self)
+        role = iam.Role(self, "ExecutionRole", assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"),
+                        description=f"Serves models behind endpoint {self.endpoint_name}")
+        artifacts.grant_read(role, ARTIFACT_OBJECTS)  # model.tar.gz from the build pipeline's steps
+        key.grant_decrypt(role)
+        if capture:
+            role.add_to_principal_policy(iam.PolicyStatement(
+                actions=["s3:PutObject"], resources=[capture.arn_for_objects(f"{contracts.CAPTURE_PREFIX}/*")]))
+            key.grant(role, "kms:GenerateDataKey")
+        role.add_to_principal_policy(iam.PolicyStatement(
+            actions=["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:BatchCheckLayerAvailability"],
+            resources=repositories))
+        role.add_to_principal_policy(iam.PolicyStatement(actions=["ecr:GetAuthorizationToken"], resources=["*"]))
+        log_group = stack.format_arn(service="logs", resource="log-group",
+                                     resource_name="/aws/sagemaker/Endpoints/" + self.endpoint_name,
+                                     arn_format=ArnFormat.COLON_RESOURCE_NAME)
+        role.add_to_principal_policy(iam.PolicyStatement(
+            actions=["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
+            resources=[log_group, f"{log_group}:*"]))
+        role.add_to_principal_policy(iam.PolicyStatement(
+            actions=["cloudwatch:PutMetricData"], resources=["*"],
+            conditions={"StringLike": {"cloudwatch:namespace": ["/aws/sagemaker/Endpoints", "aws/sagemaker/*"]}}))
+        acknowledge(
+            role,
+            "ecr:GetAuthorizationToken and cloudwatch:PutMetricData have no resource-level permissions "
+            "(PutMetricData is limited by a namespace condition); the built-in serving image lives in a "
+            "regional AWS-owned account, hence the account wildcard in its repository ARN; log streams are "
+            "created at run time under this endpoint's own log group; artifact objects are read by key prefix.",
+            "AwsSolutions-IAM5[Resource::*]",
+            "AwsSolutions-IAM5[Action::s3:GetBucket*]",
+            "AwsSolutions-IAM5[Action::s3:GetObject*]",
+            "AwsSolutions-IAM5[Action::s3:List*]",
+            "AwsSolutions-IAM5[Action::kms:GenerateDataKey*]",
+            *(f"AwsSolutions-IAM5[Resource::{_nag_arn(stack, r)}]" for r in repositories if "*" in r),
+            f"AwsSolutions-IAM5[Resource::{_nag_arn(stack, log_group)}:*]",
+            f"AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:s3:::{_nag_ref(stack, artifacts.bucket_name)}"
+            f"/{ARTIFACT_OBJECTS}]",
+            *([f"AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:s3:::{_nag_ref(stack, capture.bucket_name)}"
+               f"/{contracts.CAPTURE_PREFIX}/*]"] if capture else []),
+        )
+        acknowledge(role, "The execution policy is inline so that it belongs to this role alone.",
+                    "NIST.800.53.R5-IAMNoInlinePolicy")
+        return role
+
+    def _model(self, variant: VariantSpec, package_arn: str) -> sagemaker.CfnModel:
+        model = sagemaker.CfnModel(
+            self,
+            f"Model{_pascal(variant.name)}",
+            execution_role_arn=self.role.role_arn,
+            containers=[sagemaker.CfnModel.ContainerDefinitionProperty(model_package_name=package_arn)],
+            enable_network_isolation=True,
+        )
+        # The role's policy (ECR pull, artifact read) must exist before SageMaker creates the model.
+        model.node.add_dependency(self.role.node.find_child("DefaultPolicy"))
+        return model
+
+    def _capture(self, bucket: s3.IBucket, percent: int, key: kms.IKey):
+        return sagemaker.CfnEndpointConfig.DataCaptureConfigProperty(
+            enable_capture=True,
+            initial_sampling_percentage=percent,
+            destination_s3_uri=f"s3://{bucket.bucket_name}/{contracts.CAPTURE_PREFIX}",
+            kms_key_id=key.key_arn,
+            capture_options=[sagemaker.CfnEndpointConfig.CaptureOptionProperty(capture_mode=m)
+                             for m in ("Input", "Output")],
+            capture_content_type_header=sagemaker.CfnEndpointConfig.CaptureContentTypeHeaderProperty(
+                csv_content_types=["text/csv"], json_content_types=["application/json"]),
+        )
+
+    def _acknowledge_volume_key(self, serverless: ServerlessSpec | None, instance_type: str) -> None:
+        if serverless:
+            reason = "Serverless endpoint configs accept no KmsKeyId; SageMaker encrypts their storage itself."
+        elif is_instance_store(instance_type):
+            reason = (f"{instance_type} uses NVMe instance storage, which SageMaker encrypts with a hardware key "
+                      "and rejects a KmsKeyId for.")
+        else:
+            return
+        acknowledge(self.endpoint_config, reason, "NIST.800.53.R5-SageMakerEndpointConfigurationKMSKeyConfigured")
+
+    def _rollback_alarms(self, model_name: str, max_errors: int, max_latency: Duration | None,
+                         watched: list[WatchedMetric]) -> list[cloudwatch.Alarm]:
+        alarms = []
+        latency_us = (max_latency or Duration.seconds(1)).to_milliseconds() * 1000
+        for variant in self.variants:
+            dims = {"EndpointName": self.endpoint_name, "VariantName": variant.name}
+            suffix = _pascal(variant.name)
+            alarms.append(cloudwatch.Alarm(
+                self, f"Errors{suffix}",
+                alarm_description=f"5XX errors on {self.endpoint_name}/{variant.name}: rolls back a deployment",
+                metric=cloudwatch.Metric(namespace="AWS/SageMaker", metric_name="Invocation5XXErrors",
+                                         dimensions_map=dims, statistic="Sum", period=Duration.minutes(1)),
+                threshold=max_errors, evaluation_periods=1,
+                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING))
+            alarms.append(cloudwatch.Alarm(
+                self, f"Latency{suffix}",
+                alarm_description=f"p99 model latency on {self.endpoint_name}/{variant.name}: rolls back",
+                metric=cloudwatch.Metric(namespace="AWS/SageMaker", metric_name="ModelLatency",
+                                         dimensions_map=dims, statistic="p99", period=Duration.minutes(1)),
+                threshold=latency_us, evaluation_periods=2,
+                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING))
+        for watch in watched:
+            above = watch.comparison == "above"
+            alarms.append(cloudwatch.Alarm(
+                self, watch.alarm_id or watch.metric_name,
+                alarm_description=f"{watch.metric_name} of {model_name} on {self.endpoint_name}: rolls back",
+                metric=cloudwatch.Metric(
+                    namespace=contracts.METRIC_NAMESPACE, metric_name=watch.metric_name,
+                    dimensions_map={contracts.DIM_MODEL: model_name, contracts.DIM_ENDPOINT: self.endpoint_name},
+                    statistic="Maximum" if above else "Minimum", period=Duration.hours(1)),
+                threshold=watch.threshold, evaluation_periods=1,
+                comparison_operator=(cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD if above
+                                     else cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD),
+                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING))
+        return alarms
+
+    def _deployment_config(self) -> sagemaker.CfnEndpoint.DeploymentConfigProperty:
+        shift = self.traffic_shift
+        size = sagemaker.CfnEndpoint.CapacitySizeProperty(type="CAPACITY_PERCENT", value=shift.step_percent) \
+            if shift.step_percent else None
+        return sagemaker.CfnEndpoint.DeploymentConfigProperty(
+            blue_green_update_policy=sagemaker.CfnEndpoint.BlueGreenUpdatePolicyProperty(
+                traffic_routing_configuration=sagemaker.CfnEndpoint.TrafficRoutingConfigProperty(
+                    type=shift.kind,
+                    wait_interval_in_seconds=shift.bake_seconds,
+                    linear_step_size=size if shift.kind == "LINEAR" else None,
+                    canary_size=size if shift.kind == "CANARY" else None,
+                ),
+                termination_wait_in_seconds=shift.termination_wait_seconds,
+                maximum_execution_timeout_in_seconds=shift.execution_timeout_seconds,
+            ),
+            auto_rollback_configuration=sagemaker.CfnEndpoint.AutoRollbackConfigProperty(
+                alarms=[sagemaker.CfnEndpoint.AlarmProperty(alarm_name=a.alarm_name) for a in self.alarms]),
+        )
+
+    def _autoscale(self, variant: VariantSpec, scaling: ScalingSpec) -> None:
+        target = autoscaling.ScalableTarget(
+            self,
+            f"Scaling{_pascal(variant.name)}",
+            service_namespace=autoscaling.ServiceNamespace.SAGEMAKER,
+            resource_id=f"endpoint/{self.endpoint_name}/variant/{variant.name}",
+            scalable_dimension="sagemaker:variant:DesiredInstanceCount",
+            min_capacity=scaling.min_instances,
+            max_capacity=scaling.max_instances,
+        )
+        target.node.add_dependency(self.endpoint)
+        target.scale_to_track_metric(
+            "InvocationsPerInstance",
+            target_value=scaling.target_invocations_per_instance,
+            predefined_metric=autoscaling.PredefinedMetric.SAGEMAKER_VARIANT_INVOCATIONS_PER_INSTANCE,
+            scale_in_cooldown=Duration.minutes(5),
+            scale_out_cooldown=Duration.minutes(1),
+        )
+
+
+def _pascal(name: str) -> str:
+    return "".join(part[:1].upper() + part[1:] for part in name.replace("_", "-").split("-"))
+
+
+def _nag_arn(stack: Stack, arn: str) -> str:
+    """An ARN as cdk-nag prints it in rule IDs: pseudo parameters as <AWS::Name>."""
+    return (arn.replace(stack.partition, "<AWS::Partition>").replace(stack.region, "<AWS::Region>")
+            .replace(stack.account, "<AWS::AccountId>"))
+
+
+def _nag_ref(stack: Stack, value: str) -> str:
+    """A name as cdk-nag prints it: a parameter reference as <Name>, a literal as itself."""
+    resolved = stack.resolve(value)
+    return f"<{resolved['Ref']}>" if isinstance(resolved, dict) and "Ref" in resolved else str(resolved)
+
+
+def _validate(*, endpoint_name: str, variants: list[VariantSpec], shadow: VariantSpec | None,
+              shift: TrafficShift | None, serverless: ServerlessSpec | None, capture: bool, capture_percent: int,
+              scaling: ScalingSpec | None, instance_count: int, watched: list[WatchedMetric]) -> None:
+    """Reject what SageMaker would reject at deploy time, naming the bad value and what is allowed."""
+    where = f"GuardedEndpoint {endpoint_name}"
+    if not variants:
+        raise ValueError(f"{where}: needs at least one production variant")
+    names = [v.name for v in variants] + ([shadow.name] if shadow else [])
+    if len(set(names)) != len(names):
+        raise ValueError(f"{where}: variant names repeat: {names}")
+    for variant in variants + ([shadow] if shadow else []):
+        if not 0 < variant.weight <= 1:
+            raise ValueError(f"{where}: variant {variant.name!r} weight {variant.weight} must lie in (0, 1]")
+    if serverless:
+        if capture:
+            raise ValueError(f"{where}: a serverless endpoint has no data capture; pass no capture_bucket")
+        if scaling:
+            raise ValueError(f"{where}: a serverless endpoint scales itself; pass no scaling")
+        if watched:
+            raise ValueError(f"{where}: a serverless endpoint has no deployment guardrails; pass no watched_metrics")
+        return
+    if capture and not 1 <= capture_percent <= 100:
+        raise ValueError(f"{where}: capture_percent {capture_percent} must be 1-100")
+    if not 1 <= instance_count <= 100:
+        raise ValueError(f"{where}: instance_count {instance_count} must be 1-100")
+    if scaling and not scaling.min_instances <= instance_count <= scaling.max_instances:
+        raise ValueError(f"{where}: instance_count {instance_count} must lie within scaling "
+                         f"[{scaling.min_instances}, {scaling.max_instances}]")
+    for watch in watched:
+        if watch.comparison not in ("above", "below"):
+            raise ValueError(f"{where}: watched metric {watch.metric_name} comparison {watch.comparison!r} "
+                             "must be 'above' or 'below'")
+    _validate_shift(where, shift, instance_count)
+
+
+def _validate_shift(where: str, shift: TrafficShift, instance_count: int) -> None:
+    if shift.kind not in ("LINEAR", "CANARY", "ALL_AT_ONCE"):
+        raise ValueError(f"{where}: traffic shift {shift.kind!r} must be LINEAR, CANARY or ALL_AT_ONCE")
+    for label, value in (("bake_seconds", shift.bake_seconds),
+                         ("termination_wait_seconds", shift.termination_wait_seconds)):
+        if not 0 <= value <= 3600:
+            raise ValueError(f"{where}: {label} {value} must be 0-3600")
+    if shift.kind == "ALL_AT_ONCE":
+        if shift.step_percent is not None:
+            raise ValueError(f"{where}: step_percent applies to LINEAR and CANARY only, got {shift.step_percent}")
+    else:
+        low, high = STEP_LIMITS[shift.kind]
+        if shift.step_percent is None or not low <= shift.step_percent <= high:
+            raise ValueError(f"{where}: {shift.kind} step must be {low}-{high}% of capacity, got {shift.step_percent}")
+        if shift.kind == "LINEAR" and instance_count * shift.step_percent < 100:
+            raise ValueError(f"{where}: a LINEAR step of {shift.step_percent}% of {instance_count} instance(s) "
+                             f"shifts less than one instance; use at least {math.ceil(100 / shift.step_percent)} "
+                             "instances or a larger step")
+        if shift.kind == "CANARY" and instance_count < 2:
+            raise ValueError(f"{where}: a CANARY on 1 instance shifts all traffic at once; use at least 2 "
+                             "instances or ALL_AT_ONCE")
+    timeout = shift.execution_timeout_seconds
+    if not MIN_EXECUTION_TIMEOUT <= timeout <= MAX_EXECUTION_TIMEOUT:
+        raise ValueError(f"{where}: the shift needs {timeout} s ({shift.bake_intervals} bakes of {shift.bake_seconds} s "
+                         f"+ {shift.termination_wait_seconds} s termination wait + {PROVISIONING_ALLOWANCE_SECONDS} s "
+                         f"provisioning), beyond SageMaker's {MIN_EXECUTION_TIMEOUT}-{MAX_EXECUTION_TIMEOUT} s; "
+                         "use a shorter bake or a larger step")
