@@ -45,7 +45,7 @@ test: setup-dev
 	$(PY) -m pytest
 
 diff: setup
-	$(PY) -m mlops_cli.review_diff --base "$(BASE)"
+	$(PY) -m mlops_cli.review_diff --base "$(BASE)" $(if $(OUTPUT),--output "$(OUTPUT)")
 
 bench: setup-dev
 	$(PY) benchmarks/synth_scale.py
