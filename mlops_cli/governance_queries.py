@@ -1,0 +1,195 @@
+"""Lineage, audit-trail and reproduce queries behind ``mlops lineage|which-model|reproduce``.
+
+Every function takes its boto3 clients (and the audit table resource) as arguments, so tests pass moto-backed or
+stubbed ones. Record keys and shapes are those of ``pipeline_code.audit_schema``.
+"""
+from __future__ import annotations
+
+from boto3.dynamodb.conditions import Key
+from botocore.exceptions import ClientError
+
+from pipeline_code import audit_schema as schema
+from pipeline_code import contracts
+
+
+class GovernanceError(Exception):
+    """A query that cannot be answered; the message says what is missing and where to look."""
+
+
+def describe_package(sagemaker, package_arn: str) -> dict:
+    try:
+        return sagemaker.describe_model_package(ModelPackageName=package_arn)
+    except ClientError as error:
+        raise GovernanceError(f"model package {package_arn!r} not found: {error.response['Error']['Message']}") \
+            from None
+
+
+def package_records(table, package_arn: str) -> list[dict]:
+    """Every audit record of a package (registration, approvals, deployments), oldest first."""
+    return _query_all(table, Key("pk").eq(schema.package_pk(package_arn)))
+
+
+def execution_records(table, execution_arn: str) -> list[dict]:
+    return _query_all(table, Key("pk").eq(schema.execution_pk(execution_arn)))
+
+
+def _query_all(table, condition) -> list[dict]:
+    items, kwargs = [], {"KeyConditionExpression": condition, "ScanIndexForward": True}
+    while True:
+        page = table.query(**kwargs)
+        items += page.get("Items", [])
+        if "LastEvaluatedKey" not in page:
+            return items
+        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+def lineage(sagemaker, package_arn: str, table=None) -> dict:
+    """Full lineage of a package: recorded metadata, training job, pipeline execution and audit history."""
+    package = describe_package(sagemaker, package_arn)
+    recorded = schema.lineage_metadata(package.get("CustomerMetadataProperties"))
+    result = {
+        "model_package_arn": package_arn,
+        "model_package_group": package.get("ModelPackageGroupName", ""),
+        "version": package.get("ModelPackageVersion"),
+        "approval_status": package.get("ModelApprovalStatus", ""),
+        "registered_by": schema.identity(package.get("CreatedBy")),
+        "serving_images": [c.get("Image", "") for c in
+                           (package.get("InferenceSpecification") or {}).get("Containers", [])],
+        "recorded": recorded,
+        "missing": [key for key in schema.LINEAGE_KEYS if key not in recorded],
+        "training_job": _training_job(sagemaker, recorded.get(contracts.META_TRAINING_JOB)),
+        "pipeline_execution": _execution(sagemaker, recorded.get(contracts.META_PIPELINE_EXECUTION)),
+        "audit": None,
+    }
+    if table is not None:
+        records = package_records(table, package_arn)
+        execution_arn = recorded.get(contracts.META_PIPELINE_EXECUTION)
+        result["audit"] = {
+            "approvals": [r for r in records if r["kind"] == schema.KIND_PACKAGE],
+            "deployments": [r for r in records if r["kind"] == schema.KIND_DEPLOYMENT],
+            "execution": execution_records(table, execution_arn) if execution_arn else [],
+        }
+    return result
+
+
+def _training_job(sagemaker, name: str | None) -> dict | None:
+    if not name:
+        return None
+    try:
+        job = sagemaker.describe_training_job(TrainingJobName=name)
+    except ClientError as error:
+        return {"name": name, "error": error.response["Error"]["Message"]}
+    return {
+        "name": name,
+        "image": (job.get("AlgorithmSpecification") or {}).get("TrainingImage", ""),
+        "hyperparameters": dict(sorted((job.get("HyperParameters") or {}).items())),
+        "inputs": {c["ChannelName"]: c["DataSource"]["S3DataSource"]["S3Uri"]
+                   for c in job.get("InputDataConfig", []) if "S3DataSource" in c.get("DataSource", {})},
+        "model_artifacts": (job.get("ModelArtifacts") or {}).get("S3ModelArtifacts", ""),
+        "status": job.get("TrainingJobStatus", ""),
+    }
+
+
+def _execution(sagemaker, arn: str | None) -> dict | None:
+    if not arn:
+        return None
+    try:
+        execution = sagemaker.describe_pipeline_execution(PipelineExecutionArn=arn)
+        parameters = execution_parameters(sagemaker, arn)
+    except ClientError as error:
+        return {"arn": arn, "error": error.response["Error"]["Message"]}
+    return {"arn": arn, "status": execution.get("PipelineExecutionStatus", ""),
+            "started_by": schema.identity(execution.get("CreatedBy")), "parameters": parameters}
+
+
+def execution_parameters(sagemaker, arn: str) -> dict[str, str]:
+    pages = sagemaker.get_paginator("list_pipeline_parameters_for_execution").paginate(PipelineExecutionArn=arn)
+    return {p["Name"]: p["Value"] for page in pages for p in page.get("PipelineParameters", [])}
+
+
+def serving_record(table, endpoint: str, at: str) -> dict:
+    """The endpoint's last audit record at or before ``at``: one Query, newest first, limit 1."""
+    bound = schema.sort_key_upper_bound(at)
+    page = table.query(KeyConditionExpression=Key("pk").eq(schema.endpoint_pk(endpoint)) & Key("sk").lte(bound),
+                       ScanIndexForward=False, Limit=1)
+    if page.get("Items"):
+        return page["Items"][0]
+    first = table.query(KeyConditionExpression=Key("pk").eq(schema.endpoint_pk(endpoint)), Limit=1)
+    if first.get("Items"):
+        raise GovernanceError(f"endpoint {endpoint!r} has no audit record at or before {schema.normalize_time(at)};"
+                              f" its first record is at {first['Items'][0]['event_time']}")
+    raise GovernanceError(f"endpoint {endpoint!r} has no audit records; check the endpoint name and --table")
+
+
+def which_model(table, endpoint: str, at: str, sagemaker=None) -> dict:
+    """Which packages served ``endpoint`` at ``at``, who approved each (as of then), and its data and code."""
+    record = serving_record(table, endpoint, at)
+    bound = schema.sort_key_upper_bound(at)
+    models = []
+    for variant in record.get("serving", []):
+        arn = variant.get("model_package_arn", "")
+        history = [r for r in package_records(table, arn) if r["sk"] <= bound] if arn else []
+        states = [r for r in history if r["kind"] == schema.KIND_PACKAGE]
+        approval = next((r for r in reversed(states) if r.get("approval_status") == "Approved"), None)
+        recorded = next((r["lineage"] for r in reversed(states) if r.get("lineage")), {})
+        if not recorded and arn and sagemaker is not None:
+            recorded = schema.lineage_metadata(describe_package(sagemaker, arn).get("CustomerMetadataProperties"))
+        execution_arn = recorded.get(contracts.META_PIPELINE_EXECUTION, "")
+        started = execution_records(table, execution_arn) if execution_arn else []
+        models.append({
+            **variant,
+            "approved_by": approval["actor"] if approval else "",
+            "approved_at": approval["event_time"] if approval else "",
+            "approval_description": approval.get("approval_description", "") if approval else "",
+            "status_then": states[-1]["approval_status"] if states else "unknown",
+            "trained_by": started[0]["actor"] if started else "",
+            "trigger": started[0].get("trigger", "") if started else "",
+            "lineage": recorded,
+        })
+    return {"endpoint": endpoint, "at": schema.normalize_time(at), "record_time": record["event_time"],
+            "event": record.get("event_status", ""), "rolled_back": bool(record.get("rolled_back")),
+            "endpoint_config": record.get("endpoint_config_name", ""), "models": models}
+
+
+def reproduce_request(sagemaker, package_arn: str, table=None) -> dict:
+    """The StartPipelineExecution request that rebuilds a package from its recorded inputs.
+
+    Parameters are the original execution's (from SageMaker, else from the audit trail), with ``GitCommit`` the
+    recorded commit, ``Trigger=reproduce`` and the new package left pending manual approval.
+    """
+    package = describe_package(sagemaker, package_arn)
+    recorded = schema.lineage_metadata(package.get("CustomerMetadataProperties"))
+    needed = [contracts.META_GIT_COMMIT, contracts.META_DATA_VERSION, contracts.META_PIPELINE_EXECUTION]
+    missing = [key for key in needed if key not in recorded]
+    if missing:
+        raise GovernanceError(f"model package {package_arn} lacks lineage metadata {missing}; "
+                              "it cannot be reproduced from its records")
+    execution_arn = recorded[contracts.META_PIPELINE_EXECUTION]
+    parameters = _original_parameters(sagemaker, execution_arn, table)
+    if contracts.PARAM_INPUT_DATA not in parameters:
+        raise GovernanceError(f"no recorded {contracts.PARAM_INPUT_DATA} for execution {execution_arn} "
+                              "(neither in SageMaker nor in the audit trail)")
+    parameters.update({contracts.PARAM_GIT_COMMIT: recorded[contracts.META_GIT_COMMIT],
+                       contracts.PARAM_TRIGGER: "reproduce",
+                       contracts.PARAM_APPROVAL_STATUS: "PendingManualApproval"})
+    description = (f"reproduce {package_arn}; expect {contracts.META_DATA_VERSION}="
+                   f"{recorded[contracts.META_DATA_VERSION]}")
+    return {
+        "PipelineName": contracts.build_pipeline_name(package["ModelPackageGroupName"]),
+        "PipelineExecutionDisplayName": f"reproduce-{package.get('ModelPackageVersion', 'x')}",
+        "PipelineExecutionDescription": description[:3072],
+        "PipelineParameters": [{"Name": k, "Value": v} for k, v in sorted(parameters.items())],
+    }
+
+
+def _original_parameters(sagemaker, execution_arn: str, table) -> dict[str, str]:
+    try:
+        parameters = execution_parameters(sagemaker, execution_arn)
+        if parameters:
+            return parameters
+    except ClientError:
+        pass
+    for record in reversed(execution_records(table, execution_arn) if table is not None else []):
+        if record.get("parameters"):
+            return dict(record["parameters"])
+    return {}
