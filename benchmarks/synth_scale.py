@@ -1,0 +1,94 @@
+"""How synth time grows with the number of models, as ratios to the jsii floor, measured in one run.
+
+Each case runs in a fresh Python process (jsii's Node start-up included, as `cdk synth` pays it):
+- floor: an empty CDK app with one empty stack;
+- examples: the three example models, with cdk-nag;
+- 10 and 50 models: generated configs (copies of fraud-detection under new names), with cdk-nag.
+Cases are interleaved across repetitions and the median is reported, because the machine is noisy.
+Targets: examples <= 2.5x floor; each added model <= 0.15x floor.
+"""
+from __future__ import annotations
+
+import argparse
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+
+FLOOR = """
+import aws_cdk as cdk
+app = cdk.App(outdir={outdir!r})
+cdk.Stack(app, "Empty")
+app.synth()
+"""
+
+PLATFORM = """
+import json, sys
+sys.path.insert(0, {repo!r})
+import aws_cdk as cdk
+from mlops_constructs.config import load_config
+from stacks.app_factory import build_app
+context = json.load(open({repo!r} + "/cdk.json"))["context"]
+app = cdk.App(outdir={outdir!r}, context=context)
+build_app(load_config({config!r}), app)
+app.synth()
+"""
+
+
+def generated_config(count: int, root: Path) -> Path:
+    """A config dir with ``count`` models cloned from fraud-detection."""
+    config = root / f"config-{count}"
+    (config / "models").mkdir(parents=True)
+    shutil.copy(REPO / "config/platform.yaml", config / "platform.yaml")
+    if (REPO / "config/cases").exists():
+        shutil.copytree(REPO / "config/cases", config / "cases")
+    template = (REPO / "config/models/fraud-detection.yaml").read_text()
+    for i in range(count):
+        name = f"model-{i:03d}"
+        (config / "models" / f"{name}.yaml").write_text(template.replace("name: fraud-detection", f"name: {name}"))
+    return config
+
+
+def timed(code: str) -> float:
+    start = time.perf_counter()
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=REPO, stdout=subprocess.DEVNULL)
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--sizes", default="10,50", help="generated model counts")
+    args = parser.parse_args()
+    sizes = [int(s) for s in args.sizes.split(",")]
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        cases = {"floor": FLOOR.format(outdir=str(root / "floor.out")),
+                 "examples (3)": PLATFORM.format(repo=str(REPO), outdir=str(root / "ex.out"),
+                                                 config=str(REPO / "config"))}
+        for size in sizes:
+            cases[f"generated ({size})"] = PLATFORM.format(repo=str(REPO), outdir=str(root / f"g{size}.out"),
+                                                           config=str(generated_config(size, root)))
+        samples: dict[str, list[float]] = {name: [] for name in cases}
+        for _ in range(args.repeat):
+            for name, code in cases.items():
+                samples[name].append(timed(code))
+    median = {name: statistics.median(values) for name, values in samples.items()}
+    floor = median["floor"]
+    print(f"{'case':<18} {'median s':>9} {'x floor':>8}")
+    for name, seconds in median.items():
+        print(f"{name:<18} {seconds:>9.2f} {seconds / floor:>8.2f}")
+    if len(sizes) >= 2:
+        low, high = sizes[0], sizes[-1]
+        per_model = (median[f"generated ({high})"] - median[f"generated ({low})"]) / (high - low)
+        print(f"each added model: {per_model:.3f} s = {per_model / floor:.3f}x floor (target <= 0.15x)")
+    print(f"examples: {median['examples (3)'] / floor:.2f}x floor (target <= 2.5x)")
+
+
+if __name__ == "__main__":
+    main()
