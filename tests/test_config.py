@@ -135,14 +135,22 @@ def test_bad_config_names_file_field_value_and_rule(tmp_path, file, change, fiel
     assert value in line and rule in line, message
 
 
-def test_repeated_model_name_across_files_is_an_error(tmp_path):
+def test_model_name_must_match_its_file(tmp_path):
     config = tmp_path / "config"
     shutil.copytree(CONFIG_DIR, config)
     copy = config / "models/fraud-detection-copy.yaml"
     copy.write_text((config / FRAUD).read_text().replace("name: fraud-detection", "name: fraud-detection-copy"))
-    load_config(config)  # distinct names are fine
+    assert "fraud-detection-copy" in load_config(config).names  # distinct names are fine
     copy.write_text((config / FRAUD).read_text())
-    with pytest.raises(ConfigError, match="must match the file name"):
+    with pytest.raises(ConfigError, match="fraud-detection-copy.yaml: name = 'fraud-detection': must match the file"):
+        load_config(config)
+
+
+def test_repeated_model_name_across_files_is_an_error(tmp_path):
+    config = tmp_path / "config"
+    shutil.copytree(CONFIG_DIR, config)
+    shutil.copy(config / FRAUD, config / "models/fraud-detection.yml")
+    with pytest.raises(ConfigError, match="name = 'fraud-detection': already used by .*fraud-detection.yaml"):
         load_config(config)
 
 
@@ -190,6 +198,19 @@ def test_cli_validate_fails_without_traceback(tmp_path):
     assert result.returncode == 1
     assert "Traceback" not in result.stderr
     assert f"{config / FRAUD}: deployment.strategy" in result.stderr and "10-50%" in result.stderr
+
+
+def test_cdk_app_exits_nonzero_without_traceback_on_bad_config(tmp_path):
+    """What `cdk synth` runs: app.py reads config_dir from the context the CLI passes in CDK_CONTEXT_JSON."""
+    import json
+    import os
+
+    config = _edit(tmp_path, FRAUD, _set("monitoring.quality.floor", 1.5))
+    env = {**os.environ, "CDK_CONTEXT_JSON": json.dumps({"config_dir": str(config)}), "CDK_OUTDIR": str(tmp_path)}
+    result = subprocess.run([sys.executable, "app.py"], cwd=REPO, env=env, capture_output=True, text=True)
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert f"{config / FRAUD}: monitoring.quality.floor = 1.5: Input should be less than or equal to 1" in result.stderr
 
 
 def test_cli_schema_is_json_schema_of_both_files():
