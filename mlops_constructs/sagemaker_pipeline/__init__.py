@@ -1,0 +1,1 @@
+"""SageMaker pipeline definitions as plain data: expressions, typed step builders, the build pipeline, images."""
