@@ -342,6 +342,16 @@ class GuardedEndpoint(Construct):
                 alarms=[sagemaker.CfnEndpoint.AlarmProperty(alarm_name=a.alarm_name) for a in self.alarms]),
         )
 
+    def _scaling_role(self) -> iam.IRole:
+        """Application Auto Scaling acts through its service-linked role (created on first use)."""
+        existing = self.node.try_find_child("ScalingRole")
+        if existing:
+            return existing
+        return iam.Role.from_role_arn(self, "ScalingRole", Stack.of(self).format_arn(
+            service="iam", region="", resource="role",
+            resource_name="aws-service-role/sagemaker.application-autoscaling.amazonaws.com/"
+                          "AWSServiceRoleForApplicationAutoScaling_SageMakerEndpoint"))
+
     def _autoscale(self, variant: VariantSpec, scaling: ScalingSpec) -> None:
         target = autoscaling.ScalableTarget(
             self,
@@ -351,6 +361,7 @@ class GuardedEndpoint(Construct):
             scalable_dimension="sagemaker:variant:DesiredInstanceCount",
             min_capacity=scaling.min_instances,
             max_capacity=scaling.max_instances,
+            role=self._scaling_role(),
         )
         target.node.add_dependency(self.endpoint)
         target.scale_to_track_metric(
