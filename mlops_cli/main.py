@@ -10,6 +10,7 @@ COMMAND_MODULES = [
     "mlops_cli.config_commands",
     "mlops_cli.synth_summary",
     "mlops_cli.governance",
+    "mlops_cli.run_local",
 ]
 
 

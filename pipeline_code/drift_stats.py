@@ -185,3 +185,18 @@ def compare(feature: FeatureBaseline, counts: np.ndarray) -> dict[str, float]:
     actual = _proportions(counts.astype(np.float64))
     # Unseen categories sit in a bin with zero training share: the epsilon floor scores them as strong drift.
     return {name: scorer(expected, actual) for name, scorer in SCORERS.items()}
+
+
+def decode_codes(feature: FeatureBaseline, codes) -> np.ndarray:
+    """Map a categorical feature's model-input codes back to category names.
+
+    The build encodes category ``categories[i]`` as the number ``i`` (``pipeline_code.encoding``), so captured
+    requests hold codes; missing codes become ``""`` (counted as missing), out-of-range codes ``__unseen__``.
+    """
+    values = np.asarray(codes, dtype=np.float64)
+    names = np.array(feature.categories + [UNSEEN, ""], dtype=object)
+    index = np.full(values.shape, len(feature.categories), dtype=np.int64)
+    known = np.isfinite(values) & (values >= 0) & (values < len(feature.categories)) & (np.mod(values, 1) == 0)
+    index[known] = values[known].astype(np.int64)
+    index[~np.isfinite(values)] = len(feature.categories) + 1
+    return names[index]

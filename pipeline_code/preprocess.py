@@ -1,0 +1,109 @@
+"""Preprocess step: seeded stratified split, encoding fitted on train, drift baseline.
+
+``python3 -m pipeline_code.preprocess --spec S --input DIR --output DIR``
+
+Writes under ``--output``:
+- ``train/train.csv``, ``validation/validation.csv``: label (0/1) first, then encoded features, no header
+  (the CSV layout of SageMaker's built-in XGBoost in algorithm mode);
+- ``test/test.csv``: header; label, encoded features, and each protected attribute's raw value as
+  ``protected:<name>``;
+- ``encoder/encoder.json``: the encoding (``pipeline_code.encoding``) for evaluation and inference;
+- ``baseline/baseline.json``: the drift baseline of the raw training features (``pipeline_code.drift_stats``).
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from sklearn.model_selection import train_test_split
+
+from pipeline_code import drift_stats, encoding
+from pipeline_code.common import PROTECTED_PREFIX, DataError, feature_columns, load_spec, read_batch, run_cli
+from pipeline_code.contracts import BASELINE_FILE
+
+MIN_ROWS_PER_CLASS = 10  # each split must see both classes
+
+
+def labels(frame: pd.DataFrame, spec: dict) -> np.ndarray:
+    """1 where the label equals the positive class, else 0."""
+    return (frame[spec["label"]].astype(str) == str(spec["positive_class"])).to_numpy(dtype=np.int64)
+
+
+def split_indices(y: np.ndarray, spec: dict) -> dict:
+    """Row indices of train/validation/test: stratified on the label, seeded, sorted (deterministic)."""
+    counts = np.bincount(y, minlength=2)
+    if counts.min() < MIN_ROWS_PER_CLASS:
+        raise DataError(f"label: rule 'rows per class': {counts[1]} positive and {counts[0]} negative rows; the "
+                        f"stratified split needs at least {MIN_ROWS_PER_CLASS} of each")
+    shares = spec.get("split", {"train": 0.7, "validation": 0.15, "test": 0.15})
+    rows = np.arange(len(y))
+    held = shares["validation"] + shares["test"]
+    train, rest = train_test_split(rows, test_size=held, stratify=y, random_state=spec["seed"])
+    validation, test = train_test_split(rest, test_size=shares["test"] / held, stratify=y[rest],
+                                        random_state=spec["seed"])
+    return {"train": np.sort(train), "validation": np.sort(validation), "test": np.sort(test)}
+
+
+def fit_baseline(train: pd.DataFrame, features: list, categorical: set) -> drift_stats.Baseline:
+    """Drift baseline of the raw training features, via the one shared implementation."""
+    columns = {}
+    for name in features:
+        values = train[name]
+        columns[name] = values.astype(object).where(values.notna(), "") if name in categorical \
+            else pd.to_numeric(values, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+    return drift_stats.build_baseline(columns, categorical)
+
+
+def _write_csv(path: Path, frame: pd.DataFrame, header: bool) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    frame.to_csv(path, header=header, index=False, lineterminator="\n")
+
+
+def preprocess(frame: pd.DataFrame, spec: dict, output) -> dict:
+    """Split, fit encoding and baseline on train, write all outputs; returns the row counts per split."""
+    output = Path(output)
+    features = feature_columns(spec, frame.columns)
+    categorical = set(spec["categorical"])
+    y = labels(frame, spec)
+    parts = split_indices(y, spec)
+    train = frame.iloc[parts["train"]]
+    baseline = fit_baseline(train, features, categorical)
+    encoder = encoding.fit(features, {f.name: f.categories for f in baseline.features if f.kind == "categorical"})
+    encoded = {}
+    for name, rows in parts.items():
+        matrix = encoding.encode(frame.iloc[rows], encoder)  # unseen categories in validation/test: DataError
+        table = pd.DataFrame(matrix, columns=features)
+        table.insert(0, spec["label"], y[rows])
+        encoded[name] = table
+    _write_csv(output / "train" / "train.csv", encoded["train"], header=False)
+    _write_csv(output / "validation" / "validation.csv", encoded["validation"], header=False)
+    test = encoded["test"]
+    for attribute in spec.get("protected_attributes", []):
+        test[PROTECTED_PREFIX + attribute] = frame[attribute].iloc[parts["test"]].astype(str).to_numpy()
+    _write_csv(output / "test" / "test.csv", test, header=True)
+    encoding.save(encoder, output / "encoder")
+    (output / "baseline").mkdir(parents=True, exist_ok=True)
+    (output / "baseline" / BASELINE_FILE).write_text(baseline.to_json())
+    return {name: int(len(rows)) for name, rows in parts.items()}
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="pipeline_code.preprocess", description=__doc__.splitlines()[0])
+    parser.add_argument("--spec", required=True)
+    parser.add_argument("--input", required=True)
+    parser.add_argument("--output", required=True)
+    args = parser.parse_args(argv)
+    spec = load_spec(args.spec)
+    frame = read_batch(args.input, spec)
+    if spec["label"] not in frame.columns:
+        raise DataError(f"column {spec['label']!r}: rule 'label present': missing")
+    counts = preprocess(frame, spec, args.output)
+    print(f"preprocess: train {counts['train']}, validation {counts['validation']}, test {counts['test']} rows")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(run_cli(main))

@@ -1,0 +1,1 @@
+"""Seeded synthetic data sets for the examples, tests and benchmarks."""
