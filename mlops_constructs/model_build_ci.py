@@ -1,0 +1,214 @@
+"""CI for one model: on a code or config change, lint and test, then run the SageMaker build pipeline."""
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from aws_cdk import Duration, RemovalPolicy, Stack
+from aws_cdk import aws_codebuild as codebuild
+from aws_cdk import aws_codepipeline as codepipeline
+from aws_cdk import aws_codepipeline_actions as actions
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_s3 as s3
+from constructs import Construct
+
+from mlops_constructs.code_areas import CodeArea
+from mlops_constructs.config.platform import SourceSettings
+from mlops_constructs.nag import acknowledge
+from mlops_constructs.source import code_source
+
+TEST_BUILDSPEC = "buildspecs/ci-test.yml"
+RUN_BUILDSPEC = "buildspecs/ci-run.yml"
+REPORT_KEY = "pytest"  # the report group key in ci-test.yml
+
+
+def source_object_key(model_name: str) -> str:
+    """Where the S3 source zip of a model's CI lives in the artifact bucket."""
+    return f"ci/{model_name}/source.zip"
+
+
+class ModelBuildCI(Construct):
+    """CodePipeline (V2): Source -> Test (lint, tests, JUnit report) -> Run (start the SageMaker pipeline, wait).
+
+    Props:
+        model_name: the model; names the CodeBuild projects ``<model>-ci-test`` / ``<model>-ci-run`` (required).
+        pipeline_name: SageMaker pipeline the Run stage starts (required).
+        source: platform source settings; a connection ARN selects GitHub/GitLab, else the S3 source (required).
+        artifact_bucket: versioned, KMS-encrypted bucket for pipeline artifacts and the S3 source object
+            ``ci/<model>/source.zip``; must send events to EventBridge (required).
+        key: KMS key for artifacts, build outputs and logs (required).
+        code_areas: owner areas; with a connection, each becomes a push filter (file paths) on the branch;
+            default none. Required when ``start_on_change`` and the source is a connection.
+        start_on_change: start on a push (connection) or a new source object (S3); default ``True``.
+        test_paths: pytest paths of the Test stage; default ``("tests",)``.
+        build_image: CodeBuild image; default ``LinuxBuildImage.STANDARD_7_0``.
+        log_retention: build log retention; default one year.
+        run_timeout: how long the Run stage waits for the SageMaker pipeline; default 8 hours (CodeBuild's
+            maximum for an action is 36 hours).
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        model_name: str,
+        pipeline_name: str,
+        source: SourceSettings,
+        artifact_bucket: s3.IBucket,
+        key: kms.IKey,
+        code_areas: Sequence[CodeArea] = (),
+        start_on_change: bool = True,
+        test_paths: Sequence[str] = ("tests",),
+        build_image: codebuild.IBuildImage | None = None,
+        log_retention: logs.RetentionDays = logs.RetentionDays.ONE_YEAR,
+        run_timeout: Duration | None = None,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        if not test_paths:
+            raise ValueError(f"ModelBuildCI {construct_id}: test_paths must name at least one pytest path")
+        run_timeout = run_timeout or Duration.hours(8)
+        if not 5 <= run_timeout.to_minutes() <= 2160:
+            raise ValueError(f"ModelBuildCI {construct_id}: run_timeout must be 5-2160 minutes (CodeBuild's limits)")
+        self._key, self._image, self._retention = key, build_image or codebuild.LinuxBuildImage.STANDARD_7_0, log_retention
+        stack = Stack.of(self)
+        pipeline_arn = stack.format_arn(service="sagemaker", resource="pipeline", resource_name=pipeline_name)
+        object_key = source_object_key(model_name)
+        self.source = code_source(settings=source, bucket=artifact_bucket, object_key=object_key)
+        if start_on_change and self.source.is_git and not code_areas:
+            raise ValueError(f"ModelBuildCI {construct_id}: a connection source needs code_areas to filter pushes")
+
+        self.report_group = codebuild.ReportGroup(
+            self, "TestReports", report_group_name=f"{model_name}-ci-test-{REPORT_KEY}",
+            type=codebuild.ReportGroupType.TEST, removal_policy=RemovalPolicy.RETAIN,
+        )
+        self.test_project = self._project(
+            "Test", f"{model_name}-ci-test", TEST_BUILDSPEC, Duration.minutes(60),
+            {"MODEL_NAME": model_name, "TEST_PATHS": " ".join(test_paths)},
+        )
+        self.report_group.grant_write(self.test_project)
+        self.run_project = self._project(
+            "Run", f"{model_name}-ci-run", RUN_BUILDSPEC, run_timeout,
+            {"MODEL_NAME": model_name, "PIPELINE_NAME": pipeline_name,
+             "WAIT_MINUTES": str(int(run_timeout.to_minutes()) - 5)},
+        )
+        self.run_project.add_to_role_policy(iam.PolicyStatement(
+            sid="StartModelBuildPipeline", actions=["sagemaker:StartPipelineExecution"], resources=[pipeline_arn]))
+        self.run_project.add_to_role_policy(iam.PolicyStatement(
+            sid="FollowModelBuildExecutions",
+            actions=["sagemaker:DescribePipelineExecution", "sagemaker:ListPipelineExecutionSteps"],
+            resources=[f"{pipeline_arn}/execution/*"],
+        ))
+        acknowledge(
+            self.run_project,
+            "Execution IDs are generated by SageMaker at start time; the ARN is scoped to this model's build "
+            "pipeline's executions (pipeline/<name>/execution/*).",
+            "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:sagemaker:<AWS::Region>:<AWS::AccountId>:pipeline/"
+            f"{pipeline_name}/execution/*]",
+        )
+
+        self.pipeline = codepipeline.Pipeline(
+            self,
+            "Pipeline",
+            pipeline_type=codepipeline.PipelineType.V2,
+            artifact_bucket=artifact_bucket,
+            cross_account_keys=False,
+            restart_execution_on_update=False,
+            triggers=(self.source.push_triggers([area.push_filter for area in code_areas])
+                      if start_on_change else None) or None,
+            stages=[
+                codepipeline.StageProps(stage_name="Source", actions=[self.source.action]),
+                codepipeline.StageProps(stage_name="Test", actions=[actions.CodeBuildAction(
+                    action_name="LintAndTest", project=self.test_project, input=self.source.output)]),
+                codepipeline.StageProps(stage_name="Run", actions=[actions.CodeBuildAction(
+                    action_name="RunBuildPipeline", project=self.run_project, input=self.source.output,
+                    environment_variables={"GIT_COMMIT": codebuild.BuildEnvironmentVariable(
+                        value=self.source.revision)})]),
+            ],
+        )
+        if start_on_change:
+            self.upload_rule = self.source.start_on_upload(self, self.pipeline, bucket=artifact_bucket,
+                                                           object_key=object_key)
+        self._acknowledge_generated_policies(artifact_bucket)
+        depend_on_policy_only(self.pipeline, self.pipeline.role)
+
+    def _acknowledge_generated_policies(self, bucket: s3.IBucket) -> None:
+        stack = Stack.of(self)
+        for project in (self.test_project, self.run_project):
+            project_ref = stack.get_logical_id(project.node.default_child)
+            acknowledge_cdk_artifact_grants(
+                project.role, bucket,
+                # CodeBuild's default grants: its own /aws/codebuild/<project> log streams and report groups
+                # named <project>-*, both created by CodeBuild at run time.
+                "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:codebuild:<AWS::Region>:<AWS::AccountId>:"
+                f"report-group/<{project_ref}>-*]",
+                "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:"
+                f"log-group:/aws/codebuild/<{project_ref}>:*]",
+            )
+        acknowledge_cdk_artifact_grants(self.pipeline.role, bucket)
+        for child in self.pipeline.node.find_all():
+            if isinstance(child, iam.Role) and child.node.id == "CodePipelineActionRole":
+                acknowledge_cdk_artifact_grants(child, bucket)
+        for role in [c for c in self.node.children if isinstance(c, iam.Role)]:
+            acknowledge(role, "The role's policy is inline so that it belongs to this role alone; a managed policy "
+                              "could be attached to other principals and widen access.",
+                        "NIST.800.53.R5-IAMNoInlinePolicy")
+
+    def _project(self, construct_id: str, name: str, buildspec: str, timeout: Duration,
+                 variables: dict[str, str]) -> codebuild.PipelineProject:
+        log_group = logs.LogGroup(self, f"{construct_id}Logs", retention=self._retention, encryption_key=self._key,
+                                  removal_policy=RemovalPolicy.RETAIN)
+        project = codebuild.PipelineProject(
+            self,
+            construct_id,
+            project_name=name,
+            description=f"{name}: runs {buildspec} from the repository",
+            build_spec=codebuild.BuildSpec.from_source_filename(buildspec),
+            environment=codebuild.BuildEnvironment(
+                build_image=self._image, compute_type=codebuild.ComputeType.SMALL, privileged=False),
+            environment_variables={k: codebuild.BuildEnvironmentVariable(value=v) for k, v in variables.items()},
+            encryption_key=self._key,
+            timeout=timeout,
+            logging=codebuild.LoggingOptions(cloud_watch=codebuild.CloudWatchLoggingOptions(log_group=log_group)),
+        )
+        return project
+
+
+
+def depend_on_policy_only(resource: Construct, role: iam.Role) -> None:
+    """CDK makes ``resource`` depend on its role and the role's policy; the role is already referenced (GetAtt),
+    so that DependsOn is redundant (cfn-lint W3005). Keep the policy, so nothing runs without permissions."""
+    stack = Stack.of(resource)
+    policy = role.node.find_child("DefaultPolicy").node.default_child
+    resource.node.default_child.add_override("DependsOn", [stack.get_logical_id(policy)])
+
+
+def acknowledge_cdk_artifact_grants(role: iam.IRole, bucket: s3.IBucket, *extra: str) -> None:
+    """Acknowledge the wildcards in the policies CDK writes for CodePipeline/CodeBuild artifact access.
+
+    CDK grants read (and, for writers, write) on the artifact bucket's objects and the model key; the actions
+    end in ``*`` (GetObject*, GenerateDataKey*) and objects are ``<bucket>/*`` because artifact keys are
+    generated per execution. Everything stays on this model's bucket and key.
+    """
+    stack = Stack.of(role)
+    bucket_ref = stack.get_logical_id(bucket.node.default_child)
+    acknowledge(
+        role.node.find_child("DefaultPolicy"),
+        "CDK's CodePipeline/CodeBuild artifact grants: object keys are generated per execution under this "
+        "model's artifact bucket, and GetObject*/GenerateDataKey* style actions are scoped to that bucket and "
+        "the model key.",
+        *(f"AwsSolutions-IAM5[Action::{a}]" for a in ARTIFACT_ACTIONS),
+        f"AwsSolutions-IAM5[Resource::<{bucket_ref}.Arn>/*]",
+        *extra,
+    )
+    acknowledge(
+        role,
+        "The role's policy is inline so that it belongs to this role alone; a managed policy could be attached "
+        "to other principals and widen access.",
+        "NIST.800.53.R5-IAMNoInlinePolicy",
+    )
+
+
+ARTIFACT_ACTIONS = ("s3:GetObject*", "s3:GetBucket*", "s3:List*", "s3:DeleteObject*", "s3:Abort*",
+                    "kms:ReEncrypt*", "kms:GenerateDataKey*")
