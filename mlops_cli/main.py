@@ -11,6 +11,7 @@ COMMAND_MODULES = [
     "mlops_cli.synth_summary",
     "mlops_cli.governance",
     "mlops_cli.run_local",
+    "mlops_cli.pipeline_commands",
 ]
 
 
