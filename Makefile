@@ -39,7 +39,7 @@ setup-dev: setup $(VENV)/.dev-deps
 synth: setup
 	rm -rf cdk.out
 	$(CDK) synth --no-lookups --quiet > /dev/null
-	$(PY) -m mlops_cli.main synth-summary cdk.out
+	$(PY) -m mlops_cli.synth_summary cdk.out
 
 test: setup-dev
 	$(PY) -m pytest

@@ -43,3 +43,12 @@ def run(args) -> int:
     lines, findings = summarize(Path(args.assembly))
     print("\n".join(lines))
     return 1 if findings else 0
+
+
+if __name__ == "__main__":
+    import argparse
+    import sys
+
+    parser = argparse.ArgumentParser(prog="mlops synth-summary")
+    parser.add_argument("assembly", nargs="?", default="cdk.out")
+    sys.exit(run(parser.parse_args()))
