@@ -9,6 +9,7 @@ import sys
 COMMAND_MODULES = [
     "mlops_cli.config_commands",
     "mlops_cli.synth_summary",
+    "mlops_cli.deploy_commands",
     "mlops_cli.governance",
     "mlops_cli.run_local",
     "mlops_cli.pipeline_commands",

@@ -1,0 +1,203 @@
+"""``mlops deploy-resolve``, ``mlops endpoint-test`` and ``mlops endpoint-promote``: the CD pipeline's steps.
+
+- deploy-resolve (Resolve stage): picks the approved package (and the A/B champion) and writes one
+  CloudFormation template-configuration file per stage for the endpoint stacks.
+- endpoint-test (integration-test stage): the endpoint must serve the config this deployment created (a silent
+  rollback fails), and must reach the configured recall on the model's known cases.
+- endpoint-promote (A/B): shifts traffic between variants with UpdateEndpointWeightsAndCapacities.
+"""
+from __future__ import annotations
+
+import io
+import json
+import sys
+from pathlib import Path
+from urllib.parse import urlparse
+
+from mlops_cli.endpoint_checks import (
+    CheckFailed,
+    check_endpoint,
+    check_recall,
+    parse_scores,
+    parse_weights,
+    recall_on_cases,
+    resolve_packages,
+    template_configuration,
+    weight_updates,
+)
+from pipeline_code import contracts
+
+BATCH_ROWS = 50  # rows per InvokeEndpoint request: well under the 6 MB payload limit
+
+
+def register(subparsers) -> None:
+    resolve = subparsers.add_parser("deploy-resolve", help="Resolve the approved package; write stage parameters.")
+    _model_args(resolve)
+    resolve.add_argument("--package-arn", default="", help="Approved package; default: the newest approved.")
+    for name in ("data-bucket", "artifact-bucket", "key-arn", "topic-arn"):
+        resolve.add_argument(f"--{name}", required=True)
+    resolve.add_argument("--output-dir", type=Path, required=True)
+    resolve.set_defaults(func=run_resolve)
+
+    test = subparsers.add_parser("endpoint-test", help="Check a deployed endpoint: config and known-case recall.")
+    _model_args(test)
+    test.add_argument("--stage", required=True)
+    test.add_argument("--expected-config", required=True, help="Endpoint config created by this deployment.")
+    test.add_argument("--package-arn", required=True, help="The deployed package (its baseline holds the encoding).")
+    test.set_defaults(func=run_endpoint_test)
+
+    promote = subparsers.add_parser("endpoint-promote", help="Set A/B variant weights on an endpoint.")
+    promote.add_argument("--endpoint", required=True)
+    promote.add_argument("--weights", required=True, help="e.g. champion=0,challenger=1")
+    promote.set_defaults(func=run_promote)
+
+
+def _model_args(parser) -> None:
+    parser.add_argument("--config-dir", type=Path, default=Path("config"))
+    parser.add_argument("--model", required=True)
+
+
+def _load_model(config_dir: Path, name: str):
+    from mlops_constructs.config import load_model
+
+    return load_model(config_dir / "models" / f"{name}.yaml")
+
+
+def _client(service: str):
+    import boto3
+
+    return boto3.client(service)
+
+
+def _fail(error: Exception) -> int:
+    print(f"FAILED: {error}", file=sys.stderr)
+    return 1
+
+
+# deploy-resolve
+
+def approved_packages(sagemaker, group: str) -> list[dict]:
+    pages = sagemaker.get_paginator("list_model_packages").paginate(
+        ModelPackageGroupName=group, ModelApprovalStatus="Approved", SortBy="CreationTime", SortOrder="Descending")
+    return [s for page in pages for s in page["ModelPackageSummaryList"]]
+
+
+def resolve(args, sagemaker) -> dict[str, dict]:
+    """Template configurations by stage name."""
+    from stacks import endpoint_stack as es
+
+    model = _load_model(args.config_dir, args.model)
+    from mlops_constructs.config import load_platform
+
+    platform = load_platform(args.config_dir / "platform.yaml")
+    packages = resolve_packages(approved_packages(sagemaker, model.name), args.package_arn or None)
+    parameters = {es.PARAM_PACKAGE: packages.package_arn, es.PARAM_DATA_BUCKET: args.data_bucket,
+                  es.PARAM_ARTIFACT_BUCKET: args.artifact_bucket, es.PARAM_KEY: args.key_arn,
+                  es.PARAM_TOPIC: args.topic_arn}
+    if es.has_champion(model):
+        parameters[es.PARAM_CHAMPION_PACKAGE] = packages.champion_arn
+    return {stage: template_configuration(parameters, {"mlops:model": model.name, "mlops:stage": stage,
+                                                       "mlops:model-package": packages.package_arn.split("/", 1)[1]})
+            for stage in platform.stages}
+
+
+def run_resolve(args) -> int:
+    try:
+        configs = resolve(args, _client("sagemaker"))
+    except CheckFailed as error:
+        return _fail(error)
+    args.output_dir.mkdir(parents=True, exist_ok=True)
+    for stage, body in configs.items():
+        (args.output_dir / f"{stage}.json").write_text(json.dumps(body, indent=2) + "\n")
+    package = next(iter(configs.values()))["Parameters"]["ModelPackageArn"]
+    (args.output_dir / "package.txt").write_text(package + "\n")
+    print(f"deploying {package} to stages {list(configs)}")
+    return 0
+
+
+# endpoint-test
+
+def encoder_for(sagemaker, s3, package_arn: str) -> dict:
+    """The model's input encoding, rebuilt from the drift baseline recorded on its package."""
+    from pipeline_code import encoding
+    from pipeline_code.drift_stats import Baseline
+
+    metadata = sagemaker.describe_model_package(ModelPackageName=package_arn).get("CustomerMetadataProperties", {})
+    uri = metadata.get(contracts.META_BASELINE_URI)
+    if not uri:
+        raise CheckFailed(f"model package {package_arn} has no {contracts.META_BASELINE_URI} metadata")
+    location = urlparse(uri)
+    body = s3.get_object(Bucket=location.netloc, Key=location.path.lstrip("/"))["Body"].read()
+    baseline = Baseline.from_json(body)
+    return encoding.fit(baseline.feature_names,
+                        {f.name: f.categories for f in baseline.features if f.kind == "categorical"})
+
+
+def score_cases(runtime, endpoint: str, matrix) -> list[float | None]:
+    """Invoke the endpoint in batches of CSV rows; a failed or malformed batch yields None scores."""
+    scores: list[float | None] = []
+    for start in range(0, len(matrix), BATCH_ROWS):
+        rows = matrix[start:start + BATCH_ROWS]
+        buffer = io.StringIO()
+        for row in rows:
+            buffer.write(",".join("" if value != value else repr(float(value)) for value in row) + "\n")
+        try:
+            response = runtime.invoke_endpoint(EndpointName=endpoint, ContentType="text/csv", Accept="text/csv",
+                                               Body=buffer.getvalue().encode())
+            scores.extend(parse_scores(response["Body"].read().decode(), len(rows)))
+        except runtime.exceptions.ModelError as error:
+            print(f"batch at row {start} failed: {error}", file=sys.stderr)
+            scores.extend([None] * len(rows))
+    return scores
+
+
+def endpoint_test(args, sagemaker, runtime, s3) -> list[str]:
+    """Run every check; returns report lines, raises CheckFailed on the first failure."""
+    import pandas as pd
+
+    from pipeline_code import encoding
+
+    model = _load_model(args.config_dir, args.model)
+    endpoint = contracts.endpoint_name(model.name, args.stage)
+    lines = [check_endpoint(sagemaker.describe_endpoint(EndpointName=endpoint), args.expected_config)]
+    cases = model.deployment.known_cases
+    if cases is None:
+        return lines + ["no known cases configured: recall not checked"]
+    frame = pd.read_csv(args.config_dir / cases.file, dtype={model.data.label: str})
+    if model.data.label not in frame.columns:
+        raise CheckFailed(f"{cases.file} has no label column {model.data.label!r}")
+    matrix = encoding.encode(frame, encoder_for(sagemaker, s3, args.package_arn))
+    scores = score_cases(runtime, endpoint, matrix)
+    result = recall_on_cases(frame[model.data.label].astype(str).tolist(), scores,
+                             positive_class=model.data.positive_class,
+                             threshold=model.quality_gate.decision_threshold)
+    return lines + [check_recall(result, cases.min_recall)]
+
+
+def run_endpoint_test(args) -> int:
+    from pipeline_code.common import DataError
+
+    try:
+        lines = endpoint_test(args, _client("sagemaker"), _client("sagemaker-runtime"), _client("s3"))
+    except (CheckFailed, DataError) as error:
+        return _fail(error)
+    print("\n".join(lines))
+    return 0
+
+
+# endpoint-promote
+
+def promote(sagemaker, endpoint: str, weights: dict[str, float]) -> list[dict]:
+    variants = [v["VariantName"] for v in sagemaker.describe_endpoint(EndpointName=endpoint)["ProductionVariants"]]
+    updates = weight_updates(weights, variants)
+    sagemaker.update_endpoint_weights_and_capacities(EndpointName=endpoint, DesiredWeightsAndCapacities=updates)
+    return updates
+
+
+def run_promote(args) -> int:
+    try:
+        updates = promote(_client("sagemaker"), args.endpoint, parse_weights(args.weights))
+    except CheckFailed as error:
+        return _fail(error)
+    print(f"{args.endpoint}: " + ", ".join(f"{u['VariantName']}={u['DesiredWeight']}" for u in updates))
+    return 0
