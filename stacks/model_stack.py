@@ -4,8 +4,12 @@ from __future__ import annotations
 from aws_cdk import CfnOutput, Stack, Tags
 from constructs import Construct
 
+from mlops_constructs.build_triggers import BuildTriggers
+from mlops_constructs.code_areas import model_code_areas
 from mlops_constructs.config import ModelConfig, PlatformSettings
+from mlops_constructs.model_build_ci import ModelBuildCI
 from mlops_constructs.model_core import ModelCore
+from pipeline_code.contracts import build_pipeline_name
 
 
 class ModelStack(Stack):
@@ -45,6 +49,33 @@ class ModelStack(Stack):
         # Each capability plugs in below, in its own block, in build -> deploy -> watch order.
         # [model build]
         # [build CI and triggers]
+        if not platform.source.connection_arn:
+            # The S3 source (ci/<model>/source.zip) starts the CI through an EventBridge "Object Created" rule.
+            self.core.artifact_bucket.node.default_child.add_property_override(
+                "NotificationConfiguration.EventBridgeConfiguration.EventBridgeEnabled", True)
+        self.build_ci = ModelBuildCI(
+            self,
+            "BuildCI",
+            model_name=model.name,
+            pipeline_name=build_pipeline_name(model.name),
+            source=platform.source,
+            artifact_bucket=self.core.artifact_bucket,
+            key=self.core.key,
+            code_areas=model_code_areas(model.name, algorithm=model.training.algorithm),
+            start_on_change=model.retraining.on_code_change,
+        )
+        self.build_triggers = BuildTriggers(
+            self,
+            "BuildTriggers",
+            pipeline_name=build_pipeline_name(model.name),
+            key=self.core.key,
+            topic=self.core.topic,
+            artifact_bucket=self.core.artifact_bucket,
+            model_package_group_name=self.core.model_package_group_name,
+            data_bucket=self.core.data_bucket,
+            new_data_prefix=model.data.new_data_prefix if model.retraining.on_new_data else None,
+            schedule=model.retraining.schedule,
+        )
         # [deploy]
         # [monitoring]
         Tags.of(self).add("mlops:model", model.name)
