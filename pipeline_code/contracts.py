@@ -16,6 +16,7 @@ METRIC_RECORDS = "RecordsAnalyzed"
 METRIC_MALFORMED = "MalformedRecords"
 METRIC_INSUFFICIENT = "InsufficientSamples"  # 1 when the window had too few records for a verdict
 METRIC_BASELINE_ERROR = "BaselineError"  # 1 when the baseline is missing or corrupt
+METRIC_LABELED_RECORDS = "LabeledRecords"  # predictions joined to a ground-truth label in the window
 QUALITY_METRIC_NAMES = {"auc": "AUC", "recall": "Recall", "precision": "Precision", "f1": "F1",
                         "accuracy": "Accuracy"}
 
