@@ -104,7 +104,7 @@ class ModelBuildPipeline(Construct):
             role_arn=self.role.role_arn,
             pipeline_definition={"PipelineDefinitionBody": Stack.of(self).to_json_string(self.definition)},
         )
-        self.pipeline.node.add_dependency(self.role)  # the policy exists before the first execution
+        self.pipeline.node.add_dependency(self.role.node.find_child("DefaultPolicy"))  # policy before first run
         self.pipeline_arn = Stack.of(self).format_arn(service="sagemaker", resource="pipeline",
                                                       resource_name=self.pipeline_name)
 

@@ -8,6 +8,8 @@ from mlops_constructs.build_triggers import BuildTriggers
 from mlops_constructs.code_areas import model_code_areas
 from mlops_constructs.config import ModelConfig, PlatformSettings
 from mlops_constructs.model_build_ci import ModelBuildCI
+from mlops_constructs.job_spec import job_spec
+from mlops_constructs.model_build_pipeline import ModelBuildPipeline
 from mlops_constructs.model_core import ModelCore
 from pipeline_code.contracts import build_pipeline_name
 
@@ -48,6 +50,19 @@ class ModelStack(Stack):
         )
         # Each capability plugs in below, in its own block, in build -> deploy -> watch order.
         # [model build]
+        self.build = ModelBuildPipeline(
+            self,
+            "Build",
+            model=model,
+            job_spec=job_spec(model),
+            config_hash=config_hash,
+            key=self.core.key,
+            data_bucket=self.core.data_bucket,
+            artifact_bucket=self.core.artifact_bucket,
+            model_package_group_name=self.core.model_package_group_name,
+            vpc=platform.vpc if platform.vpc.enabled else None,
+        )
+        CfnOutput(self, "BuildPipelineName", value=self.build.pipeline_name)
         # [build CI and triggers]
         if not platform.source.connection_arn:
             # The S3 source (ci/<model>/source.zip) starts the CI through an EventBridge "Object Created" rule.
