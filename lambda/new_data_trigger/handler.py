@@ -61,6 +61,7 @@ def _starter(table_name: str, pipeline_name: str, expires_after_seconds: int):
         metrics.add_metric(name="ExecutionsStarted", unit=MetricUnit.Count, value=1)
         return {"execution_arn": arn, **drop}
 
+    start_for_drop.config = config
     return start_for_drop
 
 
@@ -82,5 +83,6 @@ def handle(event: dict, *, bucket_name: str, new_data_prefix: str, start) -> dic
 def handler(event: dict, context) -> dict:
     start = _starter(os.environ["IDEMPOTENCY_TABLE"], os.environ["PIPELINE_NAME"],
                      int(os.environ.get("DEDUP_WINDOW_SECONDS", "604800")))
+    start.config.register_lambda_context(context)  # in-progress records expire with the invocation
     return handle(event, bucket_name=os.environ["DATA_BUCKET"], new_data_prefix=os.environ["NEW_DATA_PREFIX"],
                   start=start)
