@@ -137,9 +137,9 @@ def format_lineage(result: dict) -> str:
 
 
 def format_which_model(result: dict) -> str:
-    lines = [f"endpoint {result['endpoint']} at {result['at']}: state recorded at {result['record_time']} "
+    lines = [(f"endpoint {result['endpoint']} at {result['at']}: state recorded at {result['record_time']} "
              f"({result['event']}{', rolled back' if result['rolled_back'] else ''}), config "
-             f"{result['endpoint_config'] or '-'}"]
+             f"{result['endpoint_config'] or '-'}")]
     if not result["models"]:
         lines.append("  no model was serving (endpoint absent)")
     for model in result["models"]:
@@ -149,10 +149,10 @@ def format_which_model(result: dict) -> str:
             f"    approved by {model['approved_by'] or '-'} at {model['approved_at'] or '-'} "
             f"(status then: {model['status_then']}) {model['approval_description']}".rstrip(),
             f"    trained by  {model['trained_by'] or '-'} (trigger {model['trigger'] or '-'})",
-            f"    code        git {lineage.get(contracts.META_GIT_COMMIT, 'MISSING')}, "
-            f"config {lineage.get(contracts.META_CONFIG_HASH, 'MISSING')}",
+            (f"    code        git {lineage.get(contracts.META_GIT_COMMIT, 'MISSING')}, "
+            f"config {lineage.get(contracts.META_CONFIG_HASH, 'MISSING')}"),
             f"    data        {lineage.get(contracts.META_DATA_VERSION, 'MISSING')}",
-            f"    training    {lineage.get(contracts.META_TRAINING_JOB, 'MISSING')} "
-            f"in {lineage.get(contracts.META_PIPELINE_EXECUTION, 'MISSING')}",
+            (f"    training    {lineage.get(contracts.META_TRAINING_JOB, 'MISSING')} "
+            f"in {lineage.get(contracts.META_PIPELINE_EXECUTION, 'MISSING')}"),
         ]
     return "\n".join(lines)

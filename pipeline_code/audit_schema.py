@@ -12,7 +12,7 @@ Sort keys are ``<UTC time, ISO 8601 to the second>Z#<EventBridge event id>``: or
 """
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from pipeline_code import contracts
 
@@ -51,14 +51,14 @@ def normalize_time(value: str | datetime) -> str:
     """
     if isinstance(value, str):
         try:
-            value = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+            value = datetime.fromisoformat(value.strip())
         except ValueError:
             raise ValueError(
                 f"invalid timestamp {value!r}: use ISO 8601, e.g. 2026-05-01T12:00:00Z or 2026-05-01T14:00:00+02:00"
             ) from None
     if value.tzinfo is None:
-        value = value.replace(tzinfo=timezone.utc)
-    return value.astimezone(timezone.utc).strftime(_TIME_FORMAT)
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(UTC).strftime(_TIME_FORMAT)
 
 
 def endpoint_pk(endpoint: str) -> str:

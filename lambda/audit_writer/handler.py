@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import os
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from functools import cache
 
 import boto3
@@ -41,7 +41,7 @@ def _endpoint_stacks() -> dict[str, str]:
 
 
 def _now() -> str:
-    return schema.normalize_time(datetime.now(timezone.utc))
+    return schema.normalize_time(datetime.now(UTC))
 
 
 def records_for(event: dict) -> list[dict]:
