@@ -16,6 +16,7 @@ from pipeline_code import audit_schema as schema
 from pipeline_code import contracts
 
 TABLE_ENV = "MLOPS_AUDIT_TABLE"
+EXIT_LINEAGE_PROBLEMS = 3
 
 
 def register(subparsers) -> None:
@@ -54,22 +55,23 @@ def _clients(args, *, table_required: bool):
     return session.client("sagemaker"), table
 
 
-def _run(args, body) -> int:
+def _run(args, body, exit_code=lambda result: 0) -> int:
     try:
         result, text = body()
     except queries.GovernanceError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
     print(json.dumps(result, indent=2, sort_keys=True, default=str) if args.json else text)
-    return 0
+    return exit_code(result)
 
 
 def run_lineage(args) -> int:
+    """Exit 0 when the lineage is complete and consistent, 3 when it has problems (printed), 1 on errors."""
     def body():
         sagemaker, table = _clients(args, table_required=False)
         result = queries.lineage(sagemaker, args.model_package_arn, table)
         return result, format_lineage(result)
-    return _run(args, body)
+    return _run(args, body, lambda result: EXIT_LINEAGE_PROBLEMS if result["problems"] else 0)
 
 
 def run_which_model(args) -> int:
@@ -131,8 +133,9 @@ def format_lineage(result: dict) -> str:
         lines += [f"  {r['event_time']}  {r['endpoint']:<28} {r['event_status']}"
                   + ("  (rolled back)" if r.get("rolled_back") else "") for r in audit["deployments"]] \
             or ["  (none recorded)"]
-    if result["missing"]:
-        lines.append(f"WARNING: lineage incomplete, missing {result['missing']}")
+    if result["problems"]:
+        lines.append("LINEAGE PROBLEMS")
+        lines += [f"  - {problem}" for problem in result["problems"]]
     return "\n".join(lines)
 
 

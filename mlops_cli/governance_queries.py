@@ -61,6 +61,7 @@ def lineage(sagemaker, package_arn: str, table=None) -> dict:
         "pipeline_execution": _execution(sagemaker, recorded.get(contracts.META_PIPELINE_EXECUTION)),
         "audit": None,
     }
+    result["problems"] = lineage_problems(result)
     if table is not None:
         records = package_records(table, package_arn)
         execution_arn = recorded.get(contracts.META_PIPELINE_EXECUTION)
@@ -70,6 +71,24 @@ def lineage(sagemaker, package_arn: str, table=None) -> dict:
             "execution": execution_records(table, execution_arn) if execution_arn else [],
         }
     return result
+
+
+def lineage_problems(result: dict) -> list[str]:
+    """What makes a lineage incomplete or inconsistent: missing keys, unreachable or contradicting sources."""
+    recorded = result["recorded"]
+    problems = [f"missing {key}" for key in result["missing"]]
+    job, execution = result["training_job"] or {}, result["pipeline_execution"] or {}
+    for name, source in (("training job", job), ("pipeline execution", execution)):
+        if "error" in source:
+            problems.append(f"{name} {source.get('name') or source.get('arn')} cannot be described: {source['error']}")
+    image = recorded.get(contracts.META_IMAGE_URI)
+    if job.get("image") and image and job["image"] != image:
+        problems.append(f"training job image {job['image']} differs from recorded {contracts.META_IMAGE_URI} {image}")
+    commit = (execution.get("parameters") or {}).get(contracts.PARAM_GIT_COMMIT)
+    if commit and recorded.get(contracts.META_GIT_COMMIT) and commit != recorded[contracts.META_GIT_COMMIT]:
+        problems.append(f"pipeline execution ran {contracts.PARAM_GIT_COMMIT}={commit} but the package records "
+                        f"{contracts.META_GIT_COMMIT}={recorded[contracts.META_GIT_COMMIT]}")
+    return problems
 
 
 def _training_job(sagemaker, name: str | None) -> dict | None:

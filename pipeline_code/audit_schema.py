@@ -131,6 +131,7 @@ def package_record(event: dict, package: dict, recorded_at: str) -> dict:
         "actor": identity(changed_by),
         "lineage": lineage_metadata(package.get("CustomerMetadataProperties")),
     })
+    record["lineage_missing"] = [key for key in LINEAGE_KEYS if key not in record["lineage"]]
     return record
 
 

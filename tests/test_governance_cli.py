@@ -156,7 +156,7 @@ def test_lineage_lists_rejection_then_re_approval_and_every_deployment(story, ca
     assert approvals[0][0] == "PendingManualApproval"
     assert [(d["endpoint"], d["event_status"]) for d in result["audit"]["deployments"]] == [
         (h.ENDPOINT, "stack:UPDATE_COMPLETE")]
-    assert result["missing"] == []
+    assert result["missing"] == [] and result["problems"] == []
     assert result["training_job"]["hyperparameters"] == {"eta": "0.1", "max_depth": "6", "seed": "42"}
     assert result["training_job"]["inputs"] == {"train": "s3://data/transactions/training/2026-06/"}
     assert result["pipeline_execution"]["parameters"][contracts.PARAM_GIT_COMMIT] == "b" * 40
@@ -176,8 +176,25 @@ def test_lineage_text_flags_missing_metadata(story, capsys):
         InferenceSpecification={"Containers": [{"Image": "img"}], "SupportedContentTypes": ["text/csv"],
                                 "SupportedResponseMIMETypes": ["text/csv"]})["ModelPackageArn"]
     code, out, _ = _cli(capsys, "lineage", bare)
-    assert code == 0
-    assert "data_version           MISSING" in out and "WARNING: lineage incomplete" in out
+    assert code == 3
+    assert "data_version           MISSING" in out and "  - missing mlops:data_version" in out
+
+
+def test_lineage_flags_a_training_image_that_contradicts_the_record(story, capsys):
+    meta = h.lineage_metadata("a" * 40, story["exec1"], "train-v1", DATA_V1)
+    meta[contracts.META_IMAGE_URI] = "elsewhere/xgboost:9"
+    arn = h.register_package(story["sagemaker"], meta)
+    code, out, _ = _cli(capsys, "lineage", arn, "--json")
+    assert code == 3
+    assert json.loads(out)["problems"] == [
+        f"training job image {h.ACCOUNT}.dkr.ecr/xgboost:1.7-1 differs from recorded mlops:image_uri elsewhere/xgboost:9"]
+
+
+def test_lineage_flags_a_commit_the_pipeline_did_not_run(story):
+    meta = h.lineage_metadata("f" * 40, story["exec1"], "train-v1", DATA_V1)
+    problems = queries.lineage(story["sagemaker"], h.register_package(story["sagemaker"], meta))["problems"]
+    assert problems == [(f"pipeline execution ran GitCommit={'a' * 40} but the package records "
+                        f"mlops:git_commit={'f' * 40}")]
 
 
 def test_lineage_of_an_unknown_package_fails_clearly(story, capsys):

@@ -42,6 +42,17 @@ def test_package_approval_records_approver_description_and_lineage(aws):
     assert item["actor"] == "studio-user:fake-domain-id/fake-user-profile-name"
     assert item["lineage"][contracts.META_DATA_VERSION] == "d" * 64
     assert item["sk"].startswith("2026-05-01T10:00:00Z#evt-")
+    assert item["lineage_missing"] == []
+
+
+def test_a_package_without_full_lineage_is_recorded_and_counted(aws, capsys):
+    writer, sagemaker, table = aws
+    arn = h.register_package(sagemaker, {contracts.META_GIT_COMMIT: "a" * 40, contracts.META_IMAGE_URI: "img"})
+    writer.handler(h.package_event("2026-05-01T10:00:00Z", arn, "PendingManualApproval"), h.FakeContext())
+    [item] = _items(table, schema.package_pk(arn))
+    assert contracts.META_DATA_VERSION in item["lineage_missing"] and len(item["lineage_missing"]) == 6
+    metrics = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
+    assert any(m.get("IncompleteLineage") == [1.0] for m in metrics)
 
 
 def test_a_redelivered_event_writes_nothing_new(aws):

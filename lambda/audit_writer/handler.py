@@ -111,6 +111,10 @@ def handler(event: dict, context: LambdaContext) -> dict:
         logger.warning("event skipped", extra={"reason": str(error), "event_id": event.get("id")})
         metrics.add_metric(name="AuditEventsSkipped", unit=MetricUnit.Count, value=1)
         return {"written": 0, "skipped": str(error)}
+    incomplete = [r["pk"] for r in records if r.get("lineage_missing")]
+    if incomplete:
+        logger.warning("model package without full lineage", extra={"packages": incomplete})
+        metrics.add_metric(name="IncompleteLineage", unit=MetricUnit.Count, value=len(incomplete))
     written = write(records)
     metrics.add_metric(name="AuditRecordsWritten", unit=MetricUnit.Count, value=written)
     return {"written": written, "skipped": ""}
