@@ -161,7 +161,8 @@ class BuildTriggers(Construct):
                         "object": {"key": events.Match.wildcard(f"{prefix}*/{MARKER}")}},
             ),
             targets=[targets.LambdaFunction(self.new_data_function.function, retry_attempts=4,
-                                            max_event_age=Duration.hours(6))],
+                                            max_event_age=Duration.hours(6),
+                                            dead_letter_queue=self.new_data_function.dead_letter_queue)],
         )
 
     def _schedule(self, expression: str) -> None:
@@ -221,7 +222,8 @@ class BuildTriggers(Construct):
             "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:sagemaker:<AWS::Region>:<AWS::AccountId>:pipeline/"
             f"{self.pipeline.pipeline_name}/execution/*]",
         )
-        target = targets.LambdaFunction(self.notifier.function, retry_attempts=4, max_event_age=Duration.hours(6))
+        target = targets.LambdaFunction(self.notifier.function, retry_attempts=4, max_event_age=Duration.hours(6),
+                                        dead_letter_queue=self.notifier.dead_letter_queue)
         self.failure_rule = events.Rule(
             self,
             "BuildFailed",
