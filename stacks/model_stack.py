@@ -12,6 +12,7 @@ from mlops_constructs.job_spec import job_spec
 from mlops_constructs.model_build_pipeline import ModelBuildPipeline
 from mlops_constructs.model_core import ModelCore
 from pipeline_code.contracts import build_pipeline_name
+from stacks.monitoring_wiring import add_monitoring
 
 
 class ModelStack(Stack):
@@ -93,6 +94,7 @@ class ModelStack(Stack):
         )
         # [deploy]
         # [monitoring]
+        self.monitoring = add_monitoring(self, model=model, core=self.core)
         Tags.of(self).add("mlops:model", model.name)
         CfnOutput(self, "DataBucketName", value=self.core.data_bucket.bucket_name)
         CfnOutput(self, "ArtifactBucketName", value=self.core.artifact_bucket.bucket_name)

@@ -1,0 +1,235 @@
+"""The platform's own model monitoring: scheduled drift and quality checks, their alarms and retraining."""
+from __future__ import annotations
+
+import re
+
+from aws_cdk import ArnFormat, Duration, Stack
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_cloudwatch_actions as cw_actions
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_sns as sns
+from constructs import Construct
+
+from mlops_constructs.config.model import MonitoringSettings, RetrainingSettings
+from mlops_constructs.model_build_ci import depend_on_policy_only
+from mlops_constructs.monitoring_dashboard import MonitoringDashboard
+from mlops_constructs.nag import acknowledge
+from mlops_constructs.platform_function import PlatformFunction
+from mlops_constructs.retrain_trigger import RetrainTrigger
+from pipeline_code import contracts
+
+BASELINES_PREFIX = "pipelines"  # docs/architecture.md: step outputs (the baseline) under pipelines/<execution>/
+
+_RATE = re.compile(r"^rate\((\d+) (minute|hour|day)s?\)$")
+
+
+def schedule_period(expression: str) -> Duration:
+    """The alarm period that matches a schedule: its rate, capped at one day; one hour for cron schedules."""
+    match = _RATE.match(expression)
+    if not match:
+        return Duration.hours(1)
+    seconds = int(match.group(1)) * {"minute": 60, "hour": 3600, "day": 86400}[match.group(2)]
+    return Duration.seconds(min(max(seconds, 60), 86400))
+
+
+class ModelMonitoring(Construct):
+    """Drift and quality monitors of one endpoint, their alarms, the retraining trigger and a dashboard.
+
+    Props:
+        model_name: the model (metric dimension ``Model``) (required).
+        endpoint_name: the monitored endpoint (dimension ``Endpoint``), e.g. ``<model>-prod`` (required).
+        data_bucket: holds capture data, ground truth and the reports (required).
+        artifact_bucket: holds the build pipeline's baselines under ``pipelines/`` (required).
+        key: the model's KMS key (required).
+        topic: SNS topic every alarm notifies (required).
+        settings: ``monitoring`` config: schedule, drift and quality thresholds (required).
+        ground_truth_prefix: labels prefix in the data bucket (required when ``settings.quality`` is set).
+        positive_class: label value that counts as positive; default ``"1"``.
+        decision_threshold: score at or above which a prediction is positive; default 0.5.
+        label_delay_hours: the quality check scores the hour this many hours before the last; default 0.
+        retraining: ``retraining`` config; a retraining trigger is added when ``on_drift`` is set; default none.
+        pipeline_name: the build pipeline the trigger starts; required with ``retraining.on_drift``.
+        variants: variant names shown on the dashboard; default ``["primary"]``.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        model_name: str,
+        endpoint_name: str,
+        data_bucket: s3.IBucket,
+        artifact_bucket: s3.IBucket,
+        key: kms.IKey,
+        topic: sns.ITopic,
+        settings: MonitoringSettings,
+        ground_truth_prefix: str | None = None,
+        positive_class: str = "1",
+        decision_threshold: float = 0.5,
+        label_delay_hours: int = 0,
+        retraining: RetrainingSettings | None = None,
+        pipeline_name: str | None = None,
+        variants: list[str] | None = None,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        if settings.drift is None and settings.quality is None:
+            raise ValueError(f"ModelMonitoring {construct_id}: monitoring has neither drift nor quality settings")
+        if settings.quality is not None and not ground_truth_prefix:
+            raise ValueError(f"ModelMonitoring {construct_id}: monitoring.quality needs ground_truth_prefix")
+        wants_retraining = retraining is not None and retraining.on_drift
+        if wants_retraining and not pipeline_name:
+            raise ValueError(f"ModelMonitoring {construct_id}: retraining.on_drift needs pipeline_name")
+        self.model_name, self.endpoint_name = model_name, endpoint_name
+        self._data_bucket, self._key, self._topic = data_bucket, key, topic
+        self.period = schedule_period(settings.schedule)
+        self.schedule = events.Schedule.expression(settings.schedule)
+        self.drift_function = self.quality_function = None
+        self.drift_alarm = self.prediction_drift_alarm = self.baseline_error_alarm = self.quality_alarm = None
+        if settings.drift is not None:
+            self._drift(settings, artifact_bucket)
+        if settings.quality is not None:
+            self._quality(settings, ground_truth_prefix, positive_class, decision_threshold, label_delay_hours)
+        retrain_alarms = {a.alarm_name: kind for a, kind in ((self.drift_alarm, "drift"),
+                                                             (self.prediction_drift_alarm, "drift"),
+                                                             (self.quality_alarm, "quality")) if a is not None}
+        self.retrain_trigger = None
+        if wants_retraining:
+            self.retrain_trigger = RetrainTrigger(
+                self, "Retrain", model_name=model_name, pipeline_name=pipeline_name, key=key,
+                alarms=[a for a in (self.drift_alarm, self.prediction_drift_alarm, self.quality_alarm) if a],
+                alarm_triggers=retrain_alarms, cooldown_hours=retraining.cooldown_hours,
+            )
+        self.dashboard = MonitoringDashboard(
+            self, "Dashboard", model_name=model_name, endpoint_name=endpoint_name, variants=variants or ["primary"],
+            pipeline_name=pipeline_name, period=self.period,
+            quality_metrics=[contracts.QUALITY_METRIC_NAMES[m] for m in ("auc", "recall", "precision")],
+            alarms=[a for a in (self.drift_alarm, self.baseline_error_alarm, self.quality_alarm) if a],
+        )
+
+    def metric(self, name: str, statistic: str = "Maximum", feature: str | None = None) -> cloudwatch.Metric:
+        """A monitoring metric of this model and endpoint (names in ``pipeline_code.contracts``)."""
+        dimensions = {contracts.DIM_MODEL: self.model_name, contracts.DIM_ENDPOINT: self.endpoint_name}
+        if feature:
+            dimensions[contracts.DIM_FEATURE] = feature
+        return cloudwatch.Metric(namespace=contracts.METRIC_NAMESPACE, metric_name=name,
+                                 dimensions_map=dimensions, statistic=statistic, period=self.period)
+
+    def _scheduled(self, construct_id: str, function: str, description: str, environment: dict[str, str],
+                   memory_size: int, timeout: Duration) -> PlatformFunction:
+        fn = PlatformFunction(
+            self, construct_id, function=function, description=description, key=self._key,
+            memory_size=memory_size, timeout=timeout, retry_attempts=0,
+            environment={"MODEL_NAME": self.model_name, "ENDPOINT_NAME": self.endpoint_name,
+                         "DATA_BUCKET": self._data_bucket.bucket_name,
+                         "POWERTOOLS_METRICS_NAMESPACE": contracts.METRIC_NAMESPACE, **environment},
+        )
+        events.Rule(self, f"{construct_id}Schedule", schedule=self.schedule,
+                    description=f"Runs the {function} of {self.endpoint_name}",
+                    targets=[targets.LambdaFunction(fn.function, retry_attempts=0)])
+        self._grant_describe_serving_models(fn.role)
+        capture = f"{contracts.CAPTURE_PREFIX}/{self.endpoint_name}/"
+        reports = f"{contracts.MONITORING_REPORTS_PREFIX}/{self.endpoint_name}/"
+        self._grant_read(fn.role, self._data_bucket, capture)
+        fn.role.add_to_principal_policy(iam.PolicyStatement(
+            actions=["s3:PutObject"], resources=[self._data_bucket.arn_for_objects(f"{reports}*")]))
+        fn.role.add_to_principal_policy(iam.PolicyStatement(
+            actions=["kms:GenerateDataKey"], resources=[self._key.key_arn]))
+        acknowledge(
+            fn.role,
+            f"Objects are created at run time: the role reads {capture}* (data capture of this endpoint only) and "
+            f"writes reports under {reports}*; SageMaker names endpoint configs and models of the endpoint stack "
+            "at deploy time, so Describe* reaches them by wildcard (read-only), and model packages of this "
+            "model's group only.",
+            f"AwsSolutions-IAM5[Resource::<{self._logical_id(self._data_bucket)}.Arn>/{reports}*]",
+            *(f"AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:sagemaker:<AWS::Region>:<AWS::AccountId>:{r}]"
+              for r in ("endpoint-config/*", "model/*", f"model-package/{self.model_name}/*")),
+        )
+        depend_on_policy_only(fn.function, fn.role)
+        return fn
+
+    @staticmethod
+    def _logical_id(bucket: s3.IBucket) -> str:
+        return Stack.of(bucket).get_logical_id(bucket.node.default_child)
+
+    def _grant_read(self, role: iam.IRole, bucket: s3.IBucket, prefix: str) -> None:
+        """GetObject under one prefix and ListBucket limited to it (no s3:* action wildcards)."""
+        role.add_to_principal_policy(iam.PolicyStatement(
+            actions=["s3:GetObject"], resources=[bucket.arn_for_objects(f"{prefix}*")]))
+        role.add_to_principal_policy(iam.PolicyStatement(
+            actions=["s3:ListBucket"], resources=[bucket.bucket_arn],
+            conditions={"StringLike": {"s3:prefix": [f"{prefix}*"]}}))
+        acknowledge(role, f"Objects under {prefix} are written at run time by other services; the role reads "
+                          "only that prefix.", f"AwsSolutions-IAM5[Resource::<{self._logical_id(bucket)}.Arn>/{prefix}*]")
+
+    def _alarm(self, construct_id: str, metric: cloudwatch.Metric, threshold: float,
+               comparison: cloudwatch.ComparisonOperator, suffix: str, description: str) -> cloudwatch.Alarm:
+        alarm = cloudwatch.Alarm(
+            self, construct_id, metric=metric, threshold=threshold, comparison_operator=comparison,
+            evaluation_periods=1, datapoints_to_alarm=1, alarm_name=f"{self.endpoint_name}-{suffix}",
+            alarm_description=description, treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+        )
+        alarm.add_alarm_action(cw_actions.SnsAction(self._topic))
+        return alarm
+
+    def _drift(self, settings: MonitoringSettings, artifact_bucket: s3.IBucket) -> None:
+        drift = settings.drift
+        fn = self._scheduled(
+            "DriftDetector", "drift_detector", f"Data and prediction drift of {self.endpoint_name}",
+            {"DRIFT_METRIC": drift.metric, "DRIFT_THRESHOLD": str(drift.threshold),
+             "MIN_SAMPLES": str(drift.min_samples)}, memory_size=2048, timeout=Duration.minutes(10),
+        )
+        self._grant_read(fn.role, artifact_bucket, f"{BASELINES_PREFIX}/")
+        self.drift_function = fn
+        above = cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD
+        self.drift_alarm = self._alarm(
+            "DriftAlarm", self.metric(contracts.METRIC_DRIFT_SCORE), drift.threshold, above, "drift",
+            f"A feature's {drift.metric} drift score exceeds {drift.threshold} (no data or too few samples: OK)",
+        )
+        self.prediction_drift_alarm = self._alarm(
+            "PredictionDriftAlarm", self.metric(contracts.METRIC_PREDICTION_DRIFT), drift.threshold, above,
+            "prediction-drift", f"The prediction distribution's {drift.metric} score exceeds {drift.threshold}",
+        )
+        self.baseline_error_alarm = self._alarm(
+            "BaselineErrorAlarm", self.metric(contracts.METRIC_BASELINE_ERROR), 1,
+            cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD, "baseline-error",
+            "The drift baseline of the serving model is missing or corrupt: drift is not being checked",
+        )
+
+    def _quality(self, settings: MonitoringSettings, ground_truth_prefix: str, positive_class: str,
+                 decision_threshold: float, label_delay_hours: int) -> None:
+        quality = settings.quality
+        fn = self._scheduled(
+            "QualityMonitor", "quality_monitor", f"Model quality of {self.endpoint_name} on ground truth",
+            {"GROUND_TRUTH_PREFIX": ground_truth_prefix, "POSITIVE_CLASS": positive_class,
+             "DECISION_THRESHOLD": str(decision_threshold), "MIN_SAMPLES": str(quality.min_samples),
+             "LABEL_DELAY_HOURS": str(label_delay_hours)}, memory_size=1024, timeout=Duration.minutes(5),
+        )
+        self._grant_read(fn.role, self._data_bucket, ground_truth_prefix)
+        self.quality_function = fn
+        name = contracts.QUALITY_METRIC_NAMES[quality.metric]
+        self.quality_alarm = self._alarm(
+            "QualityAlarm", self.metric(name, "Minimum"), quality.floor,
+            cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD, "quality",
+            f"{name} on ground truth fell below {quality.floor} (fewer than {quality.min_samples} labels: OK)",
+        )
+
+    def _grant_describe_serving_models(self, role: iam.IRole) -> None:
+        """Endpoint → config → model → package, to find the serving model's baseline."""
+        stack = Stack.of(self)
+
+        def arn(resource: str, name: str) -> str:
+            return stack.format_arn(service="sagemaker", resource=resource, resource_name=name,
+                                    arn_format=ArnFormat.SLASH_RESOURCE_NAME)
+
+        role.add_to_principal_policy(iam.PolicyStatement(
+            actions=["sagemaker:DescribeEndpoint"], resources=[arn("endpoint", self.endpoint_name)]))
+        role.add_to_principal_policy(iam.PolicyStatement(
+            actions=["sagemaker:DescribeEndpointConfig", "sagemaker:DescribeModel"],
+            resources=[arn("endpoint-config", "*"), arn("model", "*")]))
+        role.add_to_principal_policy(iam.PolicyStatement(
+            actions=["sagemaker:DescribeModelPackage"], resources=[arn("model-package", f"{self.model_name}/*")]))
