@@ -11,7 +11,6 @@ from mlops_constructs.model_build_ci import ModelBuildCI
 from mlops_constructs.job_spec import job_spec
 from mlops_constructs.model_build_pipeline import ModelBuildPipeline
 from mlops_constructs.model_core import ModelCore
-from pipeline_code.contracts import build_pipeline_name
 from stacks.monitoring_wiring import add_monitoring
 
 
@@ -73,7 +72,7 @@ class ModelStack(Stack):
             self,
             "BuildCI",
             model_name=model.name,
-            pipeline_name=build_pipeline_name(model.name),
+            pipeline_name=self.build.pipeline_name,
             source=platform.source,
             artifact_bucket=self.core.artifact_bucket,
             key=self.core.key,
@@ -83,7 +82,7 @@ class ModelStack(Stack):
         self.build_triggers = BuildTriggers(
             self,
             "BuildTriggers",
-            pipeline_name=build_pipeline_name(model.name),
+            pipeline_name=self.build.pipeline_name,
             key=self.core.key,
             topic=self.core.topic,
             artifact_bucket=self.core.artifact_bucket,
