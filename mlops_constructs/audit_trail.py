@@ -5,11 +5,15 @@ import json
 from collections.abc import Mapping, Sequence
 
 from aws_cdk import ArnFormat, Duration, RemovalPolicy, Stack
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_cloudwatch_actions as cw_actions
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sns_subscriptions as subs
 from constructs import Construct
 
 from mlops_constructs.nag import acknowledge
@@ -38,6 +42,8 @@ class AuditTrail(Construct):
         model_package_groups: Model Registry groups to audit (required, at least one).
         build_pipelines: SageMaker build pipeline names to audit (required).
         endpoint_stacks: CloudFormation stack name -> name of the endpoint it deploys; default none.
+        alarm_emails: who hears that the trail has a gap (dead letters, writer errors, skipped events) or that a
+            package lacks lineage; default none (the alarms still notify the topic ``alarm_topic``).
         key_pending_window_days: KMS deletion window; default 30.
         key_rotation_days: KMS rotation period; default 365.
     """
@@ -50,6 +56,7 @@ class AuditTrail(Construct):
         model_package_groups: Sequence[str],
         build_pipelines: Sequence[str],
         endpoint_stacks: Mapping[str, str] | None = None,
+        alarm_emails: Sequence[str] = (),
         key_pending_window_days: int = 30,
         key_rotation_days: int = 365,
     ) -> None:
@@ -114,6 +121,7 @@ class AuditTrail(Construct):
         self._grant_writer(stack, model_package_groups, build_pipelines)
         self._add_rules(stack, model_package_groups, build_pipelines)
         self._depend_on_policy_only(stack)
+        self._add_alarms(alarm_emails)
 
     @property
     def table_name(self) -> str:
@@ -210,6 +218,41 @@ class AuditTrail(Construct):
                                                   *(events.Match.prefix(a) for a in stack_arns)),
                                                   "status-details": {"status": _STACK_STATUSES}}),
                                           targets=[target]))
+
+    def _add_alarms(self, emails: Sequence[str]) -> None:
+        """A gap in the trail is a compliance finding: alarm on dead letters, writer errors and skipped events."""
+        stack = Stack.of(self)
+        self.key.add_to_resource_policy(iam.PolicyStatement(
+            sid="AllowCloudWatchToPublishEncrypted",
+            principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
+            actions=["kms:Decrypt", "kms:GenerateDataKey*"],
+            resources=["*"],
+            conditions={"StringEquals": {"aws:SourceAccount": stack.account}},
+        ))
+        self.alarm_topic = sns.Topic(self, "AlarmTopic", display_name="MLOps audit trail", master_key=self.key,
+                                     enforce_ssl=True)
+        for email in emails:
+            self.alarm_topic.add_subscription(subs.EmailSubscription(email))
+        five_minutes = Duration.minutes(5)
+        service = {"service": "audit_writer"}  # Powertools' default dimension (POWERTOOLS_SERVICE_NAME)
+        metrics = {
+            "DeadLettersAlarm": self.writer.dead_letter_queue.metric_approximate_number_of_messages_visible(
+                period=five_minutes, statistic="Maximum"),
+            "ErrorsAlarm": self.writer.function.metric_errors(period=five_minutes, statistic="Sum"),
+            "SkippedEventsAlarm": cloudwatch.Metric(namespace="MLOps/Governance", metric_name="AuditEventsSkipped",
+                                                    dimensions_map=service, period=five_minutes, statistic="Sum"),
+            "IncompleteLineageAlarm": cloudwatch.Metric(namespace="MLOps/Governance", metric_name="IncompleteLineage",
+                                                        dimensions_map=service, period=five_minutes, statistic="Sum"),
+        }
+        self.alarms = {}
+        for alarm_id, metric in metrics.items():
+            alarm = metric.create_alarm(
+                self, alarm_id, threshold=1, evaluation_periods=1,
+                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+                alarm_description=f"Audit trail: {alarm_id.removesuffix('Alarm')} >= 1 in 5 minutes")
+            alarm.add_alarm_action(cw_actions.SnsAction(self.alarm_topic))
+            self.alarms[alarm_id] = alarm
 
     def _depend_on_policy_only(self, stack: Stack) -> None:
         """The function already references its role (GetAtt); an explicit DependsOn on it is redundant (cfn-lint

@@ -45,6 +45,7 @@ class GovernanceStack(Stack):
             model_package_groups=[m.name for m in models],
             build_pipelines=[contracts.build_pipeline_name(m.name) for m in models],
             endpoint_stacks=endpoint_stacks(platform, models),
+            alarm_emails=list(platform.notifications.emails),
             key_pending_window_days=platform.kms.pending_window_days,
             key_rotation_days=platform.kms.rotation_period_days,
         )

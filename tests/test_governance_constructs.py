@@ -164,3 +164,19 @@ def test_nag_and_cfn_lint_are_clean(synthesized):
     assert [v for p in report["pluginReports"] for v in p.get("violations", [])] == []
     matches = lint_file(directory / "mlops-governance.template.json", ManualArgs(regions=["us-east-1", "eu-west-1"]))
     assert [f"{m.rule.id} {m.message}" for m in matches] == []
+
+
+def test_a_gap_in_the_trail_alarms_the_platform_team(template, example_config):
+    [topic] = template.find_resources("AWS::SNS::Topic", {"Properties": {
+        "KmsMasterKeyId": {"Fn::GetAtt": ["AuditKey2ED08D30", "Arn"]}}})
+    for email in example_config.platform.notifications.emails:
+        template.has_resource_properties("AWS::SNS::Subscription", {
+            "Protocol": "email", "Endpoint": email, "TopicArn": {"Ref": topic}})
+    [queue] = template.find_resources("AWS::SQS::Queue")
+    template.has_resource_properties("AWS::CloudWatch::Alarm", {
+        "MetricName": "ApproximateNumberOfMessagesVisible", "Threshold": 1, "AlarmActions": [{"Ref": topic}],
+        "Dimensions": [{"Name": "QueueName", "Value": {"Fn::GetAtt": [queue, "QueueName"]}}]})
+    for metric in ("AuditEventsSkipped", "IncompleteLineage"):
+        template.has_resource_properties("AWS::CloudWatch::Alarm", {
+            "Namespace": "MLOps/Governance", "MetricName": metric, "AlarmActions": [{"Ref": topic}],
+            "Dimensions": [{"Name": "service", "Value": "audit_writer"}], "TreatMissingData": "notBreaching"})

@@ -17,6 +17,7 @@ from tests import governance_helpers as h
 def aws(monkeypatch):
     monkeypatch.setenv("AUDIT_TABLE", h.TABLE)
     monkeypatch.setenv("ENDPOINT_STACKS", json.dumps({h.STACK: h.ENDPOINT}))
+    monkeypatch.setenv("POWERTOOLS_SERVICE_NAME", "audit_writer")  # as PlatformFunction sets it
     with mock_aws():
         table = h.create_table()
         writer = h.load_writer()
@@ -124,7 +125,10 @@ def test_bad_events_are_skipped_and_counted_not_raised(aws, capsys, event, reaso
     result = writer.handler(event, h.FakeContext())
     assert result["written"] == 0 and reason in result["skipped"]
     metrics = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
-    assert any(m.get("AuditEventsSkipped") == [1.0] for m in metrics)
+    [skipped] = [m for m in metrics if "AuditEventsSkipped" in m]
+    # The governance alarms watch exactly this namespace and dimension.
+    assert skipped["AuditEventsSkipped"] == [1.0] and skipped["service"] == "audit_writer"
+    assert skipped["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "MLOps/Governance"
     assert table.scan()["Items"] == []
 
 
