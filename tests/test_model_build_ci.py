@@ -98,7 +98,7 @@ def test_s3_source_reads_the_model_zip_and_starts_on_upload_with_its_own_role(s3
             "Configuration": Match.object_like({"S3ObjectKey": "ci/fraud-detection/source.zip",
                                                 "PollForSourceChanges": False})})]})])})
     role = Capture()
-    pipeline = list(s3_source.find_resources("AWS::CodePipeline::Pipeline"))[0]
+    pipeline = next(iter(s3_source.find_resources("AWS::CodePipeline::Pipeline")))
     s3_source.has_resource_properties("AWS::Events::Rule", {
         "EventPattern": {"source": ["aws.s3"], "detail-type": ["Object Created"], "detail": {
             "bucket": {"name": [{"Ref": Match.string_like_regexp("CoreArtifactBucket")}]},
@@ -114,7 +114,7 @@ def test_s3_source_reads_the_model_zip_and_starts_on_upload_with_its_own_role(s3
 
 @pytest.mark.parametrize("name", ["fraud-detection-ci-test", "fraud-detection-ci-run"])
 def test_codebuild_projects_are_unprivileged_kms_encrypted_and_log_to_retained_groups(s3_source, name):
-    key = list(s3_source.find_resources("AWS::KMS::Key"))[0]
+    key = next(iter(s3_source.find_resources("AWS::KMS::Key")))
     log_group = Capture()
     s3_source.has_resource_properties("AWS::CodeBuild::Project", {
         "Name": name,
@@ -141,7 +141,7 @@ def test_buildspecs_exist_and_the_report_group_matches_the_buildspec_key(s3_sour
     s3_source.has_resource_properties("AWS::CodeBuild::ReportGroup",
                                       {"Name": f"fraud-detection-ci-test-{key}", "Type": "TEST"})
     statements = _statements_of(s3_source, _role_of(s3_source, "fraud-detection-ci-test"))
-    report_group = list(s3_source.find_resources("AWS::CodeBuild::ReportGroup"))[0]
+    report_group = next(iter(s3_source.find_resources("AWS::CodeBuild::ReportGroup")))
     assert any(s["Resource"] == {"Fn::GetAtt": [report_group, "Arn"]} and "codebuild:BatchPutTestCases" in s["Action"]
                for s in statements)
 
@@ -189,6 +189,6 @@ def test_codeowners_assigns_each_shared_path_to_its_area_team():
     for area in model_code_areas("fraud-detection", algorithm="xgboost"):
         for path in area.paths:
             pattern = path.replace("fraud-detection", "*")
-            if pattern.startswith("config/models/") or pattern.startswith("models/"):
+            if pattern.startswith(("config/models/", "models/")):
                 pattern = pattern.split("*")[0]
             assert TEAMS[area.owner] in owners.get(pattern, []), (area.owner, pattern)

@@ -35,8 +35,9 @@ def _status(stubber, status, reason=None):
 
 
 def _args(**overrides):
-    values = dict(model="fraud-detection", pipeline_name=None, trigger="code", git_commit="3f2c1ab9d8e7f6a5",
-                  input_data_url=None, param=[], wait=True, poll_seconds=0.0, timeout_minutes=1.0, region=None)
+    values = {"model": "fraud-detection", "pipeline_name": None, "trigger": "code", "git_commit": "3f2c1ab9d8e7f6a5",
+              "input_data_url": None, "param": [], "wait": True, "poll_seconds": 0.0, "timeout_minutes": 1.0,
+              "region": None}
     values.update(overrides)
     return argparse.Namespace(**values)
 
