@@ -36,13 +36,14 @@ def encode(frame: pd.DataFrame, encoder: dict) -> np.ndarray:
         values = frame[column]
         if column in encoder["categorical"]:
             categories = encoder["categorical"][column]
-            codes = pd.Categorical(values.astype("string"), categories=categories).codes.astype(np.float64)
-            unseen = (codes < 0) & values.notna().to_numpy()
+            present = values.notna().to_numpy()
+            codes = np.full(len(values), np.nan)
+            codes[present] = values[present].astype(str).map({c: float(k) for k, c in enumerate(categories)})
+            unseen = present & np.isnan(codes)
             if unseen.any():
                 examples = sorted(set(values[unseen].astype(str)))[:5]
                 raise DataError(f"column {column!r}: rule 'known categories': {int(unseen.sum())} value(s) unseen in "
                                 f"training {examples}; known categories are {categories}")
-            codes[codes < 0] = np.nan
             matrix[:, i] = codes
         else:
             numbers = pd.to_numeric(values, errors="coerce")

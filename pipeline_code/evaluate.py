@@ -15,6 +15,7 @@ import math
 import sys
 import tarfile
 import tempfile
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -126,11 +127,17 @@ def fetch_champion(group: str, sagemaker=None, s3=None) -> tuple[dict | None, st
     return json.loads(body), arn
 
 
+def _read_booster(path: Path) -> xgb.Booster:
+    with warnings.catch_warnings():  # xgboost >= 2 guesses the format of a file without extension: intended
+        warnings.simplefilter("ignore", UserWarning)
+        return xgb.Booster(model_file=str(path))
+
+
 def load_booster(model_dir) -> xgb.Booster:
     """The booster from ``xgboost-model`` or from inside ``model.tar.gz``."""
     model_dir = Path(model_dir)
     if (model_dir / MODEL_FILE).is_file():
-        return xgb.Booster(model_file=str(model_dir / MODEL_FILE))
+        return _read_booster(model_dir / MODEL_FILE)
     archive = model_dir / "model.tar.gz"
     if not archive.is_file():
         raise DataError(f"{model_dir}: neither {MODEL_FILE} nor model.tar.gz")
@@ -140,7 +147,7 @@ def load_booster(model_dir) -> xgb.Booster:
             raise DataError(f"{archive}: holds no {MODEL_FILE}")
         target = Path(scratch) / MODEL_FILE
         target.write_bytes(tar.extractfile(member).read())
-        return xgb.Booster(model_file=str(target))
+        return _read_booster(target)
 
 
 def evaluate(spec: dict, booster: xgb.Booster, test: pd.DataFrame, baseline: drift_stats.Baseline,

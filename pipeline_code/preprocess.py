@@ -54,7 +54,10 @@ def fit_baseline(train: pd.DataFrame, features: list, categorical: set) -> drift
         values = train[name]
         columns[name] = values.astype(object).where(values.notna(), "") if name in categorical \
             else pd.to_numeric(values, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
-    return drift_stats.build_baseline(columns, categorical)
+    try:
+        return drift_stats.build_baseline(columns, categorical)
+    except drift_stats.BaselineError as exc:
+        raise DataError(f"drift baseline: {exc}") from None
 
 
 def _write_csv(path: Path, frame: pd.DataFrame, header: bool) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -65,7 +66,9 @@ def train(spec: dict, train_dir, validation_dir, model_dir) -> Path:
                         early_stopping_rounds=int(stopping) if stopping else None, verbose_eval=False)
     path = Path(model_dir) / MODEL_FILE
     path.parent.mkdir(parents=True, exist_ok=True)
-    booster.save_model(str(path))
+    with warnings.catch_warnings():  # xgboost >= 2 warns that a name without extension means UBJSON: intended
+        warnings.simplefilter("ignore", UserWarning)
+        booster.save_model(str(path))
     return path
 
 

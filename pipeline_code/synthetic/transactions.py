@@ -15,8 +15,8 @@ Fraud is equally likely in every age band, so a fair model shows small positive-
 
 Drift (``drift`` argument, 0 = none, 1 = full; the monitoring work uses it): amounts and 30-day averages grow
 by up to 60% (their ratio does not change), the online share of legitimate spending grows from 30% to 60%
-(``channel`` and ``card_present``), and travel grows: foreign transactions from 2% to 12% with the matching
-``distance_from_home_km``. ``DRIFTED_FEATURES`` lists them; the other features keep their distribution.
+(``channel``, ``card_present`` and, through the online merchant mix, ``merchant_category``), and travel grows:
+in-person spending abroad from 2% to 30%, with the matching ``distance_from_home_km``. ``DRIFTED_FEATURES`` lists them; the other features keep their distribution.
 
 ``python -m pipeline_code.synthetic.transactions --rows N --seed S [--drift D] --out FILE.csv``
 """
@@ -33,7 +33,8 @@ FEATURES = ("amount", "hour_of_day", "day_of_week", "merchant_category", "channe
             "is_foreign")
 PROTECTED = "customer_age_band"
 LABEL = "is_fraud"
-DRIFTED_FEATURES = ("amount", "avg_amount_30d", "channel", "card_present", "distance_from_home_km", "is_foreign")
+DRIFTED_FEATURES = ("amount", "avg_amount_30d", "channel", "card_present", "merchant_category",
+                    "distance_from_home_km", "is_foreign")
 FRAUD_RATE = 0.015
 AGE_BANDS = ("18-25", "26-35", "36-50", "51-65", "65+")
 AGE_SHARES = (0.14, 0.24, 0.30, 0.21, 0.11)
@@ -52,7 +53,7 @@ def _legitimate(rng: np.random.Generator, n: int, drift: float) -> dict:
     avg = np.exp(rng.normal(3.7 + 0.1 * np.minimum(age, 3), 0.6, n)) * (1 + 0.6 * drift)
     online = rng.random(n) < 0.30 + 0.30 * drift
     in_person = rng.choice(IN_PERSON_CHANNELS, size=n, p=(0.55, 0.38, 0.07))
-    foreign = rng.random(n) < 0.02 + 0.10 * drift
+    foreign = rng.random(n) < 0.02 + 0.28 * drift
     distance = np.where(foreign, np.exp(rng.normal(6.3, 0.8, n)), np.exp(rng.normal(1.4, 1.0, n)))
     big_ticket = online & (rng.random(n) < 0.03)  # the occasional planned large online purchase
     return {
