@@ -90,7 +90,8 @@ def resolve(args, sagemaker) -> dict[str, dict]:
     from mlops_constructs.config import load_platform
 
     platform = load_platform(args.config_dir / "platform.yaml")
-    packages = resolve_packages(approved_packages(sagemaker, model.name), args.package_arn or None)
+    requested = None if args.package_arn in ("", "latest") else args.package_arn
+    packages = resolve_packages(approved_packages(sagemaker, model.name), requested)
     parameters = {es.PARAM_PACKAGE: packages.package_arn, es.PARAM_DATA_BUCKET: args.data_bucket,
                   es.PARAM_ARTIFACT_BUCKET: args.artifact_bucket, es.PARAM_KEY: args.key_arn,
                   es.PARAM_TOPIC: args.topic_arn}

@@ -209,6 +209,7 @@ class GuardedEndpoint(Construct):
         """Least privilege for serving: read artifacts, pull the image, write logs, metrics and capture data."""
         stack = Stack.of(self)
         role = iam.Role(self, "ExecutionRole", assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"),
+                        role_name=f"{self.endpoint_name}-serving",  # the deploy role may manage <endpoint>-*
                         description=f"Serves models behind endpoint {self.endpoint_name}")
         artifacts.grant_read(role, ARTIFACT_OBJECTS)  # model.tar.gz from the build pipeline's steps
         key.grant_decrypt(role)

@@ -5,18 +5,13 @@ from aws_cdk import App, Environment, Tags, Validations
 from cdk_nag import AwsSolutionsChecks, NIST80053R5Checks
 
 from mlops_constructs.config import PlatformConfig
-from stacks.endpoint_stack import EndpointStack
+from stacks.endpoint_stack import EndpointStack, endpoint_stack_name
 from stacks.governance_stack import GovernanceStack
 from stacks.model_stack import ModelStack
 
 
 def stack_name(config: PlatformConfig, model_name: str) -> str:
     return f"{config.platform.prefix}-{model_name}"
-
-
-def endpoint_stack_name(prefix: str, model_name: str, stage: str) -> str:
-    """``<prefix>-<model>-<stage>``: deployed by the model's CD pipeline, never by ``cdk deploy``."""
-    return f"{prefix}-{model_name}-{stage}"
 
 
 def build_app(config: PlatformConfig, app: App | None = None, *, nag: bool = True) -> App:

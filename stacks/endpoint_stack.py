@@ -33,6 +33,11 @@ OUTPUT_ENDPOINT_CONFIG = "EndpointConfigName"
 PACKAGE_ARN_PATTERN = r"^arn:aws[a-z-]*:sagemaker:[a-z0-9-]+:\d{12}:model-package/[a-zA-Z0-9-]+/\d+$"
 
 
+def endpoint_stack_name(prefix: str, model_name: str, stage: str) -> str:
+    """``<prefix>-<model>-<stage>``: deployed by the model's CD pipeline, never by ``cdk deploy``."""
+    return f"{prefix}-{model_name}-{stage}"
+
+
 def has_champion(model: ModelConfig) -> bool:
     """A/B or shadow setups keep the first variant on the champion package; the new package is the challenger."""
     deployment = model.deployment

@@ -1,0 +1,366 @@
+"""Approval-driven CD of one model: registry approval -> staging -> integration test -> manual approval -> prod."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from aws_cdk import ArnFormat, CfnCapabilities, Duration, RemovalPolicy, Stack
+from aws_cdk import aws_codebuild as codebuild
+from aws_cdk import aws_codepipeline as codepipeline
+from aws_cdk import aws_codepipeline_actions as actions
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_sns as sns
+from constructs import Construct
+
+from mlops_constructs.config.platform import SourceSettings
+from mlops_constructs.model_build_ci import acknowledge_cdk_artifact_grants, source_object_key
+from mlops_constructs.nag import acknowledge
+from mlops_constructs.platform_function import PlatformFunction
+from mlops_constructs.source import code_source
+
+RESOLVE_BUILDSPEC = "buildspecs/deploy-resolve.yml"
+TEST_BUILDSPEC = "buildspecs/deploy-test.yml"
+PACKAGE_VARIABLE = "ModelPackageArn"  # V2 pipeline variable set by the trigger; "latest" = newest approved
+PACKAGE_EVENT = "SageMaker Model Package State Change"
+IDEMPOTENCY_WINDOW = Duration.days(7)
+
+
+@dataclass(frozen=True)
+class DeployTarget:
+    """One stage's endpoint stack: ``stage`` name, CloudFormation ``stack_name``, ``endpoint_name``, and the
+    ``account``/``region`` it lives in (none = the pipeline's own)."""
+
+    stage: str
+    stack_name: str
+    endpoint_name: str
+    account: str | None = None
+    region: str | None = None
+
+
+class ModelDeployPipeline(Construct):
+    """A CodePipeline V2 that deploys a model's endpoint stacks when a package is approved in the registry.
+
+    Stages: Source (the platform repository) -> Resolve (CodeBuild: pick the package, synthesize the endpoint
+    templates and per-stage parameter files) -> DeployStaging (CloudFormation) -> IntegrationTest (CodeBuild:
+    ``mlops endpoint-test``) -> Approve (manual, notified through the model's topic) -> DeployProd
+    (CloudFormation). An EventBridge rule sends approvals to an idempotent Lambda that starts the pipeline once
+    per package; a second rule notifies rejections and deploys nothing.
+
+    Props:
+        model_name: model name; names the projects and the pipeline ``<model>-deploy`` (required).
+        model_package_group_name: the registry group whose approvals deploy (required).
+        staging: the staging target (required).
+        prod: the prod target (required).
+        source: where the platform repository comes from (required).
+        artifact_bucket: pipeline artifacts and, for an S3 source, the repository zip (required).
+        data_bucket: the model's data bucket, passed to the endpoint stacks for capture (required).
+        key: the model's KMS key (required).
+        topic: the model's SNS topic: approval requests, rejections, failures (required).
+        config_dir: config directory inside the repository; default ``config``.
+        cdk_qualifier: CDK bootstrap qualifier of the stage accounts; default ``hnb659fds``.
+        build_image: CodeBuild image; default ``LinuxBuildImage.STANDARD_7_0``.
+        log_retention: CodeBuild log retention; default one year.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        model_name: str,
+        model_package_group_name: str,
+        staging: DeployTarget,
+        prod: DeployTarget,
+        source: SourceSettings,
+        artifact_bucket: s3.IBucket,
+        data_bucket: s3.IBucket,
+        key: kms.IKey,
+        topic: sns.ITopic,
+        config_dir: str = "config",
+        cdk_qualifier: str = "hnb659fds",
+        build_image: codebuild.IBuildImage | None = None,
+        log_retention: logs.RetentionDays = logs.RetentionDays.ONE_YEAR,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        if staging.stage == prod.stage or staging.stack_name == prod.stack_name:
+            raise ValueError(f"ModelDeployPipeline {construct_id}: staging and prod must be different stages and "
+                             f"stacks; got {staging.stage}/{staging.stack_name} twice")
+        stack = Stack.of(self)
+        self._key, self._retention = key, log_retention
+        self._image = build_image or codebuild.LinuxBuildImage.STANDARD_7_0
+        self._qualifier = cdk_qualifier
+        self.pipeline_name = f"{model_name}-deploy"
+        package_arns = stack.format_arn(service="sagemaker", resource="model-package",
+                                        resource_name=f"{model_package_group_name}/*")
+        self.source = code_source(settings=source, bucket=artifact_bucket, object_key=source_object_key(model_name))
+        resolved = codepipeline.Artifact("Resolved")
+
+        self.resolve_project = self._project("Resolve", f"{model_name}-deploy-resolve", RESOLVE_BUILDSPEC, {
+            "MODEL_NAME": model_name, "CONFIG_DIR": config_dir, "DATA_BUCKET": data_bucket.bucket_name,
+            "ARTIFACT_BUCKET": artifact_bucket.bucket_name, "KEY_ARN": key.key_arn, "TOPIC_ARN": topic.topic_arn,
+            "STACKS": f"{staging.stack_name} {prod.stack_name}"})
+        self.resolve_project.add_to_role_policy(iam.PolicyStatement(
+            sid="ListApprovedPackages", actions=["sagemaker:ListModelPackages"], resources=["*"]))
+        acknowledge(self.resolve_project, "sagemaker:ListModelPackages has no resource-level permissions; the "
+                    "project lists one group's approved packages.", "AwsSolutions-IAM5[Resource::*]")
+
+        self.test_project = self._project("IntegrationTest", f"{model_name}-deploy-test", TEST_BUILDSPEC, {
+            "MODEL_NAME": model_name, "CONFIG_DIR": config_dir, "STAGE": staging.stage})
+        staging_endpoint = self._endpoint_arn(staging)
+        self.test_project.add_to_role_policy(iam.PolicyStatement(
+            sid="TestStagingEndpoint", actions=["sagemaker:DescribeEndpoint", "sagemaker:InvokeEndpoint"],
+            resources=[staging_endpoint]))
+        self.test_project.add_to_role_policy(iam.PolicyStatement(
+            sid="ReadPackageBaseline", actions=["sagemaker:DescribeModelPackage"], resources=[package_arns]))
+        artifact_bucket.grant_read(self.test_project, "pipelines/*")
+        acknowledge(self.test_project, "Package versions and build outputs are created at run time: the policy is "
+                    "scoped to this model's package group and the build outputs under pipelines/.",
+                    f"AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:sagemaker:<AWS::Region>:<AWS::AccountId>:"
+                    f"model-package/{model_package_group_name}/*]",
+                    f"AwsSolutions-IAM5[Resource::<{stack.get_logical_id(artifact_bucket.node.default_child)}.Arn>"
+                    "/pipelines/*]")
+
+        staging_action = self._deploy_action(staging, resolved, 1, package_arns, model_name, key)
+        self.pipeline = codepipeline.Pipeline(
+            self,
+            "Pipeline",
+            pipeline_name=self.pipeline_name,
+            pipeline_type=codepipeline.PipelineType.V2,
+            artifact_bucket=artifact_bucket,
+            cross_account_keys=False,
+            restart_execution_on_update=False,
+            variables=[codepipeline.Variable(variable_name=PACKAGE_VARIABLE, default_value="latest",
+                                             description="Approved model package ARN to deploy")],
+            stages=[
+                codepipeline.StageProps(stage_name="Source", actions=[self.source.action]),
+                codepipeline.StageProps(stage_name="Resolve", actions=[actions.CodeBuildAction(
+                    action_name="ResolveAndSynth", project=self.resolve_project, input=self.source.output,
+                    outputs=[resolved], variables_namespace="Resolve",
+                    environment_variables={"MODEL_PACKAGE_ARN": codebuild.BuildEnvironmentVariable(
+                        value=f"#{{variables.{PACKAGE_VARIABLE}}}")})]),
+                codepipeline.StageProps(stage_name="DeployStaging", actions=[staging_action]),
+                codepipeline.StageProps(stage_name="IntegrationTest", actions=[actions.CodeBuildAction(
+                    action_name="EndpointTest", project=self.test_project, input=self.source.output,
+                    environment_variables={
+                        "EXPECTED_CONFIG": codebuild.BuildEnvironmentVariable(
+                            value=f"#{{{_namespace(staging)}.EndpointConfigName}}"),
+                        "MODEL_PACKAGE_ARN": codebuild.BuildEnvironmentVariable(
+                            value="#{Resolve.MODEL_PACKAGE_ARN}")})]),
+                codepipeline.StageProps(stage_name="Approve", actions=[actions.ManualApprovalAction(
+                    action_name="PromoteToProd", notification_topic=topic,
+                    additional_information=f"#{{Resolve.MODEL_PACKAGE_ARN}} passed the integration tests on "
+                                           f"{staging.endpoint_name}. Approve to deploy it to {prod.endpoint_name}.",
+                    )]),
+                codepipeline.StageProps(stage_name="DeployProd", actions=[
+                    self._deploy_action(prod, resolved, 1, package_arns, model_name, key)]),
+            ],
+        )
+        self._trigger(model_package_group_name, topic, key)
+        for resource, role in ((self.pipeline, self.pipeline.role), (self.trigger.function, self.trigger.role)):
+            # Wait for the role's policy only: RoleArn's GetAtt already orders the role (cfn-lint W3005).
+            policy = role.node.find_child("DefaultPolicy").node.default_child
+            resource.node.default_child.add_override("DependsOn", [stack.get_logical_id(policy)])
+        self._acknowledge_generated_policies(artifact_bucket, {staging.stage: staging.stack_name,
+                                                               prod.stage: prod.stack_name})
+
+    # CodeBuild
+
+    def _project(self, construct_id: str, name: str, buildspec: str, variables: dict[str, str]):
+        log_group = logs.LogGroup(self, f"{construct_id}Logs", retention=self._retention, encryption_key=self._key,
+                                  removal_policy=RemovalPolicy.RETAIN)
+        return codebuild.PipelineProject(
+            self, construct_id, project_name=name, description=f"{name}: runs {buildspec} from the repository",
+            build_spec=codebuild.BuildSpec.from_source_filename(buildspec),
+            environment=codebuild.BuildEnvironment(build_image=self._image, compute_type=codebuild.ComputeType.SMALL,
+                                                   privileged=False),
+            environment_variables={k: codebuild.BuildEnvironmentVariable(value=v) for k, v in variables.items()},
+            encryption_key=self._key, timeout=Duration.minutes(60),
+            logging=codebuild.LoggingOptions(cloud_watch=codebuild.CloudWatchLoggingOptions(log_group=log_group)),
+        )
+
+    # CloudFormation
+
+    def _endpoint_arn(self, target: DeployTarget) -> str:
+        stack = Stack.of(self)
+        return stack.format_arn(service="sagemaker", resource="endpoint", resource_name=target.endpoint_name,
+                                account=target.account or stack.account, region=target.region or stack.region)
+
+    def _deploy_action(self, target: DeployTarget, resolved: codepipeline.Artifact, run_order: int,
+                       package_arns: str, model_name: str, key: kms.IKey):
+        common = dict(
+            action_name="Deploy", stack_name=target.stack_name, run_order=run_order,
+            template_path=resolved.at_path(f"{target.stack_name}.template.json"),
+            template_configuration=resolved.at_path(f"{target.stage}.json"),
+            admin_permissions=False, replace_on_failure=False,
+            cfn_capabilities=[CfnCapabilities.NAMED_IAM], variables_namespace=_namespace(target),
+        )
+        if target.account:
+            # Cross-account: the stage account's CDK bootstrap roles, which trust this account when the stage
+            # was bootstrapped with `cdk bootstrap --trust <tooling account>` (see docs/deploy.md).
+            region = target.region or Stack.of(self).region
+            role = iam.Role.from_role_arn(
+                self, f"{target.stage.capitalize()}ActionRole",
+                f"arn:{Stack.of(self).partition}:iam::{target.account}:role/cdk-{self._qualifier}-deploy-role-"
+                f"{target.account}-{region}", mutable=False)
+            deployment_role = iam.Role.from_role_arn(
+                self, f"{target.stage.capitalize()}DeploymentRole",
+                f"arn:{Stack.of(self).partition}:iam::{target.account}:role/cdk-{self._qualifier}-cfn-exec-role-"
+                f"{target.account}-{region}", mutable=False)
+            return actions.CloudFormationCreateUpdateStackAction(
+                **common, role=role, deployment_role=deployment_role, account=target.account, region=target.region)
+        return actions.CloudFormationCreateUpdateStackAction(
+            **common, deployment_role=self._deployment_role(target, package_arns, model_name, key))
+
+    def _deployment_role(self, target: DeployTarget, package_arns: str, model_name: str, key: kms.IKey) -> iam.Role:
+        """What CloudFormation needs to create one endpoint stack in this account, and no more."""
+        stack = Stack.of(self)
+        role = iam.Role(self, f"{target.stage.capitalize()}DeployRole",
+                        assumed_by=iam.ServicePrincipal("cloudformation.amazonaws.com"),
+                        description=f"CloudFormation deploys {target.stack_name}")
+
+        def arn(service: str, resource: str, name: str, sep: bool = False) -> str:
+            return stack.format_arn(service=service, resource=resource, resource_name=name,
+                                    arn_format=ArnFormat.COLON_RESOURCE_NAME if sep else ArnFormat.SLASH_RESOURCE_NAME)
+
+        statements = [
+            ("Endpoint", ["sagemaker:CreateEndpoint", "sagemaker:UpdateEndpoint", "sagemaker:DeleteEndpoint",
+                          "sagemaker:DescribeEndpoint", "sagemaker:AddTags", "sagemaker:DeleteTags",
+                          "sagemaker:ListTags"],
+             [arn("sagemaker", "endpoint", target.endpoint_name)]),
+            ("ModelsAndConfigs", ["sagemaker:CreateModel", "sagemaker:DeleteModel", "sagemaker:DescribeModel",
+                                  "sagemaker:CreateEndpointConfig", "sagemaker:DeleteEndpointConfig",
+                                  "sagemaker:DescribeEndpointConfig", "sagemaker:AddTags", "sagemaker:ListTags"],
+             [arn("sagemaker", "model", "*"), arn("sagemaker", "endpoint-config", "*")]),
+            ("UsePackages", ["sagemaker:DescribeModelPackage"], [package_arns]),
+            ("ServingRole", ["iam:CreateRole", "iam:DeleteRole", "iam:GetRole", "iam:PutRolePolicy",
+                             "iam:DeleteRolePolicy", "iam:GetRolePolicy", "iam:TagRole", "iam:UntagRole",
+                             "iam:UpdateRoleDescription"],
+             [stack.format_arn(service="iam", region="", resource="role", resource_name=f"{target.endpoint_name}-*")]),
+            ("RollbackAlarms", ["cloudwatch:PutMetricAlarm", "cloudwatch:DeleteAlarms", "cloudwatch:DescribeAlarms",
+                                "cloudwatch:TagResource", "cloudwatch:UntagResource"],
+             [arn("cloudwatch", "alarm", f"{target.stack_name}-*", sep=True)]),
+            ("Autoscaling", ["application-autoscaling:RegisterScalableTarget",
+                             "application-autoscaling:DeregisterScalableTarget",
+                             "application-autoscaling:DescribeScalableTargets",
+                             "application-autoscaling:PutScalingPolicy", "application-autoscaling:DeleteScalingPolicy",
+                             "application-autoscaling:DescribeScalingPolicies"], ["*"]),
+            ("EndpointVolumeKey", ["kms:CreateGrant", "kms:DescribeKey"], [key.key_arn]),
+        ]
+        for sid, acts, resources in statements:
+            role.add_to_principal_policy(iam.PolicyStatement(sid=sid, actions=acts, resources=resources))
+        role.add_to_principal_policy(iam.PolicyStatement(
+            sid="PassServingRole", actions=["iam:PassRole"],
+            resources=[stack.format_arn(service="iam", region="", resource="role",
+                                        resource_name=f"{target.endpoint_name}-*")],
+            conditions={"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}}))
+        role.add_to_principal_policy(iam.PolicyStatement(
+            sid="AutoscalingServiceLinkedRole", actions=["iam:CreateServiceLinkedRole"],
+            resources=[stack.format_arn(
+                service="iam", region="", resource="role",
+                resource_name="aws-service-role/sagemaker.application-autoscaling.amazonaws.com/"
+                              "AWSServiceRoleForApplicationAutoScaling_SageMakerEndpoint")],
+            conditions={"StringEquals": {"iam:AWSServiceName": "sagemaker.application-autoscaling.amazonaws.com"}}))
+        acknowledge(
+            role,
+            "CloudFormation generates model and endpoint-config names (the stack replaces them on every deployment), "
+            "alarm names under the stack name, and the serving role under the endpoint name; Application Auto "
+            "Scaling actions have no resource-level permissions; package versions are created at run time.",
+            "AwsSolutions-IAM5[Resource::*]",
+            "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:sagemaker:<AWS::Region>:<AWS::AccountId>:model/*]",
+            "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:sagemaker:<AWS::Region>:<AWS::AccountId>:"
+            "endpoint-config/*]",
+            f"AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:sagemaker:<AWS::Region>:<AWS::AccountId>:"
+            f"model-package/{package_arns.rsplit('/', 2)[-2]}/*]",
+            f"AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:iam::<AWS::AccountId>:role/{target.endpoint_name}-*]",
+            f"AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:cloudwatch:<AWS::Region>:<AWS::AccountId>:alarm:"
+            f"{target.stack_name}-*]",
+        )
+        acknowledge(role, "The deployment policy is inline so that it belongs to this role alone.",
+                    "NIST.800.53.R5-IAMNoInlinePolicy")
+        return role
+
+    # Trigger
+
+    def _trigger(self, group: str, topic: sns.ITopic, key: kms.IKey) -> None:
+        self.idempotency_table = dynamodb.Table(
+            self, "Idempotency",
+            partition_key=dynamodb.Attribute(name="id", type=dynamodb.AttributeType.STRING),
+            billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
+            encryption=dynamodb.TableEncryption.CUSTOMER_MANAGED, encryption_key=key,
+            time_to_live_attribute="expiration",
+            point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
+                point_in_time_recovery_enabled=True),
+            removal_policy=RemovalPolicy.RETAIN,
+        )
+        acknowledge(self.idempotency_table, "The table only holds short-lived idempotency records (TTL "
+                    f"{IDEMPOTENCY_WINDOW.to_days()} days) that guard against duplicate events; nothing to restore.",
+                    "NIST.800.53.R5-DynamoDBInBackupPlan")
+        self.trigger = PlatformFunction(
+            self, "Trigger", function="deploy_trigger", key=key,
+            description=f"Starts {self.pipeline_name} once per approved model package",
+            environment={"IDEMPOTENCY_TABLE": self.idempotency_table.table_name,
+                         "IDEMPOTENCY_SECONDS": str(int(IDEMPOTENCY_WINDOW.to_seconds())),
+                         "PIPELINE_NAME": self.pipeline_name, "MODEL_PACKAGE_GROUP": group},
+        )
+        self.idempotency_table.grant_read_write_data(self.trigger.role)
+        self.trigger.role.add_to_principal_policy(iam.PolicyStatement(
+            actions=["codepipeline:StartPipelineExecution"], resources=[self.pipeline.pipeline_arn]))
+        detail_pattern = {"ModelPackageGroupName": [group]}
+        self.approved_rule = events.Rule(
+            self, "Approved", description=f"Approved packages of {group} start {self.pipeline_name}",
+            event_pattern=events.EventPattern(
+                source=["aws.sagemaker"], detail_type=[PACKAGE_EVENT],
+                detail={**detail_pattern, "ModelApprovalStatus": ["Approved"]}),
+            targets=[targets.LambdaFunction(self.trigger.function, retry_attempts=4,
+                                            dead_letter_queue=self.trigger.dead_letter_queue)],
+        )
+        self.rejected_rule = events.Rule(
+            self, "Rejected", description=f"Rejected packages of {group} are announced, never deployed",
+            event_pattern=events.EventPattern(
+                source=["aws.sagemaker"], detail_type=[PACKAGE_EVENT],
+                detail={**detail_pattern, "ModelApprovalStatus": ["Rejected"]}),
+            targets=[targets.SnsTopic(topic, message=events.RuleTargetInput.from_text(
+                f"Model package {events.EventField.from_path('$.detail.ModelPackageArn')} was rejected; "
+                "it will not be deployed."))],
+        )
+
+    def _acknowledge_generated_policies(self, bucket: s3.IBucket, stacks: dict[str, str]) -> None:
+        stack = Stack.of(self)
+        for project in (self.resolve_project, self.test_project):
+            ref = stack.get_logical_id(project.node.default_child)
+            acknowledge_cdk_artifact_grants(
+                project.role, bucket,
+                "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:codebuild:<AWS::Region>:<AWS::AccountId>:"
+                f"report-group/<{ref}>-*]",
+                "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:"
+                f"log-group:/aws/codebuild/<{ref}>:*]",
+            )
+        acknowledge_cdk_artifact_grants(self.pipeline.role, bucket)
+        deploy_stages = {f"Deploy{stage.capitalize()}": name for stage, name in stacks.items()}
+        for child in self.pipeline.node.find_all():
+            if isinstance(child, iam.Role) and child.node.id == "CodePipelineActionRole":
+                stage = child.node.scope.node.scope.node.id
+                extra = (
+                    # CDK's CloudFormation action grants: describe and read templates of this one stack, whose
+                    # stack ID suffix is generated by CloudFormation.
+                    "AwsSolutions-IAM5[Action::cloudformation:DescribeStack*]",
+                    "AwsSolutions-IAM5[Action::cloudformation:GetTemplate*]",
+                    "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:cloudformation:<AWS::Region>:"
+                    f"<AWS::AccountId>:stack/{deploy_stages[stage]}/*]",
+                ) if stage in deploy_stages else ()
+                acknowledge_cdk_artifact_grants(child, bucket, *extra)
+        acknowledge(self.trigger.role.node.find_child("DefaultPolicy"),
+                    "CDK's DynamoDB grant on the idempotency table encrypted with the model key: GenerateDataKey* "
+                    "and ReEncrypt* on that key only.",
+                    "AwsSolutions-IAM5[Action::kms:GenerateDataKey*]", "AwsSolutions-IAM5[Action::kms:ReEncrypt*]")
+
+
+
+def _namespace(target: DeployTarget) -> str:
+    """Variables namespace of a stage's deploy action: its stack outputs, e.g. #{DeployStaging.EndpointConfigName}."""
+    return f"Deploy{target.stage.capitalize()}"
