@@ -15,7 +15,7 @@ from aws_cdk import aws_s3_assets as s3_assets
 from aws_cdk import aws_sagemaker as sagemaker
 from constructs import Construct
 
-from mlops_constructs.config.model import ModelConfig
+from mlops_constructs.config.model import INSTANCE_TYPE, ModelConfig
 from mlops_constructs.config.platform import VpcSettings
 from mlops_constructs.nag import acknowledge
 from mlops_constructs.sagemaker_pipeline.build_definition import BuildInputs, JobNames, build_definition
@@ -66,6 +66,9 @@ class ModelBuildPipeline(Construct):
         sklearn_version: str = "1.9-0",
     ) -> None:
         super().__init__(scope, construct_id)
+        if not re.fullmatch(INSTANCE_TYPE, processing_instance_type):
+            raise ValueError(f"ModelBuildPipeline {construct_id}: processing_instance_type "
+                             f"{processing_instance_type!r} is not a SageMaker instance type like 'ml.m5.xlarge'")
         self.model = model
         self.pipeline_name = build_pipeline_name(model.name)
         self.job_names = JobNames(model.name)

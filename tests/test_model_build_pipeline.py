@@ -181,9 +181,11 @@ def test_each_failed_gate_names_its_value_and_threshold(definitions):
         condition = gate["Arguments"]["Conditions"][0]
         (fail,) = gate["Arguments"]["ElseSteps"]
         values = fail["Arguments"]["ErrorMessage"]["Std:Join"]["Values"]
-        assert condition["LeftValue"] in values and condition["RightValue"] in values or \
-            condition["RightValue"] == 1.0, gate["Name"]
-        assert any(isinstance(v, str) and gate["Name"].removeprefix("Gate").lower() in v.lower() for v in values)
+        texts = " ".join(v for v in values if isinstance(v, str)).lower()
+        assert condition["LeftValue"] in values, gate["Name"]
+        threshold = condition["RightValue"]
+        assert threshold in values if isinstance(threshold, dict) else f"threshold {threshold}" in texts
+        assert gate["Name"].removeprefix("Gate").lower() in texts
 
 
 def test_batch_model_without_bias_or_champion_has_only_its_floor(definitions):
@@ -240,6 +242,23 @@ def test_images_come_from_the_vendored_regional_table(definitions, templates):
     assert step_named(fraud, "Validate")["Arguments"]["AppSpecification"]["ImageUri"].startswith(f"{sklearn}.dkr")
     mapping = templates["fraud"]["Mappings"]["SageMakerImageRegistries"]
     assert set(mapping) == set(table["xgboost-1.7-1"]["registries"]) and "cn-north-1" in mapping
+
+
+def test_bad_processing_instance_type_is_a_clear_error(example_config):
+    from aws_cdk import Stack
+
+    from mlops_constructs.job_spec import job_spec
+    from mlops_constructs.model_build_pipeline import ModelBuildPipeline
+    from mlops_constructs.model_core import ModelCore
+    from tests.conftest import new_app
+
+    model = example_config.models[0]
+    stack = Stack(new_app(), "Bad")
+    core = ModelCore(stack, "Core", model_name=model.name, owner=model.owner)
+    with pytest.raises(ValueError, match=r"processing_instance_type 'm5.xlarge'.*like 'ml.m5.xlarge'"):
+        ModelBuildPipeline(stack, "Build", model=model, job_spec=job_spec(model), config_hash="x", key=core.key,
+                           data_bucket=core.data_bucket, artifact_bucket=core.artifact_bucket,
+                           model_package_group_name=model.name, processing_instance_type="m5.xlarge")
 
 
 def test_unknown_image_version_is_a_clear_error():
