@@ -1,0 +1,103 @@
+"""The per-model platform stack: everything one model needs outside its serving endpoints."""
+from __future__ import annotations
+
+from aws_cdk import CfnOutput, Stack, Tags
+from constructs import Construct
+
+from mlops_constructs.build_triggers import BuildTriggers
+from mlops_constructs.code_areas import model_code_areas
+from mlops_constructs.config import ModelConfig, PlatformSettings
+from mlops_constructs.model_build_ci import ModelBuildCI
+from mlops_constructs.job_spec import job_spec
+from mlops_constructs.model_build_pipeline import ModelBuildPipeline
+from mlops_constructs.model_core import ModelCore
+from stacks.deploy_wiring import add_deployment
+from stacks.monitoring_wiring import add_monitoring
+
+
+class ModelStack(Stack):
+    """Composes one model's core resources; later capabilities plug in beside ``self.core``.
+
+    Props:
+        platform: validated platform settings (required).
+        model: validated model config (required).
+        config_hash: SHA-256 of the config files, recorded on model packages (required).
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        platform: PlatformSettings,
+        model: ModelConfig,
+        config_hash: str,
+        **kwargs,
+    ) -> None:
+        super().__init__(scope, construct_id, description=f"MLOps platform for model {model.name}", **kwargs)
+        self.model = model
+        self.platform = platform
+        self.config_hash = config_hash
+        self.core = ModelCore(
+            self,
+            "Core",
+            model_name=model.name,
+            owner=model.owner,
+            description=model.description,
+            notification_emails=list(platform.notifications.emails),
+            stage_account_ids=platform.cross_account_ids,
+            key_pending_window_days=platform.kms.pending_window_days,
+            key_rotation_days=platform.kms.rotation_period_days,
+        )
+        # Each capability plugs in below, in its own block, in build -> deploy -> watch order.
+        # [model build]
+        self.build = ModelBuildPipeline(
+            self,
+            "Build",
+            model=model,
+            job_spec=job_spec(model),
+            config_hash=config_hash,
+            key=self.core.key,
+            data_bucket=self.core.data_bucket,
+            artifact_bucket=self.core.artifact_bucket,
+            model_package_group_name=self.core.model_package_group_name,
+            vpc=platform.vpc if platform.vpc.enabled else None,
+        )
+        CfnOutput(self, "BuildPipelineName", value=self.build.pipeline_name)
+        # [build CI and triggers]
+        if not platform.source.connection_arn:
+            # The S3 source (ci/<model>/source.zip) starts the CI through an EventBridge "Object Created" rule.
+            self.core.artifact_bucket.node.default_child.add_property_override(
+                "NotificationConfiguration.EventBridgeConfiguration.EventBridgeEnabled", True)
+        self.build_ci = ModelBuildCI(
+            self,
+            "BuildCI",
+            model_name=model.name,
+            pipeline_name=self.build.pipeline_name,
+            source=platform.source,
+            artifact_bucket=self.core.artifact_bucket,
+            key=self.core.key,
+            code_areas=model_code_areas(model.name, algorithm=model.training.algorithm),
+            start_on_change=model.retraining.on_code_change,
+        )
+        self.build_triggers = BuildTriggers(
+            self,
+            "BuildTriggers",
+            pipeline_name=self.build.pipeline_name,
+            key=self.core.key,
+            topic=self.core.topic,
+            artifact_bucket=self.core.artifact_bucket,
+            model_package_group_name=self.core.model_package_group_name,
+            data_bucket=self.core.data_bucket,
+            new_data_prefix=model.data.new_data_prefix if model.retraining.on_new_data else None,
+            schedule=model.retraining.schedule,
+        )
+        # [deploy]
+        add_deployment(self, model=model, platform=platform, core=self.core)
+        # [monitoring]
+        self.monitoring = add_monitoring(self, model=model, core=self.core)
+        Tags.of(self).add("mlops:model", model.name)
+        CfnOutput(self, "DataBucketName", value=self.core.data_bucket.bucket_name)
+        CfnOutput(self, "ArtifactBucketName", value=self.core.artifact_bucket.bucket_name)
+        CfnOutput(self, "ModelPackageGroupName", value=self.core.model_package_group_name)
+        CfnOutput(self, "TopicArn", value=self.core.topic.topic_arn)
