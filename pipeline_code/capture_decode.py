@@ -39,15 +39,26 @@ _FAST_LINE = re.compile(
 
 @dataclass(frozen=True)
 class CaptureSchema:
-    """The feature columns a payload row holds, in order, and which of them are categorical."""
+    """The feature columns a payload row holds, in order, and which of them are categorical.
+
+    ``categorical_codes``: categorical values arrive as the model-input codes of ``pipeline_code.encoding``
+    (numbers, decoded against the baseline's categories) rather than as category names; default True, since
+    clients encode requests with the build's ``encoder.json``.
+    """
 
     features: tuple[str, ...]
     categorical: frozenset[str] = frozenset()
+    categorical_codes: bool = True
 
     @classmethod
-    def from_baseline(cls, baseline) -> CaptureSchema:
+    def from_baseline(cls, baseline, *, categorical_codes: bool = True) -> CaptureSchema:
         return cls(tuple(baseline.feature_names),
-                   frozenset(f.name for f in baseline.features if f.kind == "categorical"))
+                   frozenset(f.name for f in baseline.features if f.kind == "categorical"), categorical_codes)
+
+    @property
+    def text_columns(self) -> frozenset[str]:
+        """Columns kept as strings: categorical names (when not sent as codes)."""
+        return frozenset() if self.categorical_codes else self.categorical
 
 
 @dataclass
@@ -139,7 +150,8 @@ class CaptureDecoder:
             raise ValueError("a capture schema needs at least one feature")
         self.schema = schema
         self.max_record_bytes = max_record_bytes
-        self._dtypes = {n: (str if n in schema.categorical else np.float64) for n in schema.features}
+        self._text = schema.text_columns
+        self._dtypes = {n: (str if n in self._text else np.float64) for n in schema.features}
 
     def decode(self, data: bytes | str, *, keep_ids: bool = False) -> DecodedCapture:
         """Decode one capture file (JSON Lines)."""
@@ -232,8 +244,8 @@ class CaptureDecoder:
         columns = {}
         for name in self.schema.features:
             if frame is None:
-                columns[name] = np.array([], dtype=object if name in self.schema.categorical else np.float64)
-            elif name in self.schema.categorical:
+                columns[name] = np.array([], dtype=object if name in self._text else np.float64)
+            elif name in self._text:
                 columns[name] = frame[name].to_numpy(dtype=object, na_value="")
             else:
                 columns[name] = frame[name].to_numpy(dtype=np.float64, na_value=np.nan)
@@ -254,8 +266,7 @@ class CaptureDecoder:
         names = list(self.schema.features)
         try:
             return pd.read_csv(io.StringIO(text), header=None, names=names, dtype=self._dtypes,
-                               keep_default_na=False, na_values={n: [""] for n in names if n not in
-                                                                  self.schema.categorical},
+                               keep_default_na=False, na_values={n: [""] for n in names if n not in self._text},
                                skip_blank_lines=False, quoting=csv.QUOTE_NONE, engine="c")
         except (ValueError, TypeError):
             frame = pd.read_csv(io.StringIO(text), header=None, names=names, dtype=str, keep_default_na=False,
@@ -266,7 +277,7 @@ class CaptureDecoder:
         """Numeric columns to float; a row with a non-numeric value is dropped and counted."""
         bad = np.zeros(len(frame), dtype=bool)
         for name in self.schema.features:
-            if name in self.schema.categorical:
+            if name in self._text:
                 continue
             raw = frame[name].astype(str).str.strip()
             numbers = pd.to_numeric(raw.where(raw != "", None), errors="coerce")

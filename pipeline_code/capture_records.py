@@ -32,5 +32,5 @@ def capture_line(payload: str, output: str, *, encoding: str = "CSV", content_ty
 
 
 def csv_row(values) -> str:
-    """A CSV payload row; floats keep up to 6 significant digits, like most client serializers."""
-    return ",".join(f"{v:.6g}" if isinstance(v, float) else str(v) for v in values)
+    """A CSV payload row; floats keep up to 6 significant digits, like most client serializers; NaN is empty."""
+    return ",".join(("" if v != v else f"{v:.6g}") if isinstance(v, float) else str(v) for v in values)

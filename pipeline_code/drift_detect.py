@@ -24,12 +24,16 @@ class DriftWindow:
     Props:
         baseline: the training baseline (required).
         max_record_bytes: capture lines above this size are skipped; default ``capture_decode.MAX_RECORD_BYTES``.
+        categorical_codes: categorical features arrive as model-input codes (``pipeline_code.encoding``), not
+            names; default True.
     """
 
-    def __init__(self, baseline: drift_stats.Baseline, *, max_record_bytes: int | None = None) -> None:
+    def __init__(self, baseline: drift_stats.Baseline, *, max_record_bytes: int | None = None,
+                 categorical_codes: bool = True) -> None:
         self.baseline = baseline
         kwargs = {"max_record_bytes": max_record_bytes} if max_record_bytes else {}
-        self.decoder = CaptureDecoder(CaptureSchema.from_baseline(baseline), **kwargs)
+        schema = CaptureSchema.from_baseline(baseline, categorical_codes=categorical_codes)
+        self.decoder = CaptureDecoder(schema, **kwargs)
         self.counts = {f.name: np.zeros(len(f.proportions), dtype=np.int64) for f in baseline.features}
         self.missing = Counter()
         pred = baseline.prediction
@@ -51,7 +55,11 @@ class DriftWindow:
         self.rows += decoded.rows
         self.malformed.update(decoded.malformed)
         for feature in self.baseline.features:
-            counts, missing = feature.counts(decoded.columns[feature.name])
+            values = decoded.columns[feature.name]
+            if feature.kind == "categorical" and values.dtype.kind == "f":  # model-input codes
+                counts, missing = drift_stats.categorical_code_counts(feature, values)
+            else:
+                counts, missing = feature.counts(values)
             self.counts[feature.name] += counts
             self.missing[feature.name] += missing
         if self.prediction_counts is not None and decoded.predictions.size:
@@ -106,9 +114,9 @@ def _finite(value: float) -> float | None:
 
 
 def detect(baseline: drift_stats.Baseline, files, *, metric: str = "psi", threshold: float = 0.2,
-           min_samples: int = 500) -> dict:
+           min_samples: int = 500, categorical_codes: bool = True) -> dict:
     """Run the detector over an iterable of capture-file contents (bytes or str)."""
-    window = DriftWindow(baseline)
+    window = DriftWindow(baseline, categorical_codes=categorical_codes)
     for data in files:
         window.add_file(data)
     return window.report(metric=metric, threshold=threshold, min_samples=min_samples)

@@ -205,3 +205,15 @@ def decode_codes(feature: FeatureBaseline, codes) -> np.ndarray:
     index[known] = values[known].astype(np.int64)
     index[~np.isfinite(values)] = len(feature.categories) + 1
     return names[index]
+
+
+def categorical_code_counts(feature: FeatureBaseline, codes) -> tuple[np.ndarray, int]:
+    """``categorical_counts`` for model-input codes (see ``decode_codes``), without building name strings."""
+    values = np.asarray(codes, dtype=np.float64)
+    finite = np.isfinite(values)
+    n = len(feature.categories)
+    index = np.full(int(finite.sum()), n, dtype=np.int64)
+    present = values[finite]
+    known = (present >= 0) & (present < n) & (np.mod(present, 1) == 0)
+    index[known] = present[known].astype(np.int64)
+    return np.bincount(index, minlength=n + 1).astype(np.int64), int((~finite).sum())
