@@ -77,6 +77,7 @@ class AuditTrail(Construct):
             removal_policy=RemovalPolicy.RETAIN,
         )
         self._allow_logs_to_use_key()
+        self._allow_services_to_use_key()
 
         self.writer = PlatformFunction(
             self,
@@ -186,8 +187,9 @@ class AuditTrail(Construct):
         )
 
     def _add_rules(self, stack: Stack, groups: Sequence[str], pipelines: Sequence[str]) -> None:
-        target = targets.LambdaFunction(self.writer.function, retry_attempts=4,
-                                        max_event_age=Duration.hours(6))
+        # Events EventBridge cannot deliver land in the writer's dead-letter queue too (it needs the key).
+        target = targets.LambdaFunction(self.writer.function, retry_attempts=4, max_event_age=Duration.hours(6),
+                                        dead_letter_queue=self.writer.dead_letter_queue)
         self.package_rule = events.Rule(self, "PackageStateRule", description="Model package state changes",
                                         event_pattern=events.EventPattern(
                                             source=["aws.sagemaker"], detail_type=[audit_schema.DETAIL_PACKAGE],
@@ -221,14 +223,6 @@ class AuditTrail(Construct):
 
     def _add_alarms(self, emails: Sequence[str]) -> None:
         """A gap in the trail is a compliance finding: alarm on dead letters, writer errors and skipped events."""
-        stack = Stack.of(self)
-        self.key.add_to_resource_policy(iam.PolicyStatement(
-            sid="AllowCloudWatchToPublishEncrypted",
-            principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
-            actions=["kms:Decrypt", "kms:GenerateDataKey*"],
-            resources=["*"],
-            conditions={"StringEquals": {"aws:SourceAccount": stack.account}},
-        ))
         self.alarm_topic = sns.Topic(self, "AlarmTopic", display_name="MLOps audit trail", master_key=self.key,
                                      enforce_ssl=True)
         for email in emails:
@@ -259,6 +253,16 @@ class AuditTrail(Construct):
         W3005). Keep only the dependency on the role's policy, so the function never runs without permissions."""
         policy = self.writer.role.node.find_child("DefaultPolicy").node.default_child
         self.writer.function.node.default_child.add_override("DependsOn", [stack.get_logical_id(policy)])
+
+    def _allow_services_to_use_key(self) -> None:
+        """CloudWatch publishes alarms to the encrypted topic; EventBridge dead-letters to the encrypted queue."""
+        self.key.add_to_resource_policy(iam.PolicyStatement(
+            sid="AllowCloudWatchAndEventBridgeToUseKey",
+            principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com"), iam.ServicePrincipal("events.amazonaws.com")],
+            actions=["kms:Decrypt", "kms:GenerateDataKey*"],
+            resources=["*"],
+            conditions={"StringEquals": {"aws:SourceAccount": Stack.of(self).account}},
+        ))
 
     def _allow_logs_to_use_key(self) -> None:
         """CloudWatch Logs encrypts this account's log groups in this region with the key."""

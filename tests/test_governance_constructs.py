@@ -120,7 +120,9 @@ def _rule_pattern(template: Template, detail_type: str) -> dict:
              if r["Properties"]["EventPattern"]["detail-type"] == [detail_type]]
     assert len(rules) == 1, detail_type
     [function] = template.find_resources("AWS::Lambda::Function")
-    assert [t["Arn"] for t in rules[0]["Targets"]] == [{"Fn::GetAtt": [function, "Arn"]}]
+    [queue] = template.find_resources("AWS::SQS::Queue")
+    assert [(t["Arn"], t["DeadLetterConfig"]) for t in rules[0]["Targets"]] == [
+        ({"Fn::GetAtt": [function, "Arn"]}, {"Arn": {"Fn::GetAtt": [queue, "Arn"]}})]
     return rules[0]["EventPattern"]
 
 
