@@ -70,12 +70,12 @@ def publish(report: dict, model: str, endpoint: str) -> None:
     if insufficient:
         return
     if report["drift_score"] is not None:
-        metrics.add_metric(contracts.METRIC_DRIFT_SCORE, MetricUnit.None_, report["drift_score"])
+        metrics.add_metric(contracts.METRIC_DRIFT_SCORE, MetricUnit.NoUnit, report["drift_score"])
     metrics.add_metric(contracts.METRIC_DRIFTED_FEATURES, MetricUnit.Count, len(report["drifted_features"]))
     if report["prediction_drift_score"] is not None:
-        metrics.add_metric(contracts.METRIC_PREDICTION_DRIFT, MetricUnit.None_, report["prediction_drift_score"])
+        metrics.add_metric(contracts.METRIC_PREDICTION_DRIFT, MetricUnit.NoUnit, report["prediction_drift_score"])
     for feature, score in _feature_scores(report).items():
-        with single_metric(name=contracts.METRIC_DRIFT_SCORE, unit=MetricUnit.None_, value=score,
+        with single_metric(name=contracts.METRIC_DRIFT_SCORE, unit=MetricUnit.NoUnit, value=score,
                            namespace=contracts.METRIC_NAMESPACE,
                            default_dimensions={contracts.DIM_MODEL: model, contracts.DIM_ENDPOINT: endpoint,
                                                contracts.DIM_FEATURE: feature}):

@@ -70,7 +70,7 @@ def publish(report: dict) -> None:
     metrics.add_metric(contracts.METRIC_LABELED_RECORDS, MetricUnit.Count, report["labeled_records"])
     for name, value in (report["metrics"] or {}).items():
         if value is not None:
-            metrics.add_metric(contracts.QUALITY_METRIC_NAMES[name], MetricUnit.None_, value)
+            metrics.add_metric(contracts.QUALITY_METRIC_NAMES[name], MetricUnit.NoUnit, value)
 
 
 @metrics.log_metrics
