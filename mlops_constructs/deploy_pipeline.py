@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from aws_cdk import ArnFormat, CfnCapabilities, Duration, RemovalPolicy, Stack
+from aws_cdk import ArnFormat, CfnCapabilities, Duration, RemovalPolicy, Stack, Token
 from aws_cdk import aws_codebuild as codebuild
 from aws_cdk import aws_codepipeline as codepipeline
 from aws_cdk import aws_codepipeline_actions as actions
@@ -91,6 +91,11 @@ class ModelDeployPipeline(Construct):
             raise ValueError(f"ModelDeployPipeline {construct_id}: staging and prod must be different stages and "
                              f"stacks; got {staging.stage}/{staging.stack_name} twice")
         stack = Stack.of(self)
+        if any(t.account for t in (staging, prod)) and Token.is_unresolved(stack.region):
+            raise ValueError(f"ModelDeployPipeline {construct_id}: stages in other accounts "
+                             f"({[t.account for t in (staging, prod) if t.account]}) need the pipeline's stack to "
+                             "have an explicit region (CodePipeline cross-account actions); give the model stack "
+                             "an env with the tooling account and region")
         self._key, self._retention = key, log_retention
         self._image = build_image or codebuild.LinuxBuildImage.STANDARD_7_0
         self._qualifier = cdk_qualifier
