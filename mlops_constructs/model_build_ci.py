@@ -71,7 +71,8 @@ class ModelBuildCI(Construct):
         run_timeout = run_timeout or Duration.hours(8)
         if not 5 <= run_timeout.to_minutes() <= 2160:
             raise ValueError(f"ModelBuildCI {construct_id}: run_timeout must be 5-2160 minutes (CodeBuild's limits)")
-        self._key, self._image, self._retention = key, build_image or codebuild.LinuxBuildImage.STANDARD_7_0, log_retention
+        self._key, self._retention = key, log_retention
+        self._image = build_image or codebuild.LinuxBuildImage.STANDARD_7_0
         stack = Stack.of(self)
         pipeline_arn = stack.format_arn(service="sagemaker", resource="pipeline", resource_name=pipeline_name)
         object_key = source_object_key(model_name)

@@ -46,6 +46,6 @@ def test_everything_starts_the_models_own_sagemaker_pipeline(example_app, exampl
         "Name": f"{name}-ci-run",
         "Environment": Match.object_like({"EnvironmentVariables": Match.array_with([
             {"Name": "PIPELINE_NAME", "Type": "PLAINTEXT", "Value": pipeline_name}])})})
+    arn = Match.object_like({"Fn::Join": ["", Match.array_with([f":pipeline/{pipeline_name}"])]})
     template.has_resource_properties("AWS::Events::Rule", {"EventPattern": Match.object_like({
-        "detail": {"pipelineArn": [Match.object_like({"Fn::Join": ["", Match.array_with([f":pipeline/{pipeline_name}"])]})],
-                   "currentPipelineExecutionStatus": ["Failed"]}})})
+        "detail": {"pipelineArn": [arn], "currentPipelineExecutionStatus": ["Failed"]}})})

@@ -91,8 +91,9 @@ def test_pending_package_notifies_steward_with_metrics_and_link(topic):
     assert result["published"] and message["Subject"] == "fraud-detection v7 pending approval"
     assert "Key metrics: auc=0.9530" in message["Message"]
     assert "mlops:git_commit: 3f2c1ab" in message["Message"]
-    assert ("https://eu-west-1.console.aws.amazon.com/sagemaker/home?region=eu-west-1#/model-packages/"
-            "arn%3Aaws%3Asagemaker%3Aus-east-1%3A123456789012%3Amodel-package%2Ffraud-detection%2F7") in message["Message"]
+    link = ("https://eu-west-1.console.aws.amazon.com/sagemaker/home?region=eu-west-1#/model-packages/"
+            "arn%3Aaws%3Asagemaker%3Aus-east-1%3A123456789012%3Amodel-package%2Ffraud-detection%2F7")
+    assert link in message["Message"]
 
 
 def test_missing_metrics_report_still_notifies(topic):
