@@ -181,7 +181,10 @@ class ModelBuildPipeline(Construct):
 
     def _grant_vpc(self, vpc: VpcSettings) -> None:
         stack = Stack.of(self)
-        ec2 = lambda resource, name: stack.format_arn(service="ec2", resource=resource, resource_name=name)  # noqa: E731
+
+        def ec2(resource: str, name: str) -> str:
+            return stack.format_arn(service="ec2", resource=resource, resource_name=name)
+
         self._allow(["ec2:CreateNetworkInterface"],
                     [ec2("network-interface", "*")] + [ec2("subnet", s) for s in vpc.subnet_ids]
                     + [ec2("security-group", g) for g in vpc.security_group_ids])

@@ -12,8 +12,16 @@ from pathlib import Path
 import pytest
 
 from pipeline_code import contracts as c
-from tests.pipeline_definition_helpers import (ACCOUNT, REGION, definition_of, expressions, pipeline_resource,
-                                               step_named, validation_errors, walk_steps)
+from tests.pipeline_definition_helpers import (
+    ACCOUNT,
+    REGION,
+    definition_of,
+    expressions,
+    pipeline_resource,
+    step_named,
+    validation_errors,
+    walk_steps,
+)
 
 EXAMPLES = {"fraud": "mlops-fraud-detection", "custom": "mlops-support-assistant", "batch": "mlops-employee-attrition"}
 TUNING = {"max_jobs": 4, "max_parallel_jobs": 2,
@@ -334,8 +342,8 @@ def test_code_zip_imports_pipeline_code_from_the_pythonpath_the_jobs_set(variant
     assert python_path == f"/opt/ml/processing/input/code/{local_zip.name}"
     entry = preprocess["AppSpecification"]["ContainerEntrypoint"]
     assert entry[:3] == ["python3", "-m", "pipeline_code.preprocess"]
-    result = subprocess.run([sys.executable, "-m", entry[2], "--help"], capture_output=True, text=True, cwd=tmp_path,
-                            env={**os.environ, "PYTHONPATH": str(local_zip)}, timeout=120)
+    result = subprocess.run([sys.executable, "-m", entry[2], "--help"], capture_output=True, text=True, check=False,
+                            cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(local_zip)}, timeout=120)
     assert result.returncode == 0 and "--spec" in result.stdout, result.stderr
 
 
@@ -459,3 +467,30 @@ def _is_ours(path) -> bool:
     parts = list(path)
     return parts[:2] == ["Mappings", "SageMakerImageRegistries"] or (
         len(parts) > 1 and parts[0] == "Resources" and str(parts[1]).startswith("Build"))
+
+
+# --- the image table generator ----------------------------------------------------------------------------------
+
+def test_generator_reads_the_sdk_config_as_data(tmp_path):
+    from mlops_constructs.sagemaker_pipeline import generate_images as gen
+
+    registries = {"eu-west-1": "141502667606", "us-east-1": "683313688378"}
+    configs = {
+        "xgboost": {"training": {"versions": {v: {"registries": registries, "repository": "sagemaker-xgboost"}
+                                              for v in ("1.7-1", "3.0-5")}}},
+        "sklearn": {"training": {"versions": {"1.9-0": {"registries": registries, "processors": ["cpu"],
+                                                        "py_versions": ["py3"],
+                                                        "repository": "sagemaker-scikit-learn"}}}},
+    }
+    wheel = tmp_path / "sagemaker_core-9.9.9-py3-none-any.whl"
+    with zipfile.ZipFile(wheel, "w") as archive:
+        for name, config in configs.items():
+            archive.writestr(f"{gen.CONFIG_DIR}/{name}.json", json.dumps(config))
+    table = gen.generate(wheel)
+    assert table["images"]["sklearn-1.9-0"]["tag"] == "1.9-0-cpu-py3"
+    assert table["images"]["xgboost-1.7-1"] == {"framework": "xgboost", "version": "1.7-1",
+                                                "repository": "sagemaker-xgboost", "tag": "1.7-1",
+                                                "registries": registries}
+    assert "Apache-2.0" in table["license"] and wheel.name in table["source"]
+    with pytest.raises(SystemExit, match=r"xgboost 0.9 is not in the SDK config; known versions: \['1.7-1'"):
+        gen.image_entry(configs["xgboost"], "xgboost", "0.9")
