@@ -86,11 +86,13 @@ class ModelBuildCI(Construct):
         )
         self.test_project = self._project(
             "Test", f"{model_name}-ci-test", TEST_BUILDSPEC, Duration.minutes(60),
+            # CDK synth tests run jsii (Node) beside Python: 2 vCPU / 3 GB is too tight.
+            codebuild.ComputeType.MEDIUM,
             {"MODEL_NAME": model_name, "TEST_PATHS": " ".join(test_paths)},
         )
         self.report_group.grant_write(self.test_project)
         self.run_project = self._project(
-            "Run", f"{model_name}-ci-run", RUN_BUILDSPEC, run_timeout,
+            "Run", f"{model_name}-ci-run", RUN_BUILDSPEC, run_timeout, codebuild.ComputeType.SMALL,
             {"MODEL_NAME": model_name, "PIPELINE_NAME": pipeline_name,
              "WAIT_MINUTES": str(int(run_timeout.to_minutes()) - 5)},
         )
@@ -157,6 +159,7 @@ class ModelBuildCI(Construct):
                         "NIST.800.53.R5-IAMNoInlinePolicy")
 
     def _project(self, construct_id: str, name: str, buildspec: str, timeout: Duration,
+                 compute_type: codebuild.ComputeType,
                  variables: dict[str, str]) -> codebuild.PipelineProject:
         log_group = logs.LogGroup(self, f"{construct_id}Logs", retention=self._retention, encryption_key=self._key,
                                   removal_policy=RemovalPolicy.RETAIN)
@@ -167,7 +170,7 @@ class ModelBuildCI(Construct):
             description=f"{name}: runs {buildspec} from the repository",
             build_spec=codebuild.BuildSpec.from_source_filename(buildspec),
             environment=codebuild.BuildEnvironment(
-                build_image=self._image, compute_type=codebuild.ComputeType.SMALL, privileged=False),
+                build_image=self._image, compute_type=compute_type, privileged=False),
             environment_variables={k: codebuild.BuildEnvironmentVariable(value=v) for k, v in variables.items()},
             encryption_key=self._key,
             timeout=timeout,

@@ -112,14 +112,15 @@ def test_s3_source_reads_the_model_zip_and_starts_on_upload_with_its_own_role(s3
     assert s3_source.find_resources("AWS::CodePipeline::Pipeline")[pipeline]["Properties"].get("Triggers") is None
 
 
-@pytest.mark.parametrize("name", ["fraud-detection-ci-test", "fraud-detection-ci-run"])
-def test_codebuild_projects_are_unprivileged_kms_encrypted_and_log_to_retained_groups(s3_source, name):
+@pytest.mark.parametrize(("name", "compute"), [("fraud-detection-ci-test", "BUILD_GENERAL1_MEDIUM"),
+                                              ("fraud-detection-ci-run", "BUILD_GENERAL1_SMALL")])
+def test_codebuild_projects_are_unprivileged_kms_encrypted_and_log_to_retained_groups(s3_source, name, compute):
     key = next(iter(s3_source.find_resources("AWS::KMS::Key")))
     log_group = Capture()
     s3_source.has_resource_properties("AWS::CodeBuild::Project", {
         "Name": name,
         "Environment": Match.object_like({"PrivilegedMode": False, "Image": "aws/codebuild/standard:7.0",
-                                          "ComputeType": "BUILD_GENERAL1_SMALL"}),
+                                          "ComputeType": compute}),
         "EncryptionKey": {"Fn::GetAtt": [key, "Arn"]},
         "LogsConfig": {"CloudWatchLogs": {"Status": "ENABLED", "GroupName": {"Ref": log_group}}},
         "Source": {"Type": "CODEPIPELINE", "BuildSpec": f"buildspecs/ci-{name.rsplit('-', 1)[1]}.yml"},
