@@ -56,11 +56,14 @@ def test_long_subjects_are_cut_to_sns_limit():
     assert len(subject) == 100 and subject.endswith("...") and subject.isascii()
 
 
-def test_flatten_metrics_reads_sagemaker_and_flat_reports():
-    report = {"binary_classification_metrics": {"auc": {"value": 0.953, "standard_deviation": 0.01},
-                                                "recall": {"value": 0.96}}, "flag": True}
+def test_flatten_metrics_reads_the_evaluation_report():
+    """The shape pipeline_code/evaluate.py writes: only the headline metric values, no confusion counts."""
+    report = {"binary_classification_metrics": {
+        "auc": {"value": 0.953, "standard_deviation": "NaN"}, "recall": {"value": 0.96, "standard_deviation": "NaN"},
+        "confusion_matrix": {"0": {"0": 950, "1": 10}, "1": {"0": 2, "1": 38}}},
+        "decision_threshold": 0.5, "test_rows": 1000, "champion": {"passed": 1.0, "metrics": {}}}
     assert notifier.flatten_metrics(report) == {"auc": 0.953, "recall": 0.96}
-    assert notifier.flatten_metrics({"auc": 0.9, "precision": 0.81}) == {"auc": 0.9, "precision": 0.81}
+    assert notifier.flatten_metrics({"auc": 0.9, "ok": True, "note": "x"}) == {"auc": 0.9}
 
 
 @pytest.fixture()

@@ -3,6 +3,7 @@ topic; a model package waiting for approval goes to the steward with its key met
 from __future__ import annotations
 
 import json
+import math
 import os
 from urllib.parse import quote, urlparse
 
@@ -33,23 +34,17 @@ def failure_message(detail: dict, steps) -> tuple[str, str]:
 
 
 def flatten_metrics(report: dict) -> dict[str, float]:
-    """Numbers from an evaluation report: SageMaker's ``{"group": {"auc": {"value": 0.9}}}`` or flat numbers."""
-    found: dict[str, float] = {}
+    """Headline numbers of an evaluation report (``pipeline_code/evaluate.py``): the values of SageMaker's
+    ``binary_classification_metrics`` (``{"auc": {"value": 0.95}}``); for other reports, top-level numbers."""
+    section = report.get("binary_classification_metrics")
+    if isinstance(section, dict):
+        return {name: float(entry["value"]) for name, entry in section.items()
+                if isinstance(entry, dict) and _is_number(entry.get("value"))}
+    return {name: float(value) for name, value in report.items() if _is_number(value)}
 
-    def walk(node, name=None):
-        if isinstance(node, bool):
-            return
-        if isinstance(node, (int, float)) and name:
-            found.setdefault(name, float(node))
-        elif isinstance(node, dict):
-            if "value" in node and isinstance(node["value"], (int, float)) and name:
-                found.setdefault(name, float(node["value"]))
-                return
-            for key, child in node.items():
-                walk(child, key)
 
-    walk(report)
-    return found
+def _is_number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def console_link(region: str, package_arn: str) -> str:
