@@ -140,9 +140,9 @@ def format_lineage(result: dict) -> str:
 
 
 def format_which_model(result: dict) -> str:
-    lines = [(f"endpoint {result['endpoint']} at {result['at']}: state recorded at {result['record_time']} "
+    lines = [(f"endpoint {result['endpoint']} at {result['at']}: last event at {result['record_time']} "
              f"({result['event']}{', rolled back' if result['rolled_back'] else ''}), config "
-             f"{result['endpoint_config'] or '-'}")]
+             f"{result['endpoint_config'] or '-'}; serving state captured at {result['state_captured_at']}")]
     if not result["models"]:
         lines.append("  no model was serving (endpoint absent)")
     for model in result["models"]:

@@ -166,6 +166,7 @@ def which_model(table, endpoint: str, at: str, sagemaker=None) -> dict:
             "lineage": recorded,
         })
     return {"endpoint": endpoint, "at": schema.normalize_time(at), "record_time": record["event_time"],
+            "state_captured_at": record.get("recorded_at", ""),
             "event": record.get("event_status", ""), "rolled_back": bool(record.get("rolled_back")),
             "endpoint_config": record.get("endpoint_config_name", ""), "models": models}
 

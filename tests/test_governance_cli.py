@@ -251,3 +251,17 @@ def test_cli_without_table_still_prints_lineage(story, capsys, monkeypatch):
     code = main(["lineage", story["v1"], "--region", h.REGION])
     out = capsys.readouterr().out
     assert code == 0 and "audit history  (not queried" in out and "a" * 40 in out
+
+
+def test_serving_at_a_time_is_one_query(story):
+    class CountingTable:
+        def __init__(self, table):
+            self.table, self.queries = table, 0
+
+        def query(self, **kwargs):
+            self.queries += 1
+            return self.table.query(**kwargs)
+
+    table = CountingTable(story["table"])
+    record = queries.serving_record(table, h.ENDPOINT, "2026-06-05T00:00:00Z")
+    assert table.queries == 1 and record["event_time"] == "2026-06-03T12:20:00Z"
