@@ -13,6 +13,7 @@ COMMAND_MODULES = [
     "mlops_cli.governance",
     "mlops_cli.run_local",
     "mlops_cli.pipeline_commands",
+    "mlops_cli.drift",
 ]
 
 
