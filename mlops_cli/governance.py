@@ -34,6 +34,9 @@ def register(subparsers) -> None:
     reproduce = subparsers.add_parser("reproduce", help="Rebuild a model package from its recorded inputs.")
     reproduce.add_argument("model_package_arn")
     reproduce.add_argument("--dry-run", action="store_true", help="print the request, start nothing")
+    reproduce.add_argument("--input-data-url", default=None,
+                           help="train from here instead (e.g. the recorded object versions restored to a new prefix);"
+                                " the new package must still show the recorded data version")
     _common(reproduce, table_required=False)
     reproduce.set_defaults(func=run_reproduce)
 
@@ -89,7 +92,8 @@ def run_which_model(args) -> int:
 def run_reproduce(args) -> int:
     def body():
         sagemaker, table = _clients(args, table_required=False)
-        request = queries.reproduce_request(sagemaker, args.model_package_arn, table)
+        request = queries.reproduce_request(sagemaker, args.model_package_arn, table,
+                                            input_data_url=args.input_data_url)
         if args.dry_run:
             return request, "would start:\n" + json.dumps(request, indent=2)
         arn = sagemaker.start_pipeline_execution(**request)["PipelineExecutionArn"]

@@ -171,7 +171,7 @@ def which_model(table, endpoint: str, at: str, sagemaker=None) -> dict:
             "endpoint_config": record.get("endpoint_config_name", ""), "models": models}
 
 
-def reproduce_request(sagemaker, package_arn: str, table=None) -> dict:
+def reproduce_request(sagemaker, package_arn: str, table=None, input_data_url: str | None = None) -> dict:
     """The StartPipelineExecution request that rebuilds a package from its recorded inputs.
 
     Parameters are the original execution's (from SageMaker, else from the audit trail), with ``GitCommit`` the
@@ -186,6 +186,10 @@ def reproduce_request(sagemaker, package_arn: str, table=None) -> dict:
                               "it cannot be reproduced from its records")
     execution_arn = recorded[contracts.META_PIPELINE_EXECUTION]
     parameters = _original_parameters(sagemaker, execution_arn, table)
+    if input_data_url:
+        if not input_data_url.startswith("s3://"):
+            raise GovernanceError(f"--input-data-url must be an s3:// URI; got {input_data_url!r}")
+        parameters[contracts.PARAM_INPUT_DATA] = input_data_url
     if contracts.PARAM_INPUT_DATA not in parameters:
         raise GovernanceError(f"no recorded {contracts.PARAM_INPUT_DATA} for execution {execution_arn} "
                               "(neither in SageMaker nor in the audit trail)")

@@ -265,3 +265,16 @@ def test_serving_at_a_time_is_one_query(story):
     table = CountingTable(story["table"])
     record = queries.serving_record(table, h.ENDPOINT, "2026-06-05T00:00:00Z")
     assert table.queries == 1 and record["event_time"] == "2026-06-03T12:20:00Z"
+
+
+def test_reproduce_can_train_from_restored_data_but_expects_the_recorded_version(story, capsys):
+    code, out, err = _cli(capsys, "reproduce", story["v1"], "--dry-run", "--json",
+                          "--input-data-url", "s3://data/restored/2026-05/")
+    assert code == 0, err
+    request = json.loads(out)
+    assert {"Name": contracts.PARAM_INPUT_DATA, "Value": "s3://data/restored/2026-05/"} in request[
+        "PipelineParameters"]
+    assert f"{contracts.META_DATA_VERSION}={DATA_V1}" in request["PipelineExecutionDescription"]
+    assert "PipelineExecutionArn" not in request  # dry run: nothing started
+    code, _, err = _cli(capsys, "reproduce", story["v1"], "--input-data-url", "/tmp/local")
+    assert code == 1 and "--input-data-url must be an s3:// URI; got '/tmp/local'" in err
