@@ -9,12 +9,13 @@ from constructs import Construct
 from mlops_constructs.audit_trail import AuditTrail
 from mlops_constructs.config import ModelConfig, PlatformSettings
 from pipeline_code import contracts
+from stacks.endpoint_stack import endpoint_stack_name
 
 
 def endpoint_stacks(platform: PlatformSettings, models: Sequence[ModelConfig]) -> dict[str, str]:
     """Endpoint stack name (``<prefix>-<model>-<stage>``) -> endpoint name, for models served by an endpoint."""
     return {
-        f"{platform.prefix}-{model.name}-{stage}": contracts.endpoint_name(model.name, stage)
+        endpoint_stack_name(platform.prefix, model.name, stage): contracts.endpoint_name(model.name, stage)
         for model in models
         if model.deployment.mode in ("realtime", "serverless")
         for stage in platform.stages
