@@ -159,3 +159,15 @@ def test_aws_errors_raise_so_eventbridge_retries(aws):
         stub.add_client_error("describe_endpoint", "ThrottlingException", "slow down")
         with pytest.raises(Exception, match="ThrottlingException"):
             writer.handler(h.endpoint_event("2026-05-02T08:00:00Z"), h.FakeContext())
+
+
+def test_a_package_gone_before_the_event_is_recorded_from_the_event_itself(aws):
+    writer, _, table = aws
+    arn = f"arn:aws:sagemaker:{h.REGION}:{h.ACCOUNT}:model-package/{h.MODEL}/9"
+    event = h.package_event("2026-05-03T00:00:00Z", arn, "Rejected")
+    event["detail"].update({"ModelPackageVersion": 9, "ApprovalDescription": "superseded",
+                            "LastModifiedBy": {"UserProfileName": "erin", "DomainId": "d-1"}})
+    assert writer.handler(event, h.FakeContext())["written"] == 1
+    [item] = _items(table, schema.package_pk(arn))
+    assert (item["approval_status"], item["actor"], item["approval_description"]) == (
+        "Rejected", "studio-user:d-1/erin", "superseded")

@@ -50,8 +50,7 @@ def records_for(event: dict) -> list[dict]:
     detail = event.get("detail") or {}
     if detail_type == schema.DETAIL_PACKAGE:
         arn = detail.get("ModelPackageArn") or ""
-        package = _sagemaker().describe_model_package(ModelPackageName=arn) if arn else {}
-        return [schema.package_record(event, package, _now())]
+        return [schema.package_record(event, _describe_package(arn, detail) if arn else {}, _now())]
     if detail_type == schema.DETAIL_EXECUTION:
         arn = detail.get("pipelineExecutionArn") or ""
         if not arn:
@@ -65,6 +64,17 @@ def records_for(event: dict) -> list[dict]:
         return schema.endpoint_records(event, name, status, actor, endpoint, serving, _now())
     raise schema.BadEvent(f"unsupported detail-type {detail_type!r}; expected one of "
                           f"{[schema.DETAIL_PACKAGE, schema.DETAIL_EXECUTION, schema.DETAIL_ENDPOINT, schema.DETAIL_STACK]}")
+
+
+def _describe_package(arn: str, detail: dict) -> dict:
+    """The package now; if it is already gone, the event's own copy of its description."""
+    try:
+        return _sagemaker().describe_model_package(ModelPackageName=arn)
+    except ClientError as error:
+        if error.response["Error"]["Code"] != "ValidationException":
+            raise
+        logger.warning("model package no longer exists; recording the event's description", extra={"arn": arn})
+        return detail
 
 
 def _parameters(execution_arn: str) -> dict[str, str]:
