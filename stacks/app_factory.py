@@ -18,6 +18,7 @@ def build_app(config: PlatformConfig, app: App | None = None, *, nag: bool = Tru
     """Add every configured model's stacks to ``app`` (a new App by default) and attach cdk-nag."""
     app = app or App()
     platform = config.platform
+    tooling = _env(platform.tooling.account, platform.tooling.region)
     for model in config.models:
         ModelStack(
             app,
@@ -25,14 +26,14 @@ def build_app(config: PlatformConfig, app: App | None = None, *, nag: bool = Tru
             platform=platform,
             model=model,
             config_hash=config.config_hash(model.name),
-            env=_env(None, None),
+            env=tooling,
         )
         if model.deployment.mode in ("realtime", "serverless"):
             for stage, settings in platform.stages.items():
                 EndpointStack(app, endpoint_stack_name(config.platform.prefix, model.name, stage), model=model,
                               stage=stage, env=_env(settings.account, settings.region))
     GovernanceStack(app, f"{platform.prefix}-governance", platform=platform, models=config.models,
-                    env=_env(None, None))
+                    env=tooling)
     for key, value in sorted(platform.tags.items()):
         Tags.of(app).add(key, value)
     if nag:

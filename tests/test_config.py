@@ -228,3 +228,18 @@ def test_docs_config_md_is_current():
     from mlops_cli.config_commands import render_config_docs
 
     assert (REPO / "docs/config.md").read_text() == render_config_docs(), "run: mlops config-docs > docs/config.md"
+
+
+@pytest.mark.parametrize("platform_yaml, field, rule", [
+    ("stages: {staging: {account: '111111111111'}, prod: {}}", "stages.staging", "give both account and region"),
+    ("stages: {staging: {account: '111111111111', region: eu-west-1}, prod: {}}", "tooling",
+     "tooling account and region must be set"),
+    ("tooling: {region: eu-west-1}", "tooling", "give both account and region"),
+])
+def test_stage_environments_are_complete(tmp_path, platform_yaml, field, rule):
+    config = tmp_path / "config"
+    shutil.copytree(CONFIG_DIR, config)
+    (config / "platform.yaml").write_text(platform_yaml + "\n")
+    with pytest.raises(ConfigError) as error:
+        load_config(config)
+    assert f"platform.yaml: {field} = " in str(error.value) and rule in str(error.value)

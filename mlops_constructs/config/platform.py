@@ -87,6 +87,11 @@ class PlatformSettings(Strict):
         pattern=r"^[a-z][a-z0-9-]{1,14}$",
         description="Short lowercase prefix for stack and resource names.",
     )
+    tooling: StageSettings = Field(
+        default_factory=StageSettings,
+        description="Where the model stacks (pipelines, registry, monitoring) and the governance stack live; "
+        "required (account and region) once any stage names an account or region.",
+    )
     stages: dict[str, StageSettings] = Field(
         default_factory=lambda: {"staging": StageSettings(), "prod": StageSettings()},
         description="Deployment stages in promotion order; must include 'staging' and 'prod'.",
@@ -111,6 +116,20 @@ class PlatformSettings(Strict):
             if not name.isalnum() or not name.islower():
                 raise ValueError(f"stage name {name!r} must be lowercase letters and digits")
         return value
+
+    @model_validator(mode="after")
+    def _environments(self) -> PlatformSettings:
+        for name, stage in self.stages.items():
+            if bool(stage.account) != bool(stage.region):
+                raise field_error(f"stages.{name}", stage.model_dump(),
+                                  "give both account and region (cross-account CD needs both), or neither")
+        pinned = any(s.account or s.region for s in self.stages.values())
+        if pinned and not (self.tooling.account and self.tooling.region):
+            raise field_error("tooling", self.tooling.model_dump(),
+                              "stages name accounts, so the tooling account and region must be set too")
+        if bool(self.tooling.account) != bool(self.tooling.region):
+            raise field_error("tooling", self.tooling.model_dump(), "give both account and region, or neither")
+        return self
 
     @field_validator("log_retention_days")
     @classmethod
