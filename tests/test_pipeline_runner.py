@@ -118,3 +118,28 @@ def test_stopped_execution_counts_as_failure(sagemaker):
 def test_bad_cli_input_exits_2_with_the_reason(capsys):
     assert pipeline_main(["start", "--model", "fraud-detection", "--param", "novalue"]) == 2
     assert "--param 'novalue' must look like NAME=VALUE" in capsys.readouterr().err
+
+
+def test_run_buildspec_command_is_a_valid_runner_invocation(sagemaker, monkeypatch):
+    """buildspecs/ci-run.yml and the CLI agree: the exact command, with CodeBuild's variables, starts and waits."""
+    import shlex
+
+    import yaml
+
+    from tests.conftest import REPO
+
+    client, stubber = sagemaker
+    [command] = yaml.safe_load((REPO / "buildspecs/ci-run.yml").read_text())["phases"]["build"]["commands"]
+    env = {"PIPELINE_NAME": "fraud-detection-build", "GIT_COMMIT": "3f2c1ab9d8e7f6a5", "WAIT_MINUTES": "475"}
+    argv = shlex.split(command)
+    for name, value in env.items():  # what bash does with CodeBuild's environment
+        argv = [a.replace(f"${name}", value) for a in argv]
+    assert argv[:3] == ["python", "-m", "mlops_cli.pipeline_commands"]
+    stubber.add_response("start_pipeline_execution", {"PipelineExecutionArn": ARN}, {
+        "PipelineName": "fraud-detection-build", "PipelineExecutionDisplayName": "code-3f2c1ab9d8e7",
+        "PipelineExecutionDescription": "Started by mlops pipeline start (trigger code)",
+        "PipelineParameters": [{"Name": "Trigger", "Value": "code"},
+                               {"Name": "GitCommit", "Value": "3f2c1ab9d8e7f6a5"}]})
+    _status(stubber, "Succeeded")
+    monkeypatch.setattr(boto3, "client", lambda *a, **k: client)
+    assert pipeline_main(argv[3:]) == 0
