@@ -168,7 +168,7 @@ def evaluate(spec: dict, booster: xgb.Booster, test: pd.DataFrame, baseline: dri
         {"passed": 1.0, "reason": "must_beat_champion is off"}
     if champion_arn:
         verdict["champion_package_arn"] = champion_arn
-    body = {"binary_classification_metrics": quality, "decision_threshold": threshold, "test_rows": int(len(y)),
+    body = {"binary_classification_metrics": quality, "decision_threshold": threshold, "test_rows": len(y),
             "bias": bias_metrics(y, scores, threshold, attributes), "champion": verdict}
     scored = drift_stats.Baseline(baseline.features, drift_stats.feature_baseline("prediction", scores, False),
                                   baseline.row_count)

@@ -60,9 +60,21 @@ def fit_baseline(train: pd.DataFrame, features: list, categorical: set) -> drift
         raise DataError(f"drift baseline: {exc}") from None
 
 
+def _compact(frame: pd.DataFrame) -> pd.DataFrame:
+    """Whole-number float columns (codes, counts, flags) as integers: same values, and ints format ~4x faster."""
+    columns = {}
+    for name, values in frame.items():
+        if values.dtype.kind == "f":
+            finite = values.to_numpy()[np.isfinite(values.to_numpy())]
+            if np.array_equal(finite, np.round(finite)) and np.all(np.abs(finite) < 2 ** 53):
+                values = values.astype("Int64") if len(finite) < len(values) else values.astype(np.int64)
+        columns[name] = values
+    return pd.DataFrame(columns)
+
+
 def _write_csv(path: Path, frame: pd.DataFrame, header: bool) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    frame.to_csv(path, header=header, index=False, lineterminator="\n")
+    _compact(frame).to_csv(path, header=header, index=False)  # no lineterminator=: older pandas in the images
 
 
 def preprocess(frame: pd.DataFrame, spec: dict, output) -> dict:
@@ -90,7 +102,7 @@ def preprocess(frame: pd.DataFrame, spec: dict, output) -> dict:
     encoding.save(encoder, output / "encoder")
     (output / "baseline").mkdir(parents=True, exist_ok=True)
     (output / "baseline" / BASELINE_FILE).write_text(baseline.to_json())
-    return {name: int(len(rows)) for name, rows in parts.items()}
+    return {name: len(rows) for name, rows in parts.items()}
 
 
 def main(argv=None) -> int:

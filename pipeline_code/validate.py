@@ -19,8 +19,16 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from pipeline_code.common import (DataError, csv_files, env_json, feature_columns, load_spec, read_batch, run_cli,
-                                  write_json)
+from pipeline_code.common import (
+    DataError,
+    csv_files,
+    env_json,
+    feature_columns,
+    load_spec,
+    read_batch,
+    run_cli,
+    write_json,
+)
 from pipeline_code.contracts import DATA_VERSION_FILE
 
 S3_VERSIONS_ENV = "MLOPS_S3_VERSIONS"  # optional JSON {key: version id}, set by the pipeline when known
@@ -53,8 +61,10 @@ def _numeric_problems(column: str, values: pd.Series, rule: dict) -> list:
     numbers = pd.to_numeric(values, errors="coerce")
     bad = values.notna() & numbers.isna()
     if bad.any():
-        return [f"column {column!r}: rule 'type {rule.get('type', 'numeric')}': {int(bad.sum())} of {len(values)} "
-                f"values are not numbers (e.g. {_examples(values[bad])})"]
+        kind = rule.get("type", "numeric")
+        message = (f"column {column!r}: rule 'type {kind}': {int(bad.sum())} of {len(values)} values are not "
+                   f"numbers (e.g. {_examples(values[bad])})")
+        return [message]
     problems = []
     present = numbers.dropna()
     if rule.get("type") == "integer" and not np.all(np.mod(present, 1) == 0):
@@ -71,8 +81,9 @@ def _allowed_problems(column: str, values: pd.Series, allowed: list) -> list:
     outside = values.notna() & ~values.astype(str).isin([str(a) for a in allowed])
     if not outside.any():
         return []
-    return [f"column {column!r}: rule 'allowed categories': {int(outside.sum())} of {len(values)} values not in "
-            f"{list(allowed)} (e.g. {_examples(values[outside])})"]
+    message = (f"column {column!r}: rule 'allowed categories': {int(outside.sum())} of {len(values)} values not in "
+               f"{list(allowed)} (e.g. {_examples(values[outside])})")
+    return [message]
 
 
 def check(frame: pd.DataFrame, spec: dict) -> list:
@@ -136,7 +147,7 @@ def main(argv=None) -> int:
     if versions is None:
         versions = env_json(S3_VERSIONS_ENV)
     record = data_version(args.input, versions)
-    record["rows"] = int(len(frame))
+    record["rows"] = len(frame)
     write_json(Path(args.output) / DATA_VERSION_FILE, record)
     print(f"validate: {len(frame)} rows valid; data version {record['data_version'][:12]}")
     return 0

@@ -10,8 +10,8 @@ import pytest
 from moto import mock_aws
 
 from pipeline_code import evaluate, train
-from pipeline_code.evaluate import xgb
 from pipeline_code.common import DataError
+from pipeline_code.evaluate import xgb
 from pipeline_code.gate import describe_failures, evaluate_gates
 
 
@@ -52,7 +52,7 @@ def test_bias_per_group_and_worst_case_across_attributes():
 
 
 def evaluation(auc=0.9, recall=0.8, bias=0.05, champion=1.0) -> dict:
-    metric = lambda v: {"value": v, "standard_deviation": "NaN"}  # noqa: E731
+    metric = lambda v: {"value": v, "standard_deviation": "NaN"}
     return {"binary_classification_metrics": {"auc": metric(auc), "recall": metric(recall)},
             "bias": {"max_positive_rate_difference": bias, "min_disparate_impact": 0.7},
             "champion": {"passed": champion}}

@@ -91,8 +91,8 @@ BAD_INPUTS = {
     "all null": (lambda f, c: f.assign(HourlyRate=None), "column 'HourlyRate': rule 'not all null'"),
     "single class": (lambda f, c: f.assign(Attrition="No"), "column 'Attrition': rule 'both classes'"),
     "header only": (lambda f, c: f.head(0), "has a header but no rows"),
-    "unseen category": (unseen_category_in_test_split, "column 'JobRole': rule 'known categories': 1 value(s) "
-                                                       "unseen in training ['Astronaut']"),
+    "unseen category": (unseen_category_in_test_split,
+                        "column 'JobRole': rule 'known categories': 1 value(s) unseen in training ['Astronaut']"),
 }
 
 
