@@ -27,12 +27,13 @@ JSON_TYPES = ("application/json", "application/jsonlines", "application/x-jsonli
 MALFORMED_REASONS = ("invalid_json", "not_a_capture_record", "invalid_base64", "unknown_content_type",
                      "wrong_column_count", "non_numeric", "too_large", "empty_file", "bad_prediction")
 
-_STR = r'[^"\\]*(?:\\n[^"\\]*)*'  # a JSON string body whose only escape is \n (multi-row CSV)
+# SageMaker's compact line with a CSV input. ``[^"]*`` is sre's fast scan; a string with escapes (``\\n`` in a
+# multi-row payload, ``\\"``...) either still matches, and is unescaped with json.loads, or falls to ``(.*)``.
 _FAST_LINE = re.compile(
-    r'^(?:\{"captureData":\{"endpointInput":\{"observedContentType":"text/csv","mode":"INPUT","data":"('
-    + _STR + r')","encoding":"CSV"\},"endpointOutput":\{"observedContentType":"[^"\\]*","mode":"OUTPUT","data":"('
-    + _STR + r')","encoding":"CSV"\}\},"eventMetadata":\{"eventId":"[^"\\]*"(?:,"inferenceId":"([^"\\]*)")?'
-    r',"inferenceTime":"[^"\\]*"\},"eventVersion":"0"\}|(.*))$',
+    r'^(?:\{"captureData":\{"endpointInput":\{"observedContentType":"text/csv","mode":"INPUT","data":"([^"]*)",'
+    r'"encoding":"CSV"\},"endpointOutput":\{"observedContentType":"[^"]*","mode":"OUTPUT","data":"([^"]*)",'
+    r'"encoding":"CSV"\}\},"eventMetadata":\{"eventId":"[^"]*"(?:,"inferenceId":"([^"]*)")?,'
+    r'"inferenceTime":"[^"]*"\},"eventVersion":"0"\}|(.*))$',
     re.MULTILINE,
 )
 
@@ -158,35 +159,52 @@ class CaptureDecoder:
         text = data.decode("utf-8", errors="replace") if isinstance(data, bytes) else data
         malformed: Counter = Counter()
         slow_rows, slow_scores, scored = [], [], []
-        matches = _FAST_LINE.findall(text)
+        matches = _FAST_LINE.findall(text.strip())
         payloads, outputs, ids, others = zip(*matches) if matches else ((), (), (), ())
+        records = 0
         if any(others):  # some lines are not in the canonical CSV form: split them off
             keep = [i for i, other in enumerate(others) if not other]
             for other in others:
                 if other and not other.isspace():
+                    records += 1
                     self._decode_slow_line(other, slow_rows, slow_scores, scored if keep_ids else None, malformed)
             payloads, outputs, ids = ([seq[i] for i in keep] for seq in (payloads, outputs, ids))
-        records = sum(1 for other in others if other and not other.isspace())
-        fast = [i for i, p in enumerate(payloads) if p] if "" in payloads else None
-        if fast is not None:  # blank lines match as empty payloads
+        if "" in payloads:  # blank lines match as empty payloads
+            fast = [i for i, p in enumerate(payloads) if p]
             payloads, outputs, ids = ([seq[i] for i in fast] for seq in (payloads, outputs, ids))
         records += len(payloads)
+        if payloads and any("\\" in "".join(seq) for seq in (payloads, outputs, ids)):
+            payloads, outputs, ids = self._unescape(payloads, outputs, ids, malformed)
         if payloads and max(map(len, payloads)) + max(map(len, outputs)) > self.max_record_bytes:
             small = [i for i, (p, o) in enumerate(zip(payloads, outputs)) if len(p) + len(o) <= self.max_record_bytes]
             malformed["too_large"] += len(payloads) - len(small)
             payloads, outputs, ids = ([seq[i] for i in small] for seq in (payloads, outputs, ids))
         fast_inputs, fast_outputs = payloads, outputs
         if keep_ids:
-            scored.extend((i, o) for i, p, o in zip(ids, payloads, outputs) if i and "\\n" not in p)
+            scored.extend((i, o) for i, p, o in zip(ids, payloads, outputs) if i and "\n" not in p.strip("\n"))
         if records == 0:
             malformed["empty_file"] += 1
-        columns, rows = self._parse_rows("\n".join(fast_inputs).replace("\\n", "\n").rstrip("\n"), slow_rows,
-                                         malformed)
+        columns, rows = self._parse_rows("\n".join(p.rstrip("\n") for p in fast_inputs) if "\n" in "".join(
+            fast_inputs) else "\n".join(fast_inputs), slow_rows, malformed)
         predictions = np.concatenate([self._fast_scores(fast_outputs, malformed),
                                       np.asarray(slow_scores, dtype=np.float64)])
         if keep_ids:
             scored = self._numeric_scored(scored)
         return DecodedCapture(columns, predictions, records, rows, malformed, scored)
+
+    @staticmethod
+    def _unescape(payloads, outputs, ids, malformed: Counter) -> tuple[list, list, list]:
+        """JSON-unescape the strings that hold a backslash; a bad escape makes the record malformed."""
+        kept = ([], [], [])
+        for record in zip(payloads, outputs, ids):
+            try:
+                values = [json.loads(f'"{v}"') if "\\" in v else v for v in record]
+            except ValueError:
+                malformed["invalid_json"] += 1
+                continue
+            for column, value in zip(kept, values):
+                column.append(value)
+        return kept
 
     def _decode_slow_line(self, line: str, rows: list, scores: list, scored: list | None,
                           malformed: Counter) -> None:
@@ -267,10 +285,10 @@ class CaptureDecoder:
         try:
             return pd.read_csv(io.StringIO(text), header=None, names=names, dtype=self._dtypes,
                                keep_default_na=False, na_values={n: [""] for n in names if n not in self._text},
-                               skip_blank_lines=False, quoting=csv.QUOTE_NONE, engine="c")
+                               skip_blank_lines=False, quoting=csv.QUOTE_NONE, engine="c", low_memory=False)
         except (ValueError, TypeError):
             frame = pd.read_csv(io.StringIO(text), header=None, names=names, dtype=str, keep_default_na=False,
-                                skip_blank_lines=False, quoting=csv.QUOTE_NONE, engine="c")
+                                skip_blank_lines=False, quoting=csv.QUOTE_NONE, engine="c", low_memory=False)
             return self._coerce(frame, malformed)
 
     def _coerce(self, frame: pd.DataFrame, malformed: Counter) -> pd.DataFrame:
@@ -292,14 +310,14 @@ class CaptureDecoder:
     def _fast_scores(outputs: list[str], malformed: Counter) -> np.ndarray:
         if not outputs:
             return np.zeros(0)
-        tokens = ",".join(outputs).replace("\\n", ",").split(",")
+        tokens = ",".join(outputs).replace("\n", ",").split(",")
         try:
             return np.array([t for t in tokens if t], dtype=np.float64)
         except ValueError:
             values = []
             for output in outputs:
                 try:
-                    values.extend(float(v) for v in output.replace("\\n", ",").split(",") if v)
+                    values.extend(float(v) for v in output.replace("\n", ",").split(",") if v)
                 except ValueError:
                     malformed["bad_prediction"] += 1
             return np.asarray(values, dtype=np.float64)
@@ -309,7 +327,7 @@ class CaptureDecoder:
         result = []
         for inference_id, score in scored:
             try:
-                result.append((inference_id, float(str(score).split("\\n")[0])))
+                result.append((inference_id, float(str(score).strip())))
             except ValueError:
                 continue  # already counted as bad_prediction
         return result
