@@ -74,7 +74,9 @@ def _compact(frame: pd.DataFrame) -> pd.DataFrame:
 
 def _write_csv(path: Path, frame: pd.DataFrame, header: bool) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    _compact(frame).to_csv(path, header=header, index=False)  # no lineterminator=: older pandas in the images
+    # Missing values as "nan": XGBoost's native CSV reader (the built-in container's) and pandas both read NaN,
+    # XGBoost's missing value; no lineterminator= because the images run older pandas.
+    _compact(frame).to_csv(path, header=header, index=False, na_rep="nan")
 
 
 def preprocess(frame: pd.DataFrame, spec: dict, output) -> dict:

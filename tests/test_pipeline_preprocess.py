@@ -9,6 +9,7 @@ import pytest
 
 from pipeline_code import drift_stats, encoding, preprocess
 from pipeline_code.common import DataError
+from pipeline_code.evaluate import xgb
 
 SPEC = {"label": "y", "positive_class": "yes", "features": "all_but_label", "categorical": ["colour", "band"],
         "protected_attributes": ["band"], "seed": 3, "split": {"train": 0.7, "validation": 0.15, "test": 0.15}}
@@ -92,3 +93,15 @@ def test_low_cardinality_numeric_features_get_one_bin_per_value():
     feature = drift_stats.feature_baseline("is_foreign", flags, categorical=False)
     counts, _ = feature.counts(np.array([0.0] * 70 + [1.0] * 30))
     assert drift_stats.compare(feature, counts)["psi"] > 0.5
+
+
+def test_missing_values_reach_xgboost_as_missing_through_its_native_csv_reader(tmp_path):
+    data = dataset()
+    data.loc[data.index[::7], "amount"] = None
+    preprocess.preprocess(data, SPEC, tmp_path)
+    path = tmp_path / "train" / "train.csv"
+    native = xgb.DMatrix(f"{path}?format=csv&label_column=0")  # how the built-in container reads it
+    table = pd.read_csv(path, header=None)
+    assert native.num_row() == len(table)
+    assert native.num_nonmissing() == int(table.iloc[:, 1:].notna().to_numpy().sum())
+    assert table[1].isna().sum() > 0
