@@ -27,6 +27,8 @@ class ModelCore(Construct):
             (no resource policy).
         key_pending_window_days: KMS deletion window; default 30.
         key_rotation_days: KMS rotation period; default 365.
+        artifact_bucket_events: send the artifact bucket's object events to EventBridge (an S3 source object
+            starting CI needs it); default ``False``. The data bucket always sends them (new-data triggers).
     """
 
     def __init__(
@@ -41,6 +43,7 @@ class ModelCore(Construct):
         stage_account_ids: list[str] | None = None,
         key_pending_window_days: int = 30,
         key_rotation_days: int = 365,
+        artifact_bucket_events: bool = False,
     ) -> None:
         super().__init__(scope, construct_id)
         self.model_name = model_name
@@ -70,7 +73,8 @@ class ModelCore(Construct):
             event_bridge_enabled=True,
         )
         self.artifact_bucket = SecureBucket(
-            self, "ArtifactBucket", encryption_key=self.key, access_logs=self.access_log_bucket
+            self, "ArtifactBucket", encryption_key=self.key, access_logs=self.access_log_bucket,
+            event_bridge_enabled=artifact_bucket_events,
         )
         self._share_artifacts_with(stage_account_ids or [])
         self.model_package_group = sagemaker.CfnModelPackageGroup(

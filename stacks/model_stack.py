@@ -7,9 +7,9 @@ from constructs import Construct
 from mlops_constructs.build_triggers import BuildTriggers
 from mlops_constructs.code_areas import model_code_areas
 from mlops_constructs.config import ModelConfig, PlatformSettings
-from mlops_constructs.model_build_ci import ModelBuildCI
 from mlops_constructs.job_spec import job_spec
 from mlops_constructs.model_build_pipeline import ModelBuildPipeline
+from mlops_constructs.model_build_ci import ModelBuildCI
 from mlops_constructs.model_core import ModelCore
 from stacks.deploy_wiring import add_deployment
 from stacks.monitoring_wiring import add_monitoring
@@ -48,6 +48,8 @@ class ModelStack(Stack):
             stage_account_ids=platform.cross_account_ids,
             key_pending_window_days=platform.kms.pending_window_days,
             key_rotation_days=platform.kms.rotation_period_days,
+            # With no code connection, CI starts when the source zip lands in the artifact bucket (S3 source).
+            artifact_bucket_events=not platform.source.connection_arn,
         )
         # Each capability plugs in below, in its own block, in build -> deploy -> watch order.
         # [model build]
@@ -65,10 +67,6 @@ class ModelStack(Stack):
         )
         CfnOutput(self, "BuildPipelineName", value=self.build.pipeline_name)
         # [build CI and triggers]
-        if not platform.source.connection_arn:
-            # The S3 source (ci/<model>/source.zip) starts the CI through an EventBridge "Object Created" rule.
-            self.core.artifact_bucket.node.default_child.add_property_override(
-                "NotificationConfiguration.EventBridgeConfiguration.EventBridgeEnabled", True)
         self.build_ci = ModelBuildCI(
             self,
             "BuildCI",

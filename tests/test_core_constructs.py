@@ -104,3 +104,12 @@ def test_topic_is_encrypted_with_model_key_and_subscribes_emails(core):
     core.has_resource_properties("AWS::SNS::Topic", {"KmsMasterKeyId": {"Fn::GetAtt": [key_id, "Arn"]}})
     subs = core.find_resources("AWS::SNS::Subscription", {"Properties": {"Protocol": "email"}})
     assert sorted(s["Properties"]["Endpoint"] for s in subs.values()) == ["a@example.com", "b@example.com"]
+
+
+def test_artifact_bucket_events_are_opt_in():
+    def eventbridge_buckets(template: Template) -> list[str]:
+        return sorted(k[:14] for k in template.find_resources("AWS::S3::Bucket", {"Properties": {
+            "NotificationConfiguration": {"EventBridgeConfiguration": {"EventBridgeEnabled": True}}}}))
+
+    assert eventbridge_buckets(_core_template()) == ["CoreDataBucket"]
+    assert eventbridge_buckets(_core_template(artifact_bucket_events=True)) == ["CoreArtifactBu", "CoreDataBucket"]
