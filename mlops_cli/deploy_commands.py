@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import json
+import math
 import sys
 from pathlib import Path
 from urllib.parse import urlparse
@@ -141,7 +142,7 @@ def score_cases(runtime, endpoint: str, matrix) -> list[float | None]:
         rows = matrix[start:start + BATCH_ROWS]
         buffer = io.StringIO()
         for row in rows:
-            buffer.write(",".join("" if value != value else repr(float(value)) for value in row) + "\n")
+            buffer.write(",".join("" if math.isnan(value) else repr(float(value)) for value in row) + "\n")
         try:
             response = runtime.invoke_endpoint(EndpointName=endpoint, ContentType="text/csv", Accept="text/csv",
                                                Body=buffer.getvalue().encode())

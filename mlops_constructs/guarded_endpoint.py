@@ -4,7 +4,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from aws_cdk import ArnFormat, Duration, Stack
+from aws_cdk import Duration, Stack
 from aws_cdk import aws_applicationautoscaling as autoscaling
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cw_actions
@@ -17,13 +17,14 @@ from constructs import Construct
 
 from mlops_constructs.config.model import is_instance_store
 from mlops_constructs.nag import acknowledge
+from mlops_constructs.serving_role import serving_role
 from pipeline_code import contracts
 
 MIN_EXECUTION_TIMEOUT = 600
 MAX_EXECUTION_TIMEOUT = 28_800
 # Time allowed for provisioning the green fleet and passing health checks, on top of the bake intervals.
 PROVISIONING_ALLOWANCE_SECONDS = 1_200
-ARTIFACT_OBJECTS = "pipelines/*"
+ARTIFACT_OBJECTS = "pipelines/"
 STEP_LIMITS = {"LINEAR": (10, 50), "CANARY": (1, 50)}
 
 
@@ -207,50 +208,14 @@ class GuardedEndpoint(Construct):
     def _execution_role(self, artifacts: s3.IBucket, key: kms.IKey, repositories: list[str],
                         capture: s3.IBucket | None) -> iam.Role:
         """Least privilege for serving: read artifacts, pull the image, write logs, metrics and capture data."""
-        stack = Stack.of(self)
-        role = iam.Role(self, "ExecutionRole", assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"),
-                        role_name=f"{self.endpoint_name}-serving",  # the deploy role may manage <endpoint>-*
-                        description=f"Serves models behind endpoint {self.endpoint_name}")
-        artifacts.grant_read(role, ARTIFACT_OBJECTS)  # model.tar.gz from the build pipeline's steps
-        key.grant_decrypt(role)
-        if capture:
-            role.add_to_principal_policy(iam.PolicyStatement(
-                actions=["s3:PutObject"], resources=[capture.arn_for_objects(f"{contracts.CAPTURE_PREFIX}/*")]))
-            key.grant(role, "kms:GenerateDataKey")
-        role.add_to_principal_policy(iam.PolicyStatement(
-            actions=["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:BatchCheckLayerAvailability"],
-            resources=repositories))
-        role.add_to_principal_policy(iam.PolicyStatement(actions=["ecr:GetAuthorizationToken"], resources=["*"]))
-        log_group = stack.format_arn(service="logs", resource="log-group",
-                                     resource_name="/aws/sagemaker/Endpoints/" + self.endpoint_name,
-                                     arn_format=ArnFormat.COLON_RESOURCE_NAME)
-        role.add_to_principal_policy(iam.PolicyStatement(
-            actions=["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
-            resources=[log_group, f"{log_group}:*"]))
-        role.add_to_principal_policy(iam.PolicyStatement(
-            actions=["cloudwatch:PutMetricData"], resources=["*"],
-            conditions={"StringLike": {"cloudwatch:namespace": ["/aws/sagemaker/Endpoints", "aws/sagemaker/*"]}}))
-        acknowledge(
-            role,
-            "ecr:GetAuthorizationToken and cloudwatch:PutMetricData have no resource-level permissions "
-            "(PutMetricData is limited by a namespace condition); the built-in serving image lives in a "
-            "regional AWS-owned account, hence the account wildcard in its repository ARN; log streams are "
-            "created at run time under this endpoint's own log group; artifact objects are read by key prefix.",
-            "AwsSolutions-IAM5[Resource::*]",
-            "AwsSolutions-IAM5[Action::s3:GetBucket*]",
-            "AwsSolutions-IAM5[Action::s3:GetObject*]",
-            "AwsSolutions-IAM5[Action::s3:List*]",
-            "AwsSolutions-IAM5[Action::kms:GenerateDataKey*]",
-            *(f"AwsSolutions-IAM5[Resource::{_nag_arn(stack, r)}]" for r in repositories if "*" in r),
-            f"AwsSolutions-IAM5[Resource::{_nag_arn(stack, log_group)}:*]",
-            f"AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:s3:::{_nag_ref(stack, artifacts.bucket_name)}"
-            f"/{ARTIFACT_OBJECTS}]",
-            *([f"AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:s3:::{_nag_ref(stack, capture.bucket_name)}"
-               f"/{contracts.CAPTURE_PREFIX}/*]"] if capture else []),
+        return serving_role(
+            self, "ExecutionRole", description=f"Serves models behind endpoint {self.endpoint_name}",
+            role_name=f"{self.endpoint_name}-serving",  # the deploy role may manage <endpoint>-* roles only
+            key=key, image_repository_arns=repositories,
+            log_group_name=f"/aws/sagemaker/Endpoints/{self.endpoint_name}",
+            reads=[(artifacts, ARTIFACT_OBJECTS)],  # model.tar.gz from the build pipeline's steps
+            writes=[(capture, f"{contracts.CAPTURE_PREFIX}/")] if capture else [],
         )
-        acknowledge(role, "The execution policy is inline so that it belongs to this role alone.",
-                    "NIST.800.53.R5-IAMNoInlinePolicy")
-        return role
 
     def _model(self, variant: VariantSpec, package_arn: str) -> sagemaker.CfnModel:
         model = sagemaker.CfnModel(
@@ -376,18 +341,6 @@ class GuardedEndpoint(Construct):
 
 def _pascal(name: str) -> str:
     return "".join(part[:1].upper() + part[1:] for part in name.replace("_", "-").split("-"))
-
-
-def _nag_arn(stack: Stack, arn: str) -> str:
-    """An ARN as cdk-nag prints it in rule IDs: pseudo parameters as <AWS::Name>."""
-    return (arn.replace(stack.partition, "<AWS::Partition>").replace(stack.region, "<AWS::Region>")
-            .replace(stack.account, "<AWS::AccountId>"))
-
-
-def _nag_ref(stack: Stack, value: str) -> str:
-    """A name as cdk-nag prints it: a parameter reference as <Name>, a literal as itself."""
-    resolved = stack.resolve(value)
-    return f"<{resolved['Ref']}>" if isinstance(resolved, dict) and "Ref" in resolved else str(resolved)
 
 
 def _validate(*, endpoint_name: str, variants: list[VariantSpec], shadow: VariantSpec | None,

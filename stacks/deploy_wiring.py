@@ -3,11 +3,12 @@ from __future__ import annotations
 
 from aws_cdk import CfnOutput, Stack
 
+from mlops_constructs.batch_scoring import BatchScoring
 from mlops_constructs.config import ModelConfig, PlatformSettings
 from mlops_constructs.deploy_pipeline import DeployTarget, ModelDeployPipeline
 from mlops_constructs.model_core import ModelCore
 from pipeline_code import contracts
-from stacks.endpoint_stack import endpoint_stack_name
+from stacks.endpoint_stack import endpoint_stack_name, serving_repository_arn
 
 
 def add_deployment(stack: Stack, *, model: ModelConfig, platform: PlatformSettings, core: ModelCore) -> None:
@@ -25,3 +26,13 @@ def add_deployment(stack: Stack, *, model: ModelConfig, platform: PlatformSettin
             artifact_bucket=core.artifact_bucket, data_bucket=core.data_bucket, key=core.key, topic=core.topic,
         )
         CfnOutput(stack, "DeployPipelineName", value=deploy.pipeline.pipeline_name)
+    elif model.deployment.mode == "batch":
+        batch = model.deployment.batch
+        scoring = BatchScoring(
+            stack, "BatchScoring", model_name=model.name, model_package_group_name=core.model_package_group_name,
+            data_bucket=core.data_bucket, artifact_bucket=core.artifact_bucket, key=core.key, topic=core.topic,
+            schedule=batch.schedule, input_prefix=batch.input_prefix, output_prefix=batch.output_prefix,
+            image_repository_arns=[serving_repository_arn(stack, model)], instance_type=batch.instance_type,
+            instance_count=batch.instance_count,
+        )
+        CfnOutput(stack, "ScoresTable", value=f"{scoring.database_name}.{scoring.table_name}")

@@ -88,7 +88,7 @@ class EndpointStack(Stack):
             champion_model_package_arn=champion.value_as_string if champion else None,
             artifact_bucket=artifact_bucket,
             key=key,
-            image_repository_arns=[self._serving_repository(model)],
+            image_repository_arns=[serving_repository_arn(self, model)],
             alarm_topic=topic,
             capture_bucket=data_bucket if deployment.data_capture_percent and not serverless else None,
             capture_percent=deployment.data_capture_percent or 100,
@@ -115,11 +115,13 @@ class EndpointStack(Stack):
         return CfnParameter(self, name, type="String", description=description, allowed_pattern=pattern,
                             min_length=1)
 
-    def _serving_repository(self, model: ModelConfig) -> str:
-        """Built-in XGBoost is served from a regional AWS-owned account; custom images from this account."""
-        if model.training.algorithm == "custom":
-            return self.format_arn(service="ecr", resource="repository", resource_name=model.training.image.repository)
-        return f"arn:{self.partition}:ecr:{self.region}:*:repository/sagemaker-xgboost"
+
+
+def serving_repository_arn(stack: Stack, model: ModelConfig) -> str:
+    """Built-in XGBoost is served from a regional AWS-owned account; custom images from this account."""
+    if model.training.algorithm == "custom":
+        return stack.format_arn(service="ecr", resource="repository", resource_name=model.training.image.repository)
+    return f"arn:{stack.partition}:ecr:{stack.region}:*:repository/sagemaker-xgboost"
 
 
 def _watched_metrics(model: ModelConfig) -> list[WatchedMetric]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import boto3
@@ -29,7 +29,7 @@ NEW_CONFIG, OLD_CONFIG = "EndpointConfig-new", "EndpointConfig-old"
 
 def _summary(version: int, day: int) -> dict:
     return {"ModelPackageArn": f"arn:aws:sagemaker:us-east-1:111111111111:model-package/m/{version}",
-            "CreationTime": datetime(2026, 11, day, tzinfo=timezone.utc), "ModelPackageStatus": "Completed",
+            "CreationTime": datetime(2026, 11, day, tzinfo=UTC), "ModelPackageStatus": "Completed",
             "ModelPackageGroupName": "m", "ModelApprovalStatus": "Approved"}
 
 

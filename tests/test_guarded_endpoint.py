@@ -156,12 +156,12 @@ def test_endpoint_stacks_are_plain_templates_the_pipeline_can_deploy(example_app
 
 def _endpoint(**overrides) -> Template:
     stack = Stack(new_app(), "Test")
-    props = dict(
-        model_name="m", endpoint_name="m-staging", model_package_arn="arn:aws:sagemaker:eu-west-1:111111111111:"
-        "model-package/m/1", artifact_bucket=s3.Bucket(stack, "Artifacts"), key=kms.Key(stack, "Key"),
-        image_repository_arns=["arn:aws:ecr:eu-west-1:111111111111:repository/m"],
-        alarm_topic=sns.Topic(stack, "Topic"),
-    )
+    props = {
+        "model_name": "m", "endpoint_name": "m-staging", "model_package_arn": "arn:aws:sagemaker:eu-west-1:111111111111:"
+        "model-package/m/1", "artifact_bucket": s3.Bucket(stack, "Artifacts"), "key": kms.Key(stack, "Key"),
+        "image_repository_arns": ["arn:aws:ecr:eu-west-1:111111111111:repository/m"],
+        "alarm_topic": sns.Topic(stack, "Topic"),
+    }
     props.update(overrides.pop("_with_stack", lambda s: {})(stack))
     props.update(overrides)
     GuardedEndpoint(stack, "Endpoint", **props)

@@ -1,0 +1,118 @@
+"""BatchScoring (employee-attrition): schedule, state machine flow, failure notification, Athena table."""
+from __future__ import annotations
+
+import json
+
+import pytest
+from aws_cdk import Stack
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_sns as sns
+from aws_cdk.assertions import Capture, Match
+
+from mlops_constructs.batch_scoring import BatchScoring
+from tests.conftest import new_app
+
+STACK = "mlops-employee-attrition"
+
+
+def _render(node) -> str:
+    """A DefinitionString with its tokens replaced by readable placeholders, e.g. <CoreDataBucket...>."""
+    if isinstance(node, str):
+        return node
+    if "Ref" in node:
+        return f"<{node['Ref']}>"
+    if "Fn::GetAtt" in node:
+        return f"<{'.'.join(node['Fn::GetAtt'])}>"
+    separator, parts = node["Fn::Join"]
+    return separator.join(_render(p) for p in parts)
+
+
+@pytest.fixture(scope="module")
+def batch(example_app):
+    template = example_app.template(STACK)
+    (machine_id, machine), = template.find_resources("AWS::StepFunctions::StateMachine").items()
+    definition = json.loads(_render(machine["Properties"]["DefinitionString"]))
+    return template, machine_id, definition
+
+
+def test_the_monthly_schedule_starts_the_state_machine_with_the_scheduled_time(batch):
+    template, machine_id, _ = batch
+    target = Capture()
+    template.has_resource_properties("AWS::Scheduler::Schedule", {
+        "ScheduleExpression": "cron(0 6 2 * ? *)", "Target": target})
+    assert target.as_object()["Arn"] == {"Ref": machine_id}
+    assert json.loads(target.as_object()["Input"]) == {"scheduled_time": "<aws.scheduler.scheduled-time>"}
+
+
+def test_the_newest_approved_package_is_scored_over_the_months_input(batch):
+    _, _, definition = batch
+    states = definition["States"]
+    flow, name = [], definition["StartAt"]
+    while name:
+        flow.append(name)
+        name = states[name].get("Next") if not states[name].get("End") else None
+    assert flow == ["Month", "LatestApproved", "CreateModel", "Transform", "DeleteModel"]
+    assert states["LatestApproved"]["Parameters"] == {
+        "ModelPackageGroupName": "employee-attrition", "ModelApprovalStatus": "Approved",
+        "SortBy": "CreationTime", "SortOrder": "Descending", "MaxResults": 1}
+    params = states["Transform"]["Parameters"]
+    source = params["TransformInput"]["DataSource"]["S3DataSource"]["S3Uri.$"]
+    assert source.startswith("States.Format('s3://<CoreDataBucket") and "/hr/attrition/scoring/{}/'" in source
+    assert "/hr/attrition/scores/month={}/'" in params["TransformOutput"]["S3OutputPath.$"]
+    assert params["DataProcessing"] == {"InputFilter": "$[1:]", "JoinSource": "Input", "OutputFilter": "$[0,-1]"}
+    assert params["TransformOutput"]["KmsKeyId"].startswith("<CoreKey")
+    assert states["Transform"]["Resource"].endswith(":states:::sagemaker:createTransformJob.sync")
+
+
+def test_every_failure_is_notified_on_the_model_topic(batch):
+    template, _, definition = batch
+    states = definition["States"]
+    for name in ("LatestApproved", "CreateModel", "Transform", "DeleteModel"):
+        assert states[name]["Catch"] == [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.error",
+                                          "Next": "NotifyFailure"}], name
+    (topic_id,) = template.find_resources("AWS::SNS::Topic").keys()
+    assert states["NotifyFailure"]["Parameters"]["TopicArn"] == f"<{topic_id}>"
+    assert states[states["NotifyFailure"]["Next"]]["Type"] == "Fail"
+
+
+def test_scores_are_queryable_by_month_through_athena(batch):
+    template, _, _ = batch
+    location = Capture()
+    template.has_resource_properties("AWS::Glue::Table", {
+        "DatabaseName": "employee_attrition",
+        "TableInput": Match.object_like({
+            "Name": "scores",
+            "PartitionKeys": [{"Name": "month", "Type": "string"}],
+            "Parameters": Match.object_like({"projection.enabled": "true", "projection.month.type": "date",
+                                             "projection.month.format": "yyyy-MM"}),
+            "StorageDescriptor": Match.object_like({
+                "Location": location,
+                "Columns": [{"Name": "record_id", "Type": "string"}, {"Name": "score", "Type": "double"}]}),
+        }),
+    })
+    assert location.as_object()["Fn::Join"][1][-1] == "/hr/attrition/scores/"
+
+
+def test_the_model_role_reads_the_input_prefix_and_writes_only_the_output_prefix(batch):
+    template, _, definition = batch
+    role_id = definition["States"]["CreateModel"]["Parameters"]["ExecutionRoleArn"].strip("<>").split(".")[0]
+    policy = Capture()
+    template.has_resource_properties("AWS::IAM::Policy", {"Roles": [{"Ref": role_id}], "PolicyDocument": policy})
+    writes = [s for s in policy.as_object()["Statement"] if s["Action"] == "s3:PutObject"]
+    assert [_render(s["Resource"]) for s in writes] == [_render(writes[0]["Resource"])]
+    assert _render(writes[0]["Resource"]).endswith("/hr/attrition/scores/*")
+
+
+@pytest.mark.parametrize(("prefixes", "message"), [
+    (("in/", "in/out/"), "must not contain each other"),
+    (("in", "out/"), "input_prefix 'in' must be a relative key prefix ending in '/'"),
+])
+def test_bad_prefixes_fail_at_synth(prefixes, message):
+    stack = Stack(new_app(), "Test")
+    key = kms.Key(stack, "Key")
+    with pytest.raises(ValueError, match=message):
+        BatchScoring(stack, "Batch", model_name="m", model_package_group_name="m",
+                     data_bucket=s3.Bucket(stack, "Data"), artifact_bucket=s3.Bucket(stack, "Art"), key=key,
+                     topic=sns.Topic(stack, "Topic"), schedule="cron(0 6 2 * ? *)", input_prefix=prefixes[0],
+                     output_prefix=prefixes[1], image_repository_arns=["arn:aws:ecr:us-east-1:1:repository/x"])
