@@ -58,6 +58,9 @@ def test_outputs_follow_the_algorithm_mode_layout(tmp_path):
     assert baseline.feature_names == encoder["features"] == ["amount", "colour", "band"]
     colour = next(f for f in baseline.features if f.name == "colour")
     assert encoder["categorical"]["colour"] == colour.categories == ["blue", "green", "red"]
+    rebuilt = encoding.fit(baseline.feature_names, {f.name: f.categories for f in baseline.features
+                                                    if f.kind == "categorical"})
+    assert rebuilt == encoder  # clients holding only the package's baseline encode exactly as training did
     decoded = drift_stats.decode_codes(colour, test["colour"].to_numpy())
     original = data.iloc[preprocess.split_indices(preprocess.labels(data, SPEC), SPEC)["test"]]["colour"]
     assert decoded.tolist() == original.tolist()
