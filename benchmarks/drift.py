@@ -186,9 +186,10 @@ def summarize(ours: dict, evidently: dict | None, calibration_s: float) -> dict:
 
 def table(s: dict) -> list[str]:
     o = s["ours"]
+    ours = (f"| ours (drift_detect) | {o['records']} | {o['cpu_s']:.2f} | {o['records_per_cpu_s']:,.0f} | "
+            f"{o['wall_s']:.2f} | {o['peak_rss_mb']:.0f} | {', '.join(o['drifted'])} |")
     lines = ["| | records | CPU s | records/CPU-s | wall s | peak RSS MB | flagged |", "|---|---|---|---|---|---|---|",
-             f"| ours (drift_detect) | {o['records']} | {o['cpu_s']:.2f} | {o['records_per_cpu_s']:,.0f} | "
-             f"{o['wall_s']:.2f} | {o['peak_rss_mb']:.0f} | {', '.join(o['drifted'])} |"]
+             ours]
     if "evidently" in s:
         e = s["evidently"]
         total = e["decode_cpu_s"] + e["report_cpu_s"]

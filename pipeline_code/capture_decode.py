@@ -112,7 +112,7 @@ def _json_rows(text: str, features: tuple[str, ...]) -> list[list]:
     if isinstance(body, dict):
         body = body.get("instances", body.get("inputs", [body]))
     if not isinstance(body, list):
-        raise ValueError("JSON payload is neither a list nor an object")
+        raise TypeError("JSON payload is neither a list nor an object")
     if body and not isinstance(body[0], (list, dict)):
         body = [body]
     rows = []

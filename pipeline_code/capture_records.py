@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import json
+import math
 import uuid
 
 
@@ -33,4 +34,4 @@ def capture_line(payload: str, output: str, *, encoding: str = "CSV", content_ty
 
 def csv_row(values) -> str:
     """A CSV payload row; floats keep up to 6 significant digits, like most client serializers; NaN is empty."""
-    return ",".join(("" if v != v else f"{v:.6g}") if isinstance(v, float) else str(v) for v in values)
+    return ",".join(("" if math.isnan(v) else f"{v:.6g}") if isinstance(v, float) else str(v) for v in values)

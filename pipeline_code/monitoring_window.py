@@ -7,7 +7,7 @@ package's ``mlops:baseline_uri`` metadata).
 """
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from urllib.parse import urlparse
 
 from pipeline_code import contracts
@@ -18,10 +18,10 @@ MAX_FILE_BYTES = 256 * 1024 * 1024  # a capture file larger than this is skipped
 
 def window_hour(event_time: str | None, now: datetime | None = None) -> datetime:
     """The previous full hour before the scheduled event's time (ISO 8601), in UTC."""
-    moment = now or datetime.now(timezone.utc)
+    moment = now or datetime.now(UTC)
     if event_time:
-        moment = datetime.fromisoformat(event_time.replace("Z", "+00:00"))
-    return moment.astimezone(timezone.utc).replace(minute=0, second=0, microsecond=0) - timedelta(hours=1)
+        moment = datetime.fromisoformat(event_time)  # Python 3.11+ reads the trailing "Z"
+    return moment.astimezone(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(hours=1)
 
 
 def hour_path(hour: datetime) -> str:

@@ -80,8 +80,8 @@ def metric_values(documents: list[dict], name: str, **dimensions) -> list:
     values = []
     for doc in documents:
         names = {m["Name"] for d in doc["_aws"]["CloudWatchMetrics"] for m in d["Metrics"]}
-        if name in names and all(doc.get(k) == v for k, v in dimensions.items()):
-            if set(dimensions) == {k for d in doc["_aws"]["CloudWatchMetrics"] for s in d["Dimensions"] for k in s}:
-                value = doc[name]
-                values.append(value[0] if isinstance(value, list) and len(value) == 1 else value)
+        dimension_names = {k for d in doc["_aws"]["CloudWatchMetrics"] for s in d["Dimensions"] for k in s}
+        if name in names and dimension_names == set(dimensions) and all(doc.get(k) == v for k, v in dimensions.items()):
+            value = doc[name]
+            values.append(value[0] if isinstance(value, list) and len(value) == 1 else value)
     return values

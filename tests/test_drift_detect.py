@@ -6,9 +6,9 @@ import json
 import numpy as np
 import pytest
 
-from tests.monitoring_data import capture_file, fraud_baseline
 from pipeline_code import drift_detect, drift_stats
 from pipeline_code.synthetic.transactions import DRIFTED_FEATURES, FEATURES
+from tests.monitoring_data import capture_file, fraud_baseline
 
 
 @pytest.fixture(scope="module")

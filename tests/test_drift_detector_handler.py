@@ -80,7 +80,7 @@ def test_too_few_records_publish_the_guard_and_no_score(detector, baseline, caps
 def test_missing_or_corrupt_baseline_publishes_baseline_error(detector, baseline, capsys, baseline_json, message):
     aws.serve(baseline_json)
     aws.put_capture(capture_file(800, seed=4, drift=0.0, baseline=baseline))
-    result, docs = invoke(detector, capsys)
+    _, docs = invoke(detector, capsys)
     dims = {contracts.DIM_MODEL: aws.MODEL, contracts.DIM_ENDPOINT: aws.ENDPOINT}
     assert aws.metric_values(docs, contracts.METRIC_BASELINE_ERROR, **dims) == [1]
     assert message in stored_report()["baseline_errors"]["primary"]

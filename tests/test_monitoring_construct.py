@@ -18,14 +18,17 @@ SETTINGS = MonitoringSettings(schedule="rate(1 hour)", drift=DriftMonitor(metric
 DIMENSIONS = [{"Name": "Endpoint", "Value": ENDPOINT}, {"Name": "Model", "Value": MODEL}]  # CDK sorts them
 
 
-def build(settings=SETTINGS, retraining=RetrainingSettings(cooldown_hours=12), **overrides):
+RETRAINING = RetrainingSettings(cooldown_hours=12)
+
+
+def build(settings=SETTINGS, retraining=RETRAINING, **overrides):
     app = new_app()
     stack = Stack(app, "Monitored")
     core = ModelCore(stack, "Core", model_name=MODEL, owner="risk@example.com")
-    props = dict(model_name=MODEL, endpoint_name=ENDPOINT, data_bucket=core.data_bucket,
-                 artifact_bucket=core.artifact_bucket, key=core.key, topic=core.topic, settings=settings,
-                 ground_truth_prefix="ground-truth/fraud-detection/", retraining=retraining,
-                 pipeline_name=contracts.build_pipeline_name(MODEL), variants=["primary"])
+    props = {"model_name": MODEL, "endpoint_name": ENDPOINT, "data_bucket": core.data_bucket,
+             "artifact_bucket": core.artifact_bucket, "key": core.key, "topic": core.topic, "settings": settings,
+             "ground_truth_prefix": "ground-truth/fraud-detection/", "retraining": retraining,
+             "pipeline_name": contracts.build_pipeline_name(MODEL), "variants": ["primary"]}
     props.update(overrides)
     monitoring = ModelMonitoring(stack, "Monitoring", **props)
     Validations.of(app).add_plugins(AwsSolutionsChecks(app), NIST80053R5Checks(app))

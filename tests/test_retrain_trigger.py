@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import boto3
 import pytest
@@ -74,7 +74,7 @@ def test_recent_execution_from_any_trigger_blocks_a_start_within_the_cooldown(tr
 
 
 def test_skip_reason_rules(trigger):
-    now = datetime(2026, 11, 1, 13, tzinfo=timezone.utc)
+    now = datetime(2026, 11, 1, 13, tzinfo=UTC)
     cooldown = timedelta(hours=24)
     running = {"PipelineExecutionArn": "a", "PipelineExecutionStatus": "Executing", "StartTime": now - timedelta(days=3)}
     old = {"PipelineExecutionArn": "b", "PipelineExecutionStatus": "Succeeded", "StartTime": now - timedelta(hours=25)}

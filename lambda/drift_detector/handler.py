@@ -16,8 +16,16 @@ from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from pipeline_code import contracts
 from pipeline_code.drift_detect import VERDICT_DRIFT, VERDICT_INSUFFICIENT, VERDICT_NO_DRIFT, DriftWindow
 from pipeline_code.drift_stats import BaselineError
-from pipeline_code.monitoring_window import (MAX_FILE_BYTES, baseline_uri, capture_prefix, load_baseline,
-                                             report_key, serving_packages, window_hour, window_objects)
+from pipeline_code.monitoring_window import (
+    MAX_FILE_BYTES,
+    baseline_uri,
+    capture_prefix,
+    load_baseline,
+    report_key,
+    serving_packages,
+    window_hour,
+    window_objects,
+)
 
 logger = Logger()
 metrics = Metrics(namespace=contracts.METRIC_NAMESPACE)

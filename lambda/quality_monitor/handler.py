@@ -16,8 +16,16 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 from pipeline_code import contracts
 from pipeline_code.capture_decode import CaptureDecoder, CaptureSchema
-from pipeline_code.monitoring_window import (MAX_FILE_BYTES, capture_prefix, hour_path, report_key,
-                                             serving_packages, window_hour, window_objects)
+from pipeline_code.drift_stats import BaselineError
+from pipeline_code.monitoring_window import (
+    MAX_FILE_BYTES,
+    capture_prefix,
+    hour_path,
+    report_key,
+    serving_packages,
+    window_hour,
+    window_objects,
+)
 from pipeline_code.quality_metrics import join, parse_labels, quality
 
 logger = Logger()
@@ -44,7 +52,7 @@ def run(s3, sagemaker, *, model: str, endpoint: str, bucket: str, ground_truth_p
     scored = []
     try:
         variants = sorted(serving_packages(sagemaker, endpoint))
-    except Exception as exc:  # not deployed, or not from a package: nothing to join
+    except (sagemaker.exceptions.ClientError, BaselineError) as exc:  # not deployed, or not from a package
         logger.warning("no served variants", extra={"error": str(exc)})
         variants = []
     for variant in variants:

@@ -10,12 +10,11 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import boto3
 from aws_lambda_powertools import Logger
-from aws_lambda_powertools.utilities.idempotency import (DynamoDBPersistenceLayer, IdempotencyConfig,
-                                                          idempotent_function)
+from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer, IdempotencyConfig, idempotent_function
 from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyAlreadyInProgressError
 
 from pipeline_code import contracts
@@ -75,7 +74,7 @@ def run(event: dict, *, model: str, pipeline: str, cooldown_hours: int, triggers
     trigger = alarm_trigger(event, triggers)
     if trigger is None:
         return {"status": "ignored", "reason": "not an ALARM state change of a watched alarm"}
-    reason = skip_reason(recent_executions(boto3.client("sagemaker"), pipeline), now or datetime.now(timezone.utc),
+    reason = skip_reason(recent_executions(boto3.client("sagemaker"), pipeline), now or datetime.now(UTC),
                          timedelta(hours=cooldown_hours))
     if reason:
         logger.info("retraining skipped", extra={"reason": reason})
