@@ -30,7 +30,8 @@ class ColumnRule(Strict):
     )
     min: float | None = Field(None, description="Smallest allowed value (numeric/integer only); default none.")
     max: float | None = Field(None, description="Largest allowed value (numeric/integer only); default none.")
-    allowed: list[str] | None = Field(None, min_length=1, description="Allowed categories (categorical only); default none")
+    allowed: list[str] | None = Field(None, min_length=1,
+                                      description="Allowed categories (categorical only); default none")
 
     @model_validator(mode="after")
     def _consistent(self) -> ColumnRule:
