@@ -29,6 +29,8 @@ META_TRAINING_JOB = "mlops:training_job"
 META_IMAGE_URI = "mlops:image_uri"
 META_HYPERPARAMETERS_HASH = "mlops:hyperparameters_sha256"
 META_BASELINE_URI = "mlops:baseline_uri"
+META_CODE_URL = "mlops:code_url"  # s3:// URI of the pipeline_code zip the steps ran
+META_CODE_SHA256 = "mlops:code_sha256"  # its SHA-256, checked by every step before it runs
 
 # S3 layout in a model's data bucket.
 CAPTURE_PREFIX = "capture"  # SageMaker appends /<endpoint>/<variant>/yyyy/mm/dd/hh/<file>.jsonl
@@ -51,6 +53,20 @@ PARAM_GIT_COMMIT = "GitCommit"
 PARAM_APPROVAL_STATUS = "ModelApprovalStatus"
 PARAM_TRIGGER = "Trigger"  # code | schedule | new-data | drift | quality | manual | reproduce
 TRIGGERS = ("code", "schedule", "new-data", "drift", "quality", "manual", "reproduce")
+PARAM_CODE_URL = "CodeUrl"  # s3:// URI of a zip of the pipeline_code package; default: the CDK asset
+PARAM_CODE_SHA256 = "CodeSha256"  # SHA-256 (hex) of that zip; a step whose zip differs fails before it runs
+CODE_PREFIX = "code"  # in the artifact bucket: code/<model>/<git commit>/pipeline_code.zip, uploaded by CI
+CODE_ZIP_NAME = "pipeline_code.zip"
+
+
+def code_object_key(model: str, git_commit: str) -> str:
+    """Artifact-bucket key of the code zip CI builds from a commit: ``code/<model>/<commit>/pipeline_code.zip``."""
+    return f"{code_prefix(model)}{git_commit}/{CODE_ZIP_NAME}"
+
+
+def code_prefix(model: str) -> str:
+    """``code/<model>/``: every code zip of one model (the CI role writes here, the pipeline role reads)."""
+    return f"{CODE_PREFIX}/{model}/"
 
 
 def build_pipeline_name(model: str) -> str:
