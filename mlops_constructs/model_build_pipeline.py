@@ -3,11 +3,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 import tempfile
 from pathlib import Path
 
-from aws_cdk import ArnFormat, IgnoreMode, Stack
+from aws_cdk import ArnFormat, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
@@ -20,19 +21,21 @@ from mlops_constructs.config.platform import VpcSettings
 from mlops_constructs.nag import acknowledge
 from mlops_constructs.sagemaker_pipeline.build_definition import BuildInputs, JobNames, build_definition
 from mlops_constructs.sagemaker_pipeline.images import account_image_uri, builtin_image_uri
-from pipeline_code.contracts import build_pipeline_name
+from pipeline_code.code_bundle import CodeZip, build_code_zip
+from pipeline_code.contracts import build_pipeline_name, code_prefix
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-# Docker-ignore patterns: the code asset is pipeline_code/ alone (zipped with the folder, so it imports as a package).
-CODE_ALLOWLIST = ["*", "!pipeline_code", "**/__pycache__", "**/*.pyc", "**/tests", "**/.pytest_cache"]
+PIPELINE_CODE_DIR = REPO_ROOT / "pipeline_code"
 JOB_LOG_GROUPS = ("/aws/sagemaker/ProcessingJobs", "/aws/sagemaker/TrainingJobs")
 
 
 class ModelBuildPipeline(Construct):
     """``AWS::SageMaker::Pipeline`` ``<model>-build`` with its own least-privilege execution role.
 
-    Steps run ``python3 -m pipeline_code.<step>`` from a zip asset of ``pipeline_code/`` with the job spec as a
-    second asset. Jobs encrypt volumes and outputs with ``key``; training is network-isolated with
+    Steps run ``pipeline_code.<step>`` from the zip at the ``CodeUrl`` parameter after checking it against
+    ``CodeSha256``; both default to a byte-reproducible zip of ``pipeline_code/`` built at synth
+    (``pipeline_code.code_bundle``) and shipped as an asset, and CI passes the zip of the commit it built under
+    ``code/<model>/`` in ``artifact_bucket``. The job spec is a second asset. Jobs encrypt volumes and outputs with ``key``; training is network-isolated with
     inter-container encryption. Job names carry per-step prefixes (see ``JobNames``) and the role may only
     create jobs with those prefixes.
 
@@ -42,7 +45,8 @@ class ModelBuildPipeline(Construct):
         config_hash: SHA-256 of the config, recorded on every model package (required).
         key: the model's KMS key for job volumes, outputs and buckets (required).
         data_bucket: bucket holding ``data.input_prefix`` and ``data.new_data_prefix`` (required).
-        artifact_bucket: bucket for step outputs under ``pipelines/`` (required).
+        artifact_bucket: bucket for step outputs under ``pipelines/`` and CI's code zips under ``code/<model>/``
+            (required).
         model_package_group_name: registry group to register into (required).
         vpc: subnets and security groups for the jobs; default none (AWS-managed networking).
         processing_instance_type: instance of the validate, preprocess and evaluate jobs; default ``ml.m5.xlarge``.
@@ -79,8 +83,8 @@ class ModelBuildPipeline(Construct):
             self, "Role", assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"),
             description=f"Runs the SageMaker build pipeline {self.pipeline_name} and its jobs",
         )
-        self.code_asset = s3_assets.Asset(self, "Code", path=str(REPO_ROOT), exclude=CODE_ALLOWLIST,
-                                          ignore_mode=IgnoreMode.DOCKER)
+        self.code_zip = _build_code_zip()
+        self.code_asset = s3_assets.Asset(self, "Code", path=str(self.code_zip.path))
         self.spec_asset = s3_assets.Asset(self, "Spec", path=str(_write_spec(job_spec)))
         training_image = self._training_image()
         xgboost_image = builtin_image_uri(self, "xgboost", model.training.xgboost_version)
@@ -88,7 +92,7 @@ class ModelBuildPipeline(Construct):
             model=model, job_spec=job_spec, config_hash=config_hash, role_arn=self.role.role_arn,
             kms_key_arn=key.key_arn, data_bucket_name=data_bucket.bucket_name,
             artifact_bucket_name=artifact_bucket.bucket_name, model_package_group_name=model_package_group_name,
-            code_uri=self.code_asset.s3_object_url, code_file_name=_basename(self.code_asset.s3_object_key),
+            code_uri=self.code_asset.s3_object_url, code_sha256=self.code_zip.sha256,
             spec_uri=self.spec_asset.s3_object_url, spec_file_name=_basename(self.spec_asset.s3_object_key),
             processing_image=builtin_image_uri(self, "sklearn", sklearn_version),
             training_image=training_image,
@@ -172,6 +176,9 @@ class ModelBuildPipeline(Construct):
         self._allow(["s3:ListBucket"], [data.bucket_arn], {"StringLike": {"s3:prefix": [f"{p}*" for p in data_prefixes]}})
         self._allow(["s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload"], [artifacts.arn_for_objects("pipelines/*")])
         self._allow(["s3:ListBucket"], [artifacts.bucket_arn], {"StringLike": {"s3:prefix": ["pipelines/*"]}})
+        code = code_prefix(self.model.name)  # the zips CI builds per commit, read through CodeUrl
+        self._allow(["s3:GetObject"], [artifacts.arn_for_objects(f"{code}*")])
+        self._allow(["s3:ListBucket"], [artifacts.bucket_arn], {"StringLike": {"s3:prefix": [f"{code}*"]}})
         for asset in (self.code_asset, self.spec_asset):
             self._allow(["s3:GetObject"], [asset.bucket.arn_for_objects(asset.s3_object_key)])
             self._allow(["s3:ListBucket"], [asset.bucket.bucket_arn],
@@ -204,7 +211,8 @@ class ModelBuildPipeline(Construct):
         acknowledge(
             policy,
             "Wildcards are name prefixes: jobs are named <step prefix>-<suffix chosen by SageMaker Pipelines>, "
-            "packages <group>/<version>, job logs get per-job streams, step outputs go under pipelines/<execution>/ "
+            "packages <group>/<version>, job logs get per-job streams, step outputs go under pipelines/<execution>/, "
+            "CI's code zips under code/<model>/<commit>/ "
             "and the input data URL is a parameter under the model's data prefixes. ListModelPackages, "
             "cloudwatch:PutMetricData (namespace-conditioned), ecr:GetAuthorizationToken and EC2 Describe* have no "
             "resource-level permissions.",
@@ -224,6 +232,19 @@ class ModelBuildPipeline(Construct):
 
 def _basename(key: str) -> str:
     return key.rsplit("/", 1)[-1]
+
+
+def _build_code_zip() -> CodeZip:
+    """The reproducible zip of pipeline_code/ in a content-addressed temp dir (its hash names the folder), so
+    the asset changes only with the code; written atomically since several synths may share the temp dir."""
+    root = Path(tempfile.gettempdir()) / "mlops-code-zip"
+    root.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=root) as scratch:
+        built = build_code_zip(PIPELINE_CODE_DIR, Path(scratch) / "pipeline_code.zip")
+        final = root / built.sha256[:16] / "pipeline_code.zip"
+        final.parent.mkdir(exist_ok=True)
+        os.replace(built.path, final)
+    return CodeZip(final, built.sha256, built.entries)
 
 
 def _write_spec(job_spec: dict) -> Path:

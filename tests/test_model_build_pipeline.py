@@ -322,29 +322,77 @@ def test_spec_asset_is_the_models_job_spec_at_the_path_the_steps_read(variants):
     definition = definition_of(variants["template"])
     validate = step_named(definition, "Validate")["Arguments"]
     spec_uri = next(i["S3Input"]["S3Uri"] for i in validate["ProcessingInputs"] if i["InputName"] == "spec")
-    spec_arg = validate["AppSpecification"]["ContainerEntrypoint"][4]
+    spec_arg = validate["AppSpecification"]["ContainerArguments"][4]
     assert spec_arg == f"/opt/ml/processing/input/spec/{spec_uri.rsplit('/', 1)[-1]}"
     shipped = json.loads(_asset_dir(variants["assembly"], "Tuned", spec_uri).read_text())
     assert shipped == job_spec(variants["model"])
 
 
-def test_code_zip_imports_pipeline_code_from_the_pythonpath_the_jobs_set(variants, tmp_path):
+def _code_job(definition, step="Preprocess"):
+    """(code input URI, entrypoint, arguments) of a processing step."""
+    job = step_named(definition, step)["Arguments"]
+    code_uri = next(i["S3Input"]["S3Uri"] for i in job["ProcessingInputs"] if i["InputName"] == "code")
+    return code_uri, job["AppSpecification"]["ContainerEntrypoint"], job["AppSpecification"]["ContainerArguments"]
+
+
+def _run_job_locally(entry, arguments, code_dir: Path, cwd: Path, sha256: str, *extra):
+    """Run a step's container command here: the code input dir is ``code_dir``, the CodeSha256 is ``sha256``."""
+    local = [str(code_dir / "*.zip"), sha256, *arguments[2:3], *extra]
+    return subprocess.run([sys.executable, *entry[1:], *local], capture_output=True, text=True, check=False,
+                          cwd=cwd, env={k: v for k, v in os.environ.items() if k != "PYTHONPATH"}, timeout=120)
+
+
+def test_every_processing_step_reads_its_code_from_the_code_url_parameter(definitions):
+    for variant, definition in definitions.items():
+        for step in (s for s in walk_steps(definition["Steps"]) if s["Type"] == "Processing"):
+            code_uri, entry, arguments = _code_job(definition, step["Name"])
+            assert code_uri == {"Get": f"Parameters.{c.PARAM_CODE_URL}"}, (variant, step["Name"])
+            assert arguments[:3] == ["/opt/ml/processing/input/code/*.zip",
+                                     {"Get": f"Parameters.{c.PARAM_CODE_SHA256}"},
+                                     f"pipeline_code.{step['Name'].lower()}"], (variant, step["Name"])
+            assert "PYTHONPATH" not in step["Arguments"]["Environment"]
+            assert all(len(a) <= 256 for a in entry + arguments if isinstance(a, str)), "SageMaker's 256-char cap"
+
+
+def test_code_parameters_default_to_the_reproducible_code_asset(variants):
+    from mlops_constructs.model_build_pipeline import PIPELINE_CODE_DIR
+    from pipeline_code.code_bundle import build_code_zip, file_sha256
+
     definition = definition_of(variants["template"])
-    preprocess = step_named(definition, "Preprocess")["Arguments"]
-    code_uri = next(i["S3Input"]["S3Uri"] for i in preprocess["ProcessingInputs"] if i["InputName"] == "code")
-    staged = _asset_dir(variants["assembly"], "Tuned", code_uri)
-    assert not list(staged.rglob("__pycache__")) and not (staged / "pipeline_code" / "tests").exists()
-    local_zip = tmp_path / code_uri.rsplit("/", 1)[-1]
-    with zipfile.ZipFile(local_zip, "w") as archive:  # as cdk-assets zips a directory asset
-        for path in sorted(staged.rglob("*")):
-            archive.write(path, path.relative_to(staged).as_posix())
-    python_path = preprocess["Environment"]["PYTHONPATH"]
-    assert python_path == f"/opt/ml/processing/input/code/{local_zip.name}"
-    entry = preprocess["AppSpecification"]["ContainerEntrypoint"]
-    assert entry[:3] == ["python3", "-m", "pipeline_code.preprocess"]
-    result = subprocess.run([sys.executable, "-m", entry[2], "--help"], capture_output=True, text=True, check=False,
-                            cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(local_zip)}, timeout=120)
-    assert result.returncode == 0 and "--spec" in result.stdout, result.stderr
+    defaults = {p["Name"]: p["DefaultValue"] for p in definition["Parameters"]}
+    asset = _asset_dir(variants["assembly"], "Tuned", defaults[c.PARAM_CODE_URL])
+    assert defaults[c.PARAM_CODE_URL].startswith(f"s3://cdk-hnb659fds-assets-{ACCOUNT}-{REGION}/")
+    assert file_sha256(asset) == defaults[c.PARAM_CODE_SHA256] == variants["build"].code_zip.sha256
+    assert build_code_zip(PIPELINE_CODE_DIR, asset.parent / "rebuilt.zip").sha256 == defaults[c.PARAM_CODE_SHA256]
+    names = zipfile.ZipFile(asset).namelist()
+    assert "pipeline_code/preprocess.py" in names and not [n for n in names if "__pycache__" in n or "/tests/" in n]
+
+
+def test_register_records_the_code_url_and_sha256_the_steps_checked(definitions):
+    metadata = step_named(definitions["fraud"], "Register")["Arguments"]["CustomerMetadataProperties"]
+    assert metadata[c.META_CODE_URL] == {"Get": f"Parameters.{c.PARAM_CODE_URL}"}
+    assert metadata[c.META_CODE_SHA256] == {"Get": f"Parameters.{c.PARAM_CODE_SHA256}"}
+
+
+def test_job_command_runs_the_step_from_a_zip_of_any_name_after_checking_its_hash(variants, tmp_path):
+    definition = definition_of(variants["template"])
+    defaults = {p["Name"]: p["DefaultValue"] for p in definition["Parameters"]}
+    _, entry, arguments = _code_job(definition)
+    code_dir = tmp_path / "code"
+    code_dir.mkdir()
+    (code_dir / "pipeline_code.zip").write_bytes(_asset_dir(variants["assembly"], "Tuned",
+                                                            defaults[c.PARAM_CODE_URL]).read_bytes())
+    sha256 = defaults[c.PARAM_CODE_SHA256]
+    ran = _run_job_locally(entry, arguments, code_dir, tmp_path, sha256, "--help")
+    assert ran.returncode == 0 and "--spec" in ran.stdout, ran.stderr
+    assert "preprocess" in ran.stdout.splitlines()[0]
+
+    wrong = _run_job_locally(entry, arguments, code_dir, tmp_path, "0" * 64, "--help")
+    assert wrong.returncode == 1 and f"sha256 {sha256} != CodeSha256 {'0' * 64}" in wrong.stderr
+    assert "--spec" not in wrong.stdout, "no step code may run from an unexpected zip"
+    (code_dir / "other.zip").write_bytes(b"PK")
+    two = _run_job_locally(entry, arguments, code_dir, tmp_path, sha256, "--help")
+    assert two.returncode == 1 and "other.zip" in two.stderr and "sha256 False" in two.stderr
 
 
 # --- IAM --------------------------------------------------------------------------------------------------------

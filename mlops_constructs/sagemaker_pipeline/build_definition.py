@@ -10,6 +10,7 @@ import json
 from dataclasses import dataclass
 
 from mlops_constructs.config.model import QUALITY_METRICS, ModelConfig, is_instance_store
+from mlops_constructs.sagemaker_pipeline import code_bootstrap
 from mlops_constructs.sagemaker_pipeline import expressions as ex
 from mlops_constructs.sagemaker_pipeline import steps as st
 from pipeline_code import contracts as c
@@ -50,8 +51,10 @@ class JobNames:
 class BuildInputs:
     """Everything the definition needs besides the model config. Values may be CDK tokens.
 
-    ``code_uri`` is the zip of ``pipeline_code/`` and ``spec_uri`` the job spec, each a single S3 object; their
-    ``*_file_name`` is the object's key basename, the name it gets under the input's local directory.
+    ``code_uri`` and ``code_sha256`` are the defaults of the ``CodeUrl`` / ``CodeSha256`` parameters: the zip
+    of ``pipeline_code/`` the steps run unless an execution names another (CI passes the commit's own zip).
+    ``spec_uri`` is the job spec, a single S3 object; ``spec_file_name`` its key basename, the name it gets
+    under the input's local directory.
     """
 
     model: ModelConfig
@@ -63,7 +66,7 @@ class BuildInputs:
     artifact_bucket_name: str
     model_package_group_name: str
     code_uri: str
-    code_file_name: str
+    code_sha256: str
     spec_uri: str
     spec_file_name: str
     processing_image: str
@@ -83,7 +86,7 @@ def hyperparameters_sha256(model: ModelConfig, hyperparameters: dict[str, str]) 
 
 
 def parameters(inputs: BuildInputs) -> list[dict]:
-    """Pipeline parameters: input data, git commit, approval status, trigger and one per gate threshold."""
+    """Pipeline parameters: input data, git commit, approval status, trigger, code and one per gate threshold."""
     model = inputs.model
     gate = model.quality_gate
     declared = [
@@ -92,6 +95,8 @@ def parameters(inputs: BuildInputs) -> list[dict]:
         ex.parameter(c.PARAM_GIT_COMMIT, "String", "unknown"),
         ex.parameter(c.PARAM_APPROVAL_STATUS, "String", "PendingManualApproval"),
         ex.parameter(c.PARAM_TRIGGER, "String", "manual"),
+        ex.parameter(c.PARAM_CODE_URL, "String", inputs.code_uri),
+        ex.parameter(c.PARAM_CODE_SHA256, "String", inputs.code_sha256),
     ]
     declared += [ex.parameter(c.min_metric_parameter(m), "Float", float(gate.min_metrics[m]))
                  for m in QUALITY_METRICS if m in gate.min_metrics]
@@ -126,15 +131,18 @@ class _Builder:
 
     def script(self, step: str, module: str, args: list[str], inputs: list[st.ProcessingInput],
                outputs: list[st.ProcessingOutput], image: str, **kwargs) -> dict:
-        """A processing step running ``python3 -m pipeline_code.<module> --spec ... ARGS`` from the code zip."""
-        shared = [st.ProcessingInput("code", self.i.code_uri, CODE_DIR),
+        """A processing step running ``pipeline_code.<module> --spec ... ARGS`` from the ``CodeUrl`` zip, after
+        checking it against ``CodeSha256`` (see ``code_bootstrap``)."""
+        shared = [st.ProcessingInput("code", ex.param(c.PARAM_CODE_URL), CODE_DIR),
                   st.ProcessingInput("spec", self.i.spec_uri, SPEC_DIR)]
-        entrypoint = ["python3", "-m", f"pipeline_code.{module}", "--spec", f"{SPEC_DIR}/{self.i.spec_file_name}",
-                      *args]
+        arguments = code_bootstrap.container_arguments(
+            CODE_DIR, ex.param(c.PARAM_CODE_SHA256), f"pipeline_code.{module}",
+            ["--spec", f"{SPEC_DIR}/{self.i.spec_file_name}", *args])
         return st.processing_step(
-            step, job_name_prefix=self.names.processing(step), image_uri=image, entrypoint=entrypoint,
+            step, job_name_prefix=self.names.processing(step), image_uri=image,
+            entrypoint=code_bootstrap.ENTRYPOINT, arguments=arguments,
             resources=self.processing, inputs=shared + inputs, outputs=outputs,
-            environment={"PYTHONPATH": f"{CODE_DIR}/{self.i.code_file_name}", "PYTHONUNBUFFERED": "1"}, **kwargs)
+            environment={"PYTHONUNBUFFERED": "1"}, **kwargs)
 
     def validate(self) -> dict:
         return self.script(
@@ -211,6 +219,8 @@ class _Builder:
             c.META_IMAGE_URI: i.training_image,
             c.META_HYPERPARAMETERS_HASH: hyperparameters_sha256(model, i.job_spec["hyperparameters"]),
             c.META_BASELINE_URI: self.evaluation_file_uri(c.BASELINE_FILE),
+            c.META_CODE_URL: ex.param(c.PARAM_CODE_URL),
+            c.META_CODE_SHA256: ex.param(c.PARAM_CODE_SHA256),
         }
         deployment = model.deployment
         instance_types = {"SupportedRealtimeInferenceInstanceTypes": [deployment.instance_type]}

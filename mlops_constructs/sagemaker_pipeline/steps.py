@@ -88,6 +88,7 @@ def processing_step(
     image_uri: Value,
     entrypoint: list[str],
     resources: JobResources,
+    arguments: list[Value] | None = None,
     inputs: list[ProcessingInput],
     outputs: list[ProcessingOutput],
     environment: dict[str, Value] | None = None,
@@ -101,7 +102,8 @@ def processing_step(
         "ProcessingResources": {"ClusterConfig": {
             "InstanceCount": resources.instance_count, "InstanceType": resources.instance_type,
             "VolumeSizeInGB": resources.volume_size_gb, **resources.volume_key()}},
-        "AppSpecification": {"ImageUri": image_uri, "ContainerEntrypoint": entrypoint},
+        "AppSpecification": {"ImageUri": image_uri, "ContainerEntrypoint": list(entrypoint),
+                             **({"ContainerArguments": list(arguments)} if arguments else {})},
         "Environment": dict(environment or {}),
         "ProcessingInputs": [i.to_request() for i in inputs],
         "ProcessingOutputConfig": {"Outputs": [o.to_request() for o in outputs], "KmsKeyId": resources.kms_key_arn},
