@@ -98,6 +98,7 @@ def test_low_cardinality_numeric_features_get_one_bin_per_value():
     assert drift_stats.compare(feature, counts)["psi"] > 0.5
 
 
+@pytest.mark.filterwarnings("ignore:.*Text file input has been deprecated")  # the 1.7 image still reads it
 def test_missing_values_reach_xgboost_as_missing_through_its_native_csv_reader(tmp_path):
     data = dataset()
     data.loc[data.index[::7], "amount"] = None
