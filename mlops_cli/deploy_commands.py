@@ -45,6 +45,7 @@ def register(subparsers) -> None:
     test.add_argument("--stage", required=True)
     test.add_argument("--expected-config", required=True, help="Endpoint config created by this deployment.")
     test.add_argument("--package-arn", required=True, help="The deployed package (its baseline holds the encoding).")
+    test.add_argument("--role-arn", default="", help="Role in the stage account to call the endpoint with.")
     test.set_defaults(func=run_endpoint_test)
 
     promote = subparsers.add_parser("endpoint-promote", help="Set A/B variant weights on an endpoint.")
@@ -70,6 +71,16 @@ def _client(service: str):
     return boto3.client(service)
 
 
+def _stage_session(role_arn: str):
+    """A session in the stage account through its integration-test role."""
+    credentials = _client("sts").assume_role(RoleArn=role_arn, RoleSessionName="mlops-endpoint-test")["Credentials"]
+    import boto3
+
+    return boto3.Session(aws_access_key_id=credentials["AccessKeyId"],
+                                  aws_secret_access_key=credentials["SecretAccessKey"],
+                                  aws_session_token=credentials["SessionToken"])
+
+
 def _fail(error: Exception) -> int:
     print(f"FAILED: {error}", file=sys.stderr)
     return 1
@@ -84,7 +95,7 @@ def approved_packages(sagemaker, group: str) -> list[dict]:
 
 
 def resolve(args, sagemaker) -> dict[str, dict]:
-    """Template configurations by stage name."""
+    """Template configurations by stage name; stages in their own account also get the tooling account."""
     from stacks import endpoint_stack as es
 
     model = _load_model(args.config_dir, args.model)
@@ -98,9 +109,12 @@ def resolve(args, sagemaker) -> dict[str, dict]:
                   es.PARAM_TOPIC: args.topic_arn}
     if es.has_champion(model):
         parameters[es.PARAM_CHAMPION_PACKAGE] = packages.champion_arn
-    return {stage: template_configuration(parameters, {"mlops:model": model.name, "mlops:stage": stage,
-                                                       "mlops:model-package": packages.package_arn.split("/", 1)[1]})
-            for stage in platform.stages}
+    tooling = platform.tooling.account  # required by the config once a stage names an account
+    tags = {"mlops:model": model.name, "mlops:model-package": packages.package_arn.split("/", 1)[1]}
+    return {stage: template_configuration(
+                {**parameters, **({es.PARAM_TOOLING_ACCOUNT: tooling} if settings.account else {})},
+                {**tags, "mlops:stage": stage})
+            for stage, settings in platform.stages.items()}
 
 
 def run_resolve(args) -> int:
@@ -153,15 +167,20 @@ def score_cases(runtime, endpoint: str, matrix) -> list[float | None]:
     return scores
 
 
-def endpoint_test(args, sagemaker, runtime, s3) -> list[str]:
-    """Run every check; returns report lines, raises CheckFailed on the first failure."""
+def endpoint_test(args, sagemaker, runtime, s3, endpoint_sagemaker=None) -> list[str]:
+    """Run every check; returns report lines, raises CheckFailed on the first failure.
+
+    ``sagemaker`` and ``s3`` read the package in the tooling account; ``endpoint_sagemaker`` (default
+    ``sagemaker``) and ``runtime`` reach the endpoint, in the stage account when it has its own.
+    """
     import pandas as pd
 
     from pipeline_code import encoding
 
     model = _load_model(args.config_dir, args.model)
     endpoint = contracts.endpoint_name(model.name, args.stage)
-    lines = [check_endpoint(sagemaker.describe_endpoint(EndpointName=endpoint), args.expected_config)]
+    described = (endpoint_sagemaker or sagemaker).describe_endpoint(EndpointName=endpoint)
+    lines = [check_endpoint(described, args.expected_config)]
     cases = model.deployment.known_cases
     if cases is None:
         return lines + ["no known cases configured: recall not checked"]
@@ -180,7 +199,10 @@ def run_endpoint_test(args) -> int:
     from pipeline_code.common import DataError
 
     try:
-        lines = endpoint_test(args, _client("sagemaker"), _client("sagemaker-runtime"), _client("s3"))
+        stage = _stage_session(args.role_arn) if args.role_arn else None
+        runtime = stage.client("sagemaker-runtime") if stage else _client("sagemaker-runtime")
+        lines = endpoint_test(args, _client("sagemaker"), runtime, _client("s3"),
+                              stage.client("sagemaker") if stage else None)
     except (CheckFailed, DataError) as error:
         return _fail(error)
     print("\n".join(lines))

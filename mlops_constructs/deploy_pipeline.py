@@ -30,6 +30,11 @@ PACKAGE_EVENT = "SageMaker Model Package State Change"
 IDEMPOTENCY_WINDOW = Duration.days(7)
 
 
+def integration_test_role_name(endpoint_name: str) -> str:
+    """The role in a stage account that the tooling account's integration test assumes."""
+    return f"{endpoint_name}-integration-test"
+
+
 @dataclass(frozen=True)
 class DeployTarget:
     """One stage's endpoint stack: ``stage`` name, CloudFormation ``stack_name``, ``endpoint_name``, and the
@@ -114,8 +119,16 @@ class ModelDeployPipeline(Construct):
         acknowledge(self.resolve_project, "sagemaker:ListModelPackages has no resource-level permissions; the "
                     "project lists one group's approved packages.", "AwsSolutions-IAM5[Resource::*]")
 
-        self.test_project = self._project("IntegrationTest", f"{model_name}-deploy-test", TEST_BUILDSPEC, {
-            "MODEL_NAME": model_name, "CONFIG_DIR": config_dir, "STAGE": staging.stage})
+        test_variables = {"MODEL_NAME": model_name, "CONFIG_DIR": config_dir, "STAGE": staging.stage}
+        if staging.account:
+            test_role = (f"arn:{stack.partition}:iam::{staging.account}:role/"
+                         f"{integration_test_role_name(staging.endpoint_name)}")
+            test_variables["TEST_ROLE_ARN"] = test_role
+        self.test_project = self._project("IntegrationTest", f"{model_name}-deploy-test", TEST_BUILDSPEC,
+                                          test_variables)
+        if staging.account:
+            self.test_project.add_to_role_policy(iam.PolicyStatement(
+                sid="AssumeStagingTestRole", actions=["sts:AssumeRole"], resources=[test_role]))
         staging_endpoint = self._endpoint_arn(staging)
         self.test_project.add_to_role_policy(iam.PolicyStatement(
             sid="TestStagingEndpoint", actions=["sagemaker:DescribeEndpoint", "sagemaker:InvokeEndpoint"],

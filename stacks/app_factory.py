@@ -31,7 +31,8 @@ def build_app(config: PlatformConfig, app: App | None = None, *, nag: bool = Tru
         if model.deployment.mode in ("realtime", "serverless"):
             for stage, settings in platform.stages.items():
                 EndpointStack(app, endpoint_stack_name(config.platform.prefix, model.name, stage), model=model,
-                              stage=stage, env=_env(settings.account, settings.region))
+                              stage=stage, trust_tooling_account=settings.account is not None,
+                              env=_env(settings.account, settings.region))
     GovernanceStack(app, f"{platform.prefix}-governance", platform=platform, models=config.models,
                     env=tooling)
     for key, value in sorted(platform.tags.items()):

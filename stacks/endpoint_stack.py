@@ -6,12 +6,14 @@ passes in a template-configuration file (see ``mlops_cli.deploy_commands``).
 from __future__ import annotations
 
 from aws_cdk import CfnOutput, CfnParameter, DefaultStackSynthesizer, Stack, Tags
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
 from mlops_constructs.config import ModelConfig
+from mlops_constructs.deploy_pipeline import integration_test_role_name
 from mlops_constructs.guarded_endpoint import (
     GuardedEndpoint,
     ScalingSpec,
@@ -20,6 +22,7 @@ from mlops_constructs.guarded_endpoint import (
     VariantSpec,
     WatchedMetric,
 )
+from mlops_constructs.nag import acknowledge
 from pipeline_code import contracts
 
 # Parameter names: the contract between this stack and the CD pipeline's Resolve step.
@@ -29,6 +32,7 @@ PARAM_DATA_BUCKET = "DataBucketName"
 PARAM_ARTIFACT_BUCKET = "ArtifactBucketName"
 PARAM_KEY = "KeyArn"
 PARAM_TOPIC = "TopicArn"
+PARAM_TOOLING_ACCOUNT = "ToolingAccountId"
 OUTPUT_ENDPOINT_CONFIG = "EndpointConfigName"
 PACKAGE_ARN_PATTERN = r"^arn:aws[a-z-]*:sagemaker:[a-z0-9-]+:\d{12}:model-package/[a-zA-Z0-9-]+/\d+$"
 
@@ -50,9 +54,12 @@ class EndpointStack(Stack):
     Props:
         model: validated model config; deployment.mode must be realtime or serverless (required).
         stage: stage name, e.g. ``staging`` (required).
+        trust_tooling_account: add a role the tooling account's integration test assumes (for stages in
+            their own account); default ``False``.
     """
 
-    def __init__(self, scope: Construct, construct_id: str, *, model: ModelConfig, stage: str, **kwargs) -> None:
+    def __init__(self, scope: Construct, construct_id: str, *, model: ModelConfig, stage: str,
+                 trust_tooling_account: bool = False, **kwargs) -> None:
         if model.deployment.mode not in ("realtime", "serverless"):
             raise ValueError(f"EndpointStack {construct_id}: model {model.name} has deployment.mode "
                              f"{model.deployment.mode!r}; endpoints serve 'realtime' or 'serverless' only")
@@ -106,10 +113,26 @@ class EndpointStack(Stack):
             if serverless else None,
             watched_metrics=None if serverless else _watched_metrics(model),
         )
+        if trust_tooling_account:
+            self._integration_test_role()
         Tags.of(self).add("mlops:model", model.name)
         Tags.of(self).add("mlops:stage", stage)
         CfnOutput(self, "EndpointName", value=self.endpoint.endpoint.attr_endpoint_name)
         CfnOutput(self, OUTPUT_ENDPOINT_CONFIG, value=self.endpoint.endpoint_config.attr_endpoint_config_name)
+
+    def _integration_test_role(self) -> iam.Role:
+        """Lets the CD pipeline's integration test (in the tooling account) describe and invoke this endpoint."""
+        tooling = self._param(PARAM_TOOLING_ACCOUNT, "Account of the CD pipeline", pattern=r"^\d{12}$")
+        name = self.endpoint.endpoint_name
+        role = iam.Role(self, "IntegrationTestRole", role_name=integration_test_role_name(name),
+                        assumed_by=iam.AccountPrincipal(tooling.value_as_string),
+                        description=f"The CD pipeline's integration test calls {name}")
+        role.add_to_principal_policy(iam.PolicyStatement(
+            actions=["sagemaker:DescribeEndpoint", "sagemaker:InvokeEndpoint"],
+            resources=[self.format_arn(service="sagemaker", resource="endpoint", resource_name=name)]))
+        acknowledge(role, "The test policy is inline so that it belongs to this role alone.",
+                    "NIST.800.53.R5-IAMNoInlinePolicy")
+        return role
 
     def _param(self, name: str, description: str, pattern: str | None = None) -> CfnParameter:
         return CfnParameter(self, name, type="String", description=description, allowed_pattern=pattern,

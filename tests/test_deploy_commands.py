@@ -227,3 +227,56 @@ def test_template_configuration_is_json_serializable():
 
     body = template_configuration({"B": "2", "A": "1"}, {"t": "v"})
     assert json.loads(json.dumps(body)) == {"Parameters": {"A": "1", "B": "2"}, "Tags": {"t": "v"}}
+
+
+# Stages in their own account.
+
+def test_resolve_gives_stages_in_their_own_account_the_tooling_account(tmp_path):
+    import shutil
+
+    config = tmp_path / "config"
+    shutil.copytree(CONFIG, config)
+    platform = (config / "platform.yaml").read_text().replace(
+        "  staging: {}", "  staging: {account: '222222222222', region: eu-west-1}")
+    (config / "platform.yaml").write_text(platform + "tooling: {account: '111111111111', region: eu-west-1}\n")
+    sagemaker = boto3.client("sagemaker")
+    with Stubber(sagemaker) as stub:
+        stub.add_response("list_model_packages", {"ModelPackageSummaryList": [_summary(2, 2)]}, None)
+        parsed = _parse(["deploy-resolve", "--config-dir", str(config), "--model", "fraud-detection",
+                         "--package-arn", "latest", "--data-bucket", "d", "--artifact-bucket", "a",
+                         "--key-arn", "k", "--topic-arn", "t", "--output-dir", str(tmp_path / "out")])
+        configs = deploy_commands.resolve(parsed, sagemaker)
+    assert configs["staging"]["Parameters"]["ToolingAccountId"] == "111111111111"
+    assert "ToolingAccountId" not in configs["prod"]["Parameters"]
+    assert configs["prod"]["Parameters"]["ModelPackageArn"].endswith("/m/2")
+
+
+class StageSession:
+    """Stands in for the assumed-role session in the stage account."""
+
+    def __init__(self, clients: Clients):
+        self.sagemaker = boto3.client("sagemaker")
+        self.stub = Stubber(self.sagemaker)
+        self.runtime = clients.runtime
+
+    def client(self, service):
+        return {"sagemaker": self.sagemaker, "sagemaker-runtime": self.runtime}[service]
+
+
+def test_endpoint_test_reaches_a_stage_account_through_the_assumed_role(monkeypatch, capsys):
+    clients = Clients()
+    stage = StageSession(clients)
+    stage.stub.add_response("describe_endpoint", {
+        "EndpointName": ENDPOINT, "EndpointArn": f"arn:aws:sagemaker:us-east-1:222222222222:endpoint/{ENDPOINT}",
+        "EndpointConfigName": OLD_CONFIG, "EndpointStatus": "InService", "CreationTime": datetime(2026, 11, 1),
+        "LastModifiedTime": datetime(2026, 11, 2)}, {"EndpointName": ENDPOINT})
+    stage.stub.activate()
+    assumed = []
+    monkeypatch.setattr(deploy_commands, "_client", clients.client)
+    monkeypatch.setattr(deploy_commands, "_stage_session", lambda arn: assumed.append(arn) or stage)
+    code = main(["endpoint-test", "--config-dir", str(CONFIG), "--model", "fraud-detection", "--stage", "staging",
+                 "--expected-config", NEW_CONFIG, "--package-arn", PACKAGE,
+                 "--role-arn", "arn:aws:iam::222222222222:role/fraud-detection-staging-integration-test"])
+    stage.stub.assert_no_pending_responses()
+    assert assumed == ["arn:aws:iam::222222222222:role/fraud-detection-staging-integration-test"]
+    assert code == 1 and "rolled back" in capsys.readouterr().err

@@ -143,3 +143,36 @@ def test_cross_account_stages_need_a_pipeline_region():
 def test_staging_and_prod_must_differ():
     with pytest.raises(ValueError, match="staging and prod must be different stages and stacks"):
         _bare(DeployTarget("prod", "p-m-prod", "m-prod"))
+
+
+def test_a_staging_account_gets_an_integration_test_role_the_pipeline_may_assume(example_config):
+    from stacks.endpoint_stack import EndpointStack
+
+    stack = EndpointStack(new_app(), "mlops-fraud-detection-staging", model=example_config.model("fraud-detection"),
+                          stage="staging", trust_tooling_account=True)
+    template = Template.from_stack(stack)
+    role = Capture()
+    template.has_resource_properties("AWS::IAM::Role", {
+        "RoleName": "fraud-detection-staging-integration-test",
+        "AssumeRolePolicyDocument": {"Statement": [Match.object_like({"Principal": {"AWS": {"Fn::Join": [
+            "", Match.array_with([{"Ref": "ToolingAccountId"}])]}}})]},
+    })
+    template.has_resource_properties("AWS::IAM::Policy", {
+        "Roles": [{"Ref": role}],
+        "PolicyDocument": {"Statement": [Match.object_like({
+            "Action": ["sagemaker:DescribeEndpoint", "sagemaker:InvokeEndpoint"],
+            "Resource": {"Fn::Join": ["", Match.array_with([":endpoint/fraud-detection-staging"])]}})]},
+    })
+
+
+def test_the_pipeline_assumes_the_staging_test_role_when_staging_has_its_own_account():
+    template = _bare(DeployTarget("staging", "p-m-staging", "m-staging", account="222222222222",
+                                  region="eu-west-1"), Environment(account="111111111111", region="eu-west-1"))
+    test_role = "arn:aws:iam::222222222222:role/m-staging-integration-test"
+    template.has_resource_properties("AWS::CodeBuild::Project", {
+        "Name": "m-deploy-test",
+        "Environment": Match.object_like({"EnvironmentVariables": Match.array_with([
+            {"Name": "TEST_ROLE_ARN", "Type": "PLAINTEXT", "Value": test_role}])}),
+    })
+    template.has_resource_properties("AWS::IAM::Policy", {"PolicyDocument": {"Statement": Match.array_with([
+        Match.object_like({"Sid": "AssumeStagingTestRole", "Action": "sts:AssumeRole", "Resource": test_role})])}})
