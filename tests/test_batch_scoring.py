@@ -116,3 +116,36 @@ def test_bad_prefixes_fail_at_synth(prefixes, message):
                      data_bucket=s3.Bucket(stack, "Data"), artifact_bucket=s3.Bucket(stack, "Art"), key=key,
                      topic=sns.Topic(stack, "Topic"), schedule="cron(0 6 2 * ? *)", input_prefix=prefixes[0],
                      output_prefix=prefixes[1], image_repository_arns=["arn:aws:ecr:us-east-1:1:repository/x"])
+
+
+def _concrete(node, values: dict):
+    """State parameters with every JSONPath/intrinsic field ("Key.$") replaced by a sample value for Key."""
+    if isinstance(node, dict):
+        out = {}
+        for key, value in node.items():
+            if key.endswith(".$"):
+                out[key[:-2]] = values[key[:-2]]
+            else:
+                out[key] = _concrete(value, values)
+        return out
+    if isinstance(node, list):
+        return [_concrete(v, values) for v in node]
+    return node
+
+
+@pytest.mark.parametrize(("state", "operation"), [("Transform", "CreateTransformJob"), ("CreateModel", "CreateModel"),
+                                                  ("LatestApproved", "ListModelPackages")])
+def test_sagemaker_requests_match_the_api_shapes(batch, state, operation):
+    from botocore.session import get_session
+    from botocore.validate import ParamValidator
+
+    _, _, definition = batch
+    samples = {"TransformJobName": "employee-attrition-0f8e", "ModelName": "employee-attrition-0f8e",
+               "S3Uri": "s3://bucket/hr/attrition/scoring/2026-12/",
+               "S3OutputPath": "s3://bucket/hr/attrition/scores/month=2026-12/",
+               "ModelPackageName": "arn:aws:sagemaker:eu-west-1:111111111111:model-package/employee-attrition/3"}
+    params = _concrete(definition["States"][state]["Parameters"], samples)
+    # Token placeholders (<Key.Arn>, <Role.Arn>) stay strings: the check is on structure, types and required keys.
+    shape = get_session().get_service_model("sagemaker").operation_model(operation).input_shape
+    report = ParamValidator().validate(params, shape)
+    assert not report.has_errors(), report.generate_report()
