@@ -155,7 +155,7 @@ class GuardedEndpoint(Construct):
         _validate(
             endpoint_name=endpoint_name, variants=self.variants, shadow=shadow_variant, shift=self.traffic_shift,
             serverless=serverless, capture=capture_bucket is not None, capture_percent=capture_percent,
-            scaling=scaling, instance_count=instance_count, watched=watched_metrics or [],
+            scaling=scaling, instance_count=instance_count, watched=watched_metrics or [], instance_type=instance_type,
         )
         self.role = self._execution_role(artifact_bucket, key, image_repository_arns, capture_bucket)
         champion = champion_model_package_arn or model_package_arn
@@ -345,7 +345,8 @@ def _pascal(name: str) -> str:
 
 def _validate(*, endpoint_name: str, variants: list[VariantSpec], shadow: VariantSpec | None,
               shift: TrafficShift | None, serverless: ServerlessSpec | None, capture: bool, capture_percent: int,
-              scaling: ScalingSpec | None, instance_count: int, watched: list[WatchedMetric]) -> None:
+              scaling: ScalingSpec | None, instance_count: int, watched: list[WatchedMetric],
+              instance_type: str) -> None:
     """Reject what SageMaker would reject at deploy time, naming the bad value and what is allowed."""
     where = f"GuardedEndpoint {endpoint_name}"
     if not variants:
@@ -375,6 +376,9 @@ def _validate(*, endpoint_name: str, variants: list[VariantSpec], shadow: Varian
         if watch.comparison not in ("above", "below"):
             raise ValueError(f"{where}: watched metric {watch.metric_name} comparison {watch.comparison!r} "
                              "must be 'above' or 'below'")
+    if shift.kind != "ALL_AT_ONCE" and instance_type.split(".")[1] == "inf1":
+        raise ValueError(f"{where}: SageMaker ignores {shift.kind} traffic shifting on Inf1 instances "
+                         f"({instance_type}); use ALL_AT_ONCE or another instance family")
     _validate_shift(where, shift, instance_count)
 
 

@@ -209,6 +209,8 @@ def test_all_at_once_bakes_once_and_has_no_step_size():
     ({"scaling": ScalingSpec(3, 6), "instance_count": 2}, "instance_count 2 must lie within scaling [3, 6]"),
     ({"variants": [VariantSpec("a", 0.5), VariantSpec("a", 0.5)]}, "variant names repeat"),
     ({"variants": [VariantSpec("a", 0)]}, "weight 0 must lie in (0, 1]"),
+    ({"traffic_shift": TrafficShift("CANARY", 10), "instance_type": "ml.inf1.xlarge"},
+     "SageMaker ignores CANARY traffic shifting on Inf1 instances"),
 ])
 def test_bad_props_fail_at_synth_naming_the_value_and_the_limit(props, message):
     with pytest.raises(ValueError, match=re.escape(message)):
