@@ -17,6 +17,7 @@ from mlops_constructs.code_areas import CodeArea
 from mlops_constructs.config.platform import SourceSettings
 from mlops_constructs.nag import acknowledge
 from mlops_constructs.source import code_source
+from pipeline_code.contracts import code_prefix
 
 TEST_BUILDSPEC = "buildspecs/ci-test.yml"
 RUN_BUILDSPEC = "buildspecs/ci-run.yml"
@@ -30,6 +31,10 @@ def source_object_key(model_name: str) -> str:
 
 class ModelBuildCI(Construct):
     """CodePipeline (V2): Source -> Test (lint, tests, JUnit report) -> Run (start the SageMaker pipeline, wait).
+
+    The Run stage zips ``pipeline_code/`` of the commit reproducibly, uploads it (encrypted with ``key``) to
+    ``code/<model>/<commit>/pipeline_code.zip`` in ``artifact_bucket`` (its only write access there) and starts
+    the execution with that zip as ``CodeUrl`` and its hash as ``CodeSha256``.
 
     Props:
         model_name: the model; names the CodeBuild projects ``<model>-ci-test`` / ``<model>-ci-run`` (required).
@@ -94,8 +99,10 @@ class ModelBuildCI(Construct):
         self.run_project = self._project(
             "Run", f"{model_name}-ci-run", RUN_BUILDSPEC, run_timeout, codebuild.ComputeType.SMALL,
             {"MODEL_NAME": model_name, "PIPELINE_NAME": pipeline_name,
-             "WAIT_MINUTES": str(int(run_timeout.to_minutes()) - 5)},
+             "WAIT_MINUTES": str(int(run_timeout.to_minutes()) - 5),
+             "CODE_BUCKET": artifact_bucket.bucket_name, "CODE_KMS_KEY": key.key_arn},
         )
+        self._grant_code_upload(model_name, artifact_bucket, key)
         self.run_project.add_to_role_policy(iam.PolicyStatement(
             sid="StartModelBuildPipeline", actions=["sagemaker:StartPipelineExecution"], resources=[pipeline_arn]))
         self.run_project.add_to_role_policy(iam.PolicyStatement(
@@ -135,6 +142,23 @@ class ModelBuildCI(Construct):
                                                            object_key=object_key)
         self._acknowledge_generated_policies(artifact_bucket)
         depend_on_policy_only(self.pipeline, self.pipeline.role)
+
+    def _grant_code_upload(self, model_name: str, bucket: s3.IBucket, key: kms.IKey) -> None:
+        """The Run stage may write the commit's code zip under code/<model>/, encrypted with the model key only."""
+        prefix = f"{code_prefix(model_name)}*"
+        self.run_project.add_to_role_policy(iam.PolicyStatement(
+            sid="UploadCommitCode", actions=["s3:PutObject"], resources=[bucket.arn_for_objects(prefix)],
+            conditions={"StringEquals": {"s3:x-amz-server-side-encryption": "aws:kms",
+                                         "s3:x-amz-server-side-encryption-aws-kms-key-id": key.key_arn}}))
+        self.run_project.add_to_role_policy(iam.PolicyStatement(
+            sid="EncryptCommitCode", actions=["kms:GenerateDataKey"], resources=[key.key_arn]))
+        bucket_ref = Stack.of(self).get_logical_id(bucket.node.default_child)
+        acknowledge(
+            self.run_project,
+            "The Run stage uploads each commit's code zip to code/<model>/<git commit>/pipeline_code.zip; the commit "
+            "is known only at run time, so the key ends in a wildcard under this model's code prefix.",
+            f"AwsSolutions-IAM5[Resource::<{bucket_ref}.Arn>/{prefix}]",
+        )
 
     def _acknowledge_generated_policies(self, bucket: s3.IBucket) -> None:
         stack = Stack.of(self)

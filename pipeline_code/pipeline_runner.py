@@ -1,21 +1,34 @@
 """Start a model's SageMaker build pipeline, wait for it, and explain a failure.
 
 Shared by the ``mlops pipeline start`` command (CodeBuild run stage), the new-data trigger Lambda and the
-failure notifier. Every function takes a boto3 SageMaker client, so tests drive them with Stubber or moto.
+failure notifier. Every function takes its boto3 client, so tests drive them with Stubber or moto.
 """
 from __future__ import annotations
 
+import base64
 import re
+import tempfile
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from pathlib import Path
 
-from pipeline_code.contracts import PARAM_GIT_COMMIT, PARAM_INPUT_DATA, PARAM_TRIGGER, TRIGGERS
+from pipeline_code.code_bundle import build_code_zip
+from pipeline_code.contracts import (
+    PARAM_CODE_SHA256,
+    PARAM_CODE_URL,
+    PARAM_GIT_COMMIT,
+    PARAM_INPUT_DATA,
+    PARAM_TRIGGER,
+    TRIGGERS,
+    code_object_key,
+)
 
 TERMINAL_STATUSES = ("Succeeded", "Failed", "Stopped")
 _DISPLAY_NAME_CHARS = re.compile(r"[^a-zA-Z0-9-]+")
 _PARAMETER_NAME = re.compile(r"^[A-Za-z0-9\-_]{1,256}$")
 MAX_PARAMETER_VALUE = 1024
+_KEY_SAFE_COMMIT = re.compile(r"^[A-Za-z0-9._-]{1,128}$")  # a git SHA or an S3 source version ID
 
 
 class PipelineExecutionFailed(RuntimeError):
@@ -34,11 +47,44 @@ class FailedStep:
     reason: str
 
 
+@dataclass(frozen=True)
+class UploadedCode:
+    """Where a commit's code zip went and its SHA-256: the ``CodeUrl`` / ``CodeSha256`` of the execution."""
+
+    url: str
+    sha256: str
+
+    def parameters(self) -> dict[str, str]:
+        return {PARAM_CODE_URL: self.url, PARAM_CODE_SHA256: self.sha256}
+
+
+def upload_code(s3, package_dir: Path | str, *, bucket: str, model: str, git_commit: str,
+                kms_key_id: str | None = None) -> UploadedCode:
+    """Zip ``package_dir`` reproducibly and put it at ``code/<model>/<commit>/pipeline_code.zip`` in ``bucket``.
+
+    S3 checks the upload against its SHA-256; the hash is also stored as object metadata (``sha256``) for
+    auditors. Encrypted with ``kms_key_id`` when given, else with the bucket's default key. The same commit
+    always gives the same bytes, so a re-run overwrites the object with itself.
+    """
+    if not _KEY_SAFE_COMMIT.match(git_commit or ""):
+        raise ValueError(f"git commit {git_commit!r} must be 1-128 letters, digits, '.', '_' or '-' "
+                         "(it names the code zip's S3 prefix)")
+    key = code_object_key(model, git_commit)
+    with tempfile.TemporaryDirectory() as scratch:
+        built = build_code_zip(package_dir, Path(scratch) / "pipeline_code.zip")
+        body = built.path.read_bytes()
+    encryption = {"ServerSideEncryption": "aws:kms", **({"SSEKMSKeyId": kms_key_id} if kms_key_id else {})}
+    s3.put_object(Bucket=bucket, Key=key, Body=body, ChecksumSHA256=base64.b64encode(bytes.fromhex(built.sha256))
+                  .decode(), Metadata={"sha256": built.sha256, "git-commit": git_commit}, **encryption)
+    return UploadedCode(f"s3://{bucket}/{key}", built.sha256)
+
+
 def execution_parameters(
     *,
     trigger: str,
     git_commit: str | None = None,
     input_data_url: str | None = None,
+    code: UploadedCode | None = None,
     extra: dict[str, str] | None = None,
 ) -> list[dict[str, str]]:
     """The ``PipelineParameters`` list for StartPipelineExecution; raises ValueError on a bad name or value."""
@@ -47,6 +93,8 @@ def execution_parameters(
     values = {PARAM_TRIGGER: trigger}
     if git_commit:
         values[PARAM_GIT_COMMIT] = git_commit
+    if code:
+        values.update(code.parameters())
     if input_data_url:
         if not input_data_url.startswith("s3://"):
             raise ValueError(f"input data URL {input_data_url!r} must be an s3:// URI")

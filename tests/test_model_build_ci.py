@@ -193,3 +193,29 @@ def test_codeowners_assigns_each_shared_path_to_its_area_team():
             if pattern.startswith(("config/models/", "models/")):
                 pattern = pattern.split("*")[0]
             assert TEAMS[area.owner] in owners.get(pattern, []), (area.owner, pattern)
+
+
+def test_run_stage_may_upload_code_only_under_its_models_prefix_with_the_model_key(s3_source):
+    statements = _statements_of(s3_source, _role_of(s3_source, "fraud-detection-ci-run"))
+    bucket = _logical(s3_source, "AWS::S3::Bucket", "ArtifactBucket")
+    key = _logical(s3_source, "AWS::KMS::Key", "Key")
+    assert {"Sid": "UploadCommitCode", "Effect": "Allow", "Action": "s3:PutObject",
+            "Resource": {"Fn::Join": ["", [{"Fn::GetAtt": [bucket, "Arn"]}, "/code/fraud-detection/*"]]},
+            "Condition": {"StringEquals": {"s3:x-amz-server-side-encryption": "aws:kms",
+                                           "s3:x-amz-server-side-encryption-aws-kms-key-id":
+                                               {"Fn::GetAtt": [key, "Arn"]}}}} in statements
+    assert {"Sid": "EncryptCommitCode", "Effect": "Allow", "Action": "kms:GenerateDataKey",
+            "Resource": {"Fn::GetAtt": [key, "Arn"]}} in statements
+    puts = [s for s in statements if "s3:PutObject" in (s["Action"] if isinstance(s["Action"], list)
+                                                         else [s["Action"]])]
+    assert len(puts) == 1, "the run stage writes nowhere else"
+    s3_source.has_resource_properties("AWS::CodeBuild::Project", {
+        "Name": "fraud-detection-ci-run",
+        "Environment": Match.object_like({"EnvironmentVariables": Match.array_with([
+            {"Name": "CODE_BUCKET", "Type": "PLAINTEXT", "Value": {"Ref": bucket}},
+            {"Name": "CODE_KMS_KEY", "Type": "PLAINTEXT", "Value": {"Fn::GetAtt": [key, "Arn"]}}])})})
+
+
+def _logical(template: Template, kind: str, name: str) -> str:
+    (found,) = [k for k in template.find_resources(kind) if k.startswith("Core") and name in k]
+    return found

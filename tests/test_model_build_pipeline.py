@@ -468,6 +468,19 @@ def test_role_storage_access_is_scoped_to_the_models_buckets_and_key(templates):
     assert not [s for s in statements if s["Resource"] == "*" and "s3:" in json.dumps(s["Action"])]
 
 
+def test_role_reads_the_code_zips_ci_uploads_for_this_model_only(templates):
+    template = templates["fraud"]
+    _, pipeline = pipeline_resource(template)
+    statements = _policy_statements(template, pipeline["RoleArn"]["Fn::GetAtt"][0])
+    artifacts = _bucket(template, "ArtifactBucket")
+    reads = [r for s in _statement(statements, "s3:GetObject") for r in _resources(s, template)]
+    assert f"arn:aws:s3:::{artifacts}/code/fraud-detection/*" in reads
+    assert not [r for r in reads if r.startswith(f"arn:aws:s3:::{artifacts}/code/") and "fraud-detection" not in r]
+    lists = [s for s in _statement(statements, "s3:ListBucket") if _resources(s, template) == [
+        f"arn:aws:s3:::{artifacts}"]]
+    assert {"StringLike": {"s3:prefix": ["code/fraud-detection/*"]}} in [s["Condition"] for s in lists]
+
+
 def test_custom_image_role_pulls_only_its_repository(templates):
     template = templates["custom"]
     _, pipeline = pipeline_resource(template)
