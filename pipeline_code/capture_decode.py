@@ -271,6 +271,13 @@ class CaptureDecoder:
 
     def _parse_csv_block(self, text: str, malformed: Counter) -> pd.DataFrame:
         width = len(self.schema.features)
+        if text.count(",") == (text.count("\n") + 1) * (width - 1):
+            # Right number of commas overall: if no row has too many fields (the C parser raises on those),
+            # none has too few either, so the per-row count below is only needed when parsing fails.
+            try:
+                return self._read_csv(text, malformed)
+            except pd.errors.ParserError:
+                pass
         raw = np.frombuffer(text.encode("utf-8"), dtype=np.uint8)
         ends = np.append(np.flatnonzero(raw == 10), raw.size)
         commas_before = np.searchsorted(np.flatnonzero(raw == 44), ends)  # commas before each row's end
@@ -281,11 +288,16 @@ class CaptureDecoder:
             text = "\n".join(row for row, ok in zip(text.split("\n"), good.tolist()) if ok)
             if not text:
                 return pd.DataFrame({n: pd.Series(dtype=object) for n in self.schema.features})
+        return self._read_csv(text, malformed)
+
+    def _read_csv(self, text: str, malformed: Counter) -> pd.DataFrame:
         names = list(self.schema.features)
         try:
             return pd.read_csv(io.StringIO(text), header=None, names=names, dtype=self._dtypes,
                                keep_default_na=False, na_values={n: [""] for n in names if n not in self._text},
                                skip_blank_lines=False, quoting=csv.QUOTE_NONE, engine="c", low_memory=False)
+        except pd.errors.ParserError:
+            raise
         except (ValueError, TypeError):
             frame = pd.read_csv(io.StringIO(text), header=None, names=names, dtype=str, keep_default_na=False,
                                 skip_blank_lines=False, quoting=csv.QUOTE_NONE, engine="c", low_memory=False)
@@ -312,7 +324,7 @@ class CaptureDecoder:
             return np.zeros(0)
         tokens = ",".join(outputs).replace("\n", ",").split(",")
         try:
-            return np.array([t for t in tokens if t], dtype=np.float64)
+            return np.array([t for t in tokens if t] if "" in tokens else tokens, dtype=np.float64)
         except ValueError:
             values = []
             for output in outputs:

@@ -127,3 +127,9 @@ def test_schema_needs_features():
 def test_base64_round_trip_of_fixture_writer():
     line = json.loads(capture_line("1,2,chip", "0.5", encoding="BASE64"))
     assert base64.b64decode(line["captureData"]["endpointInput"]["data"]) == b"1,2,chip"
+
+
+def test_escapes_other_than_newline_are_unescaped_on_the_per_line_path():
+    line = capture_line("1,2,chip", "0.5", inference_id="tab\there")  # JSON writes the tab as \t
+    out = decode(line)
+    assert out.scored == [("tab\there", 0.5)] and out.rows == 1
