@@ -102,6 +102,8 @@ def run_reproduce(args) -> int:
             f"started {arn}\n  pipeline: {request['PipelineName']}\n"
             f"  {contracts.PARAM_INPUT_DATA}: {params[contracts.PARAM_INPUT_DATA]}\n"
             f"  {contracts.PARAM_GIT_COMMIT}: {params[contracts.PARAM_GIT_COMMIT]}\n"
+            f"  {contracts.PARAM_CODE_URL}: {params[contracts.PARAM_CODE_URL]} "
+            f"(sha256 {params[contracts.PARAM_CODE_SHA256]})\n"
             f"  check: the new package's lineage must show {request['PipelineExecutionDescription'].split('expect ')[1]}")
     return _run(args, body)
 
@@ -158,6 +160,8 @@ def format_which_model(result: dict) -> str:
             f"    trained by  {model['trained_by'] or '-'} (trigger {model['trigger'] or '-'})",
             (f"    code        git {lineage.get(contracts.META_GIT_COMMIT, 'MISSING')}, "
             f"config {lineage.get(contracts.META_CONFIG_HASH, 'MISSING')}"),
+            (f"    code zip    {lineage.get(contracts.META_CODE_URL, 'MISSING')} "
+            f"(sha256 {lineage.get(contracts.META_CODE_SHA256, 'MISSING')})"),
             f"    data        {lineage.get(contracts.META_DATA_VERSION, 'MISSING')}",
             (f"    training    {lineage.get(contracts.META_TRAINING_JOB, 'MISSING')} "
             f"in {lineage.get(contracts.META_PIPELINE_EXECUTION, 'MISSING')}"),

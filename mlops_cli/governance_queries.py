@@ -11,6 +11,11 @@ from botocore.exceptions import ClientError
 from pipeline_code import audit_schema as schema
 from pipeline_code import contracts
 
+# Execution parameters that the package's metadata records; reproduce passes them back, lineage cross-checks them.
+RECORDED_PARAMETERS = {contracts.PARAM_GIT_COMMIT: contracts.META_GIT_COMMIT,
+                       contracts.PARAM_CODE_URL: contracts.META_CODE_URL,
+                       contracts.PARAM_CODE_SHA256: contracts.META_CODE_SHA256}
+
 
 class GovernanceError(Exception):
     """A query that cannot be answered; the message says what is missing and where to look."""
@@ -84,10 +89,11 @@ def lineage_problems(result: dict) -> list[str]:
     image = recorded.get(contracts.META_IMAGE_URI)
     if job.get("image") and image and job["image"] != image:
         problems.append(f"training job image {job['image']} differs from recorded {contracts.META_IMAGE_URI} {image}")
-    commit = (execution.get("parameters") or {}).get(contracts.PARAM_GIT_COMMIT)
-    if commit and recorded.get(contracts.META_GIT_COMMIT) and commit != recorded[contracts.META_GIT_COMMIT]:
-        problems.append(f"pipeline execution ran {contracts.PARAM_GIT_COMMIT}={commit} but the package records "
-                        f"{contracts.META_GIT_COMMIT}={recorded[contracts.META_GIT_COMMIT]}")
+    ran = execution.get("parameters") or {}
+    for parameter, key in RECORDED_PARAMETERS.items():
+        if ran.get(parameter) and recorded.get(key) and ran[parameter] != recorded[key]:
+            problems.append(f"pipeline execution ran {parameter}={ran[parameter]} but the package records "
+                            f"{key}={recorded[key]}")
     return problems
 
 
@@ -174,12 +180,14 @@ def which_model(table, endpoint: str, at: str, sagemaker=None) -> dict:
 def reproduce_request(sagemaker, package_arn: str, table=None, input_data_url: str | None = None) -> dict:
     """The StartPipelineExecution request that rebuilds a package from its recorded inputs.
 
-    Parameters are the original execution's (from SageMaker, else from the audit trail), with ``GitCommit`` the
-    recorded commit, ``Trigger=reproduce`` and the new package left pending manual approval.
+    Parameters are the original execution's (from SageMaker, else from the audit trail), with ``GitCommit``,
+    ``CodeUrl`` and ``CodeSha256`` as recorded on the package (the steps refuse a zip with another hash),
+    ``Trigger=reproduce`` and the new package left pending manual approval.
     """
     package = describe_package(sagemaker, package_arn)
     recorded = schema.lineage_metadata(package.get("CustomerMetadataProperties"))
-    needed = [contracts.META_GIT_COMMIT, contracts.META_DATA_VERSION, contracts.META_PIPELINE_EXECUTION]
+    needed = [contracts.META_GIT_COMMIT, contracts.META_DATA_VERSION, contracts.META_PIPELINE_EXECUTION,
+              contracts.META_CODE_URL, contracts.META_CODE_SHA256]
     missing = [key for key in needed if key not in recorded]
     if missing:
         raise GovernanceError(f"model package {package_arn} lacks lineage metadata {missing}; "
@@ -193,8 +201,8 @@ def reproduce_request(sagemaker, package_arn: str, table=None, input_data_url: s
     if contracts.PARAM_INPUT_DATA not in parameters:
         raise GovernanceError(f"no recorded {contracts.PARAM_INPUT_DATA} for execution {execution_arn} "
                               "(neither in SageMaker nor in the audit trail)")
-    parameters.update({contracts.PARAM_GIT_COMMIT: recorded[contracts.META_GIT_COMMIT],
-                       contracts.PARAM_TRIGGER: "reproduce",
+    parameters.update({parameter: recorded[key] for parameter, key in RECORDED_PARAMETERS.items()})
+    parameters.update({contracts.PARAM_TRIGGER: "reproduce",
                        contracts.PARAM_APPROVAL_STATUS: "PendingManualApproval"})
     description = (f"reproduce {package_arn}; expect {contracts.META_DATA_VERSION}="
                    f"{recorded[contracts.META_DATA_VERSION]}")

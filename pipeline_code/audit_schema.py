@@ -35,6 +35,8 @@ LINEAGE_KEYS = (
     contracts.META_IMAGE_URI,
     contracts.META_HYPERPARAMETERS_HASH,
     contracts.META_BASELINE_URI,
+    contracts.META_CODE_URL,
+    contracts.META_CODE_SHA256,
 )
 _TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 _SK_MAX = "#\uffff"  # sorts after every "#<event id>" suffix of the same second

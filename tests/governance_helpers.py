@@ -75,7 +75,17 @@ def create_table():
 
 PIPELINE_DEFINITION = json.dumps({"Version": "2020-12-01", "Steps": [], "Parameters": [
     {"Name": name, "Type": "String"} for name in (contracts.PARAM_INPUT_DATA, contracts.PARAM_GIT_COMMIT,
-                                                   contracts.PARAM_TRIGGER, contracts.PARAM_APPROVAL_STATUS)]})
+                                                   contracts.PARAM_TRIGGER, contracts.PARAM_APPROVAL_STATUS,
+                                                   contracts.PARAM_CODE_URL, contracts.PARAM_CODE_SHA256)]})
+
+
+def code_url(git_commit: str) -> str:
+    return f"s3://artifacts/{contracts.code_object_key(MODEL, git_commit)}"
+
+
+def code_sha256(git_commit: str) -> str:
+    """A stand-in for the hash of the commit's code zip: distinct per commit."""
+    return (git_commit[0] * 2 + "c0de") * 10 + git_commit[0] * 4
 
 
 def start_build(sagemaker, git_commit: str, data_url: str, trigger: str = "code") -> str:
@@ -86,14 +96,17 @@ def start_build(sagemaker, git_commit: str, data_url: str, trigger: str = "code"
     return sagemaker.start_pipeline_execution(PipelineName=name, PipelineParameters=[
         {"Name": contracts.PARAM_INPUT_DATA, "Value": data_url}, {"Name": contracts.PARAM_GIT_COMMIT, "Value": git_commit},
         {"Name": contracts.PARAM_TRIGGER, "Value": trigger},
-        {"Name": contracts.PARAM_APPROVAL_STATUS, "Value": "PendingManualApproval"}])["PipelineExecutionArn"]
+        {"Name": contracts.PARAM_APPROVAL_STATUS, "Value": "PendingManualApproval"},
+        {"Name": contracts.PARAM_CODE_URL, "Value": code_url(git_commit)},
+        {"Name": contracts.PARAM_CODE_SHA256, "Value": code_sha256(git_commit)}])["PipelineExecutionArn"]
 
 
 def lineage_metadata(git_commit: str, execution_arn: str, job: str, data_version: str) -> dict[str, str]:
     return {contracts.META_GIT_COMMIT: git_commit, contracts.META_CONFIG_HASH: "c0nf19" * 4,
             contracts.META_DATA_VERSION: data_version, contracts.META_PIPELINE_EXECUTION: execution_arn,
             contracts.META_TRAINING_JOB: job, contracts.META_IMAGE_URI: f"{ACCOUNT}.dkr.ecr/xgboost:1.7-1",
-            contracts.META_HYPERPARAMETERS_HASH: "h" * 64, contracts.META_BASELINE_URI: "s3://artifacts/baseline.json"}
+            contracts.META_HYPERPARAMETERS_HASH: "h" * 64, contracts.META_BASELINE_URI: "s3://artifacts/baseline.json",
+            contracts.META_CODE_URL: code_url(git_commit), contracts.META_CODE_SHA256: code_sha256(git_commit)}
 
 
 def register_package(sagemaker, metadata: dict[str, str]) -> str:

@@ -137,6 +137,7 @@ def test_which_model_text_output_answers_the_auditor(story, capsys):
     code, out, _ = _cli(capsys, "which-model", "--endpoint", h.ENDPOINT, "--at", "2026-06-05T00:00:00Z")
     assert code == 0
     assert "rolled back" in out and story["v1"] in out and ALICE in out and "a" * 40 in out
+    assert f"code zip    {h.code_url('a' * 40)} (sha256 {h.code_sha256('a' * 40)})" in out
 
 
 def test_which_model_rejects_a_bad_time_and_a_missing_table(story, capsys, monkeypatch):
@@ -192,9 +193,25 @@ def test_lineage_flags_a_training_image_that_contradicts_the_record(story, capsy
 
 def test_lineage_flags_a_commit_the_pipeline_did_not_run(story):
     meta = h.lineage_metadata("f" * 40, story["exec1"], "train-v1", DATA_V1)
+    meta |= {contracts.META_CODE_URL: h.code_url("a" * 40), contracts.META_CODE_SHA256: h.code_sha256("a" * 40)}
     problems = queries.lineage(story["sagemaker"], h.register_package(story["sagemaker"], meta))["problems"]
     assert problems == [(f"pipeline execution ran GitCommit={'a' * 40} but the package records "
                         f"mlops:git_commit={'f' * 40}")]
+
+
+def test_lineage_flags_a_code_zip_the_pipeline_did_not_run(story):
+    meta = h.lineage_metadata("a" * 40, story["exec1"], "train-v1", DATA_V1)
+    meta[contracts.META_CODE_SHA256] = "0" * 64
+    problems = queries.lineage(story["sagemaker"], h.register_package(story["sagemaker"], meta))["problems"]
+    assert problems == [(f"pipeline execution ran CodeSha256={h.code_sha256('a' * 40)} but the package records "
+                        f"mlops:code_sha256={'0' * 64}")]
+
+
+def test_lineage_text_shows_the_code_zip_and_its_hash(story, capsys):
+    code, out, _ = _cli(capsys, "lineage", story["v1"])
+    assert code == 0
+    assert f"code_url               {h.code_url('a' * 40)}" in out
+    assert f"code_sha256            {h.code_sha256('a' * 40)}" in out
 
 
 def test_lineage_of_an_unknown_package_fails_clearly(story, capsys):
@@ -210,7 +227,9 @@ def test_reproduce_starts_the_build_with_the_recorded_commit_and_data(story, cap
     params = queries.execution_parameters(sagemaker, started["PipelineExecutionArn"])
     assert params == {contracts.PARAM_INPUT_DATA: "s3://data/transactions/training/2026-06/",
                       contracts.PARAM_GIT_COMMIT: "b" * 40, contracts.PARAM_TRIGGER: "reproduce",
-                      contracts.PARAM_APPROVAL_STATUS: "PendingManualApproval"}
+                      contracts.PARAM_APPROVAL_STATUS: "PendingManualApproval",
+                      contracts.PARAM_CODE_URL: h.code_url("b" * 40),
+                      contracts.PARAM_CODE_SHA256: h.code_sha256("b" * 40)}
     assert started["PipelineName"] == contracts.build_pipeline_name(h.MODEL)
     assert f"{contracts.META_DATA_VERSION}={DATA_V2}" in started["PipelineExecutionDescription"]
 
@@ -234,6 +253,27 @@ def test_reproduce_falls_back_to_the_parameters_in_the_audit_trail(story):
     params = {p["Name"]: p["Value"] for p in request["PipelineParameters"]}
     assert params[contracts.PARAM_INPUT_DATA] == "s3://data/transactions/training/2026-05/"
     assert params[contracts.PARAM_GIT_COMMIT] == "a" * 40
+    assert params[contracts.PARAM_CODE_URL] == h.code_url("a" * 40)
+
+
+def test_reproduce_pins_the_recorded_code_even_when_the_execution_ran_other_code(story, capsys):
+    """The package's record wins: its code zip and hash are what the steps will check."""
+    meta = h.lineage_metadata("a" * 40, story["exec1"], "train-v1", DATA_V1)
+    meta |= {contracts.META_CODE_URL: "s3://artifacts/code/fraud-detection/pinned/pipeline_code.zip",
+             contracts.META_CODE_SHA256: "1" * 64}
+    arn = h.register_package(story["sagemaker"], meta)
+    code, out, err = _cli(capsys, "reproduce", arn, "--dry-run", "--json")
+    assert code == 0, err
+    params = {p["Name"]: p["Value"] for p in json.loads(out)["PipelineParameters"]}
+    assert params[contracts.PARAM_CODE_URL] == "s3://artifacts/code/fraud-detection/pinned/pipeline_code.zip"
+    assert params[contracts.PARAM_CODE_SHA256] == "1" * 64
+
+
+def test_reproduce_refuses_a_package_whose_code_was_not_recorded(story, capsys):
+    meta = h.lineage_metadata("a" * 40, story["exec1"], "train-v1", DATA_V1)
+    del meta[contracts.META_CODE_URL], meta[contracts.META_CODE_SHA256]
+    code, _, err = _cli(capsys, "reproduce", h.register_package(story["sagemaker"], meta), "--dry-run")
+    assert code == 1 and "lacks lineage metadata ['mlops:code_url', 'mlops:code_sha256']" in err
 
 
 def test_reproduce_refuses_a_package_without_lineage(story, capsys):
@@ -243,7 +283,8 @@ def test_reproduce_refuses_a_package_without_lineage(story, capsys):
             "SupportedResponseMIMETypes": ["text/csv"]})["ModelPackageArn"]
     code, _, err = _cli(capsys, "reproduce", bare)
     assert code == 1
-    assert "lacks lineage metadata ['mlops:git_commit', 'mlops:data_version', 'mlops:pipeline_execution_arn']" in err
+    assert ("lacks lineage metadata ['mlops:git_commit', 'mlops:data_version', 'mlops:pipeline_execution_arn', "
+            "'mlops:code_url', 'mlops:code_sha256']") in err
 
 
 def test_cli_without_table_still_prints_lineage(story, capsys, monkeypatch):
