@@ -119,6 +119,8 @@ class GuardedEndpoint(Construct):
         watched_metrics: platform metrics that roll back a deployment; default none.
         max_error_count: 5XX errors per minute that trip the rollback alarm; default 1.
         max_latency_p99: p99 ModelLatency that trips the rollback alarm; default 1 second.
+
+    A dashboard ``<endpoint>-variants`` shows invocations, 5XX errors and p99 latency per production variant.
     """
 
     def __init__(
@@ -204,6 +206,7 @@ class GuardedEndpoint(Construct):
         if scaling and not serverless:
             for variant in self.variants:
                 self._autoscale(variant, scaling)
+        self.dashboard = self._variant_dashboard()
 
     def _execution_role(self, artifacts: s3.IBucket, key: kms.IKey, repositories: list[str],
                         capture: s3.IBucket | None) -> iam.Role:
@@ -307,6 +310,24 @@ class GuardedEndpoint(Construct):
             auto_rollback_configuration=sagemaker.CfnEndpoint.AutoRollbackConfigProperty(
                 alarms=[sagemaker.CfnEndpoint.AlarmProperty(alarm_name=a.alarm_name) for a in self.alarms]),
         )
+
+    def _variant_dashboard(self) -> cloudwatch.Dashboard:
+        """Per-variant invocations, errors and latency side by side: how an A/B test is read."""
+        def per_variant(metric: str, statistic: str) -> list[cloudwatch.IMetric]:
+            return [cloudwatch.Metric(namespace="AWS/SageMaker", metric_name=metric, statistic=statistic,
+                                      period=Duration.minutes(5), label=v.name,
+                                      dimensions_map={"EndpointName": self.endpoint_name, "VariantName": v.name})
+                    for v in self.variants]
+
+        dashboard = cloudwatch.Dashboard(self, "Dashboard", dashboard_name=f"{self.endpoint_name}-variants")
+        dashboard.add_widgets(
+            cloudwatch.GraphWidget(title="Invocations per variant", left=per_variant("Invocations", "Sum"), width=8),
+            cloudwatch.GraphWidget(title="5XX errors per variant", left=per_variant("Invocation5XXErrors", "Sum"),
+                                   width=8),
+            cloudwatch.GraphWidget(title="p99 model latency per variant (us)",
+                                   left=per_variant("ModelLatency", "p99"), width=8),
+        )
+        return dashboard
 
     def _scaling_role(self) -> iam.IRole:
         """Application Auto Scaling acts through its service-linked role (created on first use)."""

@@ -1,6 +1,7 @@
 """GuardedEndpoint and the per-stage endpoint stacks: guardrails, rollback wiring, autoscaling, validation."""
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
@@ -225,3 +226,19 @@ def test_serverless_refuses_data_capture():
 def test_longest_valid_linear_shift_fits_sagemakers_limit():
     shift = TrafficShift("LINEAR", 50, 3600, 3600)
     assert shift.execution_timeout_seconds == 2 * 3600 + 3600 + 1200 <= MAX_EXECUTION_TIMEOUT
+
+
+def test_the_variant_dashboard_compares_champion_and_challenger(example_app):
+    template = example_app.template(SUPPORT_STAGING)
+    (dashboard,) = template.find_resources("AWS::CloudWatch::Dashboard").values()
+    assert dashboard["Properties"]["DashboardName"] == "support-assistant-staging-variants"
+    body = "".join(p if isinstance(p, str) else "REGION" for p in dashboard["Properties"]["DashboardBody"]["Fn::Join"][1])
+    widgets = json.loads(body)["widgets"]
+    variants_by_title = {}
+    for widget in widgets:
+        metrics = widget["properties"]["metrics"]
+        variants_by_title[widget["properties"]["title"]] = sorted(m[5] for m in metrics)
+        assert all(m[:5] == ["AWS/SageMaker", m[1], "EndpointName", "support-assistant-staging", "VariantName"]
+                   for m in metrics)
+    assert variants_by_title == {title: ["challenger", "champion"] for title in (
+        "Invocations per variant", "5XX errors per variant", "p99 model latency per variant (us)")}
