@@ -86,6 +86,7 @@ class BatchScoring(Construct):
             writes=[(data_bucket, output_prefix)])
         output_root = f"s3://{data_bucket.bucket_name}/{output_prefix}"
 
+        models = stack.format_arn(service="sagemaker", resource="model", resource_name=f"{model_name[:20]}-*")
         month = sfn.Pass(self, "Month", result_path="$.run", parameters={
             # scheduled_time is ISO-8601 (2026-12-02T06:00:00Z): the month is its first two '-' fields.
             "month.$": "States.Format('{}-{}', States.ArrayGetItem(States.StringSplit($.scheduled_time, '-'), 0), "
@@ -103,12 +104,11 @@ class BatchScoring(Construct):
             parameters={"ModelName.$": "$.run.name", "ExecutionRoleArn": self.model_role.role_arn,
                         "Containers": [{"ModelPackageName.$": "$.package.arn"}], "EnableNetworkIsolation": True,
                         "Tags": [{"Key": "mlops:model", "Value": model_name}]},
-            iam_resources=[stack.format_arn(service="sagemaker", resource="model", resource_name=f"{model_name[:20]}-*")],
+            iam_resources=[models],
             additional_iam_statements=[
                 iam.PolicyStatement(actions=["sagemaker:DescribeModelPackage"], resources=[stack.format_arn(
                     service="sagemaker", resource="model-package", resource_name=f"{model_package_group_name}/*")]),
-                iam.PolicyStatement(actions=["sagemaker:AddTags"], resources=[stack.format_arn(
-                    service="sagemaker", resource="model", resource_name=f"{model_name[:20]}-*")]),
+                iam.PolicyStatement(actions=["sagemaker:AddTags"], resources=[models]),
                 iam.PolicyStatement(actions=["iam:PassRole"], resources=[self.model_role.role_arn],
                                     conditions={"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}}),
             ],
@@ -136,7 +136,7 @@ class BatchScoring(Construct):
         delete_model = tasks.CallAwsService(
             self, "DeleteModel", service="sagemaker", action="deleteModel",
             parameters={"ModelName.$": "$.run.name"},
-            iam_resources=[stack.format_arn(service="sagemaker", resource="model", resource_name=f"{model_name[:20]}-*")],
+            iam_resources=[models],
             result_path=sfn.JsonPath.DISCARD)
         notify = tasks.SnsPublish(
             self, "NotifyFailure", topic=topic, subject=f"Batch scoring of {model_name} failed",
@@ -146,9 +146,14 @@ class BatchScoring(Construct):
             result_path=sfn.JsonPath.DISCARD)
         failed = sfn.Fail(self, "Failed", error="BatchScoringFailed", cause="see the notification and the log")
         notify.next(failed)
+        clean_up = tasks.CallAwsService(
+            self, "CleanUpModel", service="sagemaker", action="deleteModel",
+            parameters={"ModelName.$": "$.run.name"}, iam_resources=[models], result_path=sfn.JsonPath.DISCARD)
+        clean_up.add_catch(notify, result_path="$.cleanup_error")
+        clean_up.next(notify)
         for state in (latest, create_model, delete_model):
             state.add_catch(notify, result_path="$.error")
-        transform.add_catch(notify, result_path="$.error")
+        transform.add_catch(clean_up, result_path="$.error")  # the model exists by now: do not leave it behind
 
         log_group = logs.LogGroup(self, "Logs", retention=log_retention, encryption_key=key,
                                   removal_policy=RemovalPolicy.RETAIN)

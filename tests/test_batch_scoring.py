@@ -68,9 +68,15 @@ def test_the_newest_approved_package_is_scored_over_the_months_input(batch):
 def test_every_failure_is_notified_on_the_model_topic(batch):
     template, _, definition = batch
     states = definition["States"]
-    for name in ("LatestApproved", "CreateModel", "Transform", "DeleteModel"):
+    for name in ("LatestApproved", "CreateModel", "DeleteModel"):
         assert states[name]["Catch"] == [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.error",
                                           "Next": "NotifyFailure"}], name
+    # A failed transform first deletes the model it created, then notifies (also when the clean-up fails).
+    assert states["Transform"]["Catch"] == [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.error",
+                                             "Next": "CleanUpModel"}]
+    assert states["CleanUpModel"]["Next"] == "NotifyFailure"
+    assert states["CleanUpModel"]["Parameters"] == {"ModelName.$": "$.run.name"}
+    assert states["CleanUpModel"]["Catch"][0]["Next"] == "NotifyFailure"
     (topic_id,) = template.find_resources("AWS::SNS::Topic").keys()
     assert states["NotifyFailure"]["Parameters"]["TopicArn"] == f"<{topic_id}>"
     assert states[states["NotifyFailure"]["Next"]]["Type"] == "Fail"
