@@ -80,7 +80,10 @@ class RetrainTrigger(Construct):
             timeout=Duration.seconds(60),
         )
         role = self.function.role
+        # Exactly what Powertools idempotency calls; the table's key also encrypts what it writes.
         self.table.grant(role, "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem")
+        role.add_to_principal_policy(iam.PolicyStatement(
+            actions=["kms:Encrypt", "kms:GenerateDataKey"], resources=[key.key_arn]))
         stack = Stack.of(self)
         role.add_to_principal_policy(iam.PolicyStatement(
             actions=["sagemaker:StartPipelineExecution", "sagemaker:ListPipelineExecutions"],

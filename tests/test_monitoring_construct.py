@@ -115,6 +115,21 @@ def test_retrain_role_may_start_only_its_pipeline(built):
     })
 
 
+def test_retrain_role_may_use_the_idempotency_table_and_its_key(built):
+    template, stack, monitoring = built
+    trigger = monitoring.retrain_trigger
+    template.has_resource_properties("AWS::IAM::Policy", {
+        "Roles": [{"Ref": logical_id(stack, trigger.function.role)}],
+        "PolicyDocument": {"Statement": Match.array_with([  # CDK merges statements on the same resource
+            Match.object_like({"Action": Match.array_with(["kms:Encrypt", "kms:GenerateDataKey"]),
+                               "Resource": {"Fn::GetAtt": [logical_id(stack, monitoring._key), "Arn"]}}),
+            Match.object_like({"Action": ["dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem",
+                                          "dynamodb:UpdateItem"],
+                               "Resource": {"Fn::GetAtt": [logical_id(stack, trigger.table), "Arn"]}}),
+        ])},
+    })
+
+
 def test_idempotency_table_is_encrypted_with_the_model_key_and_has_pitr(built):
     template, stack, monitoring = built
     template.has_resource_properties("AWS::DynamoDB::Table", {
