@@ -146,6 +146,13 @@ def test_reference_check_rejects_an_unknown_property_file(definitions):
         test_every_reference_names_a_declared_step_output_file_or_parameter({"x": broken}, "x")
 
 
+def test_reference_check_rejects_steps_reading_an_undeclared_code_parameter(definitions):
+    broken = json.loads(json.dumps(definitions["fraud"]))
+    broken["Parameters"] = [p for p in broken["Parameters"] if p["Name"] != c.PARAM_CODE_SHA256]
+    with pytest.raises(AssertionError, match="Parameters.CodeSha256"):
+        test_every_reference_names_a_declared_step_output_file_or_parameter({"x": broken}, "x")
+
+
 # --- gates and registration -------------------------------------------------------------------------------------
 
 def _gate_chain(definition):
