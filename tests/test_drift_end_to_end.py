@@ -1,0 +1,54 @@
+"""End to end with the build's real outputs: `mlops run-local` trains on synthetic transactions, its model scores
+new traffic encoded with its encoder.json, and `mlops drift` checks the capture against its baseline."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from mlops_cli.main import main
+from pipeline_code import encoding
+from pipeline_code.capture_records import capture_line, csv_row
+from pipeline_code.synthetic import transactions
+
+
+@pytest.fixture(scope="module")
+def run_local(tmp_path_factory):
+    work = tmp_path_factory.mktemp("e2e")
+    transactions.generate(20_000, seed=3).to_csv(work / "train.csv", index=False)
+    assert main(["run-local", "fraud-detection", "--data", str(work / "train.csv"), "--out", str(work / "out")]) == 0
+    return work
+
+
+def capture(run_local, name: str, drift: float, seed: int):
+    import xgboost as xgb
+
+    out = run_local / "out"
+    frame = transactions.generate(4000, seed=seed, drift=drift)
+    matrix = encoding.encode(frame, encoding.load(out / "encoder"))
+    booster = xgb.Booster()
+    booster.load_model(str(out / "model" / "xgboost-model"))
+    scores = booster.predict(xgb.DMatrix(matrix))
+    path = run_local / f"{name}.jsonl"
+    path.write_text("\n".join(capture_line(csv_row([float(v) for v in row]), repr(float(s)), inference_id=str(i))
+                              for i, (row, s) in enumerate(zip(matrix, scores))) + "\n")
+    return path
+
+
+def drift_report(run_local, path, capsys) -> tuple[int, dict]:
+    code = main(["drift", "--baseline", str(run_local / "out"), "--capture", str(path), "--json"])
+    return code, json.loads(capsys.readouterr().out)
+
+
+def test_traffic_like_training_shows_no_drift_in_features_or_scores(run_local, capsys):
+    code, report = drift_report(run_local, capture(run_local, "stable", 0.0, 11), capsys)
+    assert code == 0 and report["verdict"] == "no_drift"
+    assert report["prediction"]["drifted"] is False
+
+
+def test_drifted_traffic_flags_the_generator_drifted_features_and_the_scores(run_local, capsys):
+    code, report = drift_report(run_local, capture(run_local, "drifted", 1.0, 12), capsys)
+    assert code == 1
+    assert {"amount", "avg_amount_30d", "channel"} <= set(report["drifted_features"])
+    assert set(report["drifted_features"]) <= set(transactions.DRIFTED_FEATURES)
+    assert report["prediction"]["drifted"] is True
