@@ -18,7 +18,7 @@ from constructs import Construct
 
 from mlops_constructs.config.model import INSTANCE_TYPE, is_instance_store
 from mlops_constructs.nag import acknowledge
-from mlops_constructs.serving_role import serving_role
+from mlops_constructs.serving_role import serving_role, wildcard_rule
 
 # Scoring files: CSV without header, first column a record ID (e.g. the employee ID), then the model's features
 # in training order. The ID is dropped before the model and joined back to its score in the output.
@@ -201,12 +201,9 @@ class BatchScoring(Construct):
             "listModelPackages and X-Ray/log-delivery actions have no resource-level permissions; models and "
             "transform jobs are named <model>-<uuid> at run time; package versions are created at run time.",
             "AwsSolutions-IAM5[Resource::*]",
-            f"AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:sagemaker:<AWS::Region>:<AWS::AccountId>:model/"
-            f"{model_name[:20]}-*]",
-            f"AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:sagemaker:<AWS::Region>:<AWS::AccountId>:"
-            f"transform-job/{model_name[:20]}-*]",
-            f"AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:sagemaker:<AWS::Region>:<AWS::AccountId>:"
-            f"model-package/{self._package_group}/*]",
+            *(wildcard_rule(stack, stack.format_arn(service="sagemaker", resource=kind, resource_name=name))
+              for kind, name in (("model", f"{model_name[:20]}-*"), ("transform-job", f"{model_name[:20]}-*"),
+                                 ("model-package", f"{self._package_group}/*"))),
         )
         acknowledge(role, "The state machine policy is inline so that it belongs to this role alone.",
                     "NIST.800.53.R5-IAMNoInlinePolicy")

@@ -66,11 +66,16 @@ def serving_role(
         "AWS-owned account, hence the account wildcard in its repository ARN; log streams are created at run "
         "time under this role's own log group; objects are read and written under fixed key prefixes.",
         "AwsSolutions-IAM5[Resource::*]",
-        *(f"AwsSolutions-IAM5[Resource::{nag_resource(stack, r)}]" for r in wildcards),
+        *(wildcard_rule(stack, r) for r in wildcards),
     )
     acknowledge(role, "The execution policy is inline so that it belongs to this role alone.",
                 "NIST.800.53.R5-IAMNoInlinePolicy")
     return role
+
+
+def wildcard_rule(stack: Stack, arn: str) -> str:
+    """The cdk-nag rule ID of a wildcard resource, right for env-agnostic and pinned stacks alike."""
+    return f"AwsSolutions-IAM5[Resource::{nag_resource(stack, arn)}]"
 
 
 def nag_resource(stack: Stack, value: str) -> str:
