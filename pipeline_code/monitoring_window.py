@@ -14,14 +14,18 @@ from pipeline_code import contracts
 from pipeline_code.drift_stats import Baseline, BaselineError
 
 MAX_FILE_BYTES = 256 * 1024 * 1024  # a capture file larger than this is skipped, not loaded into memory
+# Data capture flushes its buffer to the hour partition a few minutes late: an hour is checked only once it has
+# been over for this long. Hourly runs fire at a fixed minute, so each run still gets its own hour.
+SETTLE_MINUTES = 10
 
 
 def window_hour(event_time: str | None, now: datetime | None = None) -> datetime:
-    """The previous full hour before the scheduled event's time (ISO 8601), in UTC."""
+    """The last full hour that ended at least SETTLE_MINUTES before the event's time (ISO 8601), in UTC."""
     moment = now or datetime.now(UTC)
     if event_time:
         moment = datetime.fromisoformat(event_time)  # Python 3.11+ reads the trailing "Z"
-    return moment.astimezone(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(hours=1)
+    settled = moment.astimezone(UTC) - timedelta(minutes=SETTLE_MINUTES)
+    return settled.replace(minute=0, second=0, microsecond=0) - timedelta(hours=1)
 
 
 def hour_path(hour: datetime) -> str:

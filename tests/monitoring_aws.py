@@ -13,7 +13,7 @@ BUCKET = "fraud-data"
 ARTIFACTS = "fraud-artifacts"
 MODEL = "fraud-detection"
 ENDPOINT = "fraud-detection-prod"
-EVENT_TIME = "2026-11-01T13:05:00Z"  # the window is 12:00-13:00
+EVENT_TIME = "2026-11-01T13:15:00Z"  # the window is 12:00-13:00 (settled for 10 minutes)
 WINDOW = "2026/11/01/12"
 
 

@@ -96,3 +96,14 @@ def test_code_counts_match_name_counts(baseline):
     by_name = drift_stats.categorical_counts(drift_stats.decode_codes(channel, codes), channel.categories)
     np.testing.assert_array_equal(by_code[0], by_name[0])
     assert by_code[1] == by_name[1] == 1
+
+
+@pytest.mark.parametrize("event_time, window", [
+    ("2026-11-01T13:15:00Z", "2026/11/01/12"),  # 12:00-13:00 has settled
+    ("2026-11-01T13:05:00Z", "2026/11/01/11"),  # 12:xx files may still be flushing: the hour before
+    ("2026-11-01T00:20:00+00:00", "2026/10/31/23"),
+])
+def test_window_is_the_last_settled_hour(event_time, window):
+    from pipeline_code.monitoring_window import hour_path, window_hour
+
+    assert hour_path(window_hour(event_time)) == window
