@@ -135,11 +135,11 @@ def render_config_docs() -> str:
         "## Cross-field rules",
         "",
         "- The model's `name` must match its file name, and names must be unique across files.",
-        "- `deployment.strategy`: LINEAR steps are 10-50% of capacity, CANARY 1-50%; bake 0-3600 s; a LINEAR step "
-        "must move at least one instance.",
-        "- `deployment.mode: serverless` has no data capture (`data_capture_percent: 0`), no strategy and needs "
-        "`serverless`; `mode: batch` needs `batch` and has no strategy; autoscaling is realtime-only and must contain "
-        "`initial_instance_count`.",
+        ("- `deployment.strategy`: LINEAR steps are 10-50% of capacity, CANARY 1-50%; bake 0-3600 s; a LINEAR step "
+         "must move at least one instance."),
+        ("- `deployment.mode: serverless` has no data capture (`data_capture_percent: 0`), no strategy and needs "
+         "`serverless`; `mode: batch` needs `batch` and has no strategy; autoscaling is realtime-only and must "
+         "contain `initial_instance_count`."),
         "- `training.algorithm: custom` needs `training.image`; tuning is XGBoost-only.",
         "- `quality_gate.bias` needs `data.protected_attributes`; metric names must be known.",
         "- `deployment.known_cases.file` must exist, relative to the config directory.",

@@ -20,7 +20,7 @@ REPO = Path(__file__).resolve().parent.parent
 def _run(cmd: list[str], cwd: Path, **kwargs) -> subprocess.CompletedProcess:
     env = {**os.environ, "AWS_EC2_METADATA_DISABLED": "true", "CDK_DISABLE_CLI_TELEMETRY": "true",
            "PYTHONPATH": str(cwd)}
-    return subprocess.run(cmd, cwd=cwd, env=env, text=True, capture_output=True, **kwargs)
+    return subprocess.run(cmd, cwd=cwd, env=env, text=True, capture_output=True, check=False, **kwargs)
 
 
 def synth(source: Path, outdir: Path) -> dict[str, Path]:
@@ -54,7 +54,8 @@ def review_diff(base: str, workdir: Path) -> str:
     try:
         base_stacks = synth(base_tree, workdir / "base.out")
     finally:
-        subprocess.run(["git", "worktree", "remove", "--force", str(base_tree)], cwd=REPO, capture_output=True)
+        subprocess.run(["git", "worktree", "remove", "--force", str(base_tree)], cwd=REPO, capture_output=True,
+                       check=False)
     head_stacks = synth(REPO, workdir / "head.out")
     added = sorted(set(head_stacks) - set(base_stacks))
     removed = sorted(set(base_stacks) - set(head_stacks))
@@ -76,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--output", help="also write the report to this file")
     args = parser.parse_args(argv)
     if subprocess.run(["git", "rev-parse", "--verify", "--quiet", f"{args.base}^{{commit}}"], cwd=REPO,
-                      capture_output=True).returncode != 0:
+                      capture_output=True, check=False).returncode != 0:
         print(f"make diff: BASE={args.base!r} is not a commit in this repository", file=sys.stderr)
         return 2
     workdir = Path(tempfile.mkdtemp(prefix="mlops-diff-"))

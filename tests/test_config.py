@@ -183,7 +183,7 @@ def test_unknown_model_in_selection(example_config):
 
 
 def _mlops(*args) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "mlops_cli.main", *args], cwd=REPO, capture_output=True, text=True)
+    return subprocess.run([sys.executable, "-m", "mlops_cli.main", *args], cwd=REPO, capture_output=True, text=True, check=False)
 
 
 def test_cli_validate_passes_on_examples():
@@ -207,7 +207,7 @@ def test_cdk_app_exits_nonzero_without_traceback_on_bad_config(tmp_path):
 
     config = _edit(tmp_path, FRAUD, _set("monitoring.quality.floor", 1.5))
     env = {**os.environ, "CDK_CONTEXT_JSON": json.dumps({"config_dir": str(config)}), "CDK_OUTDIR": str(tmp_path)}
-    result = subprocess.run([sys.executable, "app.py"], cwd=REPO, env=env, capture_output=True, text=True)
+    result = subprocess.run([sys.executable, "app.py"], cwd=REPO, env=env, capture_output=True, text=True, check=False)
     assert result.returncode == 1
     assert "Traceback" not in result.stderr
     assert f"{config / FRAUD}: monitoring.quality.floor = 1.5: Input should be less than or equal to 1" in result.stderr

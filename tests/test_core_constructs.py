@@ -30,7 +30,7 @@ def test_key_rotates_and_is_retained(core):
 
 
 def test_data_and_artifact_buckets_use_the_model_key(core):
-    key_id = list(core.find_resources("AWS::KMS::Key"))[0]
+    key_id = next(iter(core.find_resources("AWS::KMS::Key")))
     buckets = core.find_resources(
         "AWS::S3::Bucket",
         {"Properties": {"BucketEncryption": {"ServerSideEncryptionConfiguration": [
@@ -54,7 +54,7 @@ def test_every_bucket_is_versioned_private_and_retained(core):
 
 
 def test_data_and_artifact_buckets_log_to_the_access_log_bucket(core):
-    log_bucket = [k for k in core.find_resources("AWS::S3::Bucket") if k.startswith("CoreAccessLogs")][0]
+    log_bucket = next(k for k in core.find_resources("AWS::S3::Bucket") if k.startswith("CoreAccessLogs"))
     logged = core.find_resources(
         "AWS::S3::Bucket", {"Properties": {"LoggingConfiguration": {"DestinationBucketName": {"Ref": log_bucket}}}}
     )
@@ -85,13 +85,13 @@ def test_registry_group_is_named_tagged_and_retained_without_policy_by_default(c
                         "Tags": Match.array_with([{"Key": "mlops:owner", "Value": "team@example.com"}])},
          "DeletionPolicy": "Retain"},
     )
-    group = list(core.find_resources("AWS::SageMaker::ModelPackageGroup").values())[0]
+    group = next(iter(core.find_resources("AWS::SageMaker::ModelPackageGroup").values()))
     assert "ModelPackageGroupPolicy" not in group["Properties"]
 
 
 def test_registry_group_policy_lets_stage_accounts_use_packages():
     template = _core_template(stage_account_ids=["111111111111", "222222222222"])
-    group = list(template.find_resources("AWS::SageMaker::ModelPackageGroup").values())[0]
+    group = next(iter(template.find_resources("AWS::SageMaker::ModelPackageGroup").values()))
     statements = group["Properties"]["ModelPackageGroupPolicy"]["Statement"]
     use = next(s for s in statements if s["Sid"] == "StageAccountsUsePackages")
     assert use["Action"] == ["sagemaker:DescribeModelPackage", "sagemaker:ListModelPackages"]
@@ -100,7 +100,7 @@ def test_registry_group_policy_lets_stage_accounts_use_packages():
 
 
 def test_topic_is_encrypted_with_model_key_and_subscribes_emails(core):
-    key_id = list(core.find_resources("AWS::KMS::Key"))[0]
+    key_id = next(iter(core.find_resources("AWS::KMS::Key")))
     core.has_resource_properties("AWS::SNS::Topic", {"KmsMasterKeyId": {"Fn::GetAtt": [key_id, "Arn"]}})
     subs = core.find_resources("AWS::SNS::Subscription", {"Properties": {"Protocol": "email"}})
     assert sorted(s["Properties"]["Endpoint"] for s in subs.values()) == ["a@example.com", "b@example.com"]
