@@ -49,6 +49,8 @@ diff: setup
 
 bench: setup-dev
 	$(PY) benchmarks/synth_scale.py
+	$(PY) benchmarks/local_pipeline.py
+	$(PY) benchmarks/drift.py
 
 lint: setup-dev
 	$(VENV)/bin/ruff check .
