@@ -100,8 +100,8 @@ class ModelDeployPipeline(Construct):
         if any(t.account for t in (staging, prod)) and Token.is_unresolved(stack.region):
             raise ValueError(f"ModelDeployPipeline {construct_id}: stages in other accounts "
                              f"({[t.account for t in (staging, prod) if t.account]}) need the pipeline's stack to "
-                             "have an explicit region (CodePipeline cross-account actions); give the model stack "
-                             "an env with the tooling account and region")
+                             "have an explicit region (CodePipeline cross-account actions); pin the model stack "
+                             "to the tooling account and region (platform.tooling)")
         self._key, self._retention = key, log_retention
         self._image = build_image or codebuild.LinuxBuildImage.STANDARD_7_0
         self._qualifier = cdk_qualifier
@@ -141,7 +141,7 @@ class ModelDeployPipeline(Construct):
                     "scoped to this model's package group and the build outputs under pipelines/.",
                     wildcard_rule(stack, package_arns), wildcard_rule(stack, artifact_bucket.arn_for_objects("pipelines/*")))
 
-        staging_action = self._deploy_action(staging, resolved, 1, package_arns, model_name, key)
+        staging_action = self._deploy_action(staging, resolved, package_arns, key)
         self.pipeline = codepipeline.Pipeline(
             self,
             "Pipeline",
@@ -173,7 +173,7 @@ class ModelDeployPipeline(Construct):
                                            f"{staging.endpoint_name}. Approve to deploy it to {prod.endpoint_name}.",
                     )]),
                 codepipeline.StageProps(stage_name="DeployProd", actions=[
-                    self._deploy_action(prod, resolved, 1, package_arns, model_name, key)]),
+                    self._deploy_action(prod, resolved, package_arns, key)]),
             ],
         )
         self._trigger(model_package_group_name, topic, key)
@@ -206,10 +206,10 @@ class ModelDeployPipeline(Construct):
         return stack.format_arn(service="sagemaker", resource="endpoint", resource_name=target.endpoint_name,
                                 account=target.account or stack.account, region=target.region or stack.region)
 
-    def _deploy_action(self, target: DeployTarget, resolved: codepipeline.Artifact, run_order: int,
-                       package_arns: str, model_name: str, key: kms.IKey):
+    def _deploy_action(self, target: DeployTarget, resolved: codepipeline.Artifact, package_arns: str,
+                       key: kms.IKey) -> actions.CloudFormationCreateUpdateStackAction:
         common = {
-            "action_name": "Deploy", "stack_name": target.stack_name, "run_order": run_order,
+            "action_name": "Deploy", "stack_name": target.stack_name,
             "template_path": resolved.at_path(f"{target.stack_name}.template.json"),
             "template_configuration": resolved.at_path(f"{target.stage}.json"),
             "admin_permissions": False, "replace_on_failure": False,
@@ -230,9 +230,9 @@ class ModelDeployPipeline(Construct):
             return actions.CloudFormationCreateUpdateStackAction(
                 **common, role=role, deployment_role=deployment_role, account=target.account, region=target.region)
         return actions.CloudFormationCreateUpdateStackAction(
-            **common, deployment_role=self._deployment_role(target, package_arns, model_name, key))
+            **common, deployment_role=self._deployment_role(target, package_arns, key))
 
-    def _deployment_role(self, target: DeployTarget, package_arns: str, model_name: str, key: kms.IKey) -> iam.Role:
+    def _deployment_role(self, target: DeployTarget, package_arns: str, key: kms.IKey) -> iam.Role:
         """What CloudFormation needs to create one endpoint stack in this account, and no more."""
         stack = Stack.of(self)
         role = iam.Role(self, f"{target.stage.capitalize()}DeployRole",
