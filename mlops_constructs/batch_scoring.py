@@ -17,8 +17,8 @@ from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
 from mlops_constructs.config.model import INSTANCE_TYPE, is_instance_store
-from mlops_constructs.nag import acknowledge
-from mlops_constructs.serving_role import serving_role, wildcard_rule
+from mlops_constructs.nag import acknowledge, wildcard_rule
+from mlops_constructs.serving_role import serving_role
 
 # Scoring files: CSV without header, first column a record ID (e.g. the employee ID), then the model's features
 # in training order. The ID is dropped before the model and joined back to its score in the output.

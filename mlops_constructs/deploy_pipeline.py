@@ -19,9 +19,8 @@ from constructs import Construct
 
 from mlops_constructs.config.platform import SourceSettings
 from mlops_constructs.model_build_ci import acknowledge_cdk_artifact_grants, source_object_key
-from mlops_constructs.nag import acknowledge
+from mlops_constructs.nag import acknowledge, wildcard_rule
 from mlops_constructs.platform_function import PlatformFunction
-from mlops_constructs.serving_role import wildcard_rule
 from mlops_constructs.source import code_source
 
 RESOLVE_BUILDSPEC = "buildspecs/deploy-resolve.yml"

@@ -1,7 +1,10 @@
 """Acknowledge cdk-nag findings on the narrowest construct, always with a specific reason."""
 from __future__ import annotations
 
-from aws_cdk import Acknowledgment, Validations
+import json
+from collections.abc import Iterable
+
+from aws_cdk import Acknowledgment, Stack, Validations
 from constructs import IConstruct
 
 
@@ -10,3 +13,43 @@ def acknowledge(construct: IConstruct, reason: str, *rule_ids: str) -> None:
     if len(reason) < 20:
         raise ValueError(f"nag acknowledgment for {rule_ids} needs a specific reason, got {reason!r}")
     Validations.of(construct).acknowledge(*(Acknowledgment(id=rule, reason=reason) for rule in rule_ids))
+
+
+def wildcard_rule(scope: IConstruct, arn: str) -> str:
+    """The AwsSolutions-IAM5 rule ID of the wildcard resource ``arn`` (a string that may hold tokens), rendered
+    in ``scope``'s stack: right for env-agnostic stacks (``<AWS::Region>``) and pinned ones (``eu-west-1``)."""
+    return f"AwsSolutions-IAM5[Resource::{nag_resource(scope, arn)}]"
+
+
+def wildcard_rules(scope: IConstruct, resources: Iterable[str]) -> list[str]:
+    """The sorted, distinct AwsSolutions-IAM5 rule IDs of those ``resources`` that render with a wildcard."""
+    rendered = (nag_resource(scope, r) for r in resources)
+    return sorted({f"AwsSolutions-IAM5[Resource::{r}]" for r in rendered if "*" in r})
+
+
+def nag_resource(scope: IConstruct, value: str) -> str:
+    """A resource as cdk-nag prints it in rule IDs, after resolving its tokens in ``scope``'s stack."""
+    return flatten_reference(Stack.of(scope).resolve(value))
+
+
+def flatten_reference(node) -> str:
+    """cdk-nag's ``flattenCfnReference``: joins flattened, ``Ref`` as <Name>, ``GetAtt`` as <Id.Attr>,
+    ``Fn::Sub`` placeholders ``${X}`` as <X>; anything else as compact JSON, as cdk-nag does."""
+    if node is None:
+        return ""
+    if isinstance(node, str):
+        return node.replace("${", "<").replace("}", ">")
+    if isinstance(node, dict):
+        if node.get("Fn::Join"):
+            separator, parts = node["Fn::Join"]
+            return separator.join(flatten_reference(p) for p in parts)
+        if node.get("Fn::Sub"):
+            return flatten_reference(node["Fn::Sub"])
+        if node.get("Fn::GetAtt"):
+            resource, attribute = node["Fn::GetAtt"]
+            return f"<{flatten_reference(resource)}.{flatten_reference(attribute)}>"
+        if node.get("Fn::ImportValue"):
+            return flatten_reference(node["Fn::ImportValue"])
+        if node.get("Ref"):
+            return f"<{flatten_reference(node['Ref'])}>"
+    return json.dumps(node, separators=(",", ":"))

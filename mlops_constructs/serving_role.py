@@ -7,7 +7,7 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from mlops_constructs.nag import acknowledge
+from mlops_constructs.nag import acknowledge, wildcard_rule
 
 SAGEMAKER_METRIC_NAMESPACES = ["/aws/sagemaker/Endpoints", "/aws/sagemaker/TransformJobs", "aws/sagemaker/*"]
 
@@ -72,25 +72,3 @@ def serving_role(
                 "NIST.800.53.R5-IAMNoInlinePolicy")
     return role
 
-
-def wildcard_rule(stack: Stack, arn: str) -> str:
-    """The cdk-nag rule ID of a wildcard resource, right for env-agnostic and pinned stacks alike."""
-    return f"AwsSolutions-IAM5[Resource::{nag_resource(stack, arn)}]"
-
-
-def nag_resource(stack: Stack, value: str) -> str:
-    """A resource as cdk-nag prints it in rule IDs: ``Ref`` as <Name>, ``GetAtt`` as <Id.Attr>, joins flattened."""
-    return _render(stack.resolve(value))
-
-
-def _render(node) -> str:
-    if isinstance(node, str):
-        return node
-    if isinstance(node, dict) and "Ref" in node:
-        return f"<{node['Ref']}>"
-    if isinstance(node, dict) and "Fn::GetAtt" in node:
-        return f"<{'.'.join(node['Fn::GetAtt'])}>"
-    if isinstance(node, dict) and "Fn::Join" in node:
-        separator, parts = node["Fn::Join"]
-        return separator.join(_render(p) for p in parts)
-    raise ValueError(f"cannot render {node!r} for a cdk-nag rule ID")
