@@ -16,7 +16,7 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subs
 from constructs import Construct
 
-from mlops_constructs.nag import acknowledge
+from mlops_constructs.nag import acknowledge, wildcard_rules
 from mlops_constructs.platform_function import PlatformFunction
 from pipeline_code import audit_schema
 
@@ -158,30 +158,33 @@ class AuditTrail(Construct):
         role.add_to_principal_policy(iam.PolicyStatement(
             sid="AppendAuditRecords", actions=["dynamodb:PutItem"], resources=[self.table.table_arn]))
         self.key.grant_encrypt_decrypt(role)
+        packages = [arn("model-package", f"{g}/*") for g in groups]
         role.add_to_principal_policy(iam.PolicyStatement(
-            sid="ReadModelPackages", actions=["sagemaker:DescribeModelPackage"],
-            resources=[arn("model-package", f"{g}/*") for g in groups]))
+            sid="ReadModelPackages", actions=["sagemaker:DescribeModelPackage"], resources=packages))
+        described = list(packages)  # every wildcard ARN the writer may describe, acknowledged below
         if pipelines:
+            executions = [arn("pipeline", f"{p}/execution/*") for p in pipelines]
             role.add_to_principal_policy(iam.PolicyStatement(
                 sid="ReadPipelineExecutions",
                 actions=["sagemaker:DescribePipelineExecution", "sagemaker:ListPipelineParametersForExecution"],
-                resources=[arn("pipeline", f"{p}/execution/*") for p in pipelines]))
+                resources=executions))
+            described += executions
         if self.endpoints:
             role.add_to_principal_policy(iam.PolicyStatement(
                 sid="ReadEndpoints", actions=["sagemaker:DescribeEndpoint"],
                 resources=[arn("endpoint", e) for e in self.endpoints]))
+            configs_and_models = [arn("endpoint-config", "*"), arn("model", "*")]
             role.add_to_principal_policy(iam.PolicyStatement(
                 sid="ReadEndpointConfigsAndModels",
                 actions=["sagemaker:DescribeEndpointConfig", "sagemaker:DescribeModel"],
-                resources=[arn("endpoint-config", "*"), arn("model", "*")]))
+                resources=configs_and_models))
+            described += configs_and_models
         acknowledge(
             role,
             "Model package versions, pipeline execution IDs, and the endpoint configs and models that the endpoint "
             "stacks create get names only at run time; the writer only describes them, within this account and "
             "region, and each statement is scoped to the audited groups, pipelines or resource type.",
-            *(f"AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:sagemaker:<AWS::Region>:<AWS::AccountId>:{r}]"
-              for r in [f"model-package/{g}/*" for g in groups] + [f"pipeline/{p}/execution/*" for p in pipelines]
-              + ["endpoint-config/*", "model/*"]),
+            *wildcard_rules(role, described),
             "AwsSolutions-IAM5[Action::kms:GenerateDataKey*]",
             "AwsSolutions-IAM5[Action::kms:ReEncrypt*]",
         )

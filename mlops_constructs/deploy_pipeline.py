@@ -18,7 +18,11 @@ from aws_cdk import aws_sns as sns
 from constructs import Construct
 
 from mlops_constructs.config.platform import SourceSettings
-from mlops_constructs.model_build_ci import acknowledge_cdk_artifact_grants, source_object_key
+from mlops_constructs.model_build_ci import (
+    acknowledge_cdk_artifact_grants,
+    codebuild_default_grant_rules,
+    source_object_key,
+)
 from mlops_constructs.nag import acknowledge, wildcard_rule
 from mlops_constructs.platform_function import PlatformFunction
 from mlops_constructs.source import code_source
@@ -341,15 +345,7 @@ class ModelDeployPipeline(Construct):
     def _acknowledge_generated_policies(self, bucket: s3.IBucket, stacks: dict[str, str]) -> None:
         stack = Stack.of(self)
         for project in (self.resolve_project, self.test_project):
-            ref = stack.get_logical_id(project.node.default_child)
-            acknowledge_cdk_artifact_grants(
-                project.role, bucket,
-                wildcard_rule(stack, stack.format_arn(service="codebuild", resource="report-group",
-                                                      resource_name=f"<{ref}>-*")),
-                wildcard_rule(stack, stack.format_arn(service="logs", resource="log-group",
-                                                      resource_name=f"/aws/codebuild/<{ref}>:*",
-                                                      arn_format=ArnFormat.COLON_RESOURCE_NAME)),
-            )
+            acknowledge_cdk_artifact_grants(project.role, bucket, *codebuild_default_grant_rules(project))
         acknowledge_cdk_artifact_grants(self.pipeline.role, bucket)
         deploy_stages = {f"Deploy{stage.capitalize()}": name for stage, name in stacks.items()}
         for child in self.pipeline.node.find_all():

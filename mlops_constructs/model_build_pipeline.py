@@ -18,7 +18,7 @@ from constructs import Construct
 
 from mlops_constructs.config.model import INSTANCE_TYPE, ModelConfig
 from mlops_constructs.config.platform import VpcSettings
-from mlops_constructs.nag import acknowledge
+from mlops_constructs.nag import acknowledge, wildcard_rules
 from mlops_constructs.sagemaker_pipeline.build_definition import BuildInputs, JobNames, build_definition
 from mlops_constructs.sagemaker_pipeline.images import account_image_uri, builtin_image_uri
 from pipeline_code.code_bundle import CodeZip, build_code_zip
@@ -216,18 +216,8 @@ class ModelBuildPipeline(Construct):
             "and the input data URL is a parameter under the model's data prefixes. ListModelPackages, "
             "cloudwatch:PutMetricData (namespace-conditioned), ecr:GetAuthorizationToken and EC2 Describe* have no "
             "resource-level permissions.",
-            *self._wildcard_findings(),
+            *wildcard_rules(self, self._resources),
         )
-
-    def _wildcard_findings(self) -> list[str]:
-        """The AwsSolutions-IAM5 finding IDs of this role's wildcard resources, as cdk-nag renders them."""
-        stack = Stack.of(self)
-        found = []
-        for resource in self._resources:
-            rendered = _nag_resource(stack.resolve(resource))
-            if "*" in rendered:
-                found.append(f"AwsSolutions-IAM5[Resource::{rendered}]")
-        return sorted(set(found))
 
 
 def _basename(key: str) -> str:
@@ -256,19 +246,3 @@ def _write_spec(job_spec: dict) -> Path:
     if not path.exists() or path.read_text() != text:
         path.write_text(text)
     return path
-
-
-def _nag_resource(value) -> str:
-    """cdk-nag's rendering of a resolved resource: Fn::Join flattened, Ref/GetAtt as <Name> / <Name.Attr>."""
-    if isinstance(value, str):
-        return value
-    if "Fn::Join" in value:
-        separator, parts = value["Fn::Join"]
-        return separator.join(_nag_resource(p) for p in parts)
-    if "Ref" in value:
-        return f"<{value['Ref']}>"
-    if "Fn::GetAtt" in value:
-        return f"<{'.'.join(value['Fn::GetAtt'])}>"
-    if "Fn::Sub" in value:
-        return re.sub(r"\$\{([^}]+)\}", r"<\1>", value["Fn::Sub"])
-    raise ValueError(f"cannot render {value!r}")

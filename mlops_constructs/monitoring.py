@@ -17,7 +17,7 @@ from constructs import Construct
 from mlops_constructs.config.model import MonitoringSettings, RetrainingSettings
 from mlops_constructs.model_build_ci import depend_on_policy_only
 from mlops_constructs.monitoring_dashboard import MonitoringDashboard
-from mlops_constructs.nag import acknowledge
+from mlops_constructs.nag import acknowledge, wildcard_rule, wildcard_rules
 from mlops_constructs.platform_function import PlatformFunction
 from mlops_constructs.retrain_trigger import RetrainTrigger
 from pipeline_code import contracts
@@ -131,12 +131,12 @@ class ModelMonitoring(Construct):
         events.Rule(self, f"{construct_id}Schedule", schedule=self.schedule,
                     description=f"Runs the {function} of {self.endpoint_name}",
                     targets=[targets.LambdaFunction(fn.function, retry_attempts=0)])
-        self._grant_describe_serving_models(fn.role)
+        described = self._grant_describe_serving_models(fn.role)
         capture = f"{contracts.CAPTURE_PREFIX}/{self.endpoint_name}/"
         reports = f"{contracts.MONITORING_REPORTS_PREFIX}/{self.endpoint_name}/"
         self._grant_read(fn.role, self._data_bucket, capture)
-        fn.role.add_to_principal_policy(iam.PolicyStatement(
-            actions=["s3:PutObject"], resources=[self._data_bucket.arn_for_objects(f"{reports}*")]))
+        report_objects = self._data_bucket.arn_for_objects(f"{reports}*")
+        fn.role.add_to_principal_policy(iam.PolicyStatement(actions=["s3:PutObject"], resources=[report_objects]))
         fn.role.add_to_principal_policy(iam.PolicyStatement(
             actions=["kms:GenerateDataKey"], resources=[self._key.key_arn]))
         acknowledge(
@@ -145,26 +145,20 @@ class ModelMonitoring(Construct):
             f"writes reports under {reports}*; SageMaker names endpoint configs and models of the endpoint stack "
             "at deploy time, so Describe* reaches them by wildcard (read-only), and model packages of this "
             "model's group only.",
-            f"AwsSolutions-IAM5[Resource::<{self._logical_id(self._data_bucket)}.Arn>/{reports}*]",
-            *(f"AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:sagemaker:<AWS::Region>:<AWS::AccountId>:{r}]"
-              for r in ("endpoint-config/*", "model/*", f"model-package/{self.model_name}/*")),
+            *wildcard_rules(fn.role, [report_objects, *described]),
         )
         depend_on_policy_only(fn.function, fn.role)
         return fn
 
-    @staticmethod
-    def _logical_id(bucket: s3.IBucket) -> str:
-        return Stack.of(bucket).get_logical_id(bucket.node.default_child)
-
     def _grant_read(self, role: iam.IRole, bucket: s3.IBucket, prefix: str) -> None:
         """GetObject under one prefix and ListBucket limited to it (no s3:* action wildcards)."""
-        role.add_to_principal_policy(iam.PolicyStatement(
-            actions=["s3:GetObject"], resources=[bucket.arn_for_objects(f"{prefix}*")]))
+        objects = bucket.arn_for_objects(f"{prefix}*")
+        role.add_to_principal_policy(iam.PolicyStatement(actions=["s3:GetObject"], resources=[objects]))
         role.add_to_principal_policy(iam.PolicyStatement(
             actions=["s3:ListBucket"], resources=[bucket.bucket_arn],
             conditions={"StringLike": {"s3:prefix": [f"{prefix}*"]}}))
         acknowledge(role, f"Objects under {prefix} are written at run time by other services; the role reads "
-                          "only that prefix.", f"AwsSolutions-IAM5[Resource::<{self._logical_id(bucket)}.Arn>/{prefix}*]")
+                          "only that prefix.", wildcard_rule(role, objects))
 
     def _alarm(self, construct_id: str, metric: cloudwatch.Metric, threshold: float,
                comparison: cloudwatch.ComparisonOperator, suffix: str, description: str) -> cloudwatch.Alarm:
@@ -218,8 +212,8 @@ class ModelMonitoring(Construct):
             f"{name} on ground truth fell below {quality.floor} (fewer than {quality.min_samples} labels: OK)",
         )
 
-    def _grant_describe_serving_models(self, role: iam.IRole) -> None:
-        """Endpoint → config → model → package, to find the serving model's baseline."""
+    def _grant_describe_serving_models(self, role: iam.IRole) -> list[str]:
+        """Endpoint → config → model → package, to find the serving model's baseline; returns the wildcard ARNs."""
         stack = Stack.of(self)
 
         def arn(resource: str, name: str) -> str:
@@ -228,8 +222,10 @@ class ModelMonitoring(Construct):
 
         role.add_to_principal_policy(iam.PolicyStatement(
             actions=["sagemaker:DescribeEndpoint"], resources=[arn("endpoint", self.endpoint_name)]))
+        configs_and_models = [arn("endpoint-config", "*"), arn("model", "*")]
         role.add_to_principal_policy(iam.PolicyStatement(
-            actions=["sagemaker:DescribeEndpointConfig", "sagemaker:DescribeModel"],
-            resources=[arn("endpoint-config", "*"), arn("model", "*")]))
+            actions=["sagemaker:DescribeEndpointConfig", "sagemaker:DescribeModel"], resources=configs_and_models))
+        packages = arn("model-package", f"{self.model_name}/*")
         role.add_to_principal_policy(iam.PolicyStatement(
-            actions=["sagemaker:DescribeModelPackage"], resources=[arn("model-package", f"{self.model_name}/*")]))
+            actions=["sagemaker:DescribeModelPackage"], resources=[packages]))
+        return [*configs_and_models, packages]

@@ -12,7 +12,7 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from mlops_constructs.nag import acknowledge
+from mlops_constructs.nag import acknowledge, wildcard_rule
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -139,10 +139,5 @@ class PlatformFunction(Construct):
             "X-Ray PutTraceSegments/PutTelemetryRecords do not support resource-level permissions; log-stream ARNs "
             "are created at run time under this function's own log group.",
             "AwsSolutions-IAM5[Resource::*]",
-            f"AwsSolutions-IAM5[Resource::<{self._log_group_logical_ref()}>:*]",
+            wildcard_rule(self.role, f"{self.log_group.log_group_arn}:*"),
         )
-
-    def _log_group_logical_ref(self) -> str:
-        from aws_cdk import Stack
-
-        return f"{Stack.of(self).get_logical_id(self.log_group.node.default_child)}.Arn"
