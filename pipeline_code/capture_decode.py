@@ -159,7 +159,8 @@ class CaptureDecoder:
         text = data.decode("utf-8", errors="replace") if isinstance(data, bytes) else data
         malformed: Counter = Counter()
         slow_rows, slow_scores, scored = [], [], []
-        matches = _FAST_LINE.findall(text.strip())
+        text = text.strip()
+        matches = _FAST_LINE.findall(text)
         payloads, outputs, ids, others = zip(*matches) if matches else ((), (), (), ())
         records = 0
         if any(others):  # some lines are not in the canonical CSV form: split them off
@@ -173,9 +174,11 @@ class CaptureDecoder:
             fast = [i for i, p in enumerate(payloads) if p]
             payloads, outputs, ids = ([seq[i] for i in fast] for seq in (payloads, outputs, ids))
         records += len(payloads)
-        if payloads and any("\\" in "".join(seq) for seq in (payloads, outputs, ids)):
+        if payloads and "\\" in text and any("\\" in "".join(seq) for seq in (payloads, outputs, ids)):
             payloads, outputs, ids = self._unescape(payloads, outputs, ids, malformed)
-        if payloads and max(map(len, payloads)) + max(map(len, outputs)) > self.max_record_bytes:
+        # A payload and an output are disjoint parts of the text: a text within the limit has no large record.
+        if (payloads and len(text) > self.max_record_bytes
+                and max(map(len, payloads)) + max(map(len, outputs)) > self.max_record_bytes):
             small = [i for i, (p, o) in enumerate(zip(payloads, outputs)) if len(p) + len(o) <= self.max_record_bytes]
             malformed["too_large"] += len(payloads) - len(small)
             payloads, outputs, ids = ([seq[i] for i in small] for seq in (payloads, outputs, ids))
@@ -184,8 +187,10 @@ class CaptureDecoder:
             scored.extend((i, o) for i, p, o in zip(ids, payloads, outputs) if i and "\n" not in p.strip("\n"))
         if records == 0:
             malformed["empty_file"] += 1
-        columns, rows = self._parse_rows("\n".join(p.rstrip("\n") for p in fast_inputs) if "\n" in "".join(
-            fast_inputs) else "\n".join(fast_inputs), slow_rows, malformed)
+        block = "\n".join(fast_inputs)
+        if block.count("\n") > len(fast_inputs) - 1:  # a payload holds several rows
+            block = "\n".join(p.rstrip("\n") for p in fast_inputs)
+        columns, rows = self._parse_rows(block, slow_rows, malformed)
         predictions = np.concatenate([self._fast_scores(fast_outputs, malformed),
                                       np.asarray(slow_scores, dtype=np.float64)])
         if keep_ids:
@@ -293,13 +298,16 @@ class CaptureDecoder:
     def _read_csv(self, text: str, malformed: Counter) -> pd.DataFrame:
         names = list(self.schema.features)
         try:
-            return pd.read_csv(io.StringIO(text), header=None, names=names, dtype=self._dtypes,
-                               keep_default_na=False, na_values={n: [""] for n in names if n not in self._text},
+            # One dtype for all-numeric schemas: pandas converts a few ms faster per 10k rows than with a dict.
+            dtypes, na_values = ((np.float64, [""]) if not self._text else
+                                 (self._dtypes, {n: [""] for n in names if n not in self._text}))
+            return pd.read_csv(_csv_source(text), header=None, names=names, dtype=dtypes,
+                               keep_default_na=False, na_values=na_values,
                                skip_blank_lines=False, quoting=csv.QUOTE_NONE, engine="c", low_memory=False)
         except pd.errors.ParserError:
             raise
         except (ValueError, TypeError):
-            frame = pd.read_csv(io.StringIO(text), header=None, names=names, dtype=str, keep_default_na=False,
+            frame = pd.read_csv(_csv_source(text), header=None, names=names, dtype=str, keep_default_na=False,
                                 skip_blank_lines=False, quoting=csv.QUOTE_NONE, engine="c", low_memory=False)
             return self._coerce(frame, malformed)
 
@@ -343,6 +351,11 @@ class CaptureDecoder:
             except ValueError:
                 continue  # already counted as bad_prediction
         return result
+
+
+def _csv_source(text: str) -> io.IOBase:
+    """ASCII text as bytes: pandas' C parser reads bytes about a third faster than a str (which it re-encodes)."""
+    return io.BytesIO(text.encode("ascii")) if text.isascii() else io.StringIO(text)
 
 
 def _is_truncated(line: str) -> bool:
