@@ -213,7 +213,7 @@ class GuardedEndpoint(Construct):
         """Least privilege for serving: read artifacts, pull the image, write logs, metrics and capture data."""
         return serving_role(
             self, "ExecutionRole", description=f"Serves models behind endpoint {self.endpoint_name}",
-            role_name=f"{self.endpoint_name}-serving",  # the deploy role may manage <endpoint>-* roles only
+            role_name=contracts.serving_role_name(self.endpoint_name),  # the deploy role may manage <endpoint>-* roles only
             key=key, image_repository_arns=repositories,
             log_group_name=f"/aws/sagemaker/Endpoints/{self.endpoint_name}",
             reads=[(artifacts, ARTIFACT_OBJECTS)],  # model.tar.gz from the build pipeline's steps

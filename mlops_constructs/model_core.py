@@ -11,6 +11,7 @@ from constructs import Construct
 
 from mlops_constructs.nag import acknowledge
 from mlops_constructs.secure_bucket import SecureBucket
+from pipeline_code.contracts import CAPTURE_PREFIX
 
 
 class ModelCore(Construct):
@@ -27,6 +28,8 @@ class ModelCore(Construct):
             (no resource policy).
         key_pending_window_days: KMS deletion window; default 30.
         key_rotation_days: KMS rotation period; default 365.
+        capture_writer_role_arns: endpoint execution roles in other (stage) accounts that write data capture
+            under ``capture/`` of the data bucket, encrypted with the key; default none.
         artifact_bucket_events: send the artifact bucket's object events to EventBridge (an S3 source object
             starting CI needs it); default ``False``. The data bucket always sends them (new-data triggers).
     """
@@ -44,6 +47,7 @@ class ModelCore(Construct):
         key_pending_window_days: int = 30,
         key_rotation_days: int = 365,
         artifact_bucket_events: bool = False,
+        capture_writer_role_arns: list[str] | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         self.model_name = model_name
@@ -77,6 +81,8 @@ class ModelCore(Construct):
             event_bridge_enabled=artifact_bucket_events,
         )
         self._share_artifacts_with(stage_account_ids or [])
+        for role_arn in capture_writer_role_arns or []:
+            self._allow_capture_from(role_arn)
         self.model_package_group = sagemaker.CfnModelPackageGroup(
             self,
             "ModelPackageGroup",
@@ -137,6 +143,29 @@ class ModelCore(Construct):
                 conditions={"ArnLike": {"kms:EncryptionContext:aws:logs:arn": stack.format_arn(
                     service="logs", resource="log-group", resource_name="*",
                     arn_format=ArnFormat.COLON_RESOURCE_NAME)}},
+            )
+        )
+
+    def _allow_capture_from(self, role_arn: str) -> None:
+        """A stage account's endpoint role writes capture files here. The principal is the account, narrowed to
+        the role by ``aws:PrincipalArn``: S3 and KMS reject policies naming roles that do not exist yet."""
+        account = role_arn.split(":")[4]
+        only_that_role = {"ArnEquals": {"aws:PrincipalArn": role_arn}}
+        self.data_bucket.add_to_resource_policy(
+            iam.PolicyStatement(
+                actions=["s3:PutObject"],
+                principals=[iam.AccountPrincipal(account)],
+                resources=[self.data_bucket.arn_for_objects(f"{CAPTURE_PREFIX}/*")],
+                conditions=only_that_role,
+            )
+        )
+        self.key.add_to_resource_policy(
+            iam.PolicyStatement(
+                actions=["kms:GenerateDataKey", "kms:Encrypt"],
+                principals=[iam.AccountPrincipal(account)],
+                resources=["*"],
+                conditions={**only_that_role,
+                            "StringEquals": {"kms:ViaService": f"s3.{Stack.of(self).region}.amazonaws.com"}},
             )
         )
 

@@ -47,6 +47,11 @@ def endpoint_name(model: str, stage: str) -> str:
     return f"{model}-{stage}"
 
 
+def serving_role_name(endpoint: str) -> str:
+    """The endpoint's execution role (it also writes data capture): ``<endpoint>-serving``."""
+    return f"{endpoint}-serving"
+
+
 # The model build pipeline (AWS::SageMaker::Pipeline) and the parameters every starter passes.
 PARAM_INPUT_DATA = "InputDataUrl"  # s3:// URI of the training data (a prefix or a manifest)
 PARAM_GIT_COMMIT = "GitCommit"

@@ -1,16 +1,17 @@
 """The per-model platform stack: everything one model needs outside its serving endpoints."""
 from __future__ import annotations
 
-from aws_cdk import CfnOutput, Stack, Tags
+from aws_cdk import Aws, CfnOutput, Stack, Tags
 from constructs import Construct
 
 from mlops_constructs.build_triggers import BuildTriggers
 from mlops_constructs.code_areas import model_code_areas
 from mlops_constructs.config import ModelConfig, PlatformSettings
 from mlops_constructs.job_spec import job_spec
-from mlops_constructs.model_build_pipeline import ModelBuildPipeline
 from mlops_constructs.model_build_ci import ModelBuildCI
+from mlops_constructs.model_build_pipeline import ModelBuildPipeline
 from mlops_constructs.model_core import ModelCore
+from pipeline_code.contracts import endpoint_name, serving_role_name
 from stacks.deploy_wiring import add_deployment
 from stacks.monitoring_wiring import add_monitoring
 
@@ -50,6 +51,12 @@ class ModelStack(Stack):
             key_rotation_days=platform.kms.rotation_period_days,
             # With no code connection, CI starts when the source zip lands in the artifact bucket (S3 source).
             artifact_bucket_events=not platform.source.connection_arn,
+            capture_writer_role_arns=[
+                f"arn:{Aws.PARTITION}:iam::{stage.account}:role/"
+                f"{serving_role_name(endpoint_name(model.name, name))}"
+                for name, stage in platform.stages.items()
+                if stage.account and stage.account != platform.tooling.account and model.deployment.mode == "realtime"
+            ],
         )
         # Each capability plugs in below, in its own block, in build -> deploy -> watch order.
         # [model build]

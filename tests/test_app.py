@@ -136,3 +136,12 @@ def test_stage_accounts_pin_stage_stacks_and_share_the_registry(tmp_path):
     group = next(v for v in template["Resources"].values() if v["Type"] == "AWS::SageMaker::ModelPackageGroup")
     principals = json.dumps(group["Properties"]["ModelPackageGroupPolicy"])
     assert "111111111111" in principals and "222222222222" in principals
+    capture_writers = [
+        statement["Condition"]["ArnEquals"]["aws:PrincipalArn"]
+        for policy in template["Resources"].values() if policy["Type"] == "AWS::S3::BucketPolicy"
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+        if statement["Action"] == "s3:PutObject" and "ArnEquals" in statement.get("Condition", {})
+    ]
+    assert sorted(json.dumps(w) for w in capture_writers) == sorted(json.dumps(
+        {"Fn::Join": ["", ["arn:", {"Ref": "AWS::Partition"}, f":iam::{account}:role/fraud-detection-{stage}-serving"]]})
+        for account, stage in (("111111111111", "staging"), ("222222222222", "prod")))

@@ -1,6 +1,8 @@
 """ModelCore and SecureBucket: encryption, retention, access logging, registry policy, topic."""
 from __future__ import annotations
 
+import json
+
 import pytest
 from aws_cdk import Stack
 from aws_cdk.assertions import Match, Template
@@ -113,3 +115,19 @@ def test_artifact_bucket_events_are_opt_in():
 
     assert eventbridge_buckets(_core_template()) == ["CoreDataBucket"]
     assert eventbridge_buckets(_core_template(artifact_bucket_events=True)) == ["CoreArtifactBu", "CoreDataBucket"]
+
+
+def test_stage_account_endpoint_roles_may_write_capture_only():
+    role = "arn:aws:iam::222222222222:role/churn-prod-serving"
+    template = _core_template(capture_writer_role_arns=[role])
+    data_bucket = next(k for k in template.find_resources("AWS::S3::Bucket") if k.startswith("CoreDataBucket"))
+    policy = next(p for p in template.find_resources("AWS::S3::BucketPolicy").values()
+                  if p["Properties"]["Bucket"] == {"Ref": data_bucket})
+    (capture,) = [s for s in policy["Properties"]["PolicyDocument"]["Statement"] if s["Action"] == "s3:PutObject"]
+    assert capture["Condition"] == {"ArnEquals": {"aws:PrincipalArn": role}}
+    assert capture["Resource"]["Fn::Join"][1][-1] == "/capture/*"
+    assert "222222222222" in json.dumps(capture["Principal"])
+    key = next(iter(template.find_resources("AWS::KMS::Key").values()))
+    (grant,) = [s for s in key["Properties"]["KeyPolicy"]["Statement"]
+                if s.get("Condition", {}).get("ArnEquals") == {"aws:PrincipalArn": role}]
+    assert sorted(grant["Action"]) == ["kms:Encrypt", "kms:GenerateDataKey"]
