@@ -27,7 +27,7 @@ def synth(source: Path, outdir: Path) -> dict[str, Path]:
     """Synthesize the app in ``source`` into ``outdir``; return {stack name: template path}."""
     if not (source / "cdk.json").exists():
         return {}  # BASE predates the CDK app: every stack is new
-    app = f"{sys.executable} app.py"
+    app = f"{sys.executable} -O app.py"
     result = _run([str(REPO / "node_modules/.bin/cdk"), "synth", "--no-lookups", "--quiet", "--app", app,
                    "--output", str(outdir)], cwd=source)
     if result.returncode != 0:
