@@ -192,9 +192,11 @@ class CaptureDecoder:
         if records == 0:
             malformed["empty_file"] += 1
         block = "\n".join(fast_inputs)
-        if block.count("\n") > len(fast_inputs) - 1:  # a payload holds several rows
+        newlines = block.count("\n")
+        if newlines > len(fast_inputs) - 1:  # a payload holds several rows
             block = "\n".join(p.rstrip("\n") for p in fast_inputs)
-        columns, rows = self._parse_rows(block, slow_rows, malformed)
+            newlines = block.count("\n")
+        columns, rows = self._parse_rows(block, slow_rows, malformed, newlines)
         predictions = np.concatenate([self._fast_scores(fast_outputs, malformed),
                                       np.asarray(slow_scores, dtype=np.float64)])
         if keep_ids:
@@ -255,11 +257,12 @@ class CaptureDecoder:
             if inference_id:
                 scored.append((str(inference_id), values[0]))
 
-    def _parse_rows(self, text: str, slow_rows: list[list], malformed: Counter) -> tuple[dict, int]:
+    def _parse_rows(self, text: str, slow_rows: list[list], malformed: Counter,
+                    newlines: int | None = None) -> tuple[dict, int]:
         """Parse fast-path CSV text and slow-path rows into columns; rows with bad values are dropped."""
         frames = []
         if text:
-            frames.append(self._parse_csv_block(text, malformed))
+            frames.append(self._parse_csv_block(text, malformed, newlines))
         if slow_rows:
             width = len(self.schema.features)
             good = [r for r in slow_rows if len(r) == width]
@@ -278,9 +281,11 @@ class CaptureDecoder:
                 columns[name] = frame[name].to_numpy(dtype=np.float64, na_value=np.nan)
         return columns, 0 if frame is None else len(frame)
 
-    def _parse_csv_block(self, text: str, malformed: Counter) -> pd.DataFrame:
+    def _parse_csv_block(self, text: str, malformed: Counter, newlines: int | None = None) -> pd.DataFrame:
+        """``newlines``: ``text.count("\\n")`` when the caller has it already."""
         width = len(self.schema.features)
-        if text.count(",") == (text.count("\n") + 1) * (width - 1):
+        newlines = text.count("\n") if newlines is None else newlines
+        if text.count(",") == (newlines + 1) * (width - 1):
             # Right number of commas overall: if no row has too many fields (the C parser raises on those),
             # none has too few either, so the per-row count below is only needed when parsing fails.
             try:
