@@ -75,3 +75,23 @@ def example_config():
 def example_app(tmp_path_factory) -> SynthesizedApp:
     """The three example models, synthesized once per test session with cdk-nag attached."""
     return synthesize(CONFIG_DIR, tmp_path_factory.mktemp("cdk.out"))
+
+
+def pin_accounts(config_dir: Path) -> Path:
+    """Rewrite a config copy's platform.yaml so tooling and each stage live in their own account (eu-west-1)."""
+    platform = config_dir / "platform.yaml"
+    platform.write_text(platform.read_text().replace(
+        "stages:", "tooling: {account: '333333333333', region: eu-west-1}\nstages:").replace(
+        "  staging: {}", "  staging: {account: '111111111111', region: eu-west-1}").replace(
+        "  prod: {}", "  prod: {account: '222222222222', region: eu-west-1}"))
+    return config_dir
+
+
+@pytest.fixture(scope="session")
+def pinned_app(tmp_path_factory) -> SynthesizedApp:
+    """The examples with tooling, staging and prod in three accounts, synthesized once with cdk-nag."""
+    import shutil
+
+    root = tmp_path_factory.mktemp("pinned")
+    shutil.copytree(CONFIG_DIR, root / "config")
+    return synthesize(pin_accounts(root / "config"), root / "cdk.out")

@@ -9,7 +9,6 @@ from aws_cdk import Stack
 from aws_cdk import aws_s3 as s3
 
 from mlops_constructs.config import load_config
-from stacks.app_factory import build_app
 from tests.conftest import CONFIG_DIR, new_app, synthesize
 
 # Stateful resources: replacing one loses data or history. A refactor that changes these IDs must be deliberate.
@@ -120,19 +119,13 @@ def test_stacks_are_env_agnostic_by_default(example_app):
         assert stack.environment == "aws://unknown-account/unknown-region"
 
 
-def test_stage_accounts_pin_stage_stacks_and_share_the_registry(tmp_path):
-    import shutil
-
-    config_dir = tmp_path / "config"
-    shutil.copytree(CONFIG_DIR, config_dir)
-    platform = config_dir / "platform.yaml"
-    platform.write_text(platform.read_text().replace(
-        "stages:", "tooling: {account: '333333333333', region: eu-west-1}\nstages:").replace(
-        "  staging: {}", "  staging: {account: '111111111111', region: eu-west-1}").replace(
-        "  prod: {}", "  prod: {account: '222222222222', region: eu-west-1}"))
-    app = new_app()
-    build_app(load_config(config_dir), app)  # with cdk-nag: acknowledgments must hold for pinned accounts too
-    template = app.synth().get_stack_by_name("mlops-fraud-detection").template
+def test_stage_accounts_pin_stage_stacks_and_share_the_registry(pinned_app):
+    """Synthesized with cdk-nag: acknowledgments must hold for pinned accounts too."""
+    report = json.loads((Path(pinned_app.assembly.directory) / "validation-report.json").read_text())
+    assert [v["ruleName"] for p in report["pluginReports"] for v in p.get("violations", [])] == []
+    assert pinned_app.stacks["mlops-fraud-detection-prod"].account == "222222222222"
+    assert pinned_app.stacks["mlops-fraud-detection"].account == "333333333333"
+    template = pinned_app.templates["mlops-fraud-detection"]
     group = next(v for v in template["Resources"].values() if v["Type"] == "AWS::SageMaker::ModelPackageGroup")
     principals = json.dumps(group["Properties"]["ModelPackageGroupPolicy"])
     assert "111111111111" in principals and "222222222222" in principals
