@@ -54,9 +54,14 @@ class DriftWindow:
         self.records += decoded.records
         self.rows += decoded.rows
         self.malformed.update(decoded.malformed)
+        numeric = [f for f in self.baseline.features if f.kind == "numeric"]
+        binned = dict(zip((f.name for f in numeric), drift_stats.numeric_counts_many(
+            [decoded.columns[f.name] for f in numeric], [f.edges for f in numeric])))
         for feature in self.baseline.features:
             values = decoded.columns[feature.name]
-            if feature.kind == "categorical" and values.dtype.kind == "f":  # model-input codes
+            if feature.name in binned:
+                counts, missing = binned[feature.name]
+            elif feature.kind == "categorical" and values.dtype.kind == "f":  # model-input codes
                 counts, missing = drift_stats.categorical_code_counts(feature, values)
             else:
                 counts, missing = feature.counts(values)

@@ -55,6 +55,42 @@ def numeric_counts(values: np.ndarray, edges: list[float] | np.ndarray) -> tuple
     return np.bincount(index, minlength=len(edges) + 1).astype(np.int64), int((~finite).sum())
 
 
+_CHUNK_ROWS = 65_536  # bounds the temporaries of numeric_counts_many (~1.3 MB per column and chunk)
+
+
+def numeric_counts_many(columns: list, edges: list) -> list[tuple[np.ndarray, int]]:
+    """``numeric_counts`` of several equally long columns at once, with the same results.
+
+    A value's bin is the number of edges <= it; one uint8 compare-and-add pass per edge over all columns beats a
+    binary search per value (``searchsorted``) about 3x for the ~10 edges of a baseline. Edge lists that are not
+    sorted, hold NaN or exceed 255 edges go through ``numeric_counts`` one column at a time.
+    """
+    edge_arrays = [np.asarray(e, dtype=np.float64) for e in edges]
+    if any(e.size > 255 or np.isnan(e).any() or (e[:-1] > e[1:]).any() for e in edge_arrays):
+        return [numeric_counts(c, e) for c, e in zip(columns, edge_arrays)]
+    if not columns:
+        return []
+    width = max(e.size for e in edge_arrays)
+    padded = np.full((len(columns), width), np.inf)  # no finite value reaches an +inf pad
+    for row, e in zip(padded, edge_arrays):
+        row[:e.size] = e
+    sizes = np.array([e.size + 1 for e in edge_arrays])
+    offsets = np.concatenate(([0], np.cumsum(sizes)[:-1]))
+    counts = np.zeros(int(sizes.sum()), dtype=np.int64)
+    missing = np.zeros(len(columns), dtype=np.int64)
+    for start in range(0, len(columns[0]), _CHUNK_ROWS):
+        block = np.stack([np.asarray(c[start:start + _CHUNK_ROWS], dtype=np.float64) for c in columns])
+        index, at_least = np.zeros(block.shape, dtype=np.uint8), np.empty(block.shape, dtype=bool)
+        for k in range(width):
+            np.greater_equal(block, padded[:, k:k + 1], out=at_least)
+            index += at_least.view(np.uint8)
+        finite = np.isfinite(block)
+        bins = index.astype(np.intp) + offsets[:, None]
+        counts += np.bincount(bins[finite], minlength=counts.size)
+        missing += block.shape[1] - finite.sum(axis=1)
+    return [(counts[o:o + n].copy(), int(m)) for o, n, m in zip(offsets, sizes, missing)]
+
+
 def categorical_counts(values, categories: list[str]) -> tuple[np.ndarray, int]:
     """Counts per known category plus one trailing ``__unseen__`` bin, and the number of missing values."""
     lookup = {c: i for i, c in enumerate(categories)}
