@@ -42,7 +42,7 @@ synth: setup
 	$(PY) -m mlops_cli.synth_summary cdk.out
 
 test: setup-dev
-	$(PY) -m pytest -n 2
+	$(PY) -m pytest -n 2 --durations=8
 
 diff: setup
 	$(PY) -m mlops_cli.review_diff --base "$(BASE)" $(if $(OUTPUT),--output "$(OUTPUT)")
