@@ -522,10 +522,11 @@ def _bucket(template, name):
 # --- cfn-lint ---------------------------------------------------------------------------------------------------
 
 def test_build_pipeline_resources_pass_cfn_lint(templates, variants):
-    """0 errors and 0 warnings on this construct's resources and mapping (others' resources are theirs)."""
+    """0 errors and 0 warnings on this construct's resources and mapping (others' resources are theirs).
+    The example models' whole templates are linted by tests/test_app.py; the tuned VPC variant only exists here."""
     from cfnlint.api import lint
 
-    for key in ("fraud", "custom", "tuned"):
+    for key in ("tuned",):
         matches = [m for m in lint(json.dumps(templates[key]), regions=[REGION])
                    if m.rule.id[0] in "EW" and _is_ours(m.path)]
         assert not matches, f"{key}: " + "\n".join(f"{m.path}: {m}" for m in matches)
