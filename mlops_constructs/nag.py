@@ -12,7 +12,36 @@ def acknowledge(construct: IConstruct, reason: str, *rule_ids: str) -> None:
     """Acknowledge each rule ID (e.g. ``AwsSolutions-IAM5[Resource::*]``) on ``construct`` for ``reason``."""
     if len(reason) < 20:
         raise ValueError(f"nag acknowledgment for {rule_ids} needs a specific reason, got {reason!r}")
-    Validations.of(construct).acknowledge(*(Acknowledgment(id=rule, reason=reason) for rule in rule_ids))
+    if rule_ids:
+        _validations(construct).acknowledge(*(Acknowledgment(id=rule, reason=reason) for rule in rule_ids))
+
+
+# Every jsii call is a round trip to Node; synth time grows with their number, so repeated look-ups are kept on
+# the Python proxy of the construct they belong to.
+def _validations(construct: IConstruct) -> Validations:
+    cached = construct.__dict__.get("_mlops_validations")
+    if cached is None:
+        cached = construct.__dict__["_mlops_validations"] = Validations.of(construct)
+    return cached
+
+
+def _stack(scope: IConstruct) -> Stack:
+    if isinstance(scope, Stack):
+        return scope
+    cached = scope.__dict__.get("_mlops_stack")
+    if cached is None:
+        cached = scope.__dict__["_mlops_stack"] = Stack.of(scope)
+    return cached
+
+
+def _resolved(scope: IConstruct, values: list[str]) -> list:
+    """``values`` resolved in ``scope``'s stack, in one round trip for those not seen before."""
+    stack = _stack(scope)
+    cache = stack.__dict__.setdefault("_mlops_resolved", {})
+    missing = [v for v in dict.fromkeys(values) if v not in cache]
+    if missing:
+        cache.update(zip(missing, stack.resolve(missing)))
+    return [cache[v] for v in values]
 
 
 def wildcard_rule(scope: IConstruct, arn: str) -> str:
@@ -23,13 +52,13 @@ def wildcard_rule(scope: IConstruct, arn: str) -> str:
 
 def wildcard_rules(scope: IConstruct, resources: Iterable[str]) -> list[str]:
     """The sorted, distinct AwsSolutions-IAM5 rule IDs of those ``resources`` that render with a wildcard."""
-    rendered = (nag_resource(scope, r) for r in resources)
+    rendered = (flatten_reference(r) for r in _resolved(scope, list(resources)))
     return sorted({f"AwsSolutions-IAM5[Resource::{r}]" for r in rendered if "*" in r})
 
 
 def nag_resource(scope: IConstruct, value: str) -> str:
     """A resource as cdk-nag prints it in rule IDs, after resolving its tokens in ``scope``'s stack."""
-    return flatten_reference(Stack.of(scope).resolve(value))
+    return flatten_reference(_resolved(scope, [value])[0])
 
 
 def flatten_reference(node) -> str:
