@@ -38,7 +38,7 @@ setup-dev: setup $(VENV)/.dev-deps
 
 synth: setup
 	rm -rf cdk.out
-	$(CDK) synth --no-lookups --quiet > /dev/null
+	$(CDK) synth --no-lookups --no-notices --quiet > /dev/null
 	$(PY) -m mlops_cli.synth_summary cdk.out
 
 test: setup-dev

@@ -28,8 +28,8 @@ def synth(source: Path, outdir: Path) -> dict[str, Path]:
     if not (source / "cdk.json").exists():
         return {}  # BASE predates the CDK app: every stack is new
     app = f"{sys.executable} -O app.py"
-    result = _run([str(REPO / "node_modules/.bin/cdk"), "synth", "--no-lookups", "--quiet", "--app", app,
-                   "--output", str(outdir)], cwd=source)
+    result = _run([str(REPO / "node_modules/.bin/cdk"), "synth", "--no-lookups", "--no-notices", "--quiet",
+                   "--app", app, "--output", str(outdir)], cwd=source)
     if result.returncode != 0:
         raise SystemExit(f"cdk synth failed in {source}:\n{result.stderr[-4000:]}")
     manifest = json.loads((outdir / "manifest.json").read_text())
@@ -41,8 +41,8 @@ def synth(source: Path, outdir: Path) -> dict[str, Path]:
 
 
 def stack_diff(head_assembly: Path, stack: str, base_template: Path) -> str:
-    result = _run([str(REPO / "node_modules/.bin/cdk"), "diff", "--app", str(head_assembly), "--template",
-                   str(base_template), stack], cwd=REPO)
+    result = _run([str(REPO / "node_modules/.bin/cdk"), "diff", "--no-notices", "--app", str(head_assembly),
+                   "--template", str(base_template), stack], cwd=REPO)
     return (result.stdout + result.stderr).strip()
 
 
