@@ -121,7 +121,6 @@ class AuditTrail(Construct):
         self.writer.function.add_environment("AUDIT_TABLE", self.table.table_name)
         self._grant_writer(stack, model_package_groups, build_pipelines)
         self._add_rules(stack, model_package_groups, build_pipelines)
-        self._depend_on_policy_only(stack)
         self._add_alarms(alarm_emails)
 
     @property
@@ -250,12 +249,6 @@ class AuditTrail(Construct):
                 alarm_description=f"Audit trail: {alarm_id.removesuffix('Alarm')} >= 1 in 5 minutes")
             alarm.add_alarm_action(cw_actions.SnsAction(self.alarm_topic))
             self.alarms[alarm_id] = alarm
-
-    def _depend_on_policy_only(self, stack: Stack) -> None:
-        """The function already references its role (GetAtt); an explicit DependsOn on it is redundant (cfn-lint
-        W3005). Keep only the dependency on the role's policy, so the function never runs without permissions."""
-        policy = self.writer.role.node.find_child("DefaultPolicy").node.default_child
-        self.writer.function.node.default_child.add_override("DependsOn", [stack.get_logical_id(policy)])
 
     def _allow_services_to_use_key(self) -> None:
         """CloudWatch publishes alarms to the encrypted topic; EventBridge dead-letters to the encrypted queue."""

@@ -17,7 +17,6 @@ from aws_cdk import aws_sns as sns
 from aws_cdk.interfaces import aws_sagemaker as sagemaker_refs
 from constructs import Construct
 
-from mlops_constructs.model_build_ci import depend_on_policy_only
 from mlops_constructs.nag import acknowledge, wildcard_rule
 from mlops_constructs.platform_function import PlatformFunction
 from pipeline_code.contracts import PARAM_TRIGGER
@@ -100,9 +99,6 @@ class BuildTriggers(Construct):
         if schedule is not None:
             self._schedule(schedule)
         self._notifications(topic, artifact_bucket, model_package_group_name)
-        for function in (self.new_data_function, self.notifier):
-            if function is not None:
-                depend_on_policy_only(function.function, function.role)
 
     def _new_data(self, bucket: s3.IBucket, prefix: str, dedup_window: Duration) -> None:
         self.idempotency_table = dynamodb.Table(

@@ -18,6 +18,7 @@ from aws_cdk import aws_sns as sns
 from constructs import Construct
 
 from mlops_constructs.config.platform import SourceSettings
+from mlops_constructs.dependencies import depend_on_policy_only
 from mlops_constructs.model_build_ci import (
     acknowledge_cdk_artifact_grants,
     codebuild_default_grant_rules,
@@ -180,10 +181,7 @@ class ModelDeployPipeline(Construct):
             ],
         )
         self._trigger(model_package_group_name, topic, key)
-        for resource, role in ((self.pipeline, self.pipeline.role), (self.trigger.function, self.trigger.role)):
-            # Wait for the role's policy only: RoleArn's GetAtt already orders the role (cfn-lint W3005).
-            policy = role.node.find_child("DefaultPolicy").node.default_child
-            resource.node.default_child.add_override("DependsOn", [stack.get_logical_id(policy)])
+        depend_on_policy_only(self.pipeline, self.pipeline.role)
         self._acknowledge_generated_policies(artifact_bucket, {staging.stage: staging.stack_name,
                                                                prod.stage: prod.stack_name})
 

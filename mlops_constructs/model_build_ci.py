@@ -15,6 +15,7 @@ from constructs import Construct
 
 from mlops_constructs.code_areas import CodeArea
 from mlops_constructs.config.platform import SourceSettings
+from mlops_constructs.dependencies import depend_on_policy_only
 from mlops_constructs.nag import acknowledge, wildcard_rule
 from mlops_constructs.source import code_source
 from pipeline_code.contracts import code_prefix
@@ -192,14 +193,6 @@ class ModelBuildCI(Construct):
         )
         return project
 
-
-
-def depend_on_policy_only(resource: Construct, role: iam.Role) -> None:
-    """CDK makes ``resource`` depend on its role and the role's policy; the role is already referenced (GetAtt),
-    so that DependsOn is redundant (cfn-lint W3005). Keep the policy, so nothing runs without permissions."""
-    stack = Stack.of(resource)
-    policy = role.node.find_child("DefaultPolicy").node.default_child
-    resource.node.default_child.add_override("DependsOn", [stack.get_logical_id(policy)])
 
 
 def codebuild_default_grant_rules(project: codebuild.Project) -> list[str]:

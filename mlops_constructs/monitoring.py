@@ -15,7 +15,6 @@ from aws_cdk import aws_sns as sns
 from constructs import Construct
 
 from mlops_constructs.config.model import MonitoringSettings, RetrainingSettings
-from mlops_constructs.model_build_ci import depend_on_policy_only
 from mlops_constructs.monitoring_dashboard import MonitoringDashboard
 from mlops_constructs.nag import acknowledge, wildcard_rule, wildcard_rules
 from mlops_constructs.platform_function import PlatformFunction
@@ -147,7 +146,6 @@ class ModelMonitoring(Construct):
             "model's group only.",
             *wildcard_rules(fn.role, [report_objects, *described]),
         )
-        depend_on_policy_only(fn.function, fn.role)
         return fn
 
     def _grant_read(self, role: iam.IRole, bucket: s3.IBucket, prefix: str) -> None:

@@ -12,6 +12,7 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
+from mlops_constructs.dependencies import depend_on_policy_only
 from mlops_constructs.nag import acknowledge, wildcard_rule
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -29,7 +30,8 @@ class PlatformFunction(Construct):
 
     Images are built at deploy time by cdk-assets, so synth stays offline; numpy and Powertools are pinned in
     the function's ``requirements.txt``. The function gets its own role (basic execution via an inline,
-    log-group-scoped policy), an encrypted log group with retention, X-Ray tracing, bounded async retries and
+    log-group-scoped policy; the function waits for that policy, not redundantly for the role), an encrypted log
+    group with retention, X-Ray tracing, bounded async retries and
     an encrypted dead-letter queue for events that still fail.
 
     Props:
@@ -141,3 +143,4 @@ class PlatformFunction(Construct):
             "AwsSolutions-IAM5[Resource::*]",
             wildcard_rule(self.role, f"{self.log_group.log_group_arn}:*"),
         )
+        depend_on_policy_only(self.function, self.role)

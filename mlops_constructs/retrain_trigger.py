@@ -12,7 +12,6 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from constructs import Construct
 
-from mlops_constructs.model_build_ci import depend_on_policy_only
 from mlops_constructs.nag import acknowledge
 from mlops_constructs.platform_function import PlatformFunction
 
@@ -89,7 +88,6 @@ class RetrainTrigger(Construct):
             actions=["sagemaker:StartPipelineExecution", "sagemaker:ListPipelineExecutions"],
             resources=[stack.format_arn(service="sagemaker", resource="pipeline", resource_name=pipeline_name)],
         ))
-        depend_on_policy_only(self.function.function, role)
         self.rule = events.Rule(
             self, "OnAlarm",
             description=f"Drift or quality alarm of {model_name} in ALARM",
