@@ -1,0 +1,71 @@
+"""The retraining cooldown, through the Lambda's own entry point with its environment: COOLDOWN_HOURS=24 means a
+pipeline execution that started 2 hours ago blocks a retrain and one that started 25 hours ago does not."""
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+import boto3
+import pytest
+from moto import mock_aws
+from moto.core import DEFAULT_ACCOUNT_ID
+from moto.sagemaker.models import sagemaker_backends
+
+from tests import monitoring_aws as aws
+
+PIPELINE = "fraud-detection-build"
+TABLE = "retrain-idempotency"
+ALARM = "fraud-detection-prod-drift"
+
+
+def _alarm(event_id: str) -> dict:
+    return {"id": event_id, "source": "aws.cloudwatch", "detail-type": "CloudWatch Alarm State Change",
+            "time": "2026-11-01T13:05:00Z",
+            "detail": {"alarmName": ALARM, "state": {"value": "ALARM"}, "previousState": {"value": "OK"}}}
+
+
+@pytest.fixture
+def trigger(monkeypatch):
+    monkeypatch.setenv("MODEL_NAME", aws.MODEL)
+    monkeypatch.setenv("PIPELINE_NAME", PIPELINE)
+    monkeypatch.setenv("COOLDOWN_HOURS", "24")
+    monkeypatch.setenv("IDEMPOTENCY_TABLE", TABLE)
+    monkeypatch.setenv("ALARM_TRIGGERS", json.dumps({ALARM: "drift"}))
+    with mock_aws():
+        boto3.client("dynamodb").create_table(
+            TableName=TABLE, KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}], BillingMode="PAY_PER_REQUEST")
+        boto3.client("sagemaker").create_pipeline(
+            PipelineName=PIPELINE, RoleArn=aws.ROLE,
+            PipelineDefinition=json.dumps({"Version": "2020-12-01", "Steps": []}))
+        yield aws.load_handler("retrain_trigger")  # imported after the environment is set, as Lambda does
+
+
+def _earlier_execution(hours_ago: float) -> None:
+    """A finished execution of the pipeline (from any trigger) that started ``hours_ago``."""
+    sagemaker = boto3.client("sagemaker")
+    arn = sagemaker.start_pipeline_execution(PipelineName=PIPELINE, ClientRequestToken="c" * 40)[
+        "PipelineExecutionArn"]
+    execution = sagemaker_backends[DEFAULT_ACCOUNT_ID][sagemaker.meta.region_name].pipelines[
+        PIPELINE].pipeline_executions[arn]
+    execution.start_time -= timedelta(hours=hours_ago)
+    execution.pipeline_execution_status = "Succeeded"
+
+
+def _executions() -> int:
+    return len(boto3.client("sagemaker").list_pipeline_executions(PipelineName=PIPELINE)[
+        "PipelineExecutionSummaries"])
+
+
+def test_an_execution_2_hours_old_blocks_a_retrain_under_a_24_hour_cooldown(trigger):
+    _earlier_execution(hours_ago=2)
+    result = trigger.handler(_alarm("e-1"), aws.Context())
+    assert result["status"] == "skipped" and "within the 1 day, 0:00:00 cooldown" in result["reason"], result
+    assert _executions() == 1
+
+
+def test_an_execution_25_hours_old_does_not_block_a_retrain(trigger):
+    _earlier_execution(hours_ago=25)
+    result = trigger.handler(_alarm("e-1"), aws.Context())
+    assert result["status"] == "started", result
+    assert _executions() == 2
