@@ -16,7 +16,7 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subs
 from constructs import Construct
 
-from mlops_constructs.nag import acknowledge, wildcard_rules
+from mlops_constructs.nag import acknowledge
 from mlops_constructs.platform_function import PlatformFunction
 from pipeline_code import audit_schema
 
@@ -160,14 +160,12 @@ class AuditTrail(Construct):
         packages = [arn("model-package", f"{g}/*") for g in groups]
         role.add_to_principal_policy(iam.PolicyStatement(
             sid="ReadModelPackages", actions=["sagemaker:DescribeModelPackage"], resources=packages))
-        described = list(packages)  # every wildcard ARN the writer may describe, acknowledged below
         if pipelines:
             executions = [arn("pipeline", f"{p}/execution/*") for p in pipelines]
             role.add_to_principal_policy(iam.PolicyStatement(
                 sid="ReadPipelineExecutions",
                 actions=["sagemaker:DescribePipelineExecution", "sagemaker:ListPipelineParametersForExecution"],
                 resources=executions))
-            described += executions
         if self.endpoints:
             role.add_to_principal_policy(iam.PolicyStatement(
                 sid="ReadEndpoints", actions=["sagemaker:DescribeEndpoint"],
@@ -177,16 +175,6 @@ class AuditTrail(Construct):
                 sid="ReadEndpointConfigsAndModels",
                 actions=["sagemaker:DescribeEndpointConfig", "sagemaker:DescribeModel"],
                 resources=configs_and_models))
-            described += configs_and_models
-        acknowledge(
-            role,
-            "Model package versions, pipeline execution IDs, and the endpoint configs and models that the endpoint "
-            "stacks create get names only at run time; the writer only describes them, within this account and "
-            "region, and each statement is scoped to the audited groups, pipelines or resource type.",
-            *wildcard_rules(role, described),
-            "AwsSolutions-IAM5[Action::kms:GenerateDataKey*]",
-            "AwsSolutions-IAM5[Action::kms:ReEncrypt*]",
-        )
 
     def _add_rules(self, stack: Stack, groups: Sequence[str], pipelines: Sequence[str]) -> None:
         # Events EventBridge cannot deliver land in the writer's dead-letter queue too (it needs the key).

@@ -17,7 +17,7 @@ from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
 from mlops_constructs.config.model import INSTANCE_TYPE, is_instance_store
-from mlops_constructs.nag import acknowledge, wildcard_rule
+from mlops_constructs.nag import acknowledge
 from mlops_constructs.serving_role import serving_role
 
 # Scoring files: CSV without header, first column a record ID (e.g. the employee ID), then the model's features
@@ -196,15 +196,6 @@ class BatchScoring(Construct):
             resources=[stack.format_arn(service="events", resource="rule",
                                         resource_name="StepFunctionsGetEventsForSageMakerTransformJobsRule")]))
         key.grant(role, "kms:GenerateDataKey", "kms:Decrypt", "kms:CreateGrant", "kms:DescribeKey")
-        acknowledge(
-            role.node.find_child("DefaultPolicy"),
-            "listModelPackages and X-Ray/log-delivery actions have no resource-level permissions; models and "
-            "transform jobs are named <model>-<uuid> at run time; package versions are created at run time.",
-            "AwsSolutions-IAM5[Resource::*]",
-            *(wildcard_rule(stack, stack.format_arn(service="sagemaker", resource=kind, resource_name=name))
-              for kind, name in (("model", f"{model_name[:20]}-*"), ("transform-job", f"{model_name[:20]}-*"),
-                                 ("model-package", f"{self._package_group}/*"))),
-        )
         acknowledge(role, "The state machine policy is inline so that it belongs to this role alone.",
                     "NIST.800.53.R5-IAMNoInlinePolicy")
 

@@ -18,7 +18,7 @@ from constructs import Construct
 
 from mlops_constructs.config.model import INSTANCE_TYPE, ModelConfig
 from mlops_constructs.config.platform import VpcSettings
-from mlops_constructs.nag import acknowledge, wildcard_rules
+from mlops_constructs.nag import acknowledge
 from mlops_constructs.sagemaker_pipeline.build_definition import BuildInputs, JobNames, build_definition
 from mlops_constructs.sagemaker_pipeline.images import account_image_uri, builtin_image_uri
 from pipeline_code.code_bundle import CodeZip, build_code_zip
@@ -78,7 +78,6 @@ class ModelBuildPipeline(Construct):
         self.job_names = JobNames(model.name)
         self._key, self._data_bucket, self._artifact_bucket = key, data_bucket, artifact_bucket
         self._group = model_package_group_name
-        self._resources: list[str] = []  # every resource granted, for the nag acknowledgments
         self.role = iam.Role(
             self, "Role", assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"),
             description=f"Runs the SageMaker build pipeline {self.pipeline_name} and its jobs",
@@ -125,7 +124,6 @@ class ModelBuildPipeline(Construct):
         return Stack.of(self).format_arn(service="sagemaker", resource=resource, resource_name=name, arn_format=fmt)
 
     def _allow(self, actions: list[str], resources: list[str], conditions: dict | None = None) -> None:
-        self._resources.extend(resources)
         self.role.add_to_principal_policy(iam.PolicyStatement(actions=actions, resources=resources,
                                                               conditions=conditions))
 
@@ -208,16 +206,7 @@ class ModelBuildPipeline(Construct):
             "attached to other principals and widen access.",
             "NIST.800.53.R5-IAMNoInlinePolicy",
         )
-        acknowledge(
-            policy,
-            "Wildcards are name prefixes: jobs are named <step prefix>-<suffix chosen by SageMaker Pipelines>, "
-            "packages <group>/<version>, job logs get per-job streams, step outputs go under pipelines/<execution>/, "
-            "CI's code zips under code/<model>/<commit>/ "
-            "and the input data URL is a parameter under the model's data prefixes. ListModelPackages, "
-            "cloudwatch:PutMetricData (namespace-conditioned), ecr:GetAuthorizationToken and EC2 Describe* have no "
-            "resource-level permissions.",
-            *wildcard_rules(self, self._resources),
-        )
+        # Its wildcards are acknowledged from the reviewed list (mlops_constructs/wildcard_allowlist.py).
 
 
 def _basename(key: str) -> str:

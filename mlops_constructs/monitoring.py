@@ -16,7 +16,6 @@ from constructs import Construct
 
 from mlops_constructs.config.model import MonitoringSettings, RetrainingSettings
 from mlops_constructs.monitoring_dashboard import MonitoringDashboard
-from mlops_constructs.nag import acknowledge, wildcard_rule, wildcard_rules
 from mlops_constructs.platform_function import PlatformFunction
 from mlops_constructs.retrain_trigger import RetrainTrigger
 from pipeline_code import contracts
@@ -130,7 +129,7 @@ class ModelMonitoring(Construct):
         events.Rule(self, f"{construct_id}Schedule", schedule=self.schedule,
                     description=f"Runs the {function} of {self.endpoint_name}",
                     targets=[targets.LambdaFunction(fn.function, retry_attempts=0)])
-        described = self._grant_describe_serving_models(fn.role)
+        self._grant_describe_serving_models(fn.role)
         capture = f"{contracts.CAPTURE_PREFIX}/{self.endpoint_name}/"
         reports = f"{contracts.MONITORING_REPORTS_PREFIX}/{self.endpoint_name}/"
         self._grant_read(fn.role, self._data_bucket, capture)
@@ -138,14 +137,6 @@ class ModelMonitoring(Construct):
         fn.role.add_to_principal_policy(iam.PolicyStatement(actions=["s3:PutObject"], resources=[report_objects]))
         fn.role.add_to_principal_policy(iam.PolicyStatement(
             actions=["kms:GenerateDataKey"], resources=[self._key.key_arn]))
-        acknowledge(
-            fn.role,
-            f"Objects are created at run time: the role reads {capture}* (data capture of this endpoint only) and "
-            f"writes reports under {reports}*; SageMaker names endpoint configs and models of the endpoint stack "
-            "at deploy time, so Describe* reaches them by wildcard (read-only), and model packages of this "
-            "model's group only.",
-            *wildcard_rules(fn.role, [report_objects, *described]),
-        )
         return fn
 
     def _grant_read(self, role: iam.IRole, bucket: s3.IBucket, prefix: str) -> None:
@@ -155,8 +146,6 @@ class ModelMonitoring(Construct):
         role.add_to_principal_policy(iam.PolicyStatement(
             actions=["s3:ListBucket"], resources=[bucket.bucket_arn],
             conditions={"StringLike": {"s3:prefix": [f"{prefix}*"]}}))
-        acknowledge(role, f"Objects under {prefix} are written at run time by other services; the role reads "
-                          "only that prefix.", wildcard_rule(role, objects))
 
     def _alarm(self, construct_id: str, metric: cloudwatch.Metric, threshold: float,
                comparison: cloudwatch.ComparisonOperator, suffix: str, description: str) -> cloudwatch.Alarm:

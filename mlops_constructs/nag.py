@@ -2,14 +2,28 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
 
 from aws_cdk import Acknowledgment, Stack, Validations
 from constructs import IConstruct
 
+WILDCARD_RULE = "AwsSolutions-IAM5"
+
 
 def acknowledge(construct: IConstruct, reason: str, *rule_ids: str) -> None:
-    """Acknowledge each rule ID (e.g. ``AwsSolutions-IAM5[Resource::*]``) on ``construct`` for ``reason``."""
+    """Acknowledge each rule ID (e.g. ``NIST.800.53.R5-IAMNoInlinePolicy``) on ``construct`` for ``reason``.
+
+    IAM wildcard findings (AwsSolutions-IAM5) are refused: they are acknowledged only from the reviewed list in
+    ``mlops_constructs/wildcard_allowlist.py`` (``wildcard_review``), so a grant cannot acknowledge itself.
+    """
+    wildcards = [rule for rule in rule_ids if rule.startswith(WILDCARD_RULE)]
+    if wildcards:
+        raise ValueError(f"{wildcards}: IAM wildcards are acknowledged only from the reviewed list in "
+                         "mlops_constructs/wildcard_allowlist.py; add an entry there with its reason")
+    acknowledge_reviewed_wildcards(construct, reason, *rule_ids)
+
+
+def acknowledge_reviewed_wildcards(construct: IConstruct, reason: str, *rule_ids: str) -> None:
+    """Acknowledge rule IDs, IAM5 included: for ``wildcard_review``, which takes them from the reviewed list."""
     if len(reason) < 20:
         raise ValueError(f"nag acknowledgment for {rule_ids} needs a specific reason, got {reason!r}")
     if rule_ids:
@@ -48,12 +62,6 @@ def wildcard_rule(scope: IConstruct, arn: str) -> str:
     """The AwsSolutions-IAM5 rule ID of the wildcard resource ``arn`` (a string that may hold tokens), rendered
     in ``scope``'s stack: right for env-agnostic stacks (``<AWS::Region>``) and pinned ones (``eu-west-1``)."""
     return f"AwsSolutions-IAM5[Resource::{nag_resource(scope, arn)}]"
-
-
-def wildcard_rules(scope: IConstruct, resources: Iterable[str]) -> list[str]:
-    """The sorted, distinct AwsSolutions-IAM5 rule IDs of those ``resources`` that render with a wildcard."""
-    rendered = (flatten_reference(r) for r in _resolved(scope, list(resources)))
-    return sorted({f"AwsSolutions-IAM5[Resource::{r}]" for r in rendered if "*" in r})
 
 
 def nag_resource(scope: IConstruct, value: str) -> str:

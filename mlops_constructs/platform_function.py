@@ -13,7 +13,7 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from mlops_constructs.dependencies import depend_on_policy_only
-from mlops_constructs.nag import acknowledge, wildcard_rule
+from mlops_constructs.nag import acknowledge
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -136,11 +136,4 @@ class PlatformFunction(Construct):
                 "is driven by schedules and EventBridge rules, which bound its concurrency.",
                 "NIST.800.53.R5-LambdaConcurrency",
             )
-        acknowledge(
-            self.role,
-            "X-Ray PutTraceSegments/PutTelemetryRecords do not support resource-level permissions; log-stream ARNs "
-            "are created at run time under this function's own log group.",
-            "AwsSolutions-IAM5[Resource::*]",
-            wildcard_rule(self.role, f"{self.log_group.log_group_arn}:*"),
-        )
         depend_on_policy_only(self.function, self.role)

@@ -7,7 +7,7 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from mlops_constructs.nag import acknowledge, wildcard_rule
+from mlops_constructs.nag import acknowledge
 
 SAGEMAKER_METRIC_NAMESPACES = ["/aws/sagemaker/Endpoints", "/aws/sagemaker/TransformJobs", "aws/sagemaker/*"]
 
@@ -32,42 +32,28 @@ def serving_role(
     stack = Stack.of(scope)
     role = iam.Role(scope, construct_id, assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"),
                     role_name=role_name, description=description)
-    wildcards: list[str] = []
     for bucket, prefix in reads:
         objects = bucket.arn_for_objects(f"{prefix}*")
         role.add_to_principal_policy(iam.PolicyStatement(actions=["s3:GetObject"], resources=[objects]))
         role.add_to_principal_policy(iam.PolicyStatement(
             actions=["s3:ListBucket"], resources=[bucket.bucket_arn],
             conditions={"StringLike": {"s3:prefix": [f"{prefix}*"]}}))
-        wildcards.append(objects)
     for bucket, prefix in writes:
         objects = bucket.arn_for_objects(f"{prefix}*")
         role.add_to_principal_policy(iam.PolicyStatement(actions=["s3:PutObject"], resources=[objects]))
-        wildcards.append(objects)
     key.grant(role, "kms:Decrypt", *(["kms:GenerateDataKey"] if writes else []))
     role.add_to_principal_policy(iam.PolicyStatement(
         actions=["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:BatchCheckLayerAvailability"],
         resources=image_repository_arns))
-    wildcards += [r for r in image_repository_arns if "*" in r]
     role.add_to_principal_policy(iam.PolicyStatement(actions=["ecr:GetAuthorizationToken"], resources=["*"]))
     log_group = stack.format_arn(service="logs", resource="log-group", resource_name=log_group_name,
                                  arn_format=ArnFormat.COLON_RESOURCE_NAME)
     role.add_to_principal_policy(iam.PolicyStatement(
         actions=["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
         resources=[log_group, f"{log_group}:*"]))
-    wildcards.append(f"{log_group}:*")
     role.add_to_principal_policy(iam.PolicyStatement(
         actions=["cloudwatch:PutMetricData"], resources=["*"],
         conditions={"StringLike": {"cloudwatch:namespace": SAGEMAKER_METRIC_NAMESPACES}}))
-    acknowledge(
-        role,
-        "ecr:GetAuthorizationToken and cloudwatch:PutMetricData have no resource-level permissions "
-        "(PutMetricData is limited by a namespace condition); the built-in serving image lives in a regional "
-        "AWS-owned account, hence the account wildcard in its repository ARN; log streams are created at run "
-        "time under this role's own log group; objects are read and written under fixed key prefixes.",
-        "AwsSolutions-IAM5[Resource::*]",
-        *(wildcard_rule(stack, r) for r in wildcards),
-    )
     acknowledge(role, "The execution policy is inline so that it belongs to this role alone.",
                 "NIST.800.53.R5-IAMNoInlinePolicy")
     return role

@@ -1,10 +1,10 @@
 """Build the whole CDK app from a validated configuration. Shared by app.py, tests and benchmarks."""
 from __future__ import annotations
 
-from aws_cdk import App, Environment, Tags, Validations
-from cdk_nag import AwsSolutionsChecks, NIST80053R5Checks
+from aws_cdk import App, Environment, Tags
 
 from mlops_constructs.config import PlatformConfig
+from mlops_constructs.wildcard_review import add_nag_checks
 from stacks.endpoint_stack import EndpointStack, endpoint_stack_name
 from stacks.governance_stack import GovernanceStack
 from stacks.model_stack import ModelStack
@@ -15,7 +15,8 @@ def stack_name(config: PlatformConfig, model_name: str) -> str:
 
 
 def build_app(config: PlatformConfig, app: App | None = None, *, nag: bool = True) -> App:
-    """Add every configured model's stacks to ``app`` (a new App by default) and attach cdk-nag."""
+    """Add every configured model's stacks to ``app`` (a new App by default) and attach cdk-nag, with IAM
+    wildcards acknowledged from the reviewed allow-list (``mlops_constructs.wildcard_allowlist``)."""
     app = app or App()
     platform = config.platform
     tooling = _env(platform.tooling.account, platform.tooling.region)
@@ -38,7 +39,7 @@ def build_app(config: PlatformConfig, app: App | None = None, *, nag: bool = Tru
     for key, value in sorted(platform.tags.items()):
         Tags.of(app).add(key, value)
     if nag:
-        Validations.of(app).add_plugins(AwsSolutionsChecks(app), NIST80053R5Checks(app))
+        add_nag_checks(app)
     return app
 
 

@@ -28,8 +28,9 @@ class Context:
 
 
 def load_handler(function: str):
-    """Import lambda/<function>/handler.py under a unique module name (``lambda`` is a keyword)."""
-    spec = importlib.util.spec_from_file_location(f"{function}_handler", LAMBDA_DIR / function / "handler.py")
+    """Import lambda/<function>/handler.py by path (``lambda`` is a keyword) as module ``lambda.<function>.handler``,
+    the name mutation testing (mutmut) gives that file."""
+    spec = importlib.util.spec_from_file_location(f"lambda.{function}.handler", LAMBDA_DIR / function / "handler.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module

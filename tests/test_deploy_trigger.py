@@ -39,7 +39,7 @@ def trigger(monkeypatch):
         boto3.client("dynamodb").create_table(
             TableName="deploy-idempotency", KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
             AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}], BillingMode="PAY_PER_REQUEST")
-        spec = importlib.util.spec_from_file_location("deploy_trigger_handler", HANDLER)
+        spec = importlib.util.spec_from_file_location("lambda.deploy_trigger.handler", HANDLER)
         module = importlib.util.module_from_spec(spec)
         sys.modules[spec.name] = module
         spec.loader.exec_module(module)

@@ -21,12 +21,11 @@ REALTIME_ENDPOINTS = ["fraud-detection-prod", "fraud-detection-staging", "suppor
 @pytest.fixture(scope="module")
 def synthesized(example_config, tmp_path_factory):
     """The governance stack alone, synthesized with both nag packs (so its gates do not wait on other stacks)."""
-    from aws_cdk import Validations
-    from cdk_nag import AwsSolutionsChecks, NIST80053R5Checks
+    from mlops_constructs.wildcard_review import add_nag_checks
 
     app = new_app(outdir=str(tmp_path_factory.mktemp("governance")))
     stack = GovernanceStack(app, "mlops-governance", platform=example_config.platform, models=example_config.models)
-    Validations.of(app).add_plugins(AwsSolutionsChecks(app), NIST80053R5Checks(app))
+    add_nag_checks(app)
     assembly = app.synth()
     return stack, Path(assembly.directory)
 

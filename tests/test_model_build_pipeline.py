@@ -41,13 +41,13 @@ def _variant(model, **training):
 @pytest.fixture(scope="module")
 def variants(example_config, tmp_path_factory):
     """Tuned fraud model in a VPC, synthesized with cdk-nag (unacknowledged findings fail synth)."""
-    from aws_cdk import Stack, Validations
-    from cdk_nag import AwsSolutionsChecks, NIST80053R5Checks
+    from aws_cdk import Stack
 
     from mlops_constructs.config.platform import VpcSettings
     from mlops_constructs.job_spec import job_spec
     from mlops_constructs.model_build_pipeline import ModelBuildPipeline
     from mlops_constructs.model_core import ModelCore
+    from mlops_constructs.wildcard_review import add_nag_checks
     from tests.conftest import new_app
 
     fraud = next(m for m in example_config.models if m.name == "fraud-detection")
@@ -58,7 +58,7 @@ def variants(example_config, tmp_path_factory):
     build = ModelBuildPipeline(stack, "Build", model=tuned, job_spec=job_spec(tuned), config_hash="c0ffee",
                                key=core.key, data_bucket=core.data_bucket, artifact_bucket=core.artifact_bucket,
                                model_package_group_name=core.model_package_group_name, vpc=VpcSettings(**VPC))
-    Validations.of(app).add_plugins(AwsSolutionsChecks(app), NIST80053R5Checks(app))
+    add_nag_checks(app)
     assembly = app.synth()
     return {"stack": stack, "build": build, "model": tuned, "assembly": assembly,
             "template": assembly.get_stack_by_name("Tuned").template}

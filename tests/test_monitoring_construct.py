@@ -2,13 +2,13 @@
 from __future__ import annotations
 
 import pytest
-from aws_cdk import Stack, Validations
+from aws_cdk import Stack
 from aws_cdk.assertions import Capture, Match, Template
-from cdk_nag import AwsSolutionsChecks, NIST80053R5Checks
 
 from mlops_constructs.config.model import DriftMonitor, MonitoringSettings, QualityMonitor, RetrainingSettings
 from mlops_constructs.model_core import ModelCore
 from mlops_constructs.monitoring import ModelMonitoring, schedule_period
+from mlops_constructs.wildcard_review import add_nag_checks
 from pipeline_code import contracts
 from tests.conftest import new_app
 
@@ -31,7 +31,7 @@ def build(settings=SETTINGS, retraining=RETRAINING, **overrides):
              "pipeline_name": contracts.build_pipeline_name(MODEL), "variants": ["primary"]}
     props.update(overrides)
     monitoring = ModelMonitoring(stack, "Monitoring", **props)
-    Validations.of(app).add_plugins(AwsSolutionsChecks(app), NIST80053R5Checks(app))
+    add_nag_checks(app)
     app.synth()  # cdk-nag findings fail here
     return stack, monitoring
 

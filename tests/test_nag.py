@@ -2,12 +2,17 @@
 from __future__ import annotations
 
 import pytest
-from aws_cdk import Environment, Fn, Stack, Validations
+from aws_cdk import Environment, Stack, Validations
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
 from cdk_nag import AwsSolutionsChecks
 
-from mlops_constructs.nag import acknowledge, flatten_reference, nag_resource, wildcard_rule, wildcard_rules
+from mlops_constructs.nag import (
+    acknowledge_reviewed_wildcards,
+    flatten_reference,
+    nag_resource,
+    wildcard_rule,
+)
 from tests.conftest import new_app
 
 PINNED = Environment(account="333333333333", region="eu-west-1")
@@ -49,21 +54,14 @@ def test_intrinsics_flatten_like_cdk_nag():
     assert flatten_reference({"Fn::Select": [0, ["a", "b"]]}) == '{"Fn::Select":[0,["a","b"]]}'
 
 
-def test_wildcard_rules_keep_only_distinct_wildcards():
-    stack = _stack()
-    exact = stack.format_arn(service="sagemaker", resource="endpoint", resource_name="fraud")
-    assert wildcard_rules(stack, [_model_arn(stack), exact, _model_arn(stack), Fn.join("", ["a", "*"])]) == [
-        "AwsSolutions-IAM5[Resource::a*]", wildcard_rule(stack, _model_arn(stack))]
-
-
 def _synth_with_nag(env: Environment | None, acknowledged: bool) -> None:
     stack = _stack(env)
     role = iam.Role(stack, "Role", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"))
     role.add_to_principal_policy(iam.PolicyStatement(actions=["sagemaker:DescribeModel"],
                                                      resources=[_model_arn(stack)]))
     if acknowledged:
-        acknowledge(role, "Models are named by SageMaker at deploy time; the role only describes them.",
-                    wildcard_rule(stack, _model_arn(stack)))
+        acknowledge_reviewed_wildcards(role, "Models are named by SageMaker at deploy time; the role only "
+                                       "describes them.", wildcard_rule(stack, _model_arn(stack)))
     Validations.of(stack.node.root).add_plugins(AwsSolutionsChecks(stack.node.root))
     stack.node.root.synth()
 

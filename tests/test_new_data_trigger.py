@@ -21,7 +21,7 @@ BUCKET, PREFIX, PIPELINE, TABLE = "fraud-data", "transactions/monthly/", "fraud-
 
 
 def _load_handler():
-    spec = importlib.util.spec_from_file_location("new_data_trigger_handler",
+    spec = importlib.util.spec_from_file_location("lambda.new_data_trigger.handler",
                                                   REPO / "lambda/new_data_trigger/handler.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)

@@ -50,7 +50,7 @@ CASES = [(path, change, line) for change in (-1, +1) for path, line in _wrong_ro
 @pytest.mark.parametrize(("path", "change", "line"), CASES,
                          ids=[f"{path}, {'one short' if change < 0 else 'one extra'}" for path, change, _ in CASES])
 def test_a_wrong_width_row_is_counted_on_every_decode_path(path, change, line):
-    out = CaptureDecoder(SCHEMA).decode("\n".join([GOOD, line, GOOD]) + "\n")
+    out = CaptureDecoder(SCHEMA).decode(f"{GOOD}\n{line}\n{GOOD}\n")
     assert out.malformed == {"wrong_column_count": 1}, (path, out.malformed)
     assert out.records == 3
     # The record's other row and the neighbouring records are kept (row order is not part of the contract).

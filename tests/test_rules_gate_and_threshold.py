@@ -15,7 +15,7 @@ from pipeline_code.gate import describe_failures, evaluate_gates
 
 
 def _evaluation(*, auc=0.75, recall=0.5, difference=0.25, impact=0.75, champion=1.0) -> dict:
-    metric = lambda v: {"value": v, "standard_deviation": "NaN"}  # noqa: E731
+    metric = lambda v: {"value": v, "standard_deviation": "NaN"}
     return {"binary_classification_metrics": {"auc": metric(auc), "recall": metric(recall)},
             "bias": {"max_positive_rate_difference": difference, "max_equal_opportunity_difference": difference,
                      "min_disparate_impact": impact},
