@@ -7,6 +7,9 @@ from pydantic import Field, field_validator, model_validator
 
 from mlops_constructs.config.base import Fraction, S3Prefix, Strict, field_error
 
+# Validators are bound by assignment (``_check = model_validator(...)(_check)``, what the decorator does)
+# so that mutation testing reaches their rules: mutmut skips decorated functions (docs/testing.md).
+
 QUALITY_METRICS = ("auc", "recall", "precision", "f1", "accuracy")
 BIAS_METRICS = ("positive_rate_difference", "equal_opportunity_difference", "disparate_impact")
 DRIFT_METRICS = ("psi", "jensen_shannon", "linf")
@@ -33,7 +36,6 @@ class ColumnRule(Strict):
     allowed: list[str] | None = Field(None, min_length=1,
                                       description="Allowed categories (categorical only); default none")
 
-    @model_validator(mode="after")
     def _consistent(self) -> ColumnRule:
         if self.type == "categorical" and (self.min is not None or self.max is not None):
             raise field_error("min", self.min, "min/max apply to numeric and integer columns only")
@@ -42,6 +44,7 @@ class ColumnRule(Strict):
         if self.min is not None and self.max is not None and self.min > self.max:
             raise field_error("min", self.min, f"must not exceed max ({self.max})")
         return self
+    _consistent = model_validator(mode="after")(_consistent)
 
 
 class DataSettings(Strict):
@@ -64,7 +67,6 @@ class DataSettings(Strict):
         None, description="Optional per-column rules {column: {type, min, max, allowed}}; default none."
     )
 
-    @model_validator(mode="after")
     def _columns(self) -> DataSettings:
         if isinstance(self.features, list):
             if self.label in self.features:
@@ -84,6 +86,7 @@ class DataSettings(Strict):
         if self.label in self.categorical or self.label in self.protected_attributes:
             raise field_error("label", self.label, "the label cannot be categorical or protected")
         return self
+    _columns = model_validator(mode="after")(_columns)
 
 
 class TuningRange(Strict):
@@ -94,11 +97,11 @@ class TuningRange(Strict):
     max: float = Field(..., description="Upper bound.")
     scaling: Literal["Auto", "Linear", "Logarithmic", "ReverseLogarithmic"] = Field("Auto")
 
-    @model_validator(mode="after")
     def _ordered(self) -> TuningRange:
         if self.min >= self.max:
             raise field_error("min", self.min, f"must be below max ({self.max})")
         return self
+    _ordered = model_validator(mode="after")(_ordered)
 
 
 class TuningSettings(Strict):
@@ -109,11 +112,11 @@ class TuningSettings(Strict):
     max_parallel_jobs: int = Field(2, ge=1, le=100, description="Training jobs at once.")
     ranges: dict[str, TuningRange] = Field(..., min_length=1, description="Ranges by hyperparameter name.")
 
-    @model_validator(mode="after")
     def _parallel(self) -> TuningSettings:
         if self.max_parallel_jobs > self.max_jobs:
             raise field_error("max_parallel_jobs", self.max_parallel_jobs, f"exceeds max_jobs ({self.max_jobs})")
         return self
+    _parallel = model_validator(mode="after")(_parallel)
 
 
 class CustomImage(Strict):
@@ -137,7 +140,6 @@ class TrainingSettings(Strict):
     seed: int = Field(42, ge=0, description="Seed for splits and training: same code + data + seed = same model.")
     tuning: TuningSettings | None = Field(None, description="Optional tuning ranges.")
 
-    @model_validator(mode="after")
     def _image(self) -> TrainingSettings:
         if self.algorithm == "custom" and self.image is None:
             raise field_error("image", None, "algorithm 'custom' needs image: {repository, tag}")
@@ -146,6 +148,7 @@ class TrainingSettings(Strict):
         if self.tuning and self.algorithm != "xgboost":
             raise field_error("tuning", self.algorithm, "tuning is supported for algorithm 'xgboost' only")
         return self
+    _image = model_validator(mode="after")(_image)
 
 
 class BiasGate(Strict):
@@ -154,11 +157,11 @@ class BiasGate(Strict):
     metric: Literal[BIAS_METRICS] = Field("positive_rate_difference", description=f"One of {BIAS_METRICS}.")
     limit: float = Field(..., description="Largest allowed |difference|; for disparate_impact, the lowest ratio.")
 
-    @model_validator(mode="after")
     def _range(self) -> BiasGate:
         if not 0.0 <= self.limit <= 1.0:
             raise field_error("limit", self.limit, "must lie in [0, 1]")
         return self
+    _range = model_validator(mode="after")(_range)
 
 
 class QualityGate(Strict):
@@ -169,13 +172,12 @@ class QualityGate(Strict):
     bias: BiasGate | None = Field(None, description="Optional bias limit on protected attributes.")
     must_beat_champion: bool = Field(False, description="Challenger must be at least as good as the champion.")
 
-    @field_validator("min_metrics")
-    @classmethod
     def _known(cls, value: dict[str, float]) -> dict[str, float]:
         unknown = sorted(set(value) - set(QUALITY_METRICS))
         if unknown:
             raise ValueError(f"unknown metric {unknown}; known metrics are {list(QUALITY_METRICS)}")
         return value
+    _known = field_validator("min_metrics")(classmethod(_known))
 
 
 class RetrainingSettings(Strict):
@@ -203,7 +205,6 @@ class Strategy(Strict):
     bake_seconds: int = Field(600, ge=0, le=3600, description="Wait between steps (WaitIntervalInSeconds).")
     termination_wait_seconds: int = Field(300, ge=0, le=3600, description="Old fleet kept after the shift.")
 
-    @model_validator(mode="after")
     def _step(self) -> Strategy:
         limits = {"LINEAR": (10, 50), "CANARY": (1, 50)}
         if self.type == "ALL_AT_ONCE":
@@ -214,6 +215,7 @@ class Strategy(Strict):
             if self.step_percent is None or not low <= self.step_percent <= high:
                 raise field_error("step_percent", self.step_percent, f"{self.type} steps must be {low}-{high}% of capacity")
         return self
+    _step = model_validator(mode="after")(_step)
 
 
 class Autoscaling(Strict):
@@ -223,11 +225,11 @@ class Autoscaling(Strict):
     max_instances: int = Field(2, ge=1, le=100)
     target_invocations_per_instance: int = Field(1000, ge=1)
 
-    @model_validator(mode="after")
     def _bounds(self) -> Autoscaling:
         if self.max_instances < self.min_instances:
             raise field_error("max_instances", self.max_instances, f"is below min_instances ({self.min_instances})")
         return self
+    _bounds = model_validator(mode="after")(_bounds)
 
 
 class Serverless(Strict):
@@ -277,7 +279,6 @@ class DeploymentSettings(Strict):
         """The strategy in force for a realtime endpoint."""
         return self.strategy or Strategy()
 
-    @model_validator(mode="after")
     def _mode(self) -> DeploymentSettings:
         if self.mode == "serverless":
             if self.data_capture_percent:
@@ -314,6 +315,7 @@ class DeploymentSettings(Strict):
                     "instances or a larger step",
                 )
         return self
+    _mode = model_validator(mode="after")(_mode)
 
 
 class DriftMonitor(Strict):
@@ -355,7 +357,6 @@ class ModelConfig(Strict):
     deployment: DeploymentSettings = Field(default_factory=DeploymentSettings)
     monitoring: MonitoringSettings = Field(default_factory=MonitoringSettings)
 
-    @model_validator(mode="after")
     def _cross(self) -> ModelConfig:
         if self.quality_gate.bias and not self.data.protected_attributes:
             raise field_error("quality_gate.bias", self.quality_gate.bias.metric, "needs data.protected_attributes")
@@ -364,6 +365,7 @@ class ModelConfig(Strict):
         if self.deployment.mode != "realtime" and self.deployment.autoscaling:
             raise field_error("deployment.autoscaling", self.deployment.mode, "autoscaling applies to mode 'realtime' only")
         return self
+    _cross = model_validator(mode="after")(_cross)
 
     def feature_columns(self, header: list[str]) -> list[str]:
         """Feature columns resolved against a data header (for 'all_but_label')."""

@@ -5,6 +5,9 @@ from pydantic import EmailStr, Field, field_validator, model_validator
 
 from mlops_constructs.config.base import AWS_ACCOUNT, AWS_REGION, Strict, field_error
 
+# Validators are bound by assignment (``_check = model_validator(...)(_check)``, what the decorator does)
+# so that mutation testing reaches their rules: mutmut skips decorated functions (docs/testing.md).
+
 
 class StageSettings(Strict):
     """Where a deployment stage lives. With neither set, the stage's stacks are environment-agnostic."""
@@ -32,27 +35,25 @@ class VpcSettings(Strict):
     subnet_ids: list[str] = Field(default_factory=list, description="Private subnet IDs (subnet-...).")
     security_group_ids: list[str] = Field(default_factory=list, description="Security group IDs (sg-...).")
 
-    @field_validator("subnet_ids")
-    @classmethod
     def _subnets(cls, value: list[str]) -> list[str]:
         bad = [s for s in value if not s.startswith("subnet-")]
         if bad:
             raise ValueError(f"subnet IDs must start with 'subnet-'; got {bad}")
         return value
+    _subnets = field_validator("subnet_ids")(classmethod(_subnets))
 
-    @field_validator("security_group_ids")
-    @classmethod
     def _groups(cls, value: list[str]) -> list[str]:
         bad = [s for s in value if not s.startswith("sg-")]
         if bad:
             raise ValueError(f"security group IDs must start with 'sg-'; got {bad}")
         return value
+    _groups = field_validator("security_group_ids")(classmethod(_groups))
 
-    @model_validator(mode="after")
     def _both_or_neither(self) -> VpcSettings:
         if bool(self.subnet_ids) != bool(self.security_group_ids):
             raise field_error("subnet_ids", self.subnet_ids, "give both subnet_ids and security_group_ids, or neither")
         return self
+    _both_or_neither = model_validator(mode="after")(_both_or_neither)
 
     @property
     def enabled(self) -> bool:
@@ -72,11 +73,11 @@ class SourceSettings(Strict):
     )
     branch: str = Field("main", min_length=1, description="Branch that builds and deploys.")
 
-    @model_validator(mode="after")
     def _connection_needs_repository(self) -> SourceSettings:
         if bool(self.connection_arn) != bool(self.repository):
             raise field_error("repository", self.repository, "connection_arn and repository go together: give both, or neither for an S3 source")
         return self
+    _connection_needs_repository = model_validator(mode="after")(_connection_needs_repository)
 
 
 class PlatformSettings(Strict):
@@ -106,8 +107,6 @@ class PlatformSettings(Strict):
     )
     tags: dict[str, str] = Field(default_factory=dict, description="Tags applied to every resource.")
 
-    @field_validator("stages")
-    @classmethod
     def _stages(cls, value: dict[str, StageSettings]) -> dict[str, StageSettings]:
         missing = {"staging", "prod"} - set(value)
         if missing:
@@ -116,8 +115,8 @@ class PlatformSettings(Strict):
             if not name.isalnum() or not name.islower():
                 raise ValueError(f"stage name {name!r} must be lowercase letters and digits")
         return value
+    _stages = field_validator("stages")(classmethod(_stages))
 
-    @model_validator(mode="after")
     def _environments(self) -> PlatformSettings:
         for name, stage in self.stages.items():
             if bool(stage.account) != bool(stage.region):
@@ -130,15 +129,15 @@ class PlatformSettings(Strict):
         if bool(self.tooling.account) != bool(self.tooling.region):
             raise field_error("tooling", self.tooling.model_dump(), "give both account and region, or neither")
         return self
+    _environments = model_validator(mode="after")(_environments)
 
-    @field_validator("log_retention_days")
-    @classmethod
     def _retention(cls, value: int) -> int:
         allowed = [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922,
                    3288, 3653]
         if value not in allowed:
             raise ValueError(f"must be one of CloudWatch Logs' retention values {allowed}")
         return value
+    _retention = field_validator("log_retention_days")(classmethod(_retention))
 
     @property
     def cross_account_ids(self) -> list[str]:
