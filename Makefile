@@ -12,8 +12,9 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 export npm_config_update_notifier := false
 BASE ?= origin/main
 CDK := npx --no-install cdk
+MUTATION_JOBS ?= 2
 
-.PHONY: setup setup-dev synth test diff bench lint clean
+.PHONY: setup setup-dev synth test diff bench lint clean mutation
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +27,10 @@ $(VENV)/.synth-deps: requirements.txt pyproject.toml | $(PY)
 
 $(VENV)/.dev-deps: requirements-dev.txt $(VENV)/.synth-deps
 	$(PY) -m pip install --quiet -r requirements-dev.txt
+	touch $@
+
+$(VENV)/.mutation-deps: requirements-mutation.txt $(VENV)/.dev-deps
+	$(PY) -m pip install --quiet -r requirements-mutation.txt
 	touch $@
 
 node_modules/.installed: package.json package-lock.json $(VENV)/.synth-deps
@@ -52,8 +57,14 @@ bench: setup-dev
 	$(PY) benchmarks/local_pipeline.py
 	$(PY) benchmarks/drift.py
 
+# Mutation testing of the release-critical modules ([tool.mutmut] in pyproject.toml); not part of `make test`.
+# Offline; about MUTATION_MINUTES on 2 cores (docs/testing.md). Incremental: a re-run retests changed functions only.
+mutation: setup-dev $(VENV)/.mutation-deps
+	nice $(VENV)/bin/mutmut run --max-children $(MUTATION_JOBS)
+	$(PY) tests/mutation_report.py mutants --min-score 85
+
 lint: setup-dev
 	$(VENV)/bin/ruff check .
 
 clean:
-	rm -rf cdk.out .pytest_cache
+	rm -rf cdk.out .pytest_cache mutants
