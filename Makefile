@@ -60,7 +60,7 @@ bench: setup-dev
 # Mutation testing of the release-critical modules ([tool.mutmut] in pyproject.toml); not part of `make test`.
 # Offline; about MUTATION_MINUTES on 2 cores (docs/testing.md). Incremental: a re-run retests changed functions only.
 mutation: setup-dev $(VENV)/.mutation-deps
-	nice $(VENV)/bin/mutmut run --max-children $(MUTATION_JOBS)
+	HYPOTHESIS_MAX_EXAMPLES=10 nice $(VENV)/bin/mutmut run --max-children $(MUTATION_JOBS)
 	$(PY) tests/mutation_report.py mutants --min-score 85
 
 lint: setup-dev

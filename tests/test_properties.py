@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import json
 import math
+import os
 from pathlib import Path
 
 import numpy as np
@@ -22,7 +23,9 @@ MODELS = Path(__file__).resolve().parent.parent / "config" / "models"
 FEATURES = ("amount", "hour", "channel")
 SCHEMA = CaptureSchema(FEATURES, frozenset({"channel"}), categorical_codes=False)
 CATEGORIES = ["atm", "chip", "online", "contact-less", "a b"]
-PROFILE = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+# `make mutation` runs each property test once per mutant, so it lowers the example count (HYPOTHESIS_MAX_EXAMPLES).
+PROFILE = settings(max_examples=int(os.environ.get("HYPOTHESIS_MAX_EXAMPLES", "60")), deadline=None,
+                   suppress_health_check=[HealthCheck.too_slow])
 
 finite = st.floats(allow_nan=False, allow_infinity=False, min_value=-1e12, max_value=1e12)
 numbers = st.one_of(finite, st.just(math.nan), st.integers(-10**6, 10**6).map(float))
