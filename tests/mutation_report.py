@@ -1,8 +1,9 @@
 """Summarize a mutmut run (``make mutation``): mutation score per module and the surviving mutants.
 
-``python tests/mutation_report.py [MUTANTS_DIR] [--min-score 85]`` reads mutmut's per-file ``*.meta`` results and
-prints a Markdown table. Killed includes timeouts (the mutant made a test hang); "no tests" counts as survived, since
-no test reached the mutated code. Exits non-zero when the overall score is below ``--min-score``.
+``python tests/mutation_report.py [DIR] [--min-score 85]`` reads mutmut's per-file ``*.meta`` results (DIR: a
+mutmut ``mutants`` directory, or ``mutants-work`` holding one per module) and
+prints a Markdown table. Timeouts do not count as killed (on a loaded machine a surviving mutant can exceed its
+CPU-time limit); "no tests" counts as survived, since no test reached the mutated code. Exits non-zero when the overall score is below ``--min-score``.
 """
 from __future__ import annotations
 
@@ -26,24 +27,25 @@ def status(exit_code: int | None) -> str:
 def summarize(mutants: Path) -> tuple[dict[str, Counter], dict[str, list[str]]]:
     counts: dict[str, Counter] = {}
     survivors: dict[str, list[str]] = {}
-    for meta in sorted(mutants.rglob("*.py.meta")):
-        module = meta.relative_to(mutants).as_posix().removesuffix(".meta")
+    roots = [mutants] if mutants.name == "mutants" else sorted(mutants.glob("*/mutants"))
+    for meta in sorted(m for root in roots for m in root.rglob("*.py.meta")):
+        module = meta.resolve().as_posix().rsplit("/mutants/", 1)[1].removesuffix(".meta")
         results = json.loads(meta.read_text())["exit_code_by_key"]
         counts[module] = Counter(status(code) for code in results.values())
         survivors[module] = sorted(name for name, code in results.items()
-                                   if status(code) in ("survived", "no tests", "suspicious"))
+                                   if status(code) in ("survived", "no tests", "suspicious", "timeout"))
     return counts, survivors
 
 
 def score(counter: Counter) -> float | None:
-    detected = counter["killed"] + counter["timeout"]
-    run = detected + counter["survived"] + counter["no tests"] + counter["suspicious"]
+    detected = counter["killed"]
+    run = detected + counter["timeout"] + counter["survived"] + counter["no tests"] + counter["suspicious"]
     return 100.0 * detected / run if run else None
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("mutants", nargs="?", default="mutants", type=Path)
+    parser.add_argument("mutants", nargs="?", default="mutants-work", type=Path)
     parser.add_argument("--min-score", type=float, default=0.0)
     args = parser.parse_args(argv)
     counts, survivors = summarize(args.mutants)

@@ -110,3 +110,28 @@ def test_evaluate_applies_the_configured_threshold_not_the_default():
     assert body["bias"]["attributes"]["sex"]["positive_rates"] == {"a": 1.0, "b": 0.25}
     assert body["bias"]["max_positive_rate_difference"] == 0.75
     assert evaluate_gates(body, spec["gates"])["passed"]
+
+
+def test_champion_comparison_records_both_values_and_tolerates_missing_metrics():
+    challenger = _evaluation(auc=0.75, recall=0.5)["binary_classification_metrics"]
+    assert evaluate.compare_champion(challenger, None, ["auc"]) == {"passed": 1.0, "reason": "no approved champion"}
+    verdict = evaluate.compare_champion(challenger, _evaluation(auc=0.5, recall=0.75), ["auc", "recall"])
+    assert verdict == {"passed": 0.0, "metrics": {
+        "auc": {"challenger": 0.75, "champion": 0.5, "passed": True},
+        "recall": {"challenger": 0.5, "champion": 0.75, "passed": False}}}
+    # A champion evaluated before a metric was gated has no value for it: that metric cannot block.
+    older = {"binary_classification_metrics": {"auc": {"value": 0.5}}}
+    assert evaluate.compare_champion(challenger, older, ["auc", "recall"])["passed"] == 1.0
+    assert evaluate.compare_champion(challenger, {}, ["auc"])["metrics"]["auc"] == {
+        "challenger": 0.75, "champion": None, "passed": True}
+
+
+def test_every_gate_reports_its_path_threshold_and_comparison():
+    gates = {"bias": {"metric": "disparate_impact", "limit": 0.75}, "must_beat_champion": True}  # no min_metrics
+    verdict = evaluate_gates(_evaluation(), gates)
+    assert verdict == {"passed": True, "gates": [
+        {"name": "bias.disparate_impact", "path": "bias.min_disparate_impact", "value": 0.75, "threshold": 0.75,
+         "comparison": ">=", "passed": True},
+        {"name": "champion", "path": "champion.passed", "value": 1.0, "threshold": 1.0, "comparison": ">=",
+         "passed": True}]}
+    assert evaluate_gates(_evaluation(), {}) == {"passed": True, "gates": []}
