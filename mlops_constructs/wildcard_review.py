@@ -154,8 +154,8 @@ def acknowledge_listed(stack: Stack, allowed: Mapping[str, tuple[Wildcard, ...]]
             roles = {g.role_key for g in policy_grants}
             reasons = sorted({w.reason for key in roles for w in allowlist_for(key, allowed)
                               if any(w.allows(g.action, g.resource) for g in policy_grants)})
-            acknowledge_reviewed_wildcards(policy_grants[0].policy, "Reviewed wildcards (mlops_constructs/wildcard_allowlist.py): "
-                        + " ".join(reasons), *covered)
+            reason = "Reviewed wildcards (mlops_constructs/wildcard_allowlist.py): " + " ".join(reasons)
+            acknowledge_reviewed_wildcards(policy_grants[0].policy, reason, *covered)
     return unlisted
 
 

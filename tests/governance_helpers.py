@@ -23,7 +23,8 @@ _ids = itertools.count(1)
 
 def load_writer():
     """``lambda/audit_writer/handler.py`` as a module (``lambda`` is a keyword, so it is loaded by path)."""
-    spec = importlib.util.spec_from_file_location("lambda.audit_writer.handler", REPO / "lambda/audit_writer/handler.py")
+    spec = importlib.util.spec_from_file_location("lambda.audit_writer.handler",
+                                                  REPO / "lambda/audit_writer/handler.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module

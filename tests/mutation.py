@@ -25,7 +25,7 @@ MODULES: dict[str, list[str]] = {  # smallest first, so a partial run reports wh
     "pipeline_code/gate.py": ["tests/test_rules_gate_and_threshold.py", "tests/test_pipeline_evaluate.py"],
     "pipeline_code/quality_metrics.py": ["tests/test_quality_monitor.py", "tests/test_rules_quality_window.py",
                                          "tests/test_rules_gate_and_threshold.py"],
-    "lambda/deploy_trigger/handler.py": ["tests/test_deploy_trigger.py"],
+    "lambda/deploy_trigger/handler.py": ["tests/test_deploy_trigger.py", "tests/test_rules_deploy_trigger.py"],
     "lambda/new_data_trigger/handler.py": ["tests/test_new_data_trigger.py"],
     "lambda/retrain_trigger/handler.py": ["tests/test_retrain_trigger.py", "tests/test_rules_retrain_cooldown.py"],
     "mlops_constructs/config/base.py": ["tests/test_config_rules.py", "tests/test_config.py"],

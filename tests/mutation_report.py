@@ -3,7 +3,8 @@
 ``python tests/mutation_report.py [DIR] [--min-score 85]`` reads mutmut's per-file ``*.meta`` results (DIR: a
 mutmut ``mutants`` directory, or ``mutants-work`` holding one per module) and
 prints a Markdown table. Timeouts do not count as killed (on a loaded machine a surviving mutant can exceed its
-CPU-time limit); "no tests" counts as survived, since no test reached the mutated code. Exits non-zero when the overall score is below ``--min-score``.
+CPU-time limit); "no tests" counts as survived, since no test reached the mutated code. Exits non-zero when the
+overall score is below ``--min-score``.
 """
 from __future__ import annotations
 

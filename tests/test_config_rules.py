@@ -231,7 +231,8 @@ def test_platform_rules():
     refused(PlatformSettings, {"stages": STAGES, "tooling": {"region": "eu-west-1"}},
             "tooling", "give both account and region, or neither")
     for days in (1, 3653):
-        assert PlatformSettings.model_validate({"stages": STAGES, "log_retention_days": days}).log_retention_days == days
+        settings = PlatformSettings.model_validate({"stages": STAGES, "log_retention_days": days})
+        assert settings.log_retention_days == days
     refused(PlatformSettings, {"stages": STAGES, "log_retention_days": 2}, "retention values")
     pinned = PlatformSettings.model_validate({"stages": {
         "staging": {"account": "111111111111", "region": "eu-west-1"},

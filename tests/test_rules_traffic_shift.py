@@ -31,7 +31,8 @@ def test_the_synthesized_timeout_covers_a_step_that_does_not_divide_100():
         stack, "Endpoint", model_name="m", endpoint_name="m-prod",
         model_package_arn="arn:aws:sagemaker:eu-west-1:111111111111:model-package/m/1",
         artifact_bucket=s3.Bucket(stack, "Artifacts"), key=kms.Key(stack, "Key"),
-        image_repository_arns=["arn:aws:ecr:eu-west-1:111111111111:repository/m"], alarm_topic=sns.Topic(stack, "Topic"),
+        image_repository_arns=["arn:aws:ecr:eu-west-1:111111111111:repository/m"],
+        alarm_topic=sns.Topic(stack, "Topic"),
         instance_count=4, traffic_shift=TrafficShift("LINEAR", 30, bake_seconds=900, termination_wait_seconds=300))
     (endpoint,) = Template.from_stack(stack).find_resources("AWS::SageMaker::Endpoint").values()
     policy = endpoint["Properties"]["DeploymentConfig"]["BlueGreenUpdatePolicy"]

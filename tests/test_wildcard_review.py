@@ -36,7 +36,8 @@ def test_every_role_grants_only_the_wildcards_on_its_reviewed_list(fixture, requ
 
 
 READER = {"Reader": (
-    Wildcard(("s3:GetObject",), "arn:{partition}:s3:::{name}/reports/*", "Reports are written under reports/ at run time."),
+    Wildcard(("s3:GetObject",), "arn:{partition}:s3:::{name}/reports/*",
+             "Reports are written under reports/ at run time."),
     Wildcard(("sagemaker:ListModelPackages",), "*", "ListModelPackages has no resource-level permissions."),
 )}
 

@@ -71,7 +71,8 @@ def handler(event: dict, context) -> dict:
     try:
         package = approved_package(event, os.environ["MODEL_PACKAGE_GROUP"])
     except SkippedEvent as reason:
-        logger.warning("skipped event", reason=str(reason), event_id=(event or {}).get("id"))
+        event_id = event.get("id") if isinstance(event, dict) else None
+        logger.warning("skipped event", reason=str(reason), event_id=event_id)
         metrics.add_metric(name="SkippedEvents", unit=MetricUnit.Count, value=1)
         return {"skipped": str(reason)}
     return start_once(package_arn=package)
