@@ -26,7 +26,7 @@ MODULES: dict[str, list[str]] = {  # smallest first, so a partial run reports wh
     "pipeline_code/quality_metrics.py": ["tests/test_quality_monitor.py", "tests/test_rules_quality_window.py",
                                          "tests/test_rules_gate_and_threshold.py"],
     "lambda/deploy_trigger/handler.py": ["tests/test_deploy_trigger.py", "tests/test_rules_deploy_trigger.py"],
-    "lambda/new_data_trigger/handler.py": ["tests/test_new_data_trigger.py"],
+    "lambda/new_data_trigger/handler.py": ["tests/test_new_data_trigger.py", "tests/test_rules_new_data_trigger.py"],
     "lambda/retrain_trigger/handler.py": ["tests/test_retrain_trigger.py", "tests/test_rules_retrain_cooldown.py"],
     "mlops_constructs/config/base.py": ["tests/test_config_rules.py", "tests/test_config.py"],
     "mlops_constructs/config/platform.py": ["tests/test_config_rules.py", "tests/test_config.py"],
