@@ -20,7 +20,6 @@ from mlops_constructs.guarded_endpoint import (
     ServerlessSpec,
     TrafficShift,
     VariantSpec,
-    WatchedMetric,
 )
 from mlops_constructs.nag import acknowledge
 from pipeline_code import contracts
@@ -111,7 +110,6 @@ class EndpointStack(Stack):
             if deployment.autoscaling else None,
             serverless=ServerlessSpec(deployment.serverless.memory_mb, deployment.serverless.max_concurrency)
             if serverless else None,
-            watched_metrics=None if serverless else _watched_metrics(model),
         )
         if trust_tooling_account:
             self._integration_test_role()
@@ -145,16 +143,3 @@ def serving_repository_arn(stack: Stack, model: ModelConfig) -> str:
     if model.training.algorithm == "custom":
         return stack.format_arn(service="ecr", resource="repository", resource_name=model.training.image.repository)
     return f"arn:{stack.partition}:ecr:{stack.region}:*:repository/sagemaker-xgboost"
-
-
-def _watched_metrics(model: ModelConfig) -> list[WatchedMetric]:
-    """The model's own drift and quality alarms roll back a deployment, where monitoring configures them."""
-    watched = []
-    if model.monitoring.drift:
-        watched.append(WatchedMetric(contracts.METRIC_DRIFT_SCORE, model.monitoring.drift.threshold, "above",
-                                     "Drift"))
-    if model.monitoring.quality:
-        quality = model.monitoring.quality
-        watched.append(WatchedMetric(contracts.QUALITY_METRIC_NAMES[quality.metric], quality.floor, "below",
-                                     "Quality"))
-    return watched
