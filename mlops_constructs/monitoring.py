@@ -111,7 +111,8 @@ class ModelMonitoring(Construct):
         self.dashboard = MonitoringDashboard(
             self, "Dashboard", model_name=model_name, endpoint_name=endpoint_name, variants=variants or ["primary"],
             pipeline_name=pipeline_name, period=self.period,
-            quality_metrics=[contracts.QUALITY_METRIC_NAMES[m] for m in ("auc", "recall", "precision")],
+            quality_metrics=[contracts.QUALITY_METRIC_NAMES[m] for m in ("auc", "recall", "precision")]
+            if settings.quality is not None else None,  # without a quality monitor nothing publishes them
             alarms=[a for a in (self.drift_alarm, self.baseline_error_alarm, self.quality_alarm) if a],
         )
 
