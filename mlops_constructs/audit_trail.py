@@ -227,6 +227,7 @@ class AuditTrail(Construct):
         """A gap in the trail is a compliance finding: alarm on dead letters, writer errors and skipped events."""
         self.alarm_topic = sns.Topic(self, "AlarmTopic", display_name="MLOps audit trail", master_key=self.key,
                                      enforce_ssl=True)
+        self.alarm_topic.apply_removal_policy(RemovalPolicy.RETAIN)  # subscribers confirmed this ARN; keep it
         for email in emails:
             self.alarm_topic.add_subscription(subs.EmailSubscription(email))
         five_minutes = Duration.minutes(5)

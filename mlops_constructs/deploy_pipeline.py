@@ -26,6 +26,7 @@ from mlops_constructs.model_build_ci import (
 )
 from mlops_constructs.nag import acknowledge, wildcard_rule
 from mlops_constructs.platform_function import PlatformFunction
+from mlops_constructs.rule_targets import TopicTarget
 from mlops_constructs.source import code_source
 
 RESOLVE_BUILDSPEC = "buildspecs/deploy-resolve.yml"
@@ -33,6 +34,8 @@ TEST_BUILDSPEC = "buildspecs/deploy-test.yml"
 PACKAGE_VARIABLE = "ModelPackageArn"  # V2 pipeline variable set by the trigger; "latest" = newest approved
 PACKAGE_EVENT = "SageMaker Model Package State Change"
 IDEMPOTENCY_WINDOW = Duration.days(7)
+AUTOSCALING_WRITES = ("application-autoscaling:RegisterScalableTarget", "application-autoscaling:DeregisterScalableTarget",
+                      "application-autoscaling:PutScalingPolicy", "application-autoscaling:DeleteScalingPolicy")
 
 
 def integration_test_role_name(endpoint_name: str) -> str:
@@ -261,15 +264,17 @@ class ModelDeployPipeline(Construct):
             ("RollbackAlarms", ["cloudwatch:PutMetricAlarm", "cloudwatch:DeleteAlarms", "cloudwatch:DescribeAlarms",
                                 "cloudwatch:TagResource", "cloudwatch:UntagResource"],
              [arn("cloudwatch", "alarm", f"{target.stack_name}-*", sep=True)]),
-            ("Autoscaling", ["application-autoscaling:RegisterScalableTarget",
-                             "application-autoscaling:DeregisterScalableTarget",
-                             "application-autoscaling:DescribeScalableTargets",
-                             "application-autoscaling:PutScalingPolicy", "application-autoscaling:DeleteScalingPolicy",
-                             "application-autoscaling:DescribeScalingPolicies"], ["*"]),
+            ("AutoscalingRead", ["application-autoscaling:DescribeScalableTargets",
+                                 "application-autoscaling:DescribeScalingPolicies"], ["*"]),
             ("EndpointVolumeKey", ["kms:CreateGrant", "kms:DescribeKey"], [key.key_arn]),
         ]
         for sid, acts, resources in statements:
             role.add_to_principal_policy(iam.PolicyStatement(sid=sid, actions=acts, resources=resources))
+        # Writes have no resource-level permissions; the service-namespace condition key (Application Auto Scaling
+        # User Guide, "How Application Auto Scaling works with IAM") keeps them to SageMaker variants.
+        role.add_to_principal_policy(iam.PolicyStatement(
+            sid="Autoscaling", actions=list(AUTOSCALING_WRITES), resources=["*"],
+            conditions={"StringEquals": {"application-autoscaling:service-namespace": "sagemaker"}}))
         role.add_to_principal_policy(iam.PolicyStatement(
             sid="PassServingRole", actions=["iam:PassRole"],
             resources=[stack.format_arn(service="iam", region="", resource="role",
@@ -335,7 +340,7 @@ class ModelDeployPipeline(Construct):
             event_pattern=events.EventPattern(
                 source=["aws.sagemaker"], detail_type=[PACKAGE_EVENT],
                 detail={**detail_pattern, "ModelApprovalStatus": ["Rejected"]}),
-            targets=[targets.SnsTopic(topic, message=events.RuleTargetInput.from_text(
+            targets=[TopicTarget(topic, message=events.RuleTargetInput.from_text(
                 f"Model package {events.EventField.from_path('$.detail.ModelPackageArn')} was rejected; "
                 "it will not be deployed."))],
         )
