@@ -10,6 +10,7 @@ docs/model-build.md) and ``OUTPUT/baseline.json`` (the feature baseline plus the
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import math
 import sys
@@ -25,7 +26,7 @@ from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, precisio
 
 from pipeline_code import drift_stats
 from pipeline_code.common import PROTECTED_PREFIX, DataError, csv_files, load_spec, run_cli, write_json
-from pipeline_code.contracts import BASELINE_FILE, EVALUATION_FILE
+from pipeline_code.contracts import BASELINE_FILE, EVALUATION_FILE, MODEL_SHA256_KEY
 
 MODEL_FILE = "xgboost-model"
 # evaluation.json paths of the bias gate, by configured metric: worst case over every protected attribute.
@@ -133,6 +134,16 @@ def _read_booster(path: Path) -> xgb.Booster:
         return xgb.Booster(model_file=str(path))
 
 
+def model_sha256(model_dir) -> str:
+    """SHA-256 of the ``xgboost-model`` file itself, read directly or from inside ``model.tar.gz``."""
+    model_dir = Path(model_dir)
+    if (model_dir / MODEL_FILE).is_file():
+        return hashlib.sha256((model_dir / MODEL_FILE).read_bytes()).hexdigest()
+    with tarfile.open(model_dir / "model.tar.gz") as tar:
+        member = next(m for m in tar.getmembers() if Path(m.name).name == MODEL_FILE and m.isfile())
+        return hashlib.sha256(tar.extractfile(member).read()).hexdigest()
+
+
 def load_booster(model_dir) -> xgb.Booster:
     """The booster from ``xgboost-model`` or from inside ``model.tar.gz``."""
     model_dir = Path(model_dir)
@@ -191,6 +202,7 @@ def main(argv=None) -> int:
     if args.model_package_group and spec.get("gates", {}).get("must_beat_champion"):
         champion, arn = fetch_champion(args.model_package_group)
     body, scored = evaluate(spec, load_booster(args.model), test, baseline, champion, arn)
+    body[MODEL_SHA256_KEY] = model_sha256(args.model)  # the registered package records it; `mlops reproduce` too
     write_json(Path(args.output) / EVALUATION_FILE, body)
     (Path(args.output) / BASELINE_FILE).write_text(scored.to_json())
     metrics = body["binary_classification_metrics"]
