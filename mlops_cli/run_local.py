@@ -24,7 +24,6 @@ from mlops_constructs.job_spec import job_spec
 from mlops_constructs.sagemaker_pipeline import code_bootstrap
 from mlops_constructs.sagemaker_pipeline.step_images import (
     StepImage,
-    current_python,
     differences,
     installed_versions,
     step_image,
@@ -112,7 +111,7 @@ def _launch(runner: StepRunner, code, name: str, argv: list[str]) -> None:
     """One step as the pipeline launches it: ``python -c BOOTSTRAP <zip> <sha256> pipeline_code.<step> ARGS``."""
     command = [str(runner.python), *code_bootstrap.ENTRYPOINT[1:],
                *code_bootstrap.container_arguments(str(code.path.parent), code.sha256, f"pipeline_code.{name}", argv)]
-    result = subprocess.run(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    result = subprocess.run(command, capture_output=True, text=True, check=False)
     sys.stdout.write(result.stdout)
     if result.returncode == 2 and result.stderr.startswith("ERROR: "):
         raise DataError(result.stderr.strip().splitlines()[-1].removeprefix("ERROR: "))

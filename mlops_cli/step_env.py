@@ -33,11 +33,11 @@ class StepEnvError(RuntimeError):
     """The environment cannot be built or used; the message says what is missing."""
 
 
-def env_dir(image: StepImage, root: Path = STEP_ENV_ROOT) -> Path:
-    return root / f"xgboost-{image.version}"
+def env_dir(image: StepImage, root: Path | None = None) -> Path:
+    return (root or STEP_ENV_ROOT) / f"xgboost-{image.version}"
 
 
-def env_python(image: StepImage, root: Path = STEP_ENV_ROOT) -> Path | None:
+def env_python(image: StepImage, root: Path | None = None) -> Path | None:
     """The interpreter of the image's step environment, when it exists and was built from today's record."""
     directory = env_dir(image, root)
     python, stamp = directory / "bin" / "python", directory / STAMP
@@ -48,7 +48,8 @@ def env_python(image: StepImage, root: Path = STEP_ENV_ROOT) -> Path | None:
 
 def probe(python: Path | str, image: StepImage) -> dict:
     """``{"python": "3.10.13", "libraries": {name: version or None}}`` of another interpreter."""
-    result = subprocess.run([str(python), "-c", PROBE, *sorted(image.libraries)], capture_output=True, text=True)
+    result = subprocess.run([str(python), "-c", PROBE, *sorted(image.libraries)], capture_output=True, text=True,
+                            check=False)
     if result.returncode != 0:
         raise StepEnvError(f"{python} cannot report its versions: {result.stderr.strip()[-300:]}")
     return json.loads(result.stdout)
@@ -76,7 +77,7 @@ def _pip_failure(output: str, image: StepImage) -> str:
     return f"pip could not install {' '.join(image.requirements())}: {(errors or ['no error line'])[-1]}"
 
 
-def create(image: StepImage, root: Path = STEP_ENV_ROOT, log=print) -> Path:
+def create(image: StepImage, root: Path | None = None, log=print) -> Path:
     """Build (or reuse) the image's step environment; returns its interpreter. Raises StepEnvError."""
     existing = env_python(image, root)
     if existing:
@@ -89,13 +90,14 @@ def create(image: StepImage, root: Path = STEP_ENV_ROOT, log=print) -> Path:
     directory = env_dir(image, root)
     shutil.rmtree(directory, ignore_errors=True)
     log(f"step-env: {directory} from {interpreter} with {' '.join(image.requirements())}")
-    venv = subprocess.run([str(interpreter), "-m", "venv", str(directory)], capture_output=True, text=True)
+    venv = subprocess.run([str(interpreter), "-m", "venv", str(directory)], capture_output=True, text=True,
+                          check=False)
     if venv.returncode != 0:
         raise StepEnvError(f"{interpreter} -m venv {directory} failed: {venv.stderr.strip()[-300:]}")
     pip = subprocess.run(
         [str(directory / "bin" / "python"), "-m", "pip", "install", "--quiet", "--only-binary=:all:",
          *image.requirements()],
-        capture_output=True, text=True, env={**os.environ, "PIP_DISABLE_PIP_VERSION_CHECK": "1"})
+        capture_output=True, text=True, check=False, env={**os.environ, "PIP_DISABLE_PIP_VERSION_CHECK": "1"})
     if pip.returncode != 0:
         shutil.rmtree(directory, ignore_errors=True)
         raise StepEnvError(_pip_failure(pip.stdout + pip.stderr, image))
@@ -108,7 +110,7 @@ def create(image: StepImage, root: Path = STEP_ENV_ROOT, log=print) -> Path:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="mlops_cli.step_env", description=__doc__.splitlines()[0])
     parser.add_argument("--image", default=DEFAULT_VERSION, help=f"XGBoost image version; default {DEFAULT_VERSION}")
-    parser.add_argument("--root", type=Path, default=STEP_ENV_ROOT, help="where environments go; default .venv-steps")
+    parser.add_argument("--root", type=Path, help="where environments go; default .venv-steps")
     args = parser.parse_args(argv)
     try:
         python = create(step_image(args.image), args.root)

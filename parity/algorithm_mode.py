@@ -73,11 +73,11 @@ def get_dmatrix(data_path: str, files_path: str) -> xgb.DMatrix:
                 link(item.path, depth + 1)
 
     link(data_path, 1)
-    csv_file = [f for f in os.listdir(files_path) if os.path.isfile(os.path.join(files_path, f))][0]
+    csv_file = [f for f in os.listdir(files_path) if os.path.isfile(os.path.join(files_path, f))][0]  # noqa: RUF015 (as written there)
     with open(os.path.join(files_path, csv_file)) as read_file:
         sample_csv_line = read_file.readline()
     delimiter = csv.Sniffer().sniff(sample_csv_line).delimiter
-    return xgb.DMatrix("{}?format=csv&label_column=0&delimiter={}".format(files_path, delimiter))
+    return xgb.DMatrix("{}?format=csv&label_column=0&delimiter={}".format(files_path, delimiter))  # noqa: UP032
 
 
 def train_job(train_cfg: dict, train_dmatrix, val_dmatrix, model_dir: str) -> None:

@@ -13,6 +13,7 @@ Writes under ``--output``:
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from pathlib import Path
 
@@ -75,7 +76,7 @@ def _compact(frame: pd.DataFrame) -> pd.DataFrame:
 def _float_text(values: pd.Series) -> pd.Series:
     """Floats as Python's shortest round-trip text (``repr``), missing as ``nan``: the same bytes under every
     pandas version (pandas 1.2 and 3.1 write some floats with different digits) and exactly the float."""
-    return pd.Series([repr(float(v)) if v == v else "nan" for v in values.to_numpy()], index=values.index,
+    return pd.Series(["nan" if math.isnan(v) else repr(float(v)) for v in values.to_numpy()], index=values.index,
                      dtype=object)
 
 

@@ -145,8 +145,8 @@ class TrainingSettings(Strict):
     @classmethod
     def _recorded_image(cls, value: str) -> str:
         if value not in step_images():
-            raise field_error("xgboost_version", value, f"allowed: {sorted(step_images())} (the images recorded in "
-                              "mlops_constructs/sagemaker_pipeline/step_images.json)")
+            raise ValueError(f"allowed: {sorted(step_images())} (the images recorded in "
+                             "mlops_constructs/sagemaker_pipeline/step_images.json)")
         return value
 
     @model_validator(mode="after")
