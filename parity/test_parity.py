@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -29,7 +30,7 @@ from mlops_cli import step_env
 from mlops_constructs.config import load_config
 from mlops_constructs.job_spec import job_spec
 from mlops_constructs.sagemaker_pipeline.build_definition import BuildInputs, build_definition
-from mlops_constructs.sagemaker_pipeline.step_images import step_image
+from mlops_constructs.sagemaker_pipeline.step_images import step_image, step_images
 from pipeline_code.code_bundle import build_code_zip
 
 REPO = Path(__file__).resolve().parent.parent
@@ -37,6 +38,8 @@ CONFIG = REPO / "config"
 PROCESSING = "/opt/ml/processing"
 SPEC_FILE = "job-spec.json"
 FRAUD_ROWS, FRAUD_SEED = 20000, 1
+# The images checked: MLOPS_PARITY_IMAGES (space-separated) or every recorded one.
+IMAGES = os.environ.get("MLOPS_PARITY_IMAGES", " ".join(sorted(step_images()))).split()
 # (what, run-local's file under OUT/work, the SageMaker side's file under its root)
 COMPARED = [
     ("data version", "validate/data_version.json", "output/validation/data_version.json"),
@@ -157,15 +160,27 @@ def fraud_data(tmp_path_factory) -> Path:
     return path
 
 
+def _config_for(version: str, root: Path) -> Path:
+    """The example config with every model on image ``version``."""
+    config = root / "config"
+    shutil.copytree(CONFIG, config)
+    for path in (config / "models").glob("*.yaml"):
+        text = path.read_text()
+        path.write_text(re.sub(r'xgboost_version: "[^"]*"', f'xgboost_version: "{version}"', text))
+    return config
+
+
+@pytest.mark.parametrize("version", IMAGES)
 @pytest.mark.parametrize("model_name", ["employee-attrition", "fraud-detection"])
-def test_run_local_is_byte_identical_to_the_sagemaker_image(model_name, fraud_data, tmp_path):
-    model = load_config(CONFIG).model(model_name)
+def test_run_local_is_byte_identical_to_the_sagemaker_image(model_name, version, fraud_data, tmp_path):
+    config = _config_for(version, tmp_path)
+    model = load_config(config).model(model_name)
     image = step_image(model.training.xgboost_version)
     python = _step_python(image.version)
     data = REPO / "data" / "attrition" / "attrition.csv" if model_name == "employee-attrition" else fraud_data
     local = tmp_path / "local"
     cli = subprocess.run([sys.executable, "-m", "mlops_cli.main", "run-local", model_name, "--config-dir",
-                          str(CONFIG), "--data", str(data), "--out", str(local)], cwd=REPO, capture_output=True,
+                          str(config), "--data", str(data), "--out", str(local)], cwd=REPO, capture_output=True,
                          text=True, check=False)
     assert cli.returncode == 0, cli.stdout + cli.stderr
     run = json.loads((local / "run.json").read_text())
@@ -205,3 +220,34 @@ def _run_sagemaker_side(model, spec, data, python, root: Path) -> Path:
     shutil.copytree(prep.output("Preprocess", "validation"), view / "output" / "validation-split")
     shutil.copytree(training.root / "model", view / "model")
     return view
+
+
+PREPROCESSED = ["validate/data_version.json", "preprocess/train/train.csv", "preprocess/validation/validation.csv",
+                "preprocess/test/test.csv", "preprocess/encoder/encoder.json", "preprocess/baseline/baseline.json"]
+
+
+def _preprocess_with(python: Path, spec_path: Path, data: Path, out: Path) -> Path:
+    for step, args in (("validate", ["--output", out / "validate"]), ("preprocess", ["--output", out / "preprocess"])):
+        subprocess.run([str(python), "-m", f"pipeline_code.{step}", "--spec", str(spec_path), "--input", str(data),
+                        *map(str, args)], check=True, cwd=REPO, capture_output=True)
+    return out
+
+
+def test_preprocessed_data_is_identical_in_every_image_and_the_dev_environment(fraud_data, tmp_path):
+    """Numbers with 17 significant digits, which pandas < 3 reads to a neighbouring float by default and pandas
+    versions write differently: the CSVs must not depend on the pandas version."""
+    import pandas as pd
+
+    frame = pd.read_csv(fraud_data)
+    frame["amount"] = frame["amount"] * (1 + 1e-9) + 1e-7  # full-precision decimals, still within the column rules
+    data = tmp_path / "data"
+    data.mkdir()
+    frame.to_csv(data / "transactions.csv", index=False)
+    assert len(str(frame["amount"].iloc[0])) > 15
+    spec_path = tmp_path / "spec.json"
+    spec_path.write_text(json.dumps(job_spec(load_config(CONFIG).model("fraud-detection"))))
+    environments = {"dev": Path(sys.executable), **{v: _step_python(v) for v in IMAGES}}
+    runs = {name: _preprocess_with(python, spec_path, data, tmp_path / name) for name, python in environments.items()}
+    different = [(name, file) for name in runs for file in PREPROCESSED
+                 if (runs[name] / file).read_bytes() != (runs["dev"] / file).read_bytes()]
+    assert not different, f"preprocessed data depends on the environment: {different}"

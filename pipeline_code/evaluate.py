@@ -25,7 +25,15 @@ import xgboost as xgb
 from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, precision_score, recall_score, roc_auc_score
 
 from pipeline_code import drift_stats
-from pipeline_code.common import PROTECTED_PREFIX, DataError, csv_files, load_spec, run_cli, write_json
+from pipeline_code.common import (
+    EXACT_FLOATS,
+    PROTECTED_PREFIX,
+    DataError,
+    csv_files,
+    load_spec,
+    run_cli,
+    write_json,
+)
 from pipeline_code.contracts import BASELINE_FILE, EVALUATION_FILE, MODEL_SHA256_KEY
 
 MODEL_FILE = "xgboost-model"
@@ -193,7 +201,7 @@ def main(argv=None) -> int:
     parser.add_argument("--model-package-group", help="registry group of the champion; default: no champion")
     args = parser.parse_args(argv)
     spec = load_spec(args.spec)
-    test = pd.concat([pd.read_csv(p) for p in csv_files(args.test)], ignore_index=True)
+    test = pd.concat([pd.read_csv(p, **EXACT_FLOATS) for p in csv_files(args.test)], ignore_index=True)
     try:
         baseline = drift_stats.Baseline.from_json((Path(args.baseline) / BASELINE_FILE).read_text())
     except (OSError, drift_stats.BaselineError) as exc:
