@@ -50,10 +50,12 @@ IMAGE ?= 3.0-5
 step-env: setup-dev
 	$(PY) -m mlops_cli.step_env --image "$(IMAGE)"
 
-# run-local against SageMaker's XGBoost image, byte for byte (docs/model-build.md, "Environment parity").
+# run-local against SageMaker's XGBoost images, byte for byte (docs/model-build.md, "Environment parity").
 # MLOPS_PARITY_REQUIRED=1: a missing interpreter or wheel fails here instead of skipping.
-parity: step-env
-	MLOPS_PARITY_REQUIRED=1 $(PY) -m pytest parity -n 0 -p no:cacheprovider -q
+PARITY_IMAGES ?= 3.0-5 1.7-1
+parity: setup-dev
+	for image in $(PARITY_IMAGES); do $(PY) -m mlops_cli.step_env --image "$$image"; done
+	MLOPS_PARITY_REQUIRED=1 MLOPS_PARITY_IMAGES="$(PARITY_IMAGES)" $(PY) -m pytest parity -n 0 -p no:cacheprovider -q
 
 diff: setup
 	$(PY) -m mlops_cli.review_diff --base "$(BASE)" $(if $(OUTPUT),--output "$(OUTPUT)")
