@@ -186,6 +186,7 @@ ALLOWED: dict[str, tuple[Wildcard, ...]] = {
         Wildcard(("sagemaker:DescribeModelPackage",), sagemaker("model-package/{name}/*"),
                  "Package versions are created at run time; read-only, this model's group."),
     ),
+    "DeployVerifyProdRole": (*codebuild_defaults("DeployVerifyProd"), *ARTIFACT_READ),
     "Deploy{Stage}DeployRole": deploy_role(),
     "DeployTriggerRole": (
         XRAY, FUNCTION_LOGS,
