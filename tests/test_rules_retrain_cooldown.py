@@ -69,3 +69,34 @@ def test_an_execution_25_hours_old_does_not_block_a_retrain(trigger):
     result = trigger.handler(_alarm("e-1"), aws.Context())
     assert result["status"] == "started", result
     assert _executions() == 2
+
+
+def test_the_cooldown_ends_exactly_cooldown_hours_after_the_last_start(trigger):
+    from datetime import UTC, datetime
+
+    now = datetime(2026, 11, 1, 13, tzinfo=UTC)
+    day = timedelta(hours=24)
+    done = {"PipelineExecutionArn": "arn:e-1", "PipelineExecutionStatus": "Succeeded"}
+    assert trigger.skip_reason([{**done, "StartTime": now - day}], now, day) is None
+    just_inside = now - day + timedelta(seconds=1)
+    assert trigger.skip_reason([{**done, "StartTime": just_inside}], now, day) == (
+        f"execution arn:e-1 started at {just_inside.isoformat()}, within the 1 day, 0:00:00 cooldown")
+    running = {"PipelineExecutionArn": "arn:e-2", "PipelineExecutionStatus": "Stopping", "StartTime": now - 3 * day}
+    assert trigger.skip_reason([running], now, day) == "execution arn:e-2 is Stopping"
+
+
+def test_the_check_reads_the_newest_executions_first(trigger):
+    from botocore.stub import Stubber
+
+    sagemaker = boto3.client("sagemaker")
+    with Stubber(sagemaker) as stub:
+        stub.add_response("list_pipeline_executions", {}, {
+            "PipelineName": PIPELINE, "SortBy": "CreationTime", "SortOrder": "Descending", "MaxResults": 20})
+        assert trigger.recent_executions(sagemaker, PIPELINE) == []  # a response without summaries: none
+
+
+def test_an_ignored_event_says_why(trigger):
+    event = _alarm("e-1")
+    event["detail"]["state"]["value"] = "OK"
+    assert trigger.handler(event, aws.Context()) == {
+        "status": "ignored", "reason": "not an ALARM state change of a watched alarm"}
