@@ -100,3 +100,15 @@ def test_an_ignored_event_says_why(trigger):
     event["detail"]["state"]["value"] = "OK"
     assert trigger.handler(event, aws.Context()) == {
         "status": "ignored", "reason": "not an ALARM state change of a watched alarm"}
+
+
+def test_a_start_already_in_progress_elsewhere_is_a_skip(trigger, monkeypatch):
+    from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyAlreadyInProgressError
+
+    def in_progress(**_):
+        raise IdempotencyAlreadyInProgressError("in progress")
+
+    monkeypatch.setattr(trigger, "start_once", in_progress)
+    assert trigger.handler(_alarm("e-1"), aws.Context()) == {
+        "status": "skipped", "reason": "another invocation is starting the pipeline"}
+    assert _executions() == 0
