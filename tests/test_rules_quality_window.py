@@ -41,6 +41,8 @@ def test_a_window_without_predicted_positives_scores_zero_silently():
         assert (metrics["recall"], metrics["precision"], metrics["f1"]) == (0.0, 0.0, 0.0)
         none_positive = quality(np.array([False, False]), np.array([0.9, 0.1]), threshold=0.5)
         assert (none_positive["recall"], none_positive["precision"]) == (0.0, 0.0)
+        nothing_either_way = quality(np.array([False, False]), np.array([0.1, 0.2]), threshold=0.5)
+        assert (nothing_either_way["f1"], nothing_either_way["accuracy"]) == (0.0, 1.0)
 
 
 def test_auc_needs_both_classes_and_one_positive_is_enough():
