@@ -16,11 +16,9 @@ def test_a_skipped_object_is_logged_and_counted(aws, monkeypatch, capsys):  # no
     handler = load_handler("new_data_trigger")
     # Powertools keeps one stream handler per service, created by the first import: point it at captured stdout.
     key = f"{PREFIX}2027-01/part-0001.csv"
-    previous = handler.logger.registered_handler.setStream(sys.stdout)
-    try:
-        assert handler.handler(_object_created(key), _Context()) == {"started": False, "key": key}
-    finally:
-        handler.logger.registered_handler.setStream(previous)
+    # (assigned, not setStream: that flushes the old stream, which an earlier test's capture may have closed)
+    monkeypatch.setattr(handler.logger.registered_handler, "stream", sys.stdout)
+    assert handler.handler(_object_created(key), _Context()) == {"started": False, "key": key}
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
     [log] = [line for line in lines if line.get("message") == "not a drop marker; skipped"]
     assert (log["bucket"], log["key"]) == (BUCKET, key)
