@@ -1,9 +1,14 @@
 """Decode SageMaker data-capture files into feature columns and prediction scores.
 
 One capture line is one inference; its input payload may hold several rows (CSV lines, JSON instances). Lines in
-the exact compact form SageMaker writes, with a CSV input, take a vectorized fast path: one regex pass over the
-file and one pandas C-parser pass over all rows. Every other line (JSON or BASE64 payloads, escapes, anything
-odd) takes the per-line path through ``json.loads``. Bad input is skipped and counted by reason, never raised.
+SageMaker's key order with a CSV input and a CSV output, compact or with Python's spaced separators, take a
+vectorized fast path: one regex pass over the text and one pandas C-parser pass over all rows. Every other line
+(JSON or BASE64 payloads, escapes, anything odd) takes the per-line path through orjson (``json`` for what orjson
+rejects, such as NaN). Both paths give the same result for the same record. Bad input is skipped and counted by
+reason, never raised; blank lines are counted apart (they are not records).
+
+Files of any size are decoded in bounded memory with ``CaptureDecoder.decode_stream``: the stream is read in
+pieces of about ``CHUNK_BYTES`` that end at a line break, and each piece is decoded on its own.
 """
 from __future__ import annotations
 
@@ -18,10 +23,15 @@ from collections import Counter
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
+from typing import BinaryIO, Iterator
+
 import numpy as np
+import orjson
 import pandas as pd
 
 MAX_RECORD_BYTES = 1_000_000  # larger capture lines are skipped as "too_large"
+# Bytes read and decoded at a time from a stream: a piece's peak working memory is about 5x its size.
+CHUNK_BYTES = 16 * 1024 * 1024
 CSV_TYPES = ("text/csv", "application/csv", "text/plain")
 JSON_TYPES = ("application/json", "application/jsonlines", "application/x-jsonlines")
 
@@ -29,13 +39,19 @@ JSON_TYPES = ("application/json", "application/jsonlines", "application/x-jsonli
 MALFORMED_REASONS = ("invalid_json", "not_a_capture_record", "invalid_base64", "unknown_content_type",
                      "wrong_column_count", "non_numeric", "too_large", "empty_file", "bad_prediction")
 
-# SageMaker's compact line with a CSV input. ``[^"]*`` is sre's fast scan; a string with escapes (``\\n`` in a
-# multi-row payload, ``\\"``...) either still matches, and is unescaped with json.loads, or falls to ``(.*)``.
+# SageMaker's line with a CSV input and a CSV output, compact or spaced (``", "`` and ``": "``, as Python's
+# json.dumps writes). ``[^"]*`` is sre's fast scan; a string with escapes (``\\n`` in a multi-row payload,
+# ``\\"``...) either still matches, and is unescaped with json.loads, or falls to ``(.+)`` (the per-line path).
+# An empty line matches nothing: ``decode`` counts blank lines from the difference.
+_S = " ?"
+_CSV_OUTPUT = r'(?:text/csv|application/csv|text/plain)(?:;[^"]*)?'
 _FAST_LINE = re.compile(
-    r'^(?:\{"captureData":\{"endpointInput":\{"observedContentType":"text/csv","mode":"INPUT","data":"([^"]*)",'
-    r'"encoding":"CSV"\},"endpointOutput":\{"observedContentType":"[^"]*","mode":"OUTPUT","data":"([^"]*)",'
-    r'"encoding":"CSV"\}\},"eventMetadata":\{"eventId":"[^"]*"(?:,"inferenceId":"([^"]*)")?,'
-    r'"inferenceTime":"[^"]*"\},"eventVersion":"0"\}|(.*))$',
+    rf'^(?:\{{"captureData":{_S}\{{"endpointInput":{_S}\{{"observedContentType":{_S}"text/csv",{_S}'
+    rf'"mode":{_S}"INPUT",{_S}"data":{_S}"([^"]*)",{_S}"encoding":{_S}"CSV"\}},{_S}'
+    rf'"endpointOutput":{_S}\{{"observedContentType":{_S}"{_CSV_OUTPUT}",{_S}"mode":{_S}"OUTPUT",{_S}'
+    rf'"data":{_S}"([^"]*)",{_S}"encoding":{_S}"CSV"\}}\}},{_S}"eventMetadata":{_S}\{{"eventId":{_S}"[^"]*"'
+    rf'(?:,{_S}"inferenceId":{_S}"([^"]*)")?,{_S}"inferenceTime":{_S}"[^"]*"\}},{_S}"eventVersion":{_S}"0"\}}'
+    r'|(.+))$',
     re.MULTILINE,
 )
 
@@ -68,7 +84,9 @@ class CaptureSchema:
 class DecodedCapture:
     """Valid rows as columns (numeric: float64, NaN when missing; categorical: str), scores and skip counts.
 
-    ``scored`` holds ``(inference_id, score)`` for single-row records when decoding with ``keep_ids``.
+    ``scored`` holds ``(inference_id, score)`` for single-row records when decoding with ``keep_ids``;
+    ``wrong_widths`` counts the rows of each wrong width (number of fields) behind ``wrong_column_count``;
+    ``blank_lines`` counts empty or whitespace-only lines (not records, so not malformed records).
     """
 
     columns: dict[str, np.ndarray]
@@ -77,6 +95,8 @@ class DecodedCapture:
     rows: int = 0
     malformed: Counter = field(default_factory=Counter)
     scored: list[tuple[str, float]] = field(default_factory=list)
+    wrong_widths: Counter = field(default_factory=Counter)
+    blank_lines: int = 0
 
 
 def _content_kind(content_type: str) -> str | None:
@@ -108,9 +128,17 @@ def _payload_text(part: dict) -> tuple[str | None, str | None]:
     return kind, data
 
 
+def _loads(text: str):
+    """JSON through orjson, falling back to ``json`` for what only it accepts (NaN, Infinity, huge integers)."""
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return json.loads(text)
+
+
 def _json_rows(text: str, features: tuple[str, ...]) -> list[list]:
     """Rows of a JSON payload: a row list, a list of rows, {"instances": [...]} or a {feature: value} object."""
-    body = json.loads(text)
+    body = _loads(text)
     if isinstance(body, dict):
         body = body.get("instances", body.get("inputs", [body]))
     if not isinstance(body, list):
@@ -126,13 +154,15 @@ def _json_rows(text: str, features: tuple[str, ...]) -> list[list]:
 
 
 def _csv_rows(text: str) -> list[list[str]]:
-    return [row for row in csv.reader(io.StringIO(text.strip("\n")))]
+    """CSV rows; an empty payload is one row of no fields (a wrong width, as on the vectorized path)."""
+    text = text.strip("\n")
+    return [row for row in csv.reader(io.StringIO(text))] if text else [[]]
 
 
 def _scores(kind: str, text: str) -> list[float]:
     """Model scores from an output payload: CSV numbers, or JSON number(s) / {"predictions": [...]}."""
     if kind == "json":
-        body = json.loads(text)
+        body = _loads(text)
         if isinstance(body, dict):
             body = body.get("predictions", body.get("score"))
         body = body if isinstance(body, list) else [body]
@@ -157,26 +187,56 @@ class CaptureDecoder:
         self._dtypes = {n: (str if n in self._text else np.float64) for n in schema.features}
 
     def decode(self, data: bytes | str, *, keep_ids: bool = False) -> DecodedCapture:
-        """Decode one capture file (JSON Lines)."""
+        """Decode one capture file (JSON Lines) held in memory. For large files, ``decode_stream``."""
         text = data.decode("utf-8", errors="replace") if isinstance(data, bytes) else data
+        decoded = self._decode_text(text, keep_ids)
+        if decoded.records == 0:
+            decoded.malformed["empty_file"] += 1
+        return decoded
+
+    def decode_stream(self, stream: BinaryIO, *, keep_ids: bool = False,
+                      chunk_bytes: int = CHUNK_BYTES) -> Iterator[DecodedCapture]:
+        """Decode one capture file from a binary stream (a file, an S3 body) piece by piece, in bounded memory.
+
+        Yields one ``DecodedCapture`` per piece of about ``chunk_bytes`` (default ``CHUNK_BYTES``); their counts
+        add up to those of ``decode`` on the whole file. A line longer than ``max_record_bytes`` (in bytes) is
+        dropped as it is read, and counted as a ``too_large`` record.
+        """
+        records = 0
+        for piece, dropped in iter_line_chunks(stream, chunk_bytes, self.max_record_bytes):
+            decoded = self._decode_text(piece.decode("utf-8", errors="replace"), keep_ids)
+            decoded.records += dropped
+            if dropped:
+                decoded.malformed["too_large"] += dropped
+            records += decoded.records
+            yield decoded
+        if records == 0:
+            yield self.decode(b"")
+
+    def _decode_text(self, text: str, keep_ids: bool) -> DecodedCapture:
+        """Decode whole lines of capture text (no ``empty_file`` count: the caller knows the file)."""
         malformed: Counter = Counter()
+        wrong_widths: Counter = Counter()
         slow_rows, slow_scores, scored = [], [], []
-        text = text.strip()
+        if text.endswith("\n"):
+            text = text[:-1]  # the last line's terminator: not a blank line
         with _gc_paused():  # ~10k short-lived tuples per file would trigger full collections of the whole heap
             matches = _FAST_LINE.findall(text)
             payloads, outputs, ids, others = zip(*matches) if matches else ((), (), (), ())
+            blank_lines = (text.count("\n") + 1 - len(matches)) if text else 0  # empty lines match nothing
             del matches
         records = 0
-        if any(others):  # some lines are not in the canonical CSV form: split them off
+        if any(others):  # some lines are not in the fast form: split them off
             keep = [i for i, other in enumerate(others) if not other]
             for other in others:
-                if other and not other.isspace():
-                    records += 1
-                    self._decode_slow_line(other, slow_rows, slow_scores, scored if keep_ids else None, malformed)
+                if not other:
+                    continue
+                if other.isspace():
+                    blank_lines += 1
+                    continue
+                records += 1
+                self._decode_slow_line(other, slow_rows, slow_scores, scored if keep_ids else None, malformed)
             payloads, outputs, ids = ([seq[i] for i in keep] for seq in (payloads, outputs, ids))
-        if "" in payloads:  # blank lines match as empty payloads
-            fast = [i for i, p in enumerate(payloads) if p]
-            payloads, outputs, ids = ([seq[i] for i in fast] for seq in (payloads, outputs, ids))
         records += len(payloads)
         if payloads and "\\" in text and any("\\" in "".join(seq) for seq in (payloads, outputs, ids)):
             payloads, outputs, ids = self._unescape(payloads, outputs, ids, malformed)
@@ -189,19 +249,17 @@ class CaptureDecoder:
         fast_inputs, fast_outputs = payloads, outputs
         if keep_ids:
             scored.extend((i, o) for i, p, o in zip(ids, payloads, outputs) if i and "\n" not in p.strip("\n"))
-        if records == 0:
-            malformed["empty_file"] += 1
         block = "\n".join(fast_inputs)
         newlines = block.count("\n")
-        if newlines > len(fast_inputs) - 1:  # a payload holds several rows
-            block = "\n".join(p.rstrip("\n") for p in fast_inputs)
+        if newlines > len(fast_inputs) - 1:  # a payload holds several rows, or line breaks around its row
+            block = "\n".join(p.strip("\n") for p in fast_inputs)
             newlines = block.count("\n")
-        columns, rows = self._parse_rows(block, slow_rows, malformed, newlines)
+        columns, rows = self._parse_rows(block if fast_inputs else None, slow_rows, malformed, wrong_widths, newlines)
         predictions = np.concatenate([self._fast_scores(fast_outputs, malformed),
                                       np.asarray(slow_scores, dtype=np.float64)])
         if keep_ids:
             scored = self._numeric_scored(scored)
-        return DecodedCapture(columns, predictions, records, rows, malformed, scored)
+        return DecodedCapture(columns, predictions, records, rows, +malformed, scored, wrong_widths, blank_lines)
 
     @staticmethod
     def _unescape(payloads, outputs, ids, malformed: Counter) -> tuple[list, list, list]:
@@ -257,16 +315,19 @@ class CaptureDecoder:
             if inference_id:
                 scored.append((str(inference_id), values[0]))
 
-    def _parse_rows(self, text: str, slow_rows: list[list], malformed: Counter,
+    def _parse_rows(self, text: str | None, slow_rows: list[list], malformed: Counter, wrong_widths: Counter,
                     newlines: int | None = None) -> tuple[dict, int]:
-        """Parse fast-path CSV text and slow-path rows into columns; rows with bad values are dropped."""
+        """Parse fast-path CSV text (None: no fast-path row) and slow-path rows into columns; rows with bad values
+        are dropped."""
         frames = []
-        if text:
-            frames.append(self._parse_csv_block(text, malformed, newlines))
+        if text is not None:
+            frames.append(self._parse_csv_block(text, malformed, wrong_widths, newlines))
         if slow_rows:
             width = len(self.schema.features)
             good = [r for r in slow_rows if len(r) == width]
-            malformed["wrong_column_count"] += len(slow_rows) - len(good)
+            if len(good) < len(slow_rows):
+                malformed["wrong_column_count"] += len(slow_rows) - len(good)
+                wrong_widths.update(len(r) for r in slow_rows if len(r) != width)
             if good:
                 frame = pd.DataFrame(good, columns=list(self.schema.features), dtype=object)
                 frames.append(self._coerce(frame.astype(str).replace({"None": ""}), malformed))
@@ -281,7 +342,8 @@ class CaptureDecoder:
                 columns[name] = frame[name].to_numpy(dtype=np.float64, na_value=np.nan)
         return columns, 0 if frame is None else len(frame)
 
-    def _parse_csv_block(self, text: str, malformed: Counter, newlines: int | None = None) -> pd.DataFrame:
+    def _parse_csv_block(self, text: str, malformed: Counter, wrong_widths: Counter,
+                         newlines: int | None = None) -> pd.DataFrame:
         """``newlines``: ``text.count("\\n")`` when the caller has it already."""
         width = len(self.schema.features)
         newlines = text.count("\n") if newlines is None else newlines
@@ -299,6 +361,8 @@ class CaptureDecoder:
         good = per_row == width - 1
         if not good.all():
             malformed["wrong_column_count"] += int((~good).sum())
+            empty = np.diff(ends, prepend=-1) == 1  # a row of no bytes has no field (as csv.reader reads it)
+            wrong_widths.update(np.where(empty, 0, per_row + 1)[~good].tolist())
             text = "\n".join(row for row, ok in zip(text.split("\n"), good.tolist()) if ok)
             if not text:
                 return pd.DataFrame({n: pd.Series(dtype=object) for n in self.schema.features})
@@ -381,3 +445,32 @@ def _csv_source(text: str) -> io.IOBase:
 
 def _is_truncated(line: str) -> bool:
     return not line.rstrip().endswith("}")
+
+
+def iter_line_chunks(stream: BinaryIO, chunk_bytes: int = CHUNK_BYTES,
+                     max_line_bytes: int = MAX_RECORD_BYTES) -> Iterator[tuple[bytes, int]]:
+    """Pieces of a binary stream that end at a line break (the last one may not), with the number of lines
+    dropped before each for being longer than ``max_line_bytes``.
+
+    A piece holds at most ``chunk_bytes + max_line_bytes`` bytes; a longer line is never held whole: its bytes
+    are skipped up to the next line break as they are read.
+    """
+    if chunk_bytes < 1:
+        raise ValueError(f"chunk_bytes must be positive, got {chunk_bytes}")
+    carry, dropped, skipping = b"", 0, False
+    while block := stream.read(chunk_bytes):
+        if skipping:
+            end = block.find(b"\n")
+            if end < 0:
+                continue
+            block, skipping = block[end + 1:], False
+        data = carry + block if carry else block
+        cut = data.rfind(b"\n")
+        if cut >= 0:
+            yield data[:cut + 1], dropped
+            data, dropped = data[cut + 1:], 0
+        carry = data
+        if len(carry) > max_line_bytes:
+            carry, skipping, dropped = b"", True, dropped + 1
+    if carry or dropped:
+        yield carry, dropped
