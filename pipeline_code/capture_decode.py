@@ -20,10 +20,10 @@ import io
 import json
 import re
 from collections import Counter
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-
-from typing import BinaryIO, Iterator
+from typing import BinaryIO
 
 import numpy as np
 import orjson
@@ -218,8 +218,7 @@ class CaptureDecoder:
         malformed: Counter = Counter()
         wrong_widths: Counter = Counter()
         slow_rows, slow_scores, scored = [], [], []
-        if text.endswith("\n"):
-            text = text[:-1]  # the last line's terminator: not a blank line
+        text = text.removesuffix("\n")  # the last line's terminator: not a blank line
         with _gc_paused():  # ~10k short-lived tuples per file would trigger full collections of the whole heap
             matches = _FAST_LINE.findall(text)
             payloads, outputs, ids, others = zip(*matches) if matches else ((), (), (), ())
