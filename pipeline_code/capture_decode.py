@@ -218,11 +218,12 @@ class CaptureDecoder:
         malformed: Counter = Counter()
         wrong_widths: Counter = Counter()
         slow_rows, slow_scores, scored = [], [], []
-        text = text.removesuffix("\n")  # the last line's terminator: not a blank line
+        lines = text.count("\n") + (not text.endswith("\n")) if text else 0
+        text = text.removesuffix("\n")  # the last line's terminator
         with _gc_paused():  # ~10k short-lived tuples per file would trigger full collections of the whole heap
             matches = _FAST_LINE.findall(text)
             payloads, outputs, ids, others = zip(*matches) if matches else ((), (), (), ())
-            blank_lines = (text.count("\n") + 1 - len(matches)) if text else 0  # empty lines match nothing
+            blank_lines = lines - len(matches)  # an empty line matches nothing
             del matches
         records = 0
         if any(others):  # some lines are not in the fast form: split them off
