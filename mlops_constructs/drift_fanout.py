@@ -12,7 +12,7 @@ it writes the plan and the batches (``pipeline_code.drift_fanout.plan_batches``)
 """
 from __future__ import annotations
 
-from aws_cdk import Aws, Duration, Fn, RemovalPolicy, Stack
+from aws_cdk import Aws, Duration, FeatureFlags, Fn, RemovalPolicy, Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cw_actions
 from aws_cdk import aws_iam as iam
@@ -31,6 +31,8 @@ from pipeline_code import contracts
 # Children at once. Each is a Lambda invocation: the default account quota of concurrent executions is 1,000
 # (shared by every function of the account and region), so the default leaves half of it to everything else.
 DEFAULT_MAX_CONCURRENCY = 500
+# Without this flag CDK renders no ResultWriterV2 at all (and the children's counts would go nowhere).
+RESULT_WRITER_V2_FLAG = "@aws-cdk/aws-stepfunctions:useDistributedMapResultWriterV2"
 MAP_LABEL = "DriftCounts"  # names the map run's child executions: <state machine>/<label>:<id>
 MAX_CONCURRENCY_LIMIT = 10_000  # Step Functions: at most 10,000 parallel child workflow executions per Map Run
 
@@ -69,6 +71,9 @@ class DriftFanOut(Construct):
         if not 1 <= max_concurrency <= MAX_CONCURRENCY_LIMIT:
             raise ValueError(f"DriftFanOut {construct_id}: max_concurrency must be 1 to {MAX_CONCURRENCY_LIMIT}, "
                              f"got {max_concurrency}")
+        if not FeatureFlags.of(self).is_enabled(RESULT_WRITER_V2_FLAG):
+            raise ValueError(f"DriftFanOut {construct_id}: the app needs the feature flag {RESULT_WRITER_V2_FLAG} "
+                             "(cdk.json context) set to true, or its Distributed Map writes no results")
         stack = Stack.of(self)
         reports = f"{contracts.MONITORING_REPORTS_PREFIX}/{endpoint_name}/"
         fanout = f"{reports}{contracts.DRIFT_FANOUT_PREFIX}/"
