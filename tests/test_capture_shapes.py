@@ -111,13 +111,14 @@ def test_a_file_of_every_shape_decodes_the_same_in_every_form():
 
 
 def test_the_fast_forms_take_the_fast_path():
-    """Compact and spaced CSV lines are matched by the vectorized path's regex, the loose form is not."""
-    from pipeline_code.capture_decode import _FAST_LINE
+    """Compact and spaced CSV lines are matched by the vectorized path's patterns, the loose form is not."""
+    from pipeline_code.capture_decode import _FAST_LINE, _FAST_LINE_SPACED
 
     body = SHAPES["csv row"]
     assert _FAST_LINE.match(line(body, "compact")).group(1) == "12.5,3,online"
-    assert _FAST_LINE.match(line(body, "spaced")).group(1) == "12.5,3,online"
+    assert _FAST_LINE_SPACED.match(line(body, "spaced")).group(1) == "12.5,3,online"
     assert _FAST_LINE.match(line(body, "loose")).group(1) is None
+    assert _FAST_LINE_SPACED.match(line(body, "loose")).group(1) is None
     json_output = line(SHAPES["csv row, json output list"], "compact")
     assert _FAST_LINE.match(json_output).group(1) is None  # a JSON output is parsed as JSON, per line
 
