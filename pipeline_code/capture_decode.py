@@ -226,12 +226,14 @@ class CaptureDecoder:
         malformed: Counter = Counter()
         wrong_widths: Counter = Counter()
         slow_rows, slow_scores, scored = [], [], []
-        lines = text.count("\n") + (not text.endswith("\n")) if text else 0
-        text = text.removesuffix("\n")  # the last line's terminator
+        # The last line's terminator ends the search (not a copy of the text without it): no empty line after it.
+        end = len(text) - 1 if text.endswith("\n") else len(text)
         with _gc_paused():  # ~10k short-lived tuples per file would trigger full collections of the whole heap
-            matches = _FAST_LINE.findall(text)
+            matches = _FAST_LINE.findall(text, 0, end)
             payloads, outputs, ids, others = zip(*matches) if matches else ((), (), (), ())
-            blank_lines = lines - len(matches)  # an empty line matches nothing
+            blank_lines = 0
+            if text.startswith("\n") or "\n\n" in text:  # an empty line matches nothing: count the lines
+                blank_lines = text.count("\n", 0, end) + 1 - len(matches) if end else 1
             del matches
         records = 0
         if any(others):  # some lines are not in the compact form: split them off
