@@ -44,7 +44,8 @@ MALFORMED_REASONS = ("invalid_json", "not_a_capture_record", "invalid_base64", "
 # ``": "``, as Python's json.dumps writes). ``[^"]*`` is sre's fast scan; a string with escapes (``\\n`` in a
 # multi-row payload, ``\\"``...) either still matches, and is unescaped with json.loads, or falls to ``(.+)``
 # (then the spaced pattern, then the per-line path). An empty line matches nothing: blank lines are counted from
-# the difference. Two patterns, not one with optional spaces: that one costs the compact form half again as much.
+# the difference; a CR before the line break (CRLF files) is allowed. Two patterns, not one with optional spaces:
+# that one costs the compact form half again as much.
 _CSV_OUTPUT = r'(?:text/csv|application/csv|text/plain)(?:;[^"]*)?'
 
 
@@ -55,7 +56,7 @@ def _fast_line(space: str) -> re.Pattern:
         rf'"mode"{k}"INPUT"{c}"data"{k}"([^"]*)"{c}"encoding"{k}"CSV"\}}{c}'
         rf'"endpointOutput"{k}\{{"observedContentType"{k}"{_CSV_OUTPUT}"{c}"mode"{k}"OUTPUT"{c}'
         rf'"data"{k}"([^"]*)"{c}"encoding"{k}"CSV"\}}\}}{c}"eventMetadata"{k}\{{"eventId"{k}"[^"]*"'
-        rf'(?:{c}"inferenceId"{k}"([^"]*)")?{c}"inferenceTime"{k}"[^"]*"\}}{c}"eventVersion"{k}"0"\}}'
+        rf'(?:{c}"inferenceId"{k}"([^"]*)")?{c}"inferenceTime"{k}"[^"]*"\}}{c}"eventVersion"{k}"0"\}}\r?'
         r'|(.+))$',
         re.MULTILINE,
     )

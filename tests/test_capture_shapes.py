@@ -127,3 +127,11 @@ def test_json_output_with_csv_encoding_is_a_score_not_a_malformed_prediction():
     decoded = CaptureDecoder(SCHEMA).decode(line(SHAPES["csv row, json output object"], "compact"))
     assert decoded.malformed == {} and decoded.predictions.tolist() == [0.3]
     np.testing.assert_array_equal(decoded.columns["amount"], [1.0])
+
+
+def test_crlf_line_endings_decode_like_lf():
+    decoder = CaptureDecoder(SCHEMA)
+    lines = [line(SHAPES[s], form) for s in sorted(SHAPES) for form in ("compact", "spaced")]
+    lf = summary(decoder.decode("\n".join(lines) + "\n\n", keep_ids=True))
+    crlf = summary(decoder.decode("\r\n".join(lines) + "\r\n\r\n", keep_ids=True))
+    assert crlf == lf
