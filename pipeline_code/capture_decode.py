@@ -159,7 +159,7 @@ def _json_rows(text: str, features: tuple[str, ...]) -> list[list]:
     for item in body:
         if isinstance(item, dict):
             item = item["features"] if "features" in item else [item.get(name) for name in features]
-        rows.append(["" if v is None else str(v) for v in item])
+        rows.append(list(item))  # values as JSON gave them: numbers stay numbers (see _slow_frame)
     return rows
 
 
@@ -299,7 +299,7 @@ class CaptureDecoder:
             malformed["too_large"] += 1
             return
         try:
-            record = json.loads(line)
+            record = _loads(line)
             capture = record["captureData"]
             request, response = capture["endpointInput"], capture.get("endpointOutput") or {}
         except (ValueError, KeyError, TypeError):
@@ -347,8 +347,7 @@ class CaptureDecoder:
                 malformed["wrong_column_count"] += len(slow_rows) - len(good)
                 wrong_widths.update(len(r) for r in slow_rows if len(r) != width)
             if good:
-                frame = pd.DataFrame(good, columns=list(self.schema.features), dtype=object)
-                frames.append(self._coerce(frame.astype(str).replace({"None": ""}), malformed))
+                frames.append(self._slow_frame(good, malformed))
         frame = pd.concat(frames, ignore_index=True) if len(frames) > 1 else (frames[0] if frames else None)
         columns = {}
         for name in self.schema.features:
@@ -359,6 +358,23 @@ class CaptureDecoder:
             else:
                 columns[name] = frame[name].to_numpy(dtype=np.float64, na_value=np.nan)
         return columns, 0 if frame is None else len(frame)
+
+    def _slow_frame(self, rows: list[list], malformed: Counter) -> pd.DataFrame:
+        """Per-line rows (CSV strings, JSON values) as a frame. Numeric columns that hold only JSON numbers and
+        nulls convert at once; anything else (strings, booleans, nested values) goes through ``_coerce`` as text,
+        which drops and counts the rows with a non-numeric value."""
+        names = list(self.schema.features)
+        data = {}
+        for name, column in zip(names, zip(*rows)):
+            if name in self._text:
+                data[name] = [_text_value(v) for v in column]
+            elif all(v is None or type(v) is float or type(v) is int for v in column):
+                data[name] = np.array(column, dtype=np.float64)  # None is NaN: missing
+            else:
+                text = [["" if v is None else str(v) for v in row] for row in rows]
+                frame = pd.DataFrame(text, columns=names, dtype=object)
+                return self._coerce(frame.astype(str).replace({"None": ""}), malformed)
+        return pd.DataFrame(data)
 
     def _parse_csv_block(self, text: str, malformed: Counter, wrong_widths: Counter,
                          newlines: int | None = None) -> pd.DataFrame:
@@ -459,6 +475,12 @@ def _gc_paused():
 def _csv_source(text: str) -> io.IOBase:
     """ASCII text as bytes: pandas' C parser reads bytes about a third faster than a str (which it re-encodes)."""
     return io.BytesIO(text.encode("ascii")) if text.isascii() else io.StringIO(text)
+
+
+def _text_value(value) -> str:
+    """A categorical value as text, as ``_coerce``'s input has it (null and "None" are missing: empty)."""
+    text = "" if value is None else str(value)
+    return "" if text == "None" else text
 
 
 def _is_truncated(line: str) -> bool:

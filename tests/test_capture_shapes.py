@@ -135,3 +135,22 @@ def test_crlf_line_endings_decode_like_lf():
     lf = summary(decoder.decode("\n".join(lines) + "\n\n", keep_ids=True))
     crlf = summary(decoder.decode("\r\n".join(lines) + "\r\n\r\n", keep_ids=True))
     assert crlf == lf
+
+
+def test_the_same_rows_as_csv_and_as_json_decode_to_the_same_columns():
+    """JSON numbers convert at once, JSON strings and CSV text through the text path: the same values either way."""
+    rng = np.random.default_rng(5)
+    rows = [[round(float(a), 4), int(h), None if i % 7 == 0 else int(c)]
+            for i, (a, h, c) in enumerate(zip(rng.normal(50, 9, 300), rng.integers(0, 24, 300),
+                                              rng.integers(0, 3, 300)))]
+    as_csv = [record(",".join("" if v is None else str(v) for v in row), "0.5") for row in rows]
+    as_json = [record(json.dumps(row), "0.5", **JSON_IN) for row in rows]
+    as_json_text = [record(json.dumps(["" if v is None else str(v) for v in row]), "0.5", **JSON_IN) for row in rows]
+    as_bool = record(json.dumps([True, 2, 1]), "0.5", **JSON_IN)  # a boolean is not a number: the row is dropped
+    for schema in (SCHEMA, CODES):
+        decoder = CaptureDecoder(schema)
+        results = [summary(decoder.decode("\n".join(line(r, "compact") for r in rs))) for rs in
+                   (as_csv, as_json, as_json_text)]
+        assert results[0] == results[1] == results[2]
+        mixed = decoder.decode("\n".join(line(r, "compact") for r in [*as_json[:5], as_bool]))
+        assert mixed.rows == 5 and mixed.malformed == {"non_numeric": 1}
