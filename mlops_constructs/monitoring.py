@@ -15,6 +15,7 @@ from aws_cdk import aws_sns as sns
 from constructs import Construct
 
 from mlops_constructs.config.model import MonitoringSettings, RetrainingSettings
+from mlops_constructs.drift_fanout import DriftFanOut
 from mlops_constructs.monitoring_dashboard import MonitoringDashboard
 from mlops_constructs.nag import acknowledge, wildcard_rule, wildcard_rules
 from mlops_constructs.platform_function import PlatformFunction
@@ -92,7 +93,7 @@ class ModelMonitoring(Construct):
         self._data_bucket, self._key, self._topic = data_bucket, key, topic
         self.period = schedule_period(settings.schedule)
         self.schedule = events.Schedule.expression(settings.schedule)
-        self.drift_function = self.quality_function = None
+        self.drift_function = self.quality_function = self.drift_fanout = None
         self.drift_alarm = self.prediction_drift_alarm = self.baseline_error_alarm = self.quality_alarm = None
         if settings.drift is not None:
             self._drift(settings, artifact_bucket)
@@ -185,6 +186,16 @@ class ModelMonitoring(Construct):
         )
         self._grant_read(fn.role, artifact_bucket, f"{BASELINES_PREFIX}/")
         self.drift_function = fn
+        # Hours too large for this one invocation go to a Distributed Map (docs/monitoring.md, "Scale").
+        self.drift_fanout = DriftFanOut(
+            self, "DriftFanOut", endpoint_name=self.endpoint_name, data_bucket=self._data_bucket,
+            artifact_bucket=artifact_bucket, baselines_prefix=f"{BASELINES_PREFIX}/", key=self._key,
+            topic=self._topic,
+            environment={"MODEL_NAME": self.model_name, "ENDPOINT_NAME": self.endpoint_name,
+                         "DATA_BUCKET": self._data_bucket.bucket_name,
+                         "POWERTOOLS_METRICS_NAMESPACE": contracts.METRIC_NAMESPACE})
+        fn.function.add_environment("STATE_MACHINE_ARN", self.drift_fanout.state_machine.state_machine_arn)
+        self.drift_fanout.grant_start(fn.role)
         above, drift_service = cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD, contracts.SERVICE_DRIFT_DETECTOR
         self.drift_alarm = self._alarm(
             "DriftAlarm", self.metric(contracts.METRIC_DRIFT_SCORE, drift_service), drift.threshold, above, "drift",
