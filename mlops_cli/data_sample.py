@@ -104,8 +104,8 @@ def profile(sample: Sample, name: str) -> ColumnProfile:
     present = [v for v in values if v not in NA_STRINGS]
     numbers = [_number(v) for v in present]
     distinct = sorted(set(present))
-    common = dict(name=name, nulls=len(values) - len(present), rows=len(values),
-                  distinct=tuple(distinct[:MAX_DISTINCT_KEPT]), distinct_count=len(distinct))
+    common = {"name": name, "nulls": len(values) - len(present), "rows": len(values),
+              "distinct": tuple(distinct[:MAX_DISTINCT_KEPT]), "distinct_count": len(distinct)}
     if present and all(n is not None for n in numbers):
         kind = "integer" if all(n == int(n) for n in numbers) else "numeric"
         return ColumnProfile(kind=kind, minimum=min(numbers), maximum=max(numbers), **common)

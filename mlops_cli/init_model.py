@@ -150,8 +150,7 @@ def render(name: str, data_path: str, label_name: str, positive: str | None, own
     lines += [
         "training:",
         "  algorithm: xgboost",
-        "  hyperparameters: {objective: \"binary:logistic\", eval_metric: auc, num_round: 200, max_depth: 4, "
-        "eta: 0.1}",
+        '  hyperparameters: {objective: "binary:logistic", eval_metric: auc, num_round: 200, max_depth: 4, eta: 0.1}',
         "  instance_type: ml.m5.large",
         "  seed: 42",
         "quality_gate:",

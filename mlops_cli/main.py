@@ -63,12 +63,18 @@ def _missing_dependency(error: ModuleNotFoundError) -> str | None:
     return None if not top or top in OWN_PACKAGES else top
 
 
-def _unavailable(subparsers, module: str, missing: str) -> None:
-    """Placeholders for a module's commands that print what to install, whatever arguments they get."""
-    for command in [c for c, m in COMMANDS.items() if m == module]:
-        parser = subparsers.add_parser(command, help=f"({install_hint(missing)})", add_help=False)
-        parser.add_argument("rest", nargs=argparse.REMAINDER)
-        parser.set_defaults(func=lambda args, command=command: _refuse(command, missing))
+def _import(modules: list[str]) -> tuple[list, dict[str, str]]:
+    """The importable command modules, and {module: missing third-party module} for the others."""
+    loaded, unavailable = [], {}
+    for name in modules:
+        try:
+            loaded.append(importlib.import_module(name))
+        except ModuleNotFoundError as error:
+            missing = _missing_dependency(error)
+            if missing is None:
+                raise
+            unavailable[name] = missing
+    return loaded, unavailable
 
 
 def _refuse(command: str, missing: str) -> int:
@@ -79,16 +85,12 @@ def _refuse(command: str, missing: str) -> int:
 def build_parser(modules: list[str] | None = None) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="mlops", description="MLOps platform tools.")
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for name in modules or COMMAND_MODULES:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as error:
-            missing = _missing_dependency(error)
-            if missing is None:
-                raise
-            _unavailable(subparsers, name, missing)
-            continue
+    loaded, unavailable = _import(modules or COMMAND_MODULES)
+    for module in loaded:
         module.register(subparsers)
+    for name, missing in unavailable.items():  # listed in --help with what to install
+        for command in [c for c, m in COMMANDS.items() if m == name]:
+            subparsers.add_parser(command, help=f"({install_hint(missing)})", add_help=False)
     return parser
 
 
@@ -100,6 +102,10 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     command = _command_of(argv)
     module = COMMANDS.get(command)
+    if module:
+        unavailable = _import([module])[1]
+        if unavailable:
+            return _refuse(command, unavailable[module])
     args = build_parser([module] if module else None).parse_args(argv)
     try:
         return int(args.func(args) or 0)
@@ -108,6 +114,12 @@ def main(argv: list[str] | None = None) -> int:
         if missing is None:
             raise
         return _refuse(args.command, missing)
+    except Exception as error:
+        if not type(error).__module__.startswith("botocore."):
+            raise
+        # No credentials, no region, an unreachable endpoint or a refused call: one line, not a traceback.
+        print(f"mlops {args.command}: AWS: {error}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

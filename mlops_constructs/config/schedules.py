@@ -21,8 +21,8 @@ CRON_FORM = "cron(minutes hours day-of-month month day-of-week year), e.g. cron(
 RATE_FORM = "rate(value unit), unit minute|minutes|hour|hours|day|days in number with value, e.g. rate(1 hour)"
 AT_FORM = "at(yyyy-mm-ddThh:mm:ss), e.g. at(2027-01-31T06:00:00)"
 
-_MONTHS = "JAN FEB MAR APR MAY JUN JUL AUG SEP OCT NOV DEC".split()
-_DAYS = "SUN MON TUE WED THU FRI SAT".split()
+_MONTHS = ["JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"]
+_DAYS = ["SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"]
 # (name, low, high, extra wildcards beyond , - * /, names)
 _FIELDS = (
     ("minutes", 0, 59, "", ()),
