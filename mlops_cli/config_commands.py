@@ -172,6 +172,13 @@ def render_config_docs() -> str:
         "- `quality_gate.bias` needs `data.protected_attributes`; metric names must be known.",
         "- `deployment.known_cases.file` must exist, relative to the config directory.",
         "- `retraining.on_drift` needs a drift or quality monitor.",
+        ("- Realtime `deployment.strategy`: CANARY needs `initial_instance_count` >= 2; no LINEAR/CANARY on Inf1; "
+         "bakes + termination wait + 1200 s provisioning must fit SageMaker's 28800 s execution timeout."),
+        ("- Schedules are parsed against AWS's grammar: `retraining.schedule` and `deployment.batch.schedule` are "
+         "EventBridge Scheduler expressions (`at(...)`, `rate(...)`, six-field `cron(...)`), `monitoring.schedule` "
+         "an EventBridge rule expression (`rate(...)`, `cron(...)`)."),
+        "- No two models' `data.input_prefix`/`data.new_data_prefix` may overlap.",
+        "- `mlops validate config --model NAME --data FILE.csv` also checks the model against a data sample.",
         "",
     ]
     return "\n".join(sections)
