@@ -215,9 +215,15 @@ def _as_list(value) -> list:
 
 
 def _canonical(statement: dict, mask: bool) -> str:
-    text = json.dumps({k: sorted(map(_render, _as_list(v))) if k in ("Action", "Resource", "NotAction")
-                       else v for k, v in statement.items() if k != "Sid"}, sort_keys=True, default=str)
-    return ASSET_HASH.sub(MASK, text) if mask else text
+    """A statement as comparable text: action and resource lists rendered and sorted, Sid ignored; with ``mask``,
+    asset hashes are masked first (so a rotation sorts the same)."""
+    def text(value) -> str:
+        rendered = _render(value)
+        return ASSET_HASH.sub(MASK, rendered) if mask else rendered
+
+    body = {k: sorted(map(text, _as_list(v))) if k in ("Action", "Resource", "NotAction", "NotResource")
+            else text(v) for k, v in statement.items() if k != "Sid"}
+    return json.dumps(body, sort_keys=True)
 
 
 def _describe(statement: dict) -> str:
@@ -229,8 +235,13 @@ def _describe(statement: dict) -> str:
     return f"{statement.get('Effect', 'Allow')} {actions} on {resources}{who}{condition}"
 
 
+def _without_resources(statement: dict) -> dict:
+    return {k: v for k, v in statement.items() if k not in ("Resource", "NotResource")}
+
+
 def iam_changes(base: dict, head: dict) -> tuple[list[str], int]:
-    """(security-relevant lines, number of policies that differ only by an asset hash)."""
+    """(security-relevant lines, number of policies that differ only by an asset hash). A statement whose effect,
+    actions, principals and conditions stay the same is shown as resources added and removed."""
     old, new = _policy_documents(base), _policy_documents(head)
     lines, rotations = [], 0
     for key in sorted(set(old) | set(new)):
@@ -244,9 +255,29 @@ def iam_changes(base: dict, head: dict) -> tuple[list[str], int]:
             continue
         removed = [s for s in before if _canonical(s, True) not in masked_after]
         added = [s for s in after if _canonical(s, True) not in masked_before]
-        lines += [f"IAM {_friendly(key.split('.')[0])}: + {_describe(s)} {SECURITY}" for s in added]
-        lines += [f"IAM {_friendly(key.split('.')[0])}: - {_describe(s)} {SECURITY}" for s in removed]
-    return lines, rotations
+        name = _friendly(key.split(".")[0])
+        for statement in added:
+            shape = _canonical(_without_resources(statement), True)
+            twin = next((r for r in removed if _canonical(_without_resources(r), True) == shape), None)
+            if twin is None:
+                lines.append(f"IAM {name}: + {_describe(statement)} {SECURITY}")
+                continue
+            removed.remove(twin)
+            was = {ASSET_HASH.sub(MASK, _render(r)) for r in _as_list(twin.get("Resource", "*"))}
+            now = {ASSET_HASH.sub(MASK, _render(r)) for r in _as_list(statement.get("Resource", "*"))}
+            actions = ", ".join(sorted(map(_render, _as_list(statement.get("Action", statement.get("NotAction"))))))
+            change = "; ".join(part for part in (
+                "+ " + ", ".join(sorted(now - was)) if now - was else "",
+                "- " + ", ".join(sorted(was - now)) if was - now else "") if part)
+            lines.append(f"IAM {name}: {statement.get('Effect', 'Allow')} {actions} resources {change} {SECURITY}")
+        lines += [f"IAM {name}: - {_describe(s)} {SECURITY}" for s in removed]
+    return [_compact(line) for line in lines], rotations
+
+
+def _compact(text: str) -> str:
+    """Shorter ARNs: pseudo parameters by their short names."""
+    return (text.replace("${AWS::Partition}", "aws").replace("${AWS::Region}", "${Region}")
+            .replace("${AWS::AccountId}", "${Account}"))
 
 
 def _model_of(stack: str, stacks: set[str], prefix: str) -> tuple[str, str]:
@@ -267,17 +298,20 @@ def summarize(base: dict[str, dict], head: dict[str, dict], prefix: str = "mlops
         changes = models.setdefault(model, ModelChanges())
         where = f"{stage}: " if stage else ""
         if stack not in base:
-            changes.lines.append(f"stack {stack} added ({len(head[stack].get('Resources', {}))} resources)")
+            policies = len(_policy_documents(head[stack]))
+            changes.lines.append(f"stack {stack} added ({len(head[stack].get('Resources', {}))} resources"
+                                 + (f", {policies} IAM policies) {SECURITY}" if policies else ")"))
         elif stack not in head:
             changes.lines.append(f"stack {stack} removed {SECURITY if _policy_documents(base[stack]) else ''}"
                                  .rstrip())
             continue
-        before = base.get(stack, {})
+        if stack not in base:
+            continue
+        before = base[stack]
         security, rotated = iam_changes(before, head[stack])
         rotations += rotated
         changes.security += [where + line for line in security]
-        if stack in base:
-            changes.lines += [where + line for line in stack_lines(before, head[stack])]
+        changes.lines += [where + line for line in stack_lines(before, head[stack])]
     out = []
     for model, changes in sorted(models.items()):
         if changes.security or changes.lines:
