@@ -24,6 +24,12 @@ $(VENV)/.synth-deps: requirements.txt pyproject.toml | $(PY)
 	$(PY) -m pip install --quiet --no-deps -e .
 	touch $@
 
+# cdk.json runs `python -O`; pip writes only plain bytecode, so without this step every synth recompiles every
+# aws-cdk module where PYTHONDONTWRITEBYTECODE is set (benchmarks/synth_bytecode.py, docs/performance.md).
+$(VENV)/.opt-bytecode: $(VENV)/.synth-deps
+	$(PY) -O -m compileall -q -j 0 "$$($(PY) -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')"
+	touch $@
+
 $(VENV)/.dev-deps: requirements-dev.txt $(VENV)/.synth-deps
 	$(PY) -m pip install --quiet -r requirements-dev.txt
 	touch $@
@@ -32,7 +38,7 @@ node_modules/.installed: package.json package-lock.json $(VENV)/.synth-deps
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
-setup: $(VENV)/.synth-deps node_modules/.installed
+setup: $(VENV)/.synth-deps $(VENV)/.opt-bytecode node_modules/.installed
 
 setup-dev: setup $(VENV)/.dev-deps
 

@@ -31,6 +31,7 @@ def main() -> None:
                        capture_output=True)
         try:
             (tree / "node_modules").symlink_to(REPO / "node_modules")
+            (tree / ".venv").symlink_to(REPO / ".venv")  # cdk.json runs .venv/bin/python
             model = tree / "config" / "models" / "fraud-detection.yaml"
             model.write_text(model.read_text().replace("{auc: 0.92", "{auc: 0.93", 1))
             synth_s, _ = timed([str(REPO / "node_modules/.bin/cdk"), "synth", "--no-lookups", "--no-notices",
