@@ -13,7 +13,7 @@ export npm_config_update_notifier := false
 BASE ?= origin/main
 CDK := npx --no-install cdk
 
-.PHONY: setup setup-dev synth test diff bench lint clean
+.PHONY: setup setup-dev synth test diff bench lint clean picture
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -57,6 +57,10 @@ bench: setup-dev
 	$(PY) benchmarks/synth_scale.py
 	$(PY) benchmarks/local_pipeline.py
 	$(PY) benchmarks/drift.py
+
+# The README's architecture picture, rendered offline by the pinned D2 binary (tests/test_picture.py checks it).
+picture: setup-dev
+	$(VENV)/bin/d2 --layout=dagre docs/images/architecture.d2 docs/images/architecture.svg
 
 lint: setup-dev
 	$(VENV)/bin/ruff check .
