@@ -12,7 +12,7 @@ it writes the plan and the batches (``pipeline_code.drift_fanout.plan_batches``)
 """
 from __future__ import annotations
 
-from aws_cdk import Aws, Duration, FeatureFlags, Fn, RemovalPolicy, Stack
+from aws_cdk import ArnFormat, Aws, Duration, FeatureFlags, Fn, RemovalPolicy, Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cw_actions
 from aws_cdk import aws_iam as iam
@@ -169,7 +169,9 @@ class DriftFanOut(Construct):
               for f in (self.count_function, self.reduce_function)),
         )
         name = Fn.select(6, Fn.split(":", self.state_machine.state_machine_arn))
-        executions = f"arn:{Aws.PARTITION}:states:{Aws.REGION}:{Aws.ACCOUNT_ID}:execution:{name}"
+        # Rendered as CDK renders its DistributedMapPolicy: literal region and account in a pinned stack.
+        executions = stack.format_arn(service="states", resource="execution", resource_name=name,
+                                      arn_format=ArnFormat.COLON_RESOURCE_NAME)
         acknowledge(
             self.state_machine,
             "The Distributed Map describes, stops and redrives its own child executions, named at run time "

@@ -331,13 +331,26 @@ def test_every_alarm_and_dashboard_metric_of_ours_is_emitted_with_its_exact_dime
     all_keys = {k for *_, env in functions for k in env}
     emitted_metrics: set[Metric] = set()
     runs = {}
+    fanout_steps = []
     for stack, _logical_id, folder, variables in functions:
         environment = {k: resolve(v, templates[stack]) for k, v in variables.items()}
+        if environment.get("DRIFT_STEP") in (contracts.DRIFT_STEP_COUNT, contracts.DRIFT_STEP_REDUCE):
+            fanout_steps.append((stack, environment))  # driven by tests/test_drift_fanout*.py; checked below
+            continue
         key = (folder, json.dumps(environment, sort_keys=True))
         if key not in runs:  # the same function with the same environment emits the same metrics
             runs[key] = run_function(folder, environment, templates[stack], all_keys, monkeypatch, capsys)
         emitted_metrics |= runs[key]
     assert {folder for folder, _ in runs} == set(SCENARIOS), "every scenario runs a Lambda of the templates"
+    # The fan-out's count and reduce steps publish through the detector's own publish(); they must do it under the
+    # same Powertools service, namespace, model and endpoint as the scheduled detector of that endpoint.
+    identity = ("POWERTOOLS_SERVICE_NAME", "POWERTOOLS_METRICS_NAMESPACE", "MODEL_NAME", "ENDPOINT_NAME")
+    detectors = {(s, env["ENDPOINT_NAME"]): env for s, _, f, v in functions
+                 for env in [{k: resolve(x, templates[s]) for k, x in v.items()}]
+                 if f == "drift_detector" and "DRIFT_STEP" not in env}
+    for stack, environment in fanout_steps:
+        detector = detectors[(stack, environment["ENDPOINT_NAME"])]
+        assert {k: environment.get(k) for k in identity} == {k: detector.get(k) for k in identity}, stack
 
     expected = expected_metrics(templates)
     assert expected, "the templates alarm on metrics of ours"

@@ -6,9 +6,9 @@ from typing import Literal
 from pydantic import Field, field_validator, model_validator
 
 from mlops_constructs.config.base import Fraction, S3Prefix, Strict, field_error
+from mlops_constructs.config.schedules import RuleExpression, SchedulerExpression
 from mlops_constructs.sagemaker_pipeline.step_images import DEFAULT_VERSION as DEFAULT_XGBOOST_VERSION
 from mlops_constructs.sagemaker_pipeline.step_images import step_images
-from mlops_constructs.config.schedules import RuleExpression, SchedulerExpression
 
 QUALITY_METRICS = ("auc", "recall", "precision", "f1", "accuracy")
 BIAS_METRICS = ("positive_rate_difference", "equal_opportunity_difference", "disparate_impact")
