@@ -49,11 +49,6 @@ def deploy_check_role_name(endpoint_name: str) -> str:
     return f"{endpoint_name}-deploy-check"
 
 
-def deploy_verify_role_name(model_name: str) -> str:
-    """The tooling-account role of the post-deploy check project, the only principal a stage's check role trusts."""
-    return f"{model_name}-deploy-verify"
-
-
 @dataclass(frozen=True)
 class DeployTarget:
     """One stage's endpoint stack: ``stage`` name, CloudFormation ``stack_name``, ``endpoint_name``, and the
@@ -225,11 +220,7 @@ class ModelDeployPipeline(Construct):
             check_role = (f"arn:{stack.partition}:iam::{prod.account}:role/"
                           f"{deploy_check_role_name(prod.endpoint_name)}")
             variables["CHECK_ROLE_ARN"] = check_role
-        # Named, so that prod's check role can trust exactly this role (aws:PrincipalArn), not the whole account.
-        role = iam.Role(self, "VerifyProdRole", role_name=deploy_verify_role_name(model_name),
-                        assumed_by=iam.ServicePrincipal("codebuild.amazonaws.com"),
-                        description=f"Checks which endpoint config {prod.endpoint_name} runs after a deployment")
-        project = self._project("VerifyProd", f"{model_name}-deploy-verify", VERIFY_BUILDSPEC, variables, role)
+        project = self._project("VerifyProd", f"{model_name}-deploy-verify", VERIFY_BUILDSPEC, variables)
         if prod.account:
             project.add_to_role_policy(iam.PolicyStatement(
                 sid="AssumeProdCheckRole", actions=["sts:AssumeRole"], resources=[check_role]))
@@ -239,8 +230,7 @@ class ModelDeployPipeline(Construct):
                 resources=[self._endpoint_arn(prod)]))
         return project
 
-    def _project(self, construct_id: str, name: str, buildspec: str, variables: dict[str, str],
-                 role: iam.IRole | None = None):
+    def _project(self, construct_id: str, name: str, buildspec: str, variables: dict[str, str]):
         log_group = logs.LogGroup(self, f"{construct_id}Logs", retention=self._retention, encryption_key=self._key,
                                   removal_policy=RemovalPolicy.RETAIN)
         return codebuild.PipelineProject(
@@ -251,7 +241,6 @@ class ModelDeployPipeline(Construct):
             environment_variables={k: codebuild.BuildEnvironmentVariable(value=v) for k, v in variables.items()},
             encryption_key=self._key, timeout=Duration.minutes(60),
             logging=codebuild.LoggingOptions(cloud_watch=codebuild.CloudWatchLoggingOptions(log_group=log_group)),
-            role=role,
         )
 
     # CloudFormation

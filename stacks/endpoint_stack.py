@@ -13,11 +13,7 @@ from aws_cdk import aws_sns as sns
 from constructs import Construct
 
 from mlops_constructs.config import ModelConfig
-from mlops_constructs.deploy_pipeline import (
-    deploy_check_role_name,
-    deploy_verify_role_name,
-    integration_test_role_name,
-)
+from mlops_constructs.deploy_pipeline import deploy_check_role_name, integration_test_role_name
 from mlops_constructs.guarded_endpoint import (
     GuardedEndpoint,
     ScalingSpec,
@@ -118,21 +114,17 @@ class EndpointStack(Stack):
         if trust_tooling_account:
             tooling = self._param(PARAM_TOOLING_ACCOUNT, "Account of the CD pipeline", pattern=r"^\d{12}$")
             self._integration_test_role(tooling)
-            self._deploy_check_role(tooling, model.name)
+            self._deploy_check_role(tooling)
         Tags.of(self).add("mlops:model", model.name)
         Tags.of(self).add("mlops:stage", stage)
         CfnOutput(self, "EndpointName", value=self.endpoint.endpoint.attr_endpoint_name)
         CfnOutput(self, OUTPUT_ENDPOINT_CONFIG, value=self.endpoint.endpoint_config.attr_endpoint_config_name)
 
-    def _deploy_check_role(self, tooling: CfnParameter, model_name: str) -> iam.Role:
-        """Lets the CD pipeline's post-deploy check (its named role in the tooling account) describe this endpoint,
-        and nothing else. The account principal is narrowed by ``aws:PrincipalArn``: a trust policy naming a role
-        ARN directly fails while that role does not exist yet."""
+    def _deploy_check_role(self, tooling: CfnParameter) -> iam.Role:
+        """Lets the CD pipeline's post-deploy check (tooling account) describe this endpoint, and nothing else."""
         name = self.endpoint.endpoint_name
-        checker = f"arn:{self.partition}:iam::{tooling.value_as_string}:role/{deploy_verify_role_name(model_name)}"
         role = iam.Role(self, "DeployCheckRole", role_name=deploy_check_role_name(name),
-                        assumed_by=iam.AccountPrincipal(tooling.value_as_string).with_conditions(
-                            {"ArnEquals": {"aws:PrincipalArn": checker}}),
+                        assumed_by=iam.AccountPrincipal(tooling.value_as_string),
                         description=f"The CD pipeline checks which endpoint config {name} runs")
         role.add_to_principal_policy(iam.PolicyStatement(
             actions=["sagemaker:DescribeEndpoint"],

@@ -23,7 +23,7 @@ from moto import mock_aws
 from mlops_cli import deploy_commands
 from mlops_cli.endpoint_checks import CheckFailed
 from mlops_cli.main import main
-from mlops_constructs.deploy_pipeline import deploy_check_role_name, deploy_verify_role_name
+from mlops_constructs.deploy_pipeline import deploy_check_role_name
 from mlops_constructs.guarded_endpoint import NOT_RETAINED_VARIANT_PROPERTIES, GuardedEndpoint
 from tests.conftest import CONFIG_DIR, new_app
 
@@ -124,10 +124,6 @@ def test_prod_in_its_own_account_is_checked_through_a_describe_only_role(pinned_
     actions = {a for p in policies for s in p["Properties"]["PolicyDocument"]["Statement"]
                for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])}
     assert actions == {"sagemaker:DescribeEndpoint"}
-    trust = _resources(prod, "AWS::IAM::Role")[role_id]["Properties"]["AssumeRolePolicyDocument"]["Statement"]
-    assert [json.dumps(s["Condition"]) for s in trust] == [json.dumps({"ArnEquals": {"aws:PrincipalArn": {
-        "Fn::Join": ["", ["arn:aws:iam::", {"Ref": "ToolingAccountId"},
-                          f":role/{deploy_verify_role_name('fraud-detection')}"]]}}})]
 
 
 def test_a_failed_execution_notifies_the_model_topic_through_a_grant_for_that_rule_only(example_app):
