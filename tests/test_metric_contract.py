@@ -349,7 +349,11 @@ def run_function(folder: str, environment: dict[str, str], template: dict, all_k
         spec.loader.exec_module(module)
         PREPARE.get(folder, lambda _: None)(module)
         for event in events:
-            module.handler(event, Context())
+            try:
+                module.handler(event, Context())
+            except Exception as error:  # noqa: BLE001 - name the function whose scenario no longer fits
+                pytest.fail(f"lambda/{folder} under {sorted(environment)} failed on its scenario ({error!r}): "
+                            f"give it a realistic input for this environment in SCENARIOS")
         return emitted(capsys.readouterr().out)
 
 
