@@ -95,7 +95,7 @@ def approved_packages(sagemaker, group: str) -> list[dict]:
 
 
 def resolve(args, sagemaker) -> dict[str, dict]:
-    """Template configurations by stage name; stages in their own account also get the tooling account."""
+    """Template configurations by stage name: the endpoint stacks' parameters and tags."""
     from stacks import endpoint_stack as es
 
     model = _load_model(args.config_dir, args.model)
@@ -105,15 +105,18 @@ def resolve(args, sagemaker) -> dict[str, dict]:
     requested = None if args.package_arn in ("", "latest") else args.package_arn
     packages = resolve_packages(approved_packages(sagemaker, model.name), requested)
     parameters = {es.PARAM_PACKAGE: packages.package_arn, es.PARAM_DATA_BUCKET: args.data_bucket,
-                  es.PARAM_ARTIFACT_BUCKET: args.artifact_bucket, es.PARAM_KEY: args.key_arn,
+es.PARAM_KEY: args.key_arn,
                   es.PARAM_TOPIC: args.topic_arn}
     if es.has_champion(model):
         parameters[es.PARAM_CHAMPION_PACKAGE] = packages.champion_arn
-    tooling = platform.tooling.account  # required by the config once a stage names an account
     tags = {"mlops:model": model.name, "mlops:model-package": packages.package_arn.split("/", 1)[1]}
-    return {stage: template_configuration(
-                {**parameters, **({es.PARAM_TOOLING_ACCOUNT: tooling} if settings.account else {})},
-                {**tags, "mlops:stage": stage})
+
+    def stage_parameters(settings) -> dict:
+        # A stage in another account has no TopicArn: its alarms reach the topic through EventBridge.
+        elsewhere = settings.account and settings.account != platform.tooling.account
+        return {k: v for k, v in parameters.items() if not (elsewhere and k == es.PARAM_TOPIC)}
+
+    return {stage: template_configuration(stage_parameters(settings), {**tags, "mlops:stage": stage})
             for stage, settings in platform.stages.items()}
 
 

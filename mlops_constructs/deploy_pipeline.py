@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from aws_cdk import ArnFormat, CfnCapabilities, Duration, RemovalPolicy, Stack, Token
+from aws_cdk import CfnCapabilities, Duration, RemovalPolicy, Stack, Token
 from aws_cdk import aws_codebuild as codebuild
 from aws_cdk import aws_codepipeline as codepipeline
 from aws_cdk import aws_codepipeline_actions as actions
@@ -19,6 +19,15 @@ from constructs import Construct
 
 from mlops_constructs.config.platform import SourceSettings
 from mlops_constructs.dependencies import depend_on_policy_only
+from mlops_constructs.endpoint_access import (
+    add_endpoint_deploy_policy,
+    deploy_action_role_name,
+    deploy_role_name,
+    integration_test_role_name,
+    pipeline_role_name,
+    role_arn,
+    test_project_role_name,
+)
 from mlops_constructs.model_build_ci import (
     acknowledge_cdk_artifact_grants,
     codebuild_default_grant_rules,
@@ -27,17 +36,13 @@ from mlops_constructs.model_build_ci import (
 from mlops_constructs.nag import acknowledge, wildcard_rule
 from mlops_constructs.platform_function import PlatformFunction
 from mlops_constructs.source import code_source
+from pipeline_code.contracts import serving_role_name
 
 RESOLVE_BUILDSPEC = "buildspecs/deploy-resolve.yml"
 TEST_BUILDSPEC = "buildspecs/deploy-test.yml"
 PACKAGE_VARIABLE = "ModelPackageArn"  # V2 pipeline variable set by the trigger; "latest" = newest approved
 PACKAGE_EVENT = "SageMaker Model Package State Change"
 IDEMPOTENCY_WINDOW = Duration.days(7)
-
-
-def integration_test_role_name(endpoint_name: str) -> str:
-    """The role in a stage account that the tooling account's integration test assumes."""
-    return f"{endpoint_name}-integration-test"
 
 
 @dataclass(frozen=True)
@@ -72,7 +77,6 @@ class ModelDeployPipeline(Construct):
         key: the model's KMS key (required).
         topic: the model's SNS topic: approval requests, rejections, failures (required).
         config_dir: config directory inside the repository; default ``config``.
-        cdk_qualifier: CDK bootstrap qualifier of the stage accounts; default ``hnb659fds``.
         build_image: CodeBuild image; default ``LinuxBuildImage.STANDARD_7_0``.
         log_retention: CodeBuild log retention; default one year.
     """
@@ -92,7 +96,6 @@ class ModelDeployPipeline(Construct):
         key: kms.IKey,
         topic: sns.ITopic,
         config_dir: str = "config",
-        cdk_qualifier: str = "hnb659fds",
         build_image: codebuild.IBuildImage | None = None,
         log_retention: logs.RetentionDays = logs.RetentionDays.ONE_YEAR,
     ) -> None:
@@ -108,7 +111,6 @@ class ModelDeployPipeline(Construct):
                              "to the tooling account and region (platform.tooling)")
         self._key, self._retention = key, log_retention
         self._image = build_image or codebuild.LinuxBuildImage.STANDARD_7_0
-        self._qualifier = cdk_qualifier
         self.pipeline_name = f"{model_name}-deploy"
         package_arns = stack.format_arn(service="sagemaker", resource="model-package",
                                         resource_name=f"{model_package_group_name}/*")
@@ -125,12 +127,17 @@ class ModelDeployPipeline(Construct):
                     "project lists one group's approved packages.", "AwsSolutions-IAM5[Resource::*]")
 
         test_variables = {"MODEL_NAME": model_name, "CONFIG_DIR": config_dir, "STAGE": staging.stage}
+        test_project_role = None
         if staging.account:
-            test_role = (f"arn:{stack.partition}:iam::{staging.account}:role/"
-                         f"{integration_test_role_name(staging.endpoint_name)}")
+            test_role = role_arn(stack, integration_test_role_name(staging.endpoint_name), staging.account)
             test_variables["TEST_ROLE_ARN"] = test_role
+            # The staging account trusts exactly this role, by name.
+            test_project_role = iam.Role(self, "IntegrationTestProjectRole",
+                                         role_name=test_project_role_name(model_name),
+                                         assumed_by=iam.ServicePrincipal("codebuild.amazonaws.com"),
+                                         description=f"{model_name}-deploy-test tests the staging endpoint")
         self.test_project = self._project("IntegrationTest", f"{model_name}-deploy-test", TEST_BUILDSPEC,
-                                          test_variables)
+                                          test_variables, role=test_project_role)
         if staging.account:
             self.test_project.add_to_role_policy(iam.PolicyStatement(
                 sid="AssumeStagingTestRole", actions=["sts:AssumeRole"], resources=[test_role]))
@@ -141,15 +148,24 @@ class ModelDeployPipeline(Construct):
         self.test_project.add_to_role_policy(iam.PolicyStatement(
             sid="ReadPackageBaseline", actions=["sagemaker:DescribeModelPackage"], resources=[package_arns]))
         artifact_bucket.grant_read(self.test_project, "pipelines/*")
-        acknowledge(self.test_project, "Package versions and build outputs are created at run time: the policy is "
-                    "scoped to this model's package group and the build outputs under pipelines/.",
-                    wildcard_rule(stack, package_arns), wildcard_rule(stack, artifact_bucket.arn_for_objects("pipelines/*")))
+        for scope in (self.test_project, self.test_project.role):
+            acknowledge(scope, "Package versions and build outputs are created at run time: the policy is scoped to "
+                        "this model's package group and the build outputs under pipelines/.",
+                        wildcard_rule(stack, package_arns),
+                        wildcard_rule(stack, artifact_bucket.arn_for_objects("pipelines/*")))
 
         staging_action = self._deploy_action(staging, resolved, package_arns, key)
+        # Stage accounts trust the pipeline's role by name to assume their deploy-action roles.
+        pipeline_role = iam.Role(
+            self, "PipelineServiceRole", role_name=pipeline_role_name(model_name),
+            assumed_by=iam.ServicePrincipal("codepipeline.amazonaws.com"),
+            description=f"{self.pipeline_name}: CodePipeline service role") if any(
+            t.account for t in (staging, prod)) else None
         self.pipeline = codepipeline.Pipeline(
             self,
             "Pipeline",
             pipeline_name=self.pipeline_name,
+            role=pipeline_role,
             pipeline_type=codepipeline.PipelineType.V2,
             artifact_bucket=artifact_bucket,
             cross_account_keys=False,
@@ -187,7 +203,8 @@ class ModelDeployPipeline(Construct):
 
     # CodeBuild
 
-    def _project(self, construct_id: str, name: str, buildspec: str, variables: dict[str, str]):
+    def _project(self, construct_id: str, name: str, buildspec: str, variables: dict[str, str],
+                 role: iam.IRole | None = None):
         log_group = logs.LogGroup(self, f"{construct_id}Logs", retention=self._retention, encryption_key=self._key,
                                   removal_policy=RemovalPolicy.RETAIN)
         return codebuild.PipelineProject(
@@ -196,7 +213,7 @@ class ModelDeployPipeline(Construct):
             environment=codebuild.BuildEnvironment(build_image=self._image, compute_type=codebuild.ComputeType.SMALL,
                                                    privileged=False),
             environment_variables={k: codebuild.BuildEnvironmentVariable(value=v) for k, v in variables.items()},
-            encryption_key=self._key, timeout=Duration.minutes(60),
+            encryption_key=self._key, timeout=Duration.minutes(60), role=role,
             logging=codebuild.LoggingOptions(cloud_watch=codebuild.CloudWatchLoggingOptions(log_group=log_group)),
         )
 
@@ -217,17 +234,15 @@ class ModelDeployPipeline(Construct):
             "cfn_capabilities": [CfnCapabilities.NAMED_IAM], "variables_namespace": _namespace(target),
         }
         if target.account:
-            # Cross-account: the stage account's CDK bootstrap roles, which trust this account when the stage
-            # was bootstrapped with `cdk bootstrap --trust <tooling account>` (see docs/deploy.md).
-            region = target.region or Stack.of(self).region
+            # Cross-account: the roles of the stage's access stack (stacks/stage_access_stack.py), which trust
+            # this pipeline's role and deploy with the same least privilege as a same-account deploy role.
+            stack, stage = Stack.of(self), target.stage.capitalize()
             role = iam.Role.from_role_arn(
-                self, f"{target.stage.capitalize()}ActionRole",
-                f"arn:{Stack.of(self).partition}:iam::{target.account}:role/cdk-{self._qualifier}-deploy-role-"
-                f"{target.account}-{region}", mutable=False)
+                self, f"{stage}ActionRole", role_arn(stack, deploy_action_role_name(target.endpoint_name),
+                                                     target.account), mutable=False)
             deployment_role = iam.Role.from_role_arn(
-                self, f"{target.stage.capitalize()}DeploymentRole",
-                f"arn:{Stack.of(self).partition}:iam::{target.account}:role/cdk-{self._qualifier}-cfn-exec-role-"
-                f"{target.account}-{region}", mutable=False)
+                self, f"{stage}DeploymentRole", role_arn(stack, deploy_role_name(target.endpoint_name),
+                                                         target.account), mutable=False)
             return actions.CloudFormationCreateUpdateStackAction(
                 **common, role=role, deployment_role=deployment_role, account=target.account, region=target.region)
         return actions.CloudFormationCreateUpdateStackAction(
@@ -239,60 +254,10 @@ class ModelDeployPipeline(Construct):
         role = iam.Role(self, f"{target.stage.capitalize()}DeployRole",
                         assumed_by=iam.ServicePrincipal("cloudformation.amazonaws.com"),
                         description=f"CloudFormation deploys {target.stack_name}")
-
-        def arn(service: str, resource: str, name: str, sep: bool = False) -> str:
-            return stack.format_arn(service=service, resource=resource, resource_name=name,
-                                    arn_format=ArnFormat.COLON_RESOURCE_NAME if sep else ArnFormat.SLASH_RESOURCE_NAME)
-
-        statements = [
-            ("Endpoint", ["sagemaker:CreateEndpoint", "sagemaker:UpdateEndpoint", "sagemaker:DeleteEndpoint",
-                          "sagemaker:DescribeEndpoint", "sagemaker:AddTags", "sagemaker:DeleteTags",
-                          "sagemaker:ListTags"],
-             [arn("sagemaker", "endpoint", target.endpoint_name)]),
-            ("ModelsAndConfigs", ["sagemaker:CreateModel", "sagemaker:DeleteModel", "sagemaker:DescribeModel",
-                                  "sagemaker:CreateEndpointConfig", "sagemaker:DeleteEndpointConfig",
-                                  "sagemaker:DescribeEndpointConfig", "sagemaker:AddTags", "sagemaker:ListTags"],
-             [arn("sagemaker", "model", "*"), arn("sagemaker", "endpoint-config", "*")]),
-            ("UsePackages", ["sagemaker:DescribeModelPackage"], [package_arns]),
-            ("ServingRole", ["iam:CreateRole", "iam:DeleteRole", "iam:GetRole", "iam:PutRolePolicy",
-                             "iam:DeleteRolePolicy", "iam:GetRolePolicy", "iam:TagRole", "iam:UntagRole",
-                             "iam:UpdateRoleDescription"],
-             [stack.format_arn(service="iam", region="", resource="role", resource_name=f"{target.endpoint_name}-*")]),
-            ("RollbackAlarms", ["cloudwatch:PutMetricAlarm", "cloudwatch:DeleteAlarms", "cloudwatch:DescribeAlarms",
-                                "cloudwatch:TagResource", "cloudwatch:UntagResource"],
-             [arn("cloudwatch", "alarm", f"{target.stack_name}-*", sep=True)]),
-            ("Autoscaling", ["application-autoscaling:RegisterScalableTarget",
-                             "application-autoscaling:DeregisterScalableTarget",
-                             "application-autoscaling:DescribeScalableTargets",
-                             "application-autoscaling:PutScalingPolicy", "application-autoscaling:DeleteScalingPolicy",
-                             "application-autoscaling:DescribeScalingPolicies"], ["*"]),
-            ("EndpointVolumeKey", ["kms:CreateGrant", "kms:DescribeKey"], [key.key_arn]),
-        ]
-        for sid, acts, resources in statements:
-            role.add_to_principal_policy(iam.PolicyStatement(sid=sid, actions=acts, resources=resources))
-        role.add_to_principal_policy(iam.PolicyStatement(
-            sid="PassServingRole", actions=["iam:PassRole"],
-            resources=[stack.format_arn(service="iam", region="", resource="role",
-                                        resource_name=f"{target.endpoint_name}-*")],
-            conditions={"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}}))
-        role.add_to_principal_policy(iam.PolicyStatement(
-            sid="AutoscalingServiceLinkedRole", actions=["iam:CreateServiceLinkedRole"],
-            resources=[stack.format_arn(
-                service="iam", region="", resource="role",
-                resource_name="aws-service-role/sagemaker.application-autoscaling.amazonaws.com/"
-                              "AWSServiceRoleForApplicationAutoScaling_SageMakerEndpoint")],
-            conditions={"StringEquals": {"iam:AWSServiceName": "sagemaker.application-autoscaling.amazonaws.com"}}))
-        acknowledge(
-            role,
-            "CloudFormation generates model and endpoint-config names (the stack replaces them on every deployment), "
-            "alarm names under the stack name, and the serving role under the endpoint name; Application Auto "
-            "Scaling actions have no resource-level permissions; package versions are created at run time.",
-            "AwsSolutions-IAM5[Resource::*]",
-            *sorted({wildcard_rule(stack, r) for _, _, resources in statements for r in resources
-                     if "*" in r and r != "*"}),
-        )
-        acknowledge(role, "The deployment policy is inline so that it belongs to this role alone.",
-                    "NIST.800.53.R5-IAMNoInlinePolicy")
+        add_endpoint_deploy_policy(
+            role, endpoint_name=target.endpoint_name, endpoint_stack_name=target.stack_name,
+            serving_role_arn=role_arn(stack, serving_role_name(target.endpoint_name)), package_arns=package_arns,
+            key_arn=key.key_arn)
         return role
 
     # Trigger

@@ -32,6 +32,9 @@ META_BASELINE_URI = "mlops:baseline_uri"
 META_CODE_URL = "mlops:code_url"  # s3:// URI of the pipeline_code zip the steps ran
 META_CODE_SHA256 = "mlops:code_sha256"  # its SHA-256, checked by every step before it runs
 
+# S3 layout in a model's artifact bucket: step outputs (model.tar.gz, baselines) under pipelines/<execution>/.
+ARTIFACT_PREFIX = "pipelines"
+
 # S3 layout in a model's data bucket.
 CAPTURE_PREFIX = "capture"  # SageMaker appends /<endpoint>/<variant>/yyyy/mm/dd/hh/<file>.jsonl
 MONITORING_REPORTS_PREFIX = "monitoring"  # /<endpoint>/<yyyy>/<mm>/<dd>/<hh>/drift.json
