@@ -72,7 +72,10 @@ class ModelDeployPipeline(Construct):
         staging: the staging target (required).
         prod: the prod target (required).
         source: where the platform repository comes from (required).
-        artifact_bucket: pipeline artifacts and, for an S3 source, the repository zip (required).
+        artifact_bucket: model artifacts and, for an S3 source, the repository zip (required).
+        artifact_store: the pipeline's artifact store; default ``artifact_bucket``. Stages in other accounts
+            read the artifact store whole (CodePipeline's cross-account deploy actions), so give them a store
+            of their own that holds pipeline artifacts only.
         data_bucket: the model's data bucket, passed to the endpoint stacks for capture (required).
         key: the model's KMS key (required).
         topic: the model's SNS topic: approval requests, rejections, failures (required).
@@ -95,6 +98,7 @@ class ModelDeployPipeline(Construct):
         data_bucket: s3.IBucket,
         key: kms.IKey,
         topic: sns.ITopic,
+        artifact_store: s3.IBucket | None = None,
         config_dir: str = "config",
         build_image: codebuild.IBuildImage | None = None,
         log_retention: logs.RetentionDays = logs.RetentionDays.ONE_YEAR,
@@ -148,8 +152,8 @@ class ModelDeployPipeline(Construct):
         self.test_project.add_to_role_policy(iam.PolicyStatement(
             sid="ReadPackageBaseline", actions=["sagemaker:DescribeModelPackage"], resources=[package_arns]))
         artifact_bucket.grant_read(self.test_project, "pipelines/*")
-        for scope in (self.test_project, self.test_project.role):
-            acknowledge(scope, "Package versions and build outputs are created at run time: the policy is scoped to "
+        for target in (self.test_project, self.test_project.role):
+            acknowledge(target, "Package versions and build outputs are created at run time: the policy is scoped to "
                         "this model's package group and the build outputs under pipelines/.",
                         wildcard_rule(stack, package_arns),
                         wildcard_rule(stack, artifact_bucket.arn_for_objects("pipelines/*")))
@@ -167,7 +171,7 @@ class ModelDeployPipeline(Construct):
             pipeline_name=self.pipeline_name,
             role=pipeline_role,
             pipeline_type=codepipeline.PipelineType.V2,
-            artifact_bucket=artifact_bucket,
+            artifact_bucket=artifact_store or artifact_bucket,
             cross_account_keys=False,
             restart_execution_on_update=False,
             variables=[codepipeline.Variable(variable_name=PACKAGE_VARIABLE, default_value="latest",
@@ -307,9 +311,11 @@ class ModelDeployPipeline(Construct):
 
     def _acknowledge_generated_policies(self, bucket: s3.IBucket, stacks: dict[str, str]) -> None:
         stack = Stack.of(self)
+        # Artifacts live in the pipeline's store, which may be a bucket of its own.
+        store = (wildcard_rule(stack, self.pipeline.artifact_bucket.arn_for_objects("*")),)
         for project in (self.resolve_project, self.test_project):
-            acknowledge_cdk_artifact_grants(project.role, bucket, *codebuild_default_grant_rules(project))
-        acknowledge_cdk_artifact_grants(self.pipeline.role, bucket)
+            acknowledge_cdk_artifact_grants(project.role, bucket, *codebuild_default_grant_rules(project), *store)
+        acknowledge_cdk_artifact_grants(self.pipeline.role, bucket, *store)
         deploy_stages = {f"Deploy{stage.capitalize()}": name for stage, name in stacks.items()}
         for child in self.pipeline.node.find_all():
             if isinstance(child, iam.Role) and child.node.id == "CodePipelineActionRole":
@@ -322,7 +328,7 @@ class ModelDeployPipeline(Construct):
                     wildcard_rule(stack, stack.format_arn(service="cloudformation", resource="stack",
                                                           resource_name=f"{deploy_stages.get(stage)}/*")),
                 ) if stage in deploy_stages else ()
-                acknowledge_cdk_artifact_grants(child, bucket, *extra)
+                acknowledge_cdk_artifact_grants(child, bucket, *extra, *store)
         acknowledge(self.trigger.role.node.find_child("DefaultPolicy"),
                     "CDK's DynamoDB grant on the idempotency table encrypted with the model key: GenerateDataKey* "
                     "and ReEncrypt* on that key only.",

@@ -37,6 +37,11 @@ def integration_test_role_name(endpoint_name: str) -> str:
     return f"{endpoint_name}-integration-test"
 
 
+def monitor_read_role_name(endpoint_name: str) -> str:
+    """The role in a stage account that the tooling account's monitors assume to describe the endpoint."""
+    return f"{endpoint_name}-monitor-read"
+
+
 def pipeline_role_name(model_name: str) -> str:
     """The CD pipeline's service role, named so that stage accounts can trust exactly it."""
     return f"{model_name}-deploy-pipeline"

@@ -9,6 +9,7 @@ from stacks.deploy_wiring import deploy_targets
 from stacks.endpoint_stack import EndpointStack
 from stacks.governance_stack import GovernanceStack
 from stacks.model_stack import ModelStack
+from stacks.monitoring_wiring import MONITORED_STAGE, monitor_functions
 from stacks.stage_access_stack import StageAccessStack, stage_access_stack_name
 
 
@@ -39,7 +40,8 @@ def build_app(config: PlatformConfig, app: App | None = None, *, nag: bool = Tru
                 if target.account:
                     StageAccessStack(app, stage_access_stack_name(target.stack_name), model=model, stage=stage,
                                      endpoint_stack_name=target.stack_name, tooling_account=platform.tooling.account,
-                                     integration_test=stage == "staging", env=env)
+                                     integration_test=stage == "staging", env=env,
+                                     monitors=monitor_functions(model) if stage == MONITORED_STAGE else None)
     GovernanceStack(app, f"{platform.prefix}-governance", platform=platform, models=config.models,
                     env=tooling)
     for key, value in sorted(platform.tags.items()):

@@ -10,6 +10,7 @@ from mlops_constructs.config import ModelConfig, PlatformSettings
 from mlops_constructs.deploy_pipeline import DeployTarget, ModelDeployPipeline
 from mlops_constructs.endpoint_access import deploy_role_name, endpoint_serving_role, role_arn
 from mlops_constructs.model_core import ModelCore
+from mlops_constructs.secure_bucket import SecureBucket
 from pipeline_code import contracts
 from stacks.endpoint_stack import captures_data, endpoint_stack_name, serving_repository_arn
 from stacks.stage_access_stack import alarm_event_pattern
@@ -56,10 +57,16 @@ def add_deployment(stack: Stack, *, model: ModelConfig, platform: PlatformSettin
                             description=f"Alarm state changes of {target.stack_name} in {target.account}",
                             event_pattern=alarm_event_pattern(target.stack_name, target.account),
                             targets=[targets.SnsTopic(core.topic)])
+        # Deploy actions in other accounts read the pipeline's artifact store whole: give them a store that holds
+        # pipeline artifacts only, never the model artifact bucket's code/ and ci/.
+        store = SecureBucket(stack, "DeployArtifactStore", encryption_key=core.key,
+                             access_logs=core.access_log_bucket) if any(
+            t.account for t in targets_by_stage.values()) else None
         deploy = ModelDeployPipeline(
             stack, "Deploy", model_name=model.name, model_package_group_name=core.model_package_group_name,
             staging=targets_by_stage["staging"], prod=targets_by_stage["prod"], source=platform.source,
             artifact_bucket=core.artifact_bucket, data_bucket=core.data_bucket, key=core.key, topic=core.topic,
+            artifact_store=store,
         )
         CfnOutput(stack, "DeployPipelineName", value=deploy.pipeline.pipeline_name)
     elif model.deployment.mode == "batch":

@@ -21,10 +21,12 @@ from mlops_constructs.endpoint_access import (
     deploy_role_name,
     endpoint_serving_role,
     integration_test_role_name,
+    monitor_read_role_name,
     pipeline_role_name,
     role_arn,
     test_project_role_name,
 )
+from mlops_constructs.monitoring import monitor_role_name
 from mlops_constructs.nag import acknowledge, wildcard_rules
 from pipeline_code import contracts
 from stacks.endpoint_stack import captures_data, serving_repository_arn
@@ -53,6 +55,8 @@ class StageAccessStack(Stack):
     - ``<endpoint>-deploy-action``: the CD pipeline's deploy action; trusted by the pipeline's role only.
     - ``<endpoint>-integration-test`` (staging only): the integration test's role, trusted by the test
       project's role only.
+    - ``<endpoint>-monitor-read`` (the monitored stage only): the drift and quality monitors of the tooling
+      account describe the endpoint, its config, models and packages through it; trusted by those two roles.
     - An EventBridge rule that forwards the endpoint's alarm state changes to the tooling account's default bus,
       where the model stack publishes them to the model's topic.
 
@@ -62,10 +66,13 @@ class StageAccessStack(Stack):
         endpoint_stack_name: the stage's endpoint stack (required).
         tooling_account: account of the model stack and its CD pipeline (required).
         integration_test: add the integration-test role; default ``False``.
+        monitors: names of the tooling account's monitor functions (``drift_detector``, ``quality_monitor``)
+            that read this endpoint; default none (no monitor-read role).
     """
 
     def __init__(self, scope: Construct, construct_id: str, *, model: ModelConfig, stage: str,
-                 endpoint_stack_name: str, tooling_account: str, integration_test: bool = False, **kwargs) -> None:
+                 endpoint_stack_name: str, tooling_account: str, integration_test: bool = False,
+                 monitors: list[str] | None = None, **kwargs) -> None:
         super().__init__(scope, construct_id,
                          description=f"Roles of model {model.name}'s {stage} endpoint in this account", **kwargs)
         endpoint = contracts.endpoint_name(model.name, stage)
@@ -93,6 +100,8 @@ class StageAccessStack(Stack):
         self.action_role = self._action_role(model.name, endpoint, endpoint_stack_name, tooling_account)
         self.integration_test_role = self._integration_test_role(model.name, endpoint, tooling_account) \
             if integration_test else None
+        self.monitor_read_role = self._monitor_read_role(model.name, endpoint, tooling_account, monitors) \
+            if monitors else None
         alarms_home = events.Rule(self, "AlarmsHome", description=f"Alarm state changes of {endpoint_stack_name} go to the "
                     "tooling account, which notifies the model's topic",
                     event_pattern=alarm_event_pattern(endpoint_stack_name),
@@ -142,6 +151,30 @@ class StageAccessStack(Stack):
                     "key policies name this role.", "AwsSolutions-IAM5[Resource::*]",
                     *wildcard_rules(self, [stack_arn, *artifacts, *keys]))
         acknowledge(role, "The deploy-action policy is inline so that it belongs to this role alone.",
+                    "NIST.800.53.R5-IAMNoInlinePolicy")
+        return role
+
+    def _monitor_read_role(self, model_name: str, endpoint: str, tooling: str, monitors: list[str]) -> iam.Role:
+        role = iam.Role(
+            self, "MonitorReadRole", role_name=monitor_read_role_name(endpoint),
+            assumed_by=iam.AccountPrincipal(tooling).with_conditions({"ArnEquals": {"aws:PrincipalArn": [
+                role_arn(self, monitor_role_name(model_name, m), tooling) for m in monitors]}}),
+            description=f"The monitors of {model_name} describe {endpoint} and the models it serves")
+
+        def arn(resource: str, name: str, account: str | None = None) -> str:
+            return self.format_arn(service="sagemaker", resource=resource, resource_name=name, account=account)
+
+        described = [arn("endpoint-config", "*"), arn("model", "*"), arn("model-package", f"{model_name}/*", tooling)]
+        role.add_to_principal_policy(iam.PolicyStatement(
+            actions=["sagemaker:DescribeEndpoint"], resources=[arn("endpoint", endpoint)]))
+        role.add_to_principal_policy(iam.PolicyStatement(
+            actions=["sagemaker:DescribeEndpointConfig", "sagemaker:DescribeModel"], resources=described[:2]))
+        role.add_to_principal_policy(iam.PolicyStatement(
+            actions=["sagemaker:DescribeModelPackage"], resources=described[2:]))
+        acknowledge(role, "The endpoint stack's configs and models get CloudFormation-generated names, and package "
+                    "versions are created at run time; the role only describes them.",
+                    *wildcard_rules(self, described))
+        acknowledge(role, "The read policy is inline so that it belongs to this role alone.",
                     "NIST.800.53.R5-IAMNoInlinePolicy")
         return role
 

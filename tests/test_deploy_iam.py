@@ -158,8 +158,8 @@ def test_deploy_roles_pass_only_the_serving_role_of_their_endpoint(app_name, req
         ctx = contexts[deployed]
         assert passed == sorted([
             f"arn:aws:iam::{ctx.account}:role/{endpoint}-serving",
-            f"arn:aws:iam::{ctx.account}:role/aws-service-role/sagemaker.application-autoscaling.amazonaws.com/"
-            "AWSServiceRoleForApplicationAutoScaling_SageMakerEndpoint"]), deployed
+            (f"arn:aws:iam::{ctx.account}:role/aws-service-role/sagemaker.application-autoscaling.amazonaws.com/"
+             "AWSServiceRoleForApplicationAutoScaling_SageMakerEndpoint")]), deployed
 
 
 # Actions that create or change IAM roles, users, groups or policies: with any of them unconstrained, a role can

@@ -16,6 +16,7 @@ from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from pipeline_code import contracts
 from pipeline_code.drift_detect import VERDICT_DRIFT, VERDICT_INSUFFICIENT, VERDICT_NO_DRIFT, DriftWindow
 from pipeline_code.drift_stats import BaselineError
+from pipeline_code.endpoint_session import endpoint_sagemaker_client
 from pipeline_code.monitoring_window import (
     MAX_FILE_BYTES,
     baseline_uri,
@@ -138,7 +139,7 @@ def run(s3, sagemaker, *, model: str, endpoint: str, bucket: str, event_time: st
 @logger.inject_lambda_context
 def handler(event, context):
     report = run(
-        boto3.client("s3"), boto3.client("sagemaker"),
+        boto3.client("s3"), endpoint_sagemaker_client(),
         model=os.environ["MODEL_NAME"], endpoint=os.environ["ENDPOINT_NAME"], bucket=os.environ["DATA_BUCKET"],
         event_time=(event or {}).get("time"), metric=os.environ.get("DRIFT_METRIC", "psi"),
         threshold=float(os.environ.get("DRIFT_THRESHOLD", "0.2")), min_samples=int(os.environ.get("MIN_SAMPLES", "500")),
