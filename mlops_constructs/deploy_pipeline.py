@@ -73,6 +73,8 @@ class ModelDeployPipeline(Construct):
         prod: the prod target (required).
         source: where the platform repository comes from (required).
         artifact_bucket: model artifacts and, for an S3 source, the repository zip (required).
+        stage_image_repository_arns: custom serving-image repositories whose policy the Resolve step checks for
+            stages in other accounts (``ecr:GetRepositoryPolicy``); default none.
         artifact_store: the pipeline's artifact store; default ``artifact_bucket``. Stages in other accounts
             read the artifact store whole (CodePipeline's cross-account deploy actions), so give them a store
             of their own that holds pipeline artifacts only.
@@ -99,6 +101,7 @@ class ModelDeployPipeline(Construct):
         key: kms.IKey,
         topic: sns.ITopic,
         artifact_store: s3.IBucket | None = None,
+        stage_image_repository_arns: list[str] | None = None,
         config_dir: str = "config",
         build_image: codebuild.IBuildImage | None = None,
         log_retention: logs.RetentionDays = logs.RetentionDays.ONE_YEAR,
@@ -127,6 +130,10 @@ class ModelDeployPipeline(Construct):
             "STACKS": f"{staging.stack_name} {prod.stack_name}"})
         self.resolve_project.add_to_role_policy(iam.PolicyStatement(
             sid="ListApprovedPackages", actions=["sagemaker:ListModelPackages"], resources=["*"]))
+        if stage_image_repository_arns:
+            self.resolve_project.add_to_role_policy(iam.PolicyStatement(
+                sid="CheckStageImageAccess", actions=["ecr:GetRepositoryPolicy"],
+                resources=stage_image_repository_arns))
         acknowledge(self.resolve_project, "sagemaker:ListModelPackages has no resource-level permissions; the "
                     "project lists one group's approved packages.", "AwsSolutions-IAM5[Resource::*]")
 

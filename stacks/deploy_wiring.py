@@ -67,6 +67,8 @@ def add_deployment(stack: Stack, *, model: ModelConfig, platform: PlatformSettin
             staging=targets_by_stage["staging"], prod=targets_by_stage["prod"], source=platform.source,
             artifact_bucket=core.artifact_bucket, data_bucket=core.data_bucket, key=core.key, topic=core.topic,
             artifact_store=store,
+            stage_image_repository_arns=[serving_repository_arn(stack, model)]
+            if store and model.training.algorithm == "custom" else None,
         )
         CfnOutput(stack, "DeployPipelineName", value=deploy.pipeline.pipeline_name)
     elif model.deployment.mode == "batch":
