@@ -326,3 +326,15 @@ def test_monitors_describe_the_endpoint_with_the_assumed_read_role():
     assert client.meta.service_model.service_name == "sagemaker"
     assert client._request_signer._credentials.access_key == "ASIAREADROLEEXAMPLE"
     assert endpoint_sagemaker_client(environ={})._request_signer._credentials.access_key != "ASIAREADROLEEXAMPLE"
+
+
+@pytest.mark.parametrize("stack", ["mlops-support-assistant", "mlops-fraud-detection-staging-access",
+                                   "mlops-fraud-detection-prod-access", "mlops-support-assistant-staging-access",
+                                   "mlops-support-assistant-prod-access"])
+def test_cross_account_templates_are_cfn_lint_clean(pinned_app, stack):
+    """The templates that only the cross-account variant has or changes; test_app lints the default ones."""
+    from cfnlint.api import ManualArgs, lint_file
+
+    template = Path(pinned_app.assembly.directory) / f"{stack}.template.json"
+    matches = lint_file(template, ManualArgs(regions=["eu-west-1"]))
+    assert [f"{m.rule.id} {m.message} at {'/'.join(map(str, m.path))}" for m in matches] == []
