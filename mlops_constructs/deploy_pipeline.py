@@ -22,11 +22,13 @@ from mlops_constructs.dependencies import depend_on_policy_only
 from mlops_constructs.endpoint_access import (
     add_endpoint_deploy_policy,
     deploy_action_role_name,
+    deploy_check_role_name,
     deploy_role_name,
     integration_test_role_name,
     pipeline_role_name,
     role_arn,
     test_project_role_name,
+    verify_project_role_name,
 )
 from mlops_constructs.model_build_ci import (
     acknowledge_cdk_artifact_grants,
@@ -35,15 +37,16 @@ from mlops_constructs.model_build_ci import (
 )
 from mlops_constructs.nag import acknowledge, wildcard_rule
 from mlops_constructs.platform_function import PlatformFunction
+from mlops_constructs.rule_targets import TopicTarget
 from mlops_constructs.source import code_source
 from pipeline_code.contracts import serving_role_name
 
 RESOLVE_BUILDSPEC = "buildspecs/deploy-resolve.yml"
 TEST_BUILDSPEC = "buildspecs/deploy-test.yml"
+VERIFY_BUILDSPEC = "buildspecs/deploy-verify.yml"
 PACKAGE_VARIABLE = "ModelPackageArn"  # V2 pipeline variable set by the trigger; "latest" = newest approved
 PACKAGE_EVENT = "SageMaker Model Package State Change"
 IDEMPOTENCY_WINDOW = Duration.days(7)
-
 
 @dataclass(frozen=True)
 class DeployTarget:
@@ -63,8 +66,10 @@ class ModelDeployPipeline(Construct):
     Stages: Source (the platform repository) -> Resolve (CodeBuild: pick the package, synthesize the endpoint
     templates and per-stage parameter files) -> DeployStaging (CloudFormation) -> IntegrationTest (CodeBuild:
     ``mlops endpoint-test``) -> Approve (manual, notified through the model's topic) -> DeployProd
-    (CloudFormation). An EventBridge rule sends approvals to an idempotent Lambda that starts the pipeline once
-    per package; a second rule notifies rejections and deploys nothing.
+    (CloudFormation) -> VerifyProd (CodeBuild: ``mlops endpoint-check``: prod must run the endpoint config this
+    deployment created, so a silent blue/green rollback fails the pipeline). An EventBridge rule sends approvals to
+    an idempotent Lambda that starts the pipeline once per package; a second rule notifies rejections and deploys
+    nothing; a third sends failed executions to the model's topic.
 
     Props:
         model_name: model name; names the projects and the pipeline ``<model>-deploy`` (required).
@@ -165,6 +170,7 @@ class ModelDeployPipeline(Construct):
                         wildcard_rule(stack, package_arns),
                         wildcard_rule(stack, artifact_bucket.arn_for_objects("pipelines/*")))
 
+        self.verify_project = self._verify_project(model_name, config_dir, prod)
         staging_action = self._deploy_action(staging, resolved, package_arns, key)
         # Stage accounts trust the pipeline's role by name to assume their deploy-action roles.
         pipeline_role = iam.Role(
@@ -205,14 +211,50 @@ class ModelDeployPipeline(Construct):
                     )]),
                 codepipeline.StageProps(stage_name="DeployProd", actions=[
                     self._deploy_action(prod, resolved, package_arns, key)]),
+                codepipeline.StageProps(stage_name="VerifyProd", actions=[actions.CodeBuildAction(
+                    action_name="EndpointCheck", project=self.verify_project, input=self.source.output,
+                    environment_variables={"EXPECTED_CONFIG": codebuild.BuildEnvironmentVariable(
+                        value=f"#{{{_namespace(prod)}.EndpointConfigName}}")})]),
             ],
         )
+        self.failed_rule = self.pipeline.on_state_change(
+            "Failed", description=f"Failed executions of {self.pipeline_name} (a rollback included) notify the topic",
+            event_pattern=events.EventPattern(detail={"state": ["FAILED"]}),
+            target=TopicTarget(topic, message=events.RuleTargetInput.from_text(
+                f"{self.pipeline_name} execution {events.EventField.from_path('$.detail.execution-id')} failed; "
+                "see the pipeline's failed action (a VerifyProd failure means prod rolled back).")))
         self._trigger(model_package_group_name, topic, key)
         depend_on_policy_only(self.pipeline, self.pipeline.role)
         self._acknowledge_generated_policies(artifact_bucket, {staging.stage: staging.stack_name,
                                                                prod.stage: prod.stack_name})
 
     # CodeBuild
+
+    def _verify_project(self, model_name: str, config_dir: str, prod: DeployTarget) -> codebuild.PipelineProject:
+        """Describes the prod endpoint after its deployment: it must run the config the stack just deployed.
+
+        No traffic is sent: known-case requests would land in prod's data capture and in its drift statistics.
+        """
+        variables = {"MODEL_NAME": model_name, "CONFIG_DIR": config_dir, "STAGE": prod.stage}
+        stack = Stack.of(self)
+        verify_role = None
+        if prod.account:
+            check_role = role_arn(stack, deploy_check_role_name(prod.endpoint_name), prod.account)
+            variables["CHECK_ROLE_ARN"] = check_role
+            # The prod account trusts exactly this role, by name.
+            verify_role = iam.Role(self, "VerifyProdProjectRole", role_name=verify_project_role_name(model_name),
+                                   assumed_by=iam.ServicePrincipal("codebuild.amazonaws.com"),
+                                   description=f"{model_name}-deploy-verify checks the prod endpoint")
+        project = self._project("VerifyProd", f"{model_name}-deploy-verify", VERIFY_BUILDSPEC, variables,
+                                role=verify_role)
+        if prod.account:
+            project.add_to_role_policy(iam.PolicyStatement(
+                sid="AssumeProdCheckRole", actions=["sts:AssumeRole"], resources=[check_role]))
+        else:
+            project.add_to_role_policy(iam.PolicyStatement(
+                sid="DescribeProdEndpoint", actions=["sagemaker:DescribeEndpoint"],
+                resources=[self._endpoint_arn(prod)]))
+        return project
 
     def _project(self, construct_id: str, name: str, buildspec: str, variables: dict[str, str],
                  role: iam.IRole | None = None):
@@ -311,7 +353,7 @@ class ModelDeployPipeline(Construct):
             event_pattern=events.EventPattern(
                 source=["aws.sagemaker"], detail_type=[PACKAGE_EVENT],
                 detail={**detail_pattern, "ModelApprovalStatus": ["Rejected"]}),
-            targets=[targets.SnsTopic(topic, message=events.RuleTargetInput.from_text(
+            targets=[TopicTarget(topic, message=events.RuleTargetInput.from_text(
                 f"Model package {events.EventField.from_path('$.detail.ModelPackageArn')} was rejected; "
                 "it will not be deployed."))],
         )
@@ -320,7 +362,7 @@ class ModelDeployPipeline(Construct):
         stack = Stack.of(self)
         # Artifacts live in the pipeline's store, which may be a bucket of its own.
         store = (wildcard_rule(stack, self.pipeline.artifact_bucket.arn_for_objects("*")),)
-        for project in (self.resolve_project, self.test_project):
+        for project in (self.resolve_project, self.test_project, self.verify_project):
             acknowledge_cdk_artifact_grants(project.role, bucket, *codebuild_default_grant_rules(project), *store)
         acknowledge_cdk_artifact_grants(self.pipeline.role, bucket, *store)
         deploy_stages = {f"Deploy{stage.capitalize()}": name for stage, name in stacks.items()}

@@ -20,6 +20,11 @@ from pipeline_code import contracts
 ARTIFACT_OBJECTS = f"{contracts.ARTIFACT_PREFIX}/"  # model.tar.gz from the build pipeline's steps
 SCALING_SERVICE = "sagemaker.application-autoscaling.amazonaws.com"
 SCALING_ROLE = f"aws-service-role/{SCALING_SERVICE}/AWSServiceRoleForApplicationAutoScaling_SageMakerEndpoint"
+# Application Auto Scaling writes have no resource-level permissions; the service-namespace condition key (Application
+# Auto Scaling User Guide, "How Application Auto Scaling works with IAM") keeps them to SageMaker variants.
+AUTOSCALING_WRITES = ("application-autoscaling:RegisterScalableTarget", "application-autoscaling:DeregisterScalableTarget",
+                      "application-autoscaling:PutScalingPolicy", "application-autoscaling:DeleteScalingPolicy",
+                      "application-autoscaling:PutScheduledAction", "application-autoscaling:DeleteScheduledAction")
 
 
 def deploy_role_name(endpoint_name: str) -> str:
@@ -35,6 +40,16 @@ def deploy_action_role_name(endpoint_name: str) -> str:
 def integration_test_role_name(endpoint_name: str) -> str:
     """The role in a stage account that the tooling account's integration test assumes."""
     return f"{endpoint_name}-integration-test"
+
+
+def deploy_check_role_name(endpoint_name: str) -> str:
+    """The role in a stage account that the post-deploy check assumes: it may only describe the endpoint."""
+    return f"{endpoint_name}-deploy-check"
+
+
+def verify_project_role_name(model_name: str) -> str:
+    """The post-deploy check project's role, named so that the prod account can trust exactly it."""
+    return f"{model_name}-deploy-verify"
 
 
 def monitor_read_role_name(endpoint_name: str) -> str:
@@ -145,21 +160,22 @@ def add_endpoint_deploy_policy(
         ("Dashboard", ["cloudwatch:PutDashboard", "cloudwatch:GetDashboard", "cloudwatch:DeleteDashboards",
                        "cloudwatch:TagResource", "cloudwatch:UntagResource", "cloudwatch:ListTagsForResource"],
          [arn("cloudwatch", "dashboard", variant_dashboard_name(endpoint_name), region="")]),
-        ("Autoscaling", ["application-autoscaling:RegisterScalableTarget",
-                         "application-autoscaling:DeregisterScalableTarget",
-                         "application-autoscaling:DescribeScalableTargets",
-                         "application-autoscaling:PutScalingPolicy", "application-autoscaling:DeleteScalingPolicy",
-                         "application-autoscaling:DescribeScalingPolicies",
-                         "application-autoscaling:DescribeScheduledActions",
-                         "application-autoscaling:PutScheduledAction", "application-autoscaling:DeleteScheduledAction",
-                         "application-autoscaling:TagResource", "application-autoscaling:UntagResource",
-                         "application-autoscaling:ListTagsForResource"], ["*"]),
+        ("AutoscalingRead", ["application-autoscaling:DescribeScalableTargets",
+                             "application-autoscaling:DescribeScalingPolicies",
+                             "application-autoscaling:DescribeScheduledActions"], ["*"]),
+        # Tagging acts on scalable-target ARNs (TagResource API reference), without the service-namespace key.
+        ("AutoscalingTags", ["application-autoscaling:TagResource", "application-autoscaling:UntagResource",
+                             "application-autoscaling:ListTagsForResource"],
+         [arn("application-autoscaling", "scalable-target", "*")]),
         # Target-tracking policies are validated against their metric (no resource-level permissions).
         ("ScalingMetrics", ["cloudwatch:GetMetricData"], ["*"]),
         ("EndpointVolumeKey", ["kms:CreateGrant", "kms:DescribeKey"], [key_arn]),
     ]
     for sid, actions, resources in statements:
         role.add_to_principal_policy(iam.PolicyStatement(sid=sid, actions=actions, resources=resources))
+    role.add_to_principal_policy(iam.PolicyStatement(
+        sid="Autoscaling", actions=list(AUTOSCALING_WRITES), resources=["*"],
+        conditions={"StringEquals": {"application-autoscaling:service-namespace": "sagemaker"}}))
     role.add_to_principal_policy(iam.PolicyStatement(
         sid="PassServingRole", actions=["iam:PassRole"], resources=[serving_role_arn],
         conditions={"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}}))

@@ -40,7 +40,7 @@ def build_app(config: PlatformConfig, app: App | None = None, *, nag: bool = Tru
                 if target.account:
                     StageAccessStack(app, stage_access_stack_name(target.stack_name), model=model, stage=stage,
                                      endpoint_stack_name=target.stack_name, tooling_account=platform.tooling.account,
-                                     integration_test=stage == "staging", env=env,
+                                     integration_test=stage == "staging", deploy_check=stage == "prod", env=env,
                                      monitors=monitor_functions(model) if stage == MONITORED_STAGE else None)
     GovernanceStack(app, f"{platform.prefix}-governance", platform=platform, models=config.models,
                     env=tooling)

@@ -3,13 +3,13 @@ from __future__ import annotations
 
 from aws_cdk import CfnOutput, Stack
 from aws_cdk import aws_events as events
-from aws_cdk import aws_events_targets as targets
 
 from mlops_constructs.batch_scoring import BatchScoring
 from mlops_constructs.config import ModelConfig, PlatformSettings
 from mlops_constructs.deploy_pipeline import DeployTarget, ModelDeployPipeline
 from mlops_constructs.endpoint_access import deploy_role_name, endpoint_serving_role, role_arn
 from mlops_constructs.model_core import ModelCore
+from mlops_constructs.rule_targets import TopicTarget
 from mlops_constructs.secure_bucket import SecureBucket
 from pipeline_code import contracts
 from stacks.endpoint_stack import captures_data, endpoint_stack_name, serving_repository_arn
@@ -56,7 +56,7 @@ def add_deployment(stack: Stack, *, model: ModelConfig, platform: PlatformSettin
                 events.Rule(stack, f"{target.stage.capitalize()}Alarms",
                             description=f"Alarm state changes of {target.stack_name} in {target.account}",
                             event_pattern=alarm_event_pattern(target.stack_name, target.account),
-                            targets=[targets.SnsTopic(core.topic)])
+                            targets=[TopicTarget(core.topic)])
         # Deploy actions in other accounts read the pipeline's artifact store whole: give them a store that holds
         # pipeline artifacts only, never the model artifact bucket's code/ and ci/.
         store = SecureBucket(stack, "DeployArtifactStore", encryption_key=core.key,

@@ -19,7 +19,6 @@ from mlops_constructs.guarded_endpoint import (
     ServerlessSpec,
     TrafficShift,
     VariantSpec,
-    WatchedMetric,
 )
 from mlops_constructs.nag import acknowledge
 from pipeline_code import contracts
@@ -111,7 +110,6 @@ class EndpointStack(Stack):
             if deployment.autoscaling else None,
             serverless=ServerlessSpec(deployment.serverless.memory_mb, deployment.serverless.max_concurrency)
             if serverless else None,
-            watched_metrics=None if serverless else _watched_metrics(model),
         )
         if topic is None:
             acknowledge(self.endpoint, "The alarms of an endpoint in a stage account have no SNS action: the "
@@ -140,16 +138,3 @@ def serving_repository_arn(stack: Stack, model: ModelConfig, account: str | None
         return stack.format_arn(service="ecr", resource="repository", resource_name=model.training.image.repository,
                                 account=account)
     return f"arn:{stack.partition}:ecr:{stack.region}:*:repository/sagemaker-xgboost"
-
-
-def _watched_metrics(model: ModelConfig) -> list[WatchedMetric]:
-    """The model's own drift and quality alarms roll back a deployment, where monitoring configures them."""
-    watched = []
-    if model.monitoring.drift:
-        watched.append(WatchedMetric(contracts.METRIC_DRIFT_SCORE, model.monitoring.drift.threshold, "above",
-                                     "Drift"))
-    if model.monitoring.quality:
-        quality = model.monitoring.quality
-        watched.append(WatchedMetric(contracts.QUALITY_METRIC_NAMES[quality.metric], quality.floor, "below",
-                                     "Quality"))
-    return watched

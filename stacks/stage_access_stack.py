@@ -18,6 +18,7 @@ from mlops_constructs.config import ModelConfig
 from mlops_constructs.endpoint_access import (
     add_endpoint_deploy_policy,
     deploy_action_role_name,
+    deploy_check_role_name,
     deploy_role_name,
     endpoint_serving_role,
     integration_test_role_name,
@@ -25,6 +26,7 @@ from mlops_constructs.endpoint_access import (
     pipeline_role_name,
     role_arn,
     test_project_role_name,
+    verify_project_role_name,
 )
 from mlops_constructs.monitoring import monitor_role_name
 from mlops_constructs.nag import acknowledge, wildcard_rules
@@ -55,6 +57,8 @@ class StageAccessStack(Stack):
     - ``<endpoint>-deploy-action``: the CD pipeline's deploy action; trusted by the pipeline's role only.
     - ``<endpoint>-integration-test`` (staging only): the integration test's role, trusted by the test
       project's role only.
+    - ``<endpoint>-deploy-check`` (prod only): the post-deploy check describes the endpoint, trusted by the
+      check project's role only.
     - ``<endpoint>-monitor-read`` (the monitored stage only): the drift and quality monitors of the tooling
       account describe the endpoint, its config, models and packages through it; trusted by those two roles.
     - An EventBridge rule that forwards the endpoint's alarm state changes to the tooling account's default bus,
@@ -66,13 +70,14 @@ class StageAccessStack(Stack):
         endpoint_stack_name: the stage's endpoint stack (required).
         tooling_account: account of the model stack and its CD pipeline (required).
         integration_test: add the integration-test role; default ``False``.
+        deploy_check: add the post-deploy check role; default ``False``.
         monitors: names of the tooling account's monitor functions (``drift_detector``, ``quality_monitor``)
             that read this endpoint; default none (no monitor-read role).
     """
 
     def __init__(self, scope: Construct, construct_id: str, *, model: ModelConfig, stage: str,
                  endpoint_stack_name: str, tooling_account: str, integration_test: bool = False,
-                 monitors: list[str] | None = None, **kwargs) -> None:
+                 deploy_check: bool = False, monitors: list[str] | None = None, **kwargs) -> None:
         super().__init__(scope, construct_id,
                          description=f"Roles of model {model.name}'s {stage} endpoint in this account", **kwargs)
         endpoint = contracts.endpoint_name(model.name, stage)
@@ -100,6 +105,8 @@ class StageAccessStack(Stack):
         self.action_role = self._action_role(model.name, endpoint, endpoint_stack_name, tooling_account)
         self.integration_test_role = self._integration_test_role(model.name, endpoint, tooling_account) \
             if integration_test else None
+        self.deploy_check_role = self._deploy_check_role(model.name, endpoint, tooling_account) \
+            if deploy_check else None
         self.monitor_read_role = self._monitor_read_role(model.name, endpoint, tooling_account, monitors) \
             if monitors else None
         alarms_home = events.Rule(self, "AlarmsHome", description=f"Alarm state changes of {endpoint_stack_name} go to the "
@@ -175,6 +182,17 @@ class StageAccessStack(Stack):
                     "versions are created at run time; the role only describes them.",
                     *wildcard_rules(self, described))
         acknowledge(role, "The read policy is inline so that it belongs to this role alone.",
+                    "NIST.800.53.R5-IAMNoInlinePolicy")
+        return role
+
+    def _deploy_check_role(self, model_name: str, endpoint: str, tooling: str) -> iam.Role:
+        role = iam.Role(self, "DeployCheckRole", role_name=deploy_check_role_name(endpoint),
+                        assumed_by=self._trusting(tooling, verify_project_role_name(model_name)),
+                        description=f"The CD pipeline checks which endpoint config {endpoint} runs")
+        role.add_to_principal_policy(iam.PolicyStatement(
+            actions=["sagemaker:DescribeEndpoint"],
+            resources=[self.format_arn(service="sagemaker", resource="endpoint", resource_name=endpoint)]))
+        acknowledge(role, "The check policy is inline so that it belongs to this role alone.",
                     "NIST.800.53.R5-IAMNoInlinePolicy")
         return role
 
