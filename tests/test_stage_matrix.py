@@ -47,8 +47,12 @@ def test_prod_in_another_region_fails_at_synth_naming_the_field(tmp_path):
 
 
 @pytest.mark.parametrize("app_name", APPS)
-def test_the_variant_synthesizes_nag_clean(app_name, request):
+def test_the_variant_synthesizes_nag_clean_with_no_iam_in_endpoint_stacks(app_name, request):
     app = request.getfixturevalue(app_name)
+    for model in MODELS:
+        for stage in ("staging", "prod"):
+            resources = app.templates[f"mlops-{model}-{stage}"]["Resources"].values()
+            assert not [r["Type"] for r in resources if r["Type"].startswith("AWS::IAM::")], (model, stage)
     report = json.loads((Path(app.assembly.directory) / "validation-report.json").read_text())
     assert [(v["ruleName"], c["constructPath"]) for p in report["pluginReports"] for v in p.get("violations", [])
             for c in v["violatingConstructs"]] == []
