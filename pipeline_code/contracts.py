@@ -43,6 +43,9 @@ META_STEP_LIBRARIES = "mlops:step_libraries"  # its recorded versions: "python=3
 META_MODEL_SHA256 = "mlops:model_sha256"  # SHA-256 of the xgboost-model file the Evaluate step scored
 MODEL_SHA256_KEY = "model_sha256"  # where evaluation.json holds that hash
 
+# S3 layout in a model's artifact bucket: step outputs (model.tar.gz, baselines) under pipelines/<execution>/.
+ARTIFACT_PREFIX = "pipelines"
+
 # S3 layout in a model's data bucket.
 CAPTURE_PREFIX = "capture"  # SageMaker appends /<endpoint>/<variant>/yyyy/mm/dd/hh/<file>.jsonl
 MONITORING_REPORTS_PREFIX = "monitoring"  # /<endpoint>/<yyyy>/<mm>/<dd>/<hh>/drift.json

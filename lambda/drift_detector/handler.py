@@ -22,6 +22,7 @@ from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from pipeline_code import contracts, drift_fanout
 from pipeline_code.drift_detect import VERDICT_DRIFT, VERDICT_INSUFFICIENT, VERDICT_NO_DRIFT
 from pipeline_code.drift_stats import Baseline, BaselineError
+from pipeline_code.endpoint_session import endpoint_sagemaker_client
 from pipeline_code.monitoring_window import (
     baseline_uri,
     capture_prefix,
@@ -220,7 +221,7 @@ def handler(event, context):
         report = reduce(s3, event)
     else:
         report = run(
-            s3, boto3.client("sagemaker"),
+            s3, endpoint_sagemaker_client(),
             model=os.environ["MODEL_NAME"], endpoint=os.environ["ENDPOINT_NAME"], bucket=os.environ["DATA_BUCKET"],
             event_time=(event or {}).get("time"), metric=os.environ.get("DRIFT_METRIC", "psi"),
             threshold=float(os.environ.get("DRIFT_THRESHOLD", "0.2")),

@@ -17,6 +17,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from pipeline_code import contracts
 from pipeline_code.capture_decode import CaptureDecoder, CaptureSchema
 from pipeline_code.drift_stats import BaselineError
+from pipeline_code.endpoint_session import endpoint_sagemaker_client
 from pipeline_code.monitoring_window import (
     MAX_FILE_BYTES,
     capture_prefix,
@@ -88,7 +89,7 @@ def publish(report: dict) -> None:
 @logger.inject_lambda_context
 def handler(event, context):
     report = run(
-        boto3.client("s3"), boto3.client("sagemaker"), model=os.environ["MODEL_NAME"],
+        boto3.client("s3"), endpoint_sagemaker_client(), model=os.environ["MODEL_NAME"],
         endpoint=os.environ["ENDPOINT_NAME"], bucket=os.environ["DATA_BUCKET"],
         ground_truth_prefix=os.environ["GROUND_TRUTH_PREFIX"], positive_class=os.environ.get("POSITIVE_CLASS", "1"),
         threshold=float(os.environ.get("DECISION_THRESHOLD", "0.5")),
