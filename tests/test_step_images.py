@@ -205,3 +205,29 @@ def test_local_versions_warn_before_running_and_are_recorded(tmp_path, capsys):
     assert run["image_versions"] == {"python": image.python, **image.libraries}
     evaluation = json.loads((out / "evaluation.json").read_text())
     assert run["model_sha256"] == evaluation[c.MODEL_SHA256_KEY]
+
+
+@pytest.mark.filterwarnings("ignore:.*Text file input has been deprecated")
+def test_train_reads_csv_with_xgboosts_own_parser_as_the_container_does(tmp_path):
+    import numpy as np
+    import xgboost as xgb
+
+    from pipeline_code import train
+
+    (tmp_path / "part").mkdir()
+    (tmp_path / "part" / "train.csv").write_text("0,1.92,nan\n1,4.72,3\n")
+    values = train.read_matrix(tmp_path).get_data().toarray()
+    native = xgb.DMatrix(f"{tmp_path / 'part' / 'train.csv'}?format=csv&label_column=0").get_data().toarray()
+    assert values.tolist() == native.tolist()
+    # XGBoost's CSV parser reads "1.92" as float32 1.9200001; parsing to float64 first (pandas) gives 1.92, and
+    # on the fraud data that trained another model than the container's.
+    assert values[0, 0] != np.float32(1.92)
+
+
+def test_train_stops_early_only_as_the_container_does(tmp_path):
+    from pipeline_code import train
+
+    assert train._early_stopping({"early_stopping_rounds": "5"}) == []  # no eval_metric: the container ignores it
+    (callback,) = train._early_stopping({"early_stopping_rounds": "5", "eval_metric": "logloss,auc"})
+    assert (callback.rounds, callback.metric_name, callback.data, callback.maximize, callback.save_best) == (
+        5, "auc", "validation", True, True)
