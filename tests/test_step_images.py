@@ -180,7 +180,7 @@ def test_run_local_launches_steps_like_the_pipeline_and_maps_their_bad_input(tmp
     data = tmp_path / "bad.csv"
     data.write_text("Age,Attrition\n30,Yes\n")
     code = mlops(["run-local", "employee-attrition", "--config-dir", str(CONFIG_DIR), "--data", str(data),
-                  "--out", str(tmp_path / "out"), "--step-python", sys.executable])
+                  "--out", str(tmp_path / "out"), "--step-python", sys.executable, "--local-versions"])
     captured = capsys.readouterr()
     assert code == 2, captured
     assert f"steps run in step environment {sys.executable}" in captured.out
@@ -231,3 +231,15 @@ def test_train_stops_early_only_as_the_container_does(tmp_path):
     (callback,) = train._early_stopping({"early_stopping_rounds": "5", "eval_metric": "logloss,auc"})
     assert (callback.rounds, callback.metric_name, callback.data, callback.maximize, callback.save_best) == (
         5, "auc", "validation", True, True)
+
+
+def test_a_step_python_without_the_images_versions_needs_local_versions(tmp_path, capsys):
+    image = step_image("3.0-5")
+    if not step_images.differences(image, step_images.current_python(),
+                                   step_images.installed_versions(image.libraries)):
+        pytest.skip("this interpreter has the image's versions")
+    code = mlops(["run-local", "employee-attrition", "--config-dir", str(CONFIG_DIR), "--data", str(ATTRITION),
+                  "--out", str(tmp_path / "out"), "--step-python", sys.executable])
+    error = capsys.readouterr().err
+    assert code == 2 and f"--step-python {sys.executable} differs from model image xgboost 3.0-5" in error
+    assert not (tmp_path / "out" / "work").exists()
