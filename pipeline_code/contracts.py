@@ -9,6 +9,13 @@ METRIC_NAMESPACE = "MLOps/ModelMonitoring"
 DIM_MODEL = "Model"
 DIM_ENDPOINT = "Endpoint"
 DIM_FEATURE = "Feature"
+# Powertools Metrics adds a ``service`` dimension (POWERTOOLS_SERVICE_NAME, which PlatformFunction sets to the
+# function's folder name) to every metric it emits; CloudWatch matches dimension sets exactly, so every alarm and
+# dashboard names it too. The values are the lambda/<folder> names of the emitting functions.
+DIM_SERVICE = "service"
+SERVICE_DRIFT_DETECTOR = "drift_detector"
+SERVICE_QUALITY_MONITOR = "quality_monitor"
+SERVICE_AUDIT_WRITER = "audit_writer"
 METRIC_DRIFT_SCORE = "DriftScore"  # per feature (Model, Endpoint, Feature) and overall max (Model, Endpoint)
 METRIC_DRIFTED_FEATURES = "DriftedFeatures"
 METRIC_PREDICTION_DRIFT = "PredictionDriftScore"
