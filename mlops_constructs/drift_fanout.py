@@ -169,7 +169,8 @@ class DriftFanOut(Construct):
               for f in (self.count_function, self.reduce_function)),
         )
         name = Fn.select(6, Fn.split(":", self.state_machine.state_machine_arn))
-        executions = f"arn:{Aws.PARTITION}:states:{Aws.REGION}:{Aws.ACCOUNT_ID}:execution:{name}"
+        # As CDK renders them: concrete region and account when the stack pins them, pseudo-parameters otherwise.
+        executions = f"arn:{stack.partition}:states:{stack.region}:{stack.account}:execution:{name}"
         acknowledge(
             self.state_machine,
             "The Distributed Map describes, stops and redrives its own child executions, named at run time "
