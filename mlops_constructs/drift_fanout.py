@@ -80,12 +80,12 @@ class DriftFanOut(Construct):
         capture = f"{contracts.CAPTURE_PREFIX}/{endpoint_name}/"
 
         self.count_function = PlatformFunction(
-            self, "Count", function="drift_detector", description=f"Drift fan-out child of {endpoint_name}: "
+            self, "Count", function=contracts.SERVICE_DRIFT_DETECTOR, description=f"Drift fan-out child of {endpoint_name}: "
             "counts one batch of capture objects", key=key, memory_size=2048,
             timeout=child_timeout or Duration.minutes(10), retry_attempts=0,
             environment={**environment, "DRIFT_STEP": contracts.DRIFT_STEP_COUNT})
         self.reduce_function = PlatformFunction(
-            self, "Reduce", function="drift_detector", description=f"Drift fan-out of {endpoint_name}: merges "
+            self, "Reduce", function=contracts.SERVICE_DRIFT_DETECTOR, description=f"Drift fan-out of {endpoint_name}: merges "
             "the children's counts, scores, publishes and reports", key=key, memory_size=1024,
             timeout=Duration.minutes(5), retry_attempts=0,
             environment={**environment, "DRIFT_STEP": contracts.DRIFT_STEP_REDUCE})
