@@ -173,14 +173,41 @@ def _scheduled() -> dict:
 
 
 def drift_detector(env: dict) -> list[dict]:
-    """A drifted hour of capture data, more records than MIN_SAMPLES: every drift metric gets a value."""
+    """A drifted hour of capture data, more records than MIN_SAMPLES: every drift metric gets a value. The
+    fan-out's functions (DRIFT_STEP count, reduce) get the plan, a batch and the map's results instead."""
     endpoint = env["ENDPOINT_NAME"]
     _serve(env["MODEL_NAME"], endpoint, with_baseline=True)
     rows = 2 * int(env.get("MIN_SAMPLES", "500"))
     key = f"{contracts.CAPTURE_PREFIX}/{endpoint}/primary/{hour_path(window_hour(EVENT_TIME))}/part-0.jsonl"
-    boto3.client("s3").put_object(Bucket=env["DATA_BUCKET"], Key=key,
-                                  Body=capture_file(rows, seed=4, drift=1.0, baseline=_baseline()).encode())
-    return [_scheduled()]
+    body = capture_file(rows, seed=4, drift=1.0, baseline=_baseline()).encode()
+    boto3.client("s3").put_object(Bucket=env["DATA_BUCKET"], Key=key, Body=body)
+    step = env.get("DRIFT_STEP", contracts.DRIFT_STEP_PLAN)
+    return [_scheduled()] if step == contracts.DRIFT_STEP_PLAN else [_fanout_event(env, step, key, body)]
+
+
+def _fanout_event(env: dict, step: str, key: str, body: bytes) -> dict:
+    """What the state machine hands the count child or the reduce step (see mlops_constructs/drift_fanout.py)."""
+    from pipeline_code import drift_fanout
+    from pipeline_code.drift_detect import DriftWindow
+
+    s3, bucket, hour = boto3.client("s3"), env["DATA_BUCKET"], window_hour(EVENT_TIME)
+    prefix = drift_fanout.fanout_prefix(env["ENDPOINT_NAME"], hour)
+    uri = f"s3://contract-artifacts/pipelines/exec-1/preprocess/baseline/{contracts.BASELINE_FILE}"
+    plan = {"model": env["MODEL_NAME"], "endpoint": env["ENDPOINT_NAME"], "bucket": bucket,
+            "hour": hour.isoformat(), "metric": "psi", "threshold": 0.2, "min_samples": 500,
+            "baselines": {"primary": uri}, "errors": {}}
+    s3.put_object(Bucket=bucket, Key=f"{prefix}/plan.json", Body=json.dumps(plan).encode())
+    event = {"bucket": bucket, "plan_key": f"{prefix}/plan.json"}
+    if step == contracts.DRIFT_STEP_COUNT:
+        return {**event, "batch": {"variant": "primary", "keys": [key], "bytes": len(body)}}
+    window = DriftWindow(_baseline())
+    window.add_file(body)
+    child = {"Status": "SUCCEEDED", "Output": json.dumps({"variant": "primary", "state": window.counts_state()})}
+    s3.put_object(Bucket=bucket, Key=f"{prefix}/results/run/SUCCEEDED_0.json", Body=json.dumps([child]).encode())
+    manifest = {"DestinationBucket": bucket, "MapRunArn": "arn:run",
+                "ResultFiles": {"SUCCEEDED": [{"Key": f"{prefix}/results/run/SUCCEEDED_0.json", "Size": 1}]}}
+    s3.put_object(Bucket=bucket, Key=f"{prefix}/results/run/manifest.json", Body=json.dumps(manifest).encode())
+    return {**event, "result_writer": {"Bucket": bucket, "Key": f"{prefix}/results/run/manifest.json"}}
 
 
 def quality_monitor(env: dict) -> list[dict]:
