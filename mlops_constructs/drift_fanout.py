@@ -12,7 +12,7 @@ it writes the plan and the batches (``pipeline_code.drift_fanout.plan_batches``)
 """
 from __future__ import annotations
 
-from aws_cdk import ArnFormat, Aws, Duration, FeatureFlags, Fn, RemovalPolicy, Stack
+from aws_cdk import Aws, Duration, FeatureFlags, Fn, RemovalPolicy, Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cw_actions
 from aws_cdk import aws_iam as iam
@@ -80,12 +80,12 @@ class DriftFanOut(Construct):
         capture = f"{contracts.CAPTURE_PREFIX}/{endpoint_name}/"
 
         self.count_function = PlatformFunction(
-            self, "Count", function="drift_detector", description=f"Drift fan-out child of {endpoint_name}: "
+            self, "Count", function=contracts.SERVICE_DRIFT_DETECTOR, description=f"Drift fan-out child of {endpoint_name}: "
             "counts one batch of capture objects", key=key, memory_size=2048,
             timeout=child_timeout or Duration.minutes(10), retry_attempts=0,
             environment={**environment, "DRIFT_STEP": contracts.DRIFT_STEP_COUNT})
         self.reduce_function = PlatformFunction(
-            self, "Reduce", function="drift_detector", description=f"Drift fan-out of {endpoint_name}: merges "
+            self, "Reduce", function=contracts.SERVICE_DRIFT_DETECTOR, description=f"Drift fan-out of {endpoint_name}: merges "
             "the children's counts, scores, publishes and reports", key=key, memory_size=1024,
             timeout=Duration.minutes(5), retry_attempts=0,
             environment={**environment, "DRIFT_STEP": contracts.DRIFT_STEP_REDUCE})
@@ -169,9 +169,8 @@ class DriftFanOut(Construct):
               for f in (self.count_function, self.reduce_function)),
         )
         name = Fn.select(6, Fn.split(":", self.state_machine.state_machine_arn))
-        # Rendered as CDK renders its DistributedMapPolicy: literal region and account in a pinned stack.
-        executions = stack.format_arn(service="states", resource="execution", resource_name=name,
-                                      arn_format=ArnFormat.COLON_RESOURCE_NAME)
+        # As CDK renders them: concrete region and account when the stack pins them, pseudo-parameters otherwise.
+        executions = f"arn:{stack.partition}:states:{stack.region}:{stack.account}:execution:{name}"
         acknowledge(
             self.state_machine,
             "The Distributed Map describes, stops and redrives its own child executions, named at run time "

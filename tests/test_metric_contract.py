@@ -173,14 +173,41 @@ def _scheduled() -> dict:
 
 
 def drift_detector(env: dict) -> list[dict]:
-    """A drifted hour of capture data, more records than MIN_SAMPLES: every drift metric gets a value."""
+    """A drifted hour of capture data, more records than MIN_SAMPLES: every drift metric gets a value. The
+    fan-out's functions (DRIFT_STEP count, reduce) get the plan, a batch and the map's results instead."""
     endpoint = env["ENDPOINT_NAME"]
     _serve(env["MODEL_NAME"], endpoint, with_baseline=True)
     rows = 2 * int(env.get("MIN_SAMPLES", "500"))
     key = f"{contracts.CAPTURE_PREFIX}/{endpoint}/primary/{hour_path(window_hour(EVENT_TIME))}/part-0.jsonl"
-    boto3.client("s3").put_object(Bucket=env["DATA_BUCKET"], Key=key,
-                                  Body=capture_file(rows, seed=4, drift=1.0, baseline=_baseline()).encode())
-    return [_scheduled()]
+    body = capture_file(rows, seed=4, drift=1.0, baseline=_baseline()).encode()
+    boto3.client("s3").put_object(Bucket=env["DATA_BUCKET"], Key=key, Body=body)
+    step = env.get("DRIFT_STEP", contracts.DRIFT_STEP_PLAN)
+    return [_scheduled()] if step == contracts.DRIFT_STEP_PLAN else [_fanout_event(env, step, key, body)]
+
+
+def _fanout_event(env: dict, step: str, key: str, body: bytes) -> dict:
+    """What the state machine hands the count child or the reduce step (see mlops_constructs/drift_fanout.py)."""
+    from pipeline_code import drift_fanout
+    from pipeline_code.drift_detect import DriftWindow
+
+    s3, bucket, hour = boto3.client("s3"), env["DATA_BUCKET"], window_hour(EVENT_TIME)
+    prefix = drift_fanout.fanout_prefix(env["ENDPOINT_NAME"], hour)
+    uri = f"s3://contract-artifacts/pipelines/exec-1/preprocess/baseline/{contracts.BASELINE_FILE}"
+    plan = {"model": env["MODEL_NAME"], "endpoint": env["ENDPOINT_NAME"], "bucket": bucket,
+            "hour": hour.isoformat(), "metric": "psi", "threshold": 0.2, "min_samples": 500,
+            "baselines": {"primary": uri}, "errors": {}}
+    s3.put_object(Bucket=bucket, Key=f"{prefix}/plan.json", Body=json.dumps(plan).encode())
+    event = {"bucket": bucket, "plan_key": f"{prefix}/plan.json"}
+    if step == contracts.DRIFT_STEP_COUNT:
+        return {**event, "batch": {"variant": "primary", "keys": [key], "bytes": len(body)}}
+    window = DriftWindow(_baseline())
+    window.add_file(body)
+    child = {"Status": "SUCCEEDED", "Output": json.dumps({"variant": "primary", "state": window.counts_state()})}
+    s3.put_object(Bucket=bucket, Key=f"{prefix}/results/run/SUCCEEDED_0.json", Body=json.dumps([child]).encode())
+    manifest = {"DestinationBucket": bucket, "MapRunArn": "arn:run",
+                "ResultFiles": {"SUCCEEDED": [{"Key": f"{prefix}/results/run/SUCCEEDED_0.json", "Size": 1}]}}
+    s3.put_object(Bucket=bucket, Key=f"{prefix}/results/run/manifest.json", Body=json.dumps(manifest).encode())
+    return {**event, "result_writer": {"Bucket": bucket, "Key": f"{prefix}/results/run/manifest.json"}}
 
 
 def quality_monitor(env: dict) -> list[dict]:
@@ -368,27 +395,14 @@ def test_every_alarm_and_dashboard_metric_of_ours_is_emitted_with_its_exact_dime
     all_keys = {k for *_, env in functions for k in env}
     emitted_metrics: set[Metric] = set()
     runs = {}
-    fanout_steps = []
     for stack, _logical_id, folder, variables in functions:
         environment = {k: resolve(v, templates[stack]) for k, v in variables.items()}
-        if environment.get("DRIFT_STEP") in (contracts.DRIFT_STEP_COUNT, contracts.DRIFT_STEP_REDUCE):
-            fanout_steps.append((stack, environment))  # driven by tests/test_drift_fanout*.py; checked below
-            continue
         key = (folder, json.dumps(environment, sort_keys=True))
         if key not in runs:  # the same function with the same environment emits the same metrics
             runs[key] = run_function(folder, environment, templates[stack], all_keys, monkeypatch, capsys)
         emitted_metrics |= runs[key]
     present = {p.name for p in (REPO / "lambda").iterdir() if (p / "handler.py").is_file()}
     assert {folder for folder, _ in runs} == set(SCENARIOS) & present, "every scenario runs a Lambda of the templates"
-    # The fan-out's count and reduce steps publish through the detector's own publish(); they must do it under the
-    # same Powertools service, namespace, model and endpoint as the scheduled detector of that endpoint.
-    identity = ("POWERTOOLS_SERVICE_NAME", "POWERTOOLS_METRICS_NAMESPACE", "MODEL_NAME", "ENDPOINT_NAME")
-    detectors = {(s, env["ENDPOINT_NAME"]): env for s, _, f, v in functions
-                 for env in [{k: resolve(x, templates[s]) for k, x in v.items()}]
-                 if f == "drift_detector" and "DRIFT_STEP" not in env}
-    for stack, environment in fanout_steps:
-        detector = detectors[(stack, environment["ENDPOINT_NAME"])]
-        assert {k: environment.get(k) for k in identity} == {k: detector.get(k) for k in identity}, stack
 
     expected = expected_metrics(templates)
     assert expected, "the templates alarm on metrics of ours"
