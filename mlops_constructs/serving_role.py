@@ -23,25 +23,35 @@ def serving_role(
     reads: list[tuple[s3.IBucket, str]],
     writes: list[tuple[s3.IBucket, str]] = (),
     role_name: str | None = None,
+    resource_account: str | None = None,
 ) -> iam.Role:
     """A role SageMaker assumes to run a model: read ``reads`` (bucket, key prefix) pairs, write ``writes``,
     decrypt/encrypt with ``key``, pull the serving image, write its logs under ``log_group_name*`` and metrics.
 
-    ``role_name`` defaults to a CloudFormation-generated name.
+    ``role_name`` defaults to a CloudFormation-generated name. ``resource_account`` (default none) adds an
+    ``aws:ResourceAccount`` condition to the S3 and KMS statements, for buckets and a key in another account.
     """
     stack = Stack.of(scope)
     role = iam.Role(scope, construct_id, assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"),
                     role_name=role_name, description=description)
+    owner = {"StringEquals": {"aws:ResourceAccount": resource_account}} if resource_account else {}
     for bucket, prefix in reads:
         objects = bucket.arn_for_objects(f"{prefix}*")
-        role.add_to_principal_policy(iam.PolicyStatement(actions=["s3:GetObject"], resources=[objects]))
+        role.add_to_principal_policy(iam.PolicyStatement(actions=["s3:GetObject"], resources=[objects],
+                                                         conditions=owner or None))
         role.add_to_principal_policy(iam.PolicyStatement(
             actions=["s3:ListBucket"], resources=[bucket.bucket_arn],
-            conditions={"StringLike": {"s3:prefix": [f"{prefix}*"]}}))
+            conditions={"StringLike": {"s3:prefix": [f"{prefix}*"]}, **owner}))
     for bucket, prefix in writes:
         objects = bucket.arn_for_objects(f"{prefix}*")
-        role.add_to_principal_policy(iam.PolicyStatement(actions=["s3:PutObject"], resources=[objects]))
-    key.grant(role, "kms:Decrypt", *(["kms:GenerateDataKey"] if writes else []))
+        role.add_to_principal_policy(iam.PolicyStatement(actions=["s3:PutObject"], resources=[objects],
+                                                         conditions=owner or None))
+    key_actions = ["kms:Decrypt", *(["kms:GenerateDataKey"] if writes else [])]
+    if resource_account:
+        role.add_to_principal_policy(iam.PolicyStatement(actions=key_actions, resources=[key.key_arn],
+                                                         conditions=owner))
+    else:
+        key.grant(role, *key_actions)
     role.add_to_principal_policy(iam.PolicyStatement(
         actions=["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:BatchCheckLayerAvailability"],
         resources=image_repository_arns))

@@ -14,7 +14,8 @@ for the test that checks every role of the example apps.
 Patterns are written as cdk-nag prints resources, with placeholders that never match a ``*``:
 ``{partition}``, ``{region}``, ``{account}`` (pseudo parameters or literals), ``{name}`` (a config-derived name),
 ``{prefix}`` (an S3 key prefix ending in ``/``), ``{id}`` (the 8-character hash of a CDK logical ID) and ``{ref}``
-(a ``<Ref>`` or ``<Resource.Attribute>``). Role keys are logical IDs without their hash; ``{Stage}`` stands for a
+(a ``<Ref>`` or ``<Resource.Attribute>``), ``{store}`` (the artifact bucket or pipeline store) and ``{sfn}`` (a
+state machine's name derived from its ARN). Role keys are logical IDs without their hash; ``{Stage}`` stands for a
 capitalized stage name.
 """
 from __future__ import annotations
@@ -40,6 +41,9 @@ PLACEHOLDERS = {
     "id": r"[0-9A-F]{8}",
     "ref": r"<[A-Za-z][A-Za-z0-9]*(?:\.[A-Za-z]+)?>",
     "Stage": r"[A-Z][A-Za-z0-9]*",
+    "store": r"(?:CoreArtifactBucket|DeployArtifactStore)[0-9A-F]{8}",  # a model's artifact bucket or pipeline store
+    # a state machine's name as CDK derives it from its ARN: Fn::Select 6 of Fn::Split ":" of its Ref
+    "sfn": r'\{"Fn::Select":\[6,\{"Fn::Split":\[":",\{"Ref":"[A-Za-z0-9]+"\}\]\}\]\}',
 }
 _HASH_SUFFIX = re.compile(r"[0-9A-F]{8}$")
 
