@@ -112,3 +112,37 @@ def test_a_start_already_in_progress_elsewhere_is_a_skip(trigger, monkeypatch):
     assert trigger.handler(_alarm("e-1"), aws.Context()) == {
         "status": "skipped", "reason": "another invocation is starting the pipeline"}
     assert _executions() == 0
+
+
+def test_the_start_token_is_derived_from_the_alarm_event_so_a_redelivery_cannot_start_twice(trigger, monkeypatch):
+    import hashlib
+
+    real_client, tokens = trigger.boto3.client, []
+
+    def recording_client(name, *args, **kwargs):
+        client = real_client(name, *args, **kwargs)
+        if name == "sagemaker":
+            start = client.start_pipeline_execution
+
+            def recorded(**request):
+                tokens.append(request["ClientRequestToken"])
+                return start(**request)
+            client.start_pipeline_execution = recorded
+        return client
+
+    monkeypatch.setattr(trigger.boto3, "client", recording_client)
+    assert trigger.handler(_alarm("e-7"), aws.Context())["status"] == "started"
+    assert tokens == [hashlib.sha256(f"{aws.MODEL}/e-7".encode()).hexdigest()[:64]]
+
+
+def test_skips_and_starts_are_logged_with_their_reason(trigger, monkeypatch, capsys):
+    import sys
+
+    monkeypatch.setattr(trigger.logger.registered_handler, "stream", sys.stdout)
+    trigger.handler(_alarm("e-1"), aws.Context())
+    _earlier_execution(hours_ago=1)
+    skipped = trigger.handler(_alarm("e-2"), aws.Context())
+    logs = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith('{"level"')]
+    started = next(line for line in logs if line["message"] == "retraining")
+    assert started["status"] == "started" and started["execution_arn"].startswith("arn:aws:sagemaker:")
+    assert any(line["message"] == "retraining skipped" and line["reason"] == skipped["reason"] for line in logs)
