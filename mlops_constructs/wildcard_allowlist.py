@@ -272,21 +272,21 @@ ALLOWED: dict[str, tuple[Wildcard, ...]] = {
         Wildcard(("s3:PutObject",), f"{DATA}/monitoring/{{name}}/*", "Reports of this endpoint only."),
     ),
     "MonitoringRetrainFunctionRole": (XRAY, FUNCTION_LOGS),
-    "MonitoringDriftFanOutCountRole": (
+    "{scope}DriftFanOutCountRole": (
         XRAY, FUNCTION_LOGS,
         Wildcard(("s3:GetObject",), f"{ARTIFACTS}/pipelines/*", "The serving package's baseline under pipelines/."),
         Wildcard(("s3:GetObject",), f"{DATA}/capture/{{name}}/*", "Data capture of this endpoint only."),
         Wildcard(("s3:GetObject",), f"{DATA}/monitoring/{{name}}/drift-fanout/*",
                  "The hour's batch plan, written under the fan-out prefix at run time."),
     ),
-    "MonitoringDriftFanOutReduceRole": (
+    "{scope}DriftFanOutReduceRole": (
         XRAY, FUNCTION_LOGS,
         Wildcard(("s3:GetObject",), f"{ARTIFACTS}/pipelines/*", "The serving package's baseline under pipelines/."),
         Wildcard(("s3:GetObject",), f"{DATA}/monitoring/{{name}}/drift-fanout/*",
                  "The map's result files, named by Step Functions per map run."),
         Wildcard(("s3:PutObject",), f"{DATA}/monitoring/{{name}}/*", "Reports of this endpoint only."),
     ),
-    "MonitoringDriftFanOutStateMachineRole": (
+    "{scope}DriftFanOutStateMachineRole": (
         Wildcard(("logs:CreateLogDelivery", "logs:GetLogDelivery", "logs:UpdateLogDelivery", "logs:DeleteLogDelivery",
                   "logs:ListLogDeliveries", "logs:PutResourcePolicy", "logs:DescribeResourcePolicies",
                   "logs:DescribeLogGroups", "xray:PutTraceSegments", "xray:PutTelemetryRecords",

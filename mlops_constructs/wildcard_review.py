@@ -41,6 +41,7 @@ PLACEHOLDERS = {
     "id": r"[0-9A-F]{8}",
     "ref": r"<[A-Za-z][A-Za-z0-9]*(?:\.[A-Za-z]+)?>",
     "Stage": r"[A-Z][A-Za-z0-9]*",
+    "scope": r"(?:[A-Z][A-Za-z0-9]*)?",  # the IDs of the constructs a reusable construct sits in, if any
     "store": r"(?:CoreArtifactBucket|DeployArtifactStore)[0-9A-F]{8}",  # a model's artifact bucket or pipeline store
     # a state machine's name as CDK derives it from its ARN: Fn::Select 6 of Fn::Split ":" of its Ref
     "sfn": r'\{"Fn::Select":\[6,\{"Fn::Split":\[":",\{"Ref":"[A-Za-z0-9]+"\}\]\}\]\}',

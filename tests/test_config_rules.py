@@ -163,7 +163,7 @@ def test_deployment_rules(change, words):
     {"initial_instance_count": 4, "autoscaling": {"min_instances": 2, "max_instances": 4}},
     # A step of exactly one instance is enough: 4 instances x 25% = 1.
     {"initial_instance_count": 4, "strategy": {"type": "LINEAR", "step_percent": 25}},
-    {"initial_instance_count": 1, "strategy": {"type": "CANARY", "step_percent": 10}},
+    {"initial_instance_count": 2, "strategy": {"type": "CANARY", "step_percent": 10}},
 ])
 def test_deployment_edges_that_are_accepted(change):
     assert DeploymentSettings.model_validate(change).mode == change.get("mode", "realtime")
