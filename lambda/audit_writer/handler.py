@@ -61,7 +61,8 @@ def records_for(event: dict) -> list[dict]:
         name, status, actor = schema.endpoint_name_of(event, _endpoint_stacks())
         endpoint, config, models = _describe_serving(name)
         serving = schema.serving_from(endpoint, config, models)
-        return schema.endpoint_records(event, name, status, actor, endpoint, serving, _now())
+        pending = _describe_pending(endpoint)
+        return schema.endpoint_records(event, name, status, actor, endpoint, serving, _now(), pending=pending)
     raise schema.BadEvent(f"unsupported detail-type {detail_type!r}; expected one of "
                           f"{[schema.DETAIL_PACKAGE, schema.DETAIL_EXECUTION, schema.DETAIL_ENDPOINT, schema.DETAIL_STACK]}")
 
@@ -96,6 +97,18 @@ def _describe_serving(endpoint_name: str) -> tuple[dict | None, dict | None, dic
     variants = list(config.get("ProductionVariants") or []) + list(config.get("ShadowProductionVariants") or [])
     names = sorted({v["ModelName"] for v in variants if v.get("ModelName")})
     return endpoint, config, {name: client.describe_model(ModelName=name) for name in names}
+
+
+def _describe_pending(endpoint: dict | None) -> list[dict]:
+    """What an update in progress deploys (the endpoint's ``PendingDeploymentSummary``); empty when none."""
+    pending_config = ((endpoint or {}).get("PendingDeploymentSummary") or {}).get("EndpointConfigName")
+    if not pending_config:
+        return []
+    client = _sagemaker()
+    config = client.describe_endpoint_config(EndpointConfigName=pending_config)
+    variants = list(config.get("ProductionVariants") or []) + list(config.get("ShadowProductionVariants") or [])
+    names = sorted({v["ModelName"] for v in variants if v.get("ModelName")})
+    return schema.serving_from(endpoint, config, {name: client.describe_model(ModelName=name) for name in names})
 
 
 def write(records: list[dict]) -> int:
