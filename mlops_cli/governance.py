@@ -12,10 +12,12 @@ from __future__ import annotations
 import json
 import os
 import sys
+from pathlib import Path
 
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
+from mlops_cli import audit_export
 from mlops_cli import decision_queries as decisions
 from mlops_cli import governance_queries as queries
 from pipeline_code import audit_schema as schema
@@ -55,6 +57,18 @@ def register(subparsers) -> None:
                           help=f"the model's data bucket (DataBucketName output); default ${BUCKET_ENV}")
     _common(decision, table_required=True)
     decision.set_defaults(func=run_which_decision)
+
+    audit = subparsers.add_parser("audit", help="Audit-trail exports for the compliance team.")
+    audit_commands = audit.add_subparsers(dest="audit_command", required=True, metavar="ACTION")
+    export = audit_commands.add_parser("export", help="Write the audit records of a period as CSV or Parquet.")
+    export.add_argument("--from", dest="start", required=True, help="first day (2026-05-01) or ISO 8601 time")
+    export.add_argument("--to", dest="end", required=True, help="last day, inclusive, or ISO 8601 time")
+    export.add_argument("--out", type=Path, required=True, help="FILE.csv or FILE.parquet")
+    export.add_argument("--format", choices=audit_export.FORMATS, default=None,
+                        help="default: from the --out suffix")
+    export.add_argument("--page-size", type=int, default=None, help="items per Scan page; default DynamoDB's 1 MB")
+    _common(export, table_required=True)
+    export.set_defaults(func=run_audit_export)
 
     reproduce = subparsers.add_parser("reproduce", help="Rebuild a model package from its recorded inputs.")
     reproduce.add_argument("model_package_arn")
@@ -145,6 +159,18 @@ def run_which_decision(args) -> int:
                                           window_hours=args.window_hours)
         return result, format_which_decision(result)
     return _run(args, body, lambda result: EXIT_DECISION_AMBIGUOUS if result["ambiguous"] else 0)
+
+
+def run_audit_export(args) -> int:
+    def body():
+        if args.page_size is not None and args.page_size < 1:
+            raise queries.GovernanceError(f"--page-size must be 1 or more; got {args.page_size}")
+        _, table = _clients(args, table_required=True)
+        result = audit_export.export(table, args.start, args.end, args.out, args.format, args.page_size)
+        kinds = ", ".join(f"{count} {kind}" for kind, count in result["kinds"].items()) or "none"
+        return result, (f"wrote {result['records']} audit records ({kinds}) from {result['from']} to "
+                        f"{result['to']} to {result['out']} ({result['format']}, {result['pages']} Scan pages)")
+    return _run(args, body)
 
 
 def run_reproduce(args) -> int:
