@@ -200,6 +200,10 @@ def format_lineage(result: dict) -> str:
     labels = {key: key.split(":", 1)[1] for key in schema.LINEAGE_KEYS}
     for key in schema.LINEAGE_KEYS:
         lines.append(f"  {labels[key]:<22} {result['recorded'].get(key, 'MISSING')}")
+    cycle = result.get("lifecycle") or {}
+    lines.append(f"  lifecycle      {cycle.get('stage') or '-'}/{cycle.get('status') or '-'}"
+                 + (f"  ({cycle['description']})" if cycle.get("description") else ""))
+    lines.append(f"  model card     {result.get('model_card_status') or 'none'}")
     job = result["training_job"]
     if job:
         lines.append(f"training job   {job['name']}" + (f"  (unavailable: {job['error']})" if "error" in job else ""))
@@ -219,6 +223,9 @@ def format_lineage(result: dict) -> str:
         lines.append("approvals")
         lines += [f"  {r['event_time']}  {r['approval_status']:<22} by {r['actor']}  {r.get('approval_description', '')}"
                   for r in audit["approvals"]] or ["  (none recorded)"]
+        lines.append("lifecycle")
+        lines += [f"  {r['event_time']}  {r['stage']}/{r['status']:<12} by {r['actor']}  {r['description']}".rstrip()
+                  for r in audit.get("lifecycle", [])] or ["  (none recorded)"]
         lines.append("deployments")
         lines += [f"  {r['event_time']}  {r['endpoint']:<28} {r['event_status']}"
                   + ("  (rolled back)" if r.get("rolled_back") else "") for r in audit["deployments"]] \

@@ -24,6 +24,7 @@ from mlops_constructs.model_build_ci import (
     codebuild_default_grant_rules,
     source_object_key,
 )
+from mlops_constructs.model_lifecycle import LifecycleRecorder
 from mlops_constructs.nag import acknowledge, wildcard_rule
 from mlops_constructs.platform_function import PlatformFunction
 from mlops_constructs.source import code_source
@@ -32,6 +33,7 @@ RESOLVE_BUILDSPEC = "buildspecs/deploy-resolve.yml"
 TEST_BUILDSPEC = "buildspecs/deploy-test.yml"
 PACKAGE_VARIABLE = "ModelPackageArn"  # V2 pipeline variable set by the trigger; "latest" = newest approved
 PACKAGE_EVENT = "SageMaker Model Package State Change"
+SERVING_PACKAGES_OUTPUT = "ModelPackageArns"  # endpoint stack output: every package the endpoint serves
 IDEMPOTENCY_WINDOW = Duration.days(7)
 
 
@@ -146,6 +148,8 @@ class ModelDeployPipeline(Construct):
                     wildcard_rule(stack, package_arns), wildcard_rule(stack, artifact_bucket.arn_for_objects("pipelines/*")))
 
         staging_action = self._deploy_action(staging, resolved, package_arns, key)
+        self.lifecycle = LifecycleRecorder(self, "Lifecycle", model_package_group_name=model_package_group_name,
+                                           pipeline_name=self.pipeline_name, key=key)
         self.pipeline = codepipeline.Pipeline(
             self,
             "Pipeline",
@@ -170,17 +174,23 @@ class ModelDeployPipeline(Construct):
                         "EXPECTED_CONFIG": codebuild.BuildEnvironmentVariable(
                             value=f"#{{{_namespace(staging)}.EndpointConfigName}}"),
                         "MODEL_PACKAGE_ARN": codebuild.BuildEnvironmentVariable(
-                            value="#{Resolve.MODEL_PACKAGE_ARN}")})]),
+                            value="#{Resolve.MODEL_PACKAGE_ARN}")}),
+                    self.lifecycle.action("RecordStagingPassed", "staging-passed",
+                                          package="#{Resolve.MODEL_PACKAGE_ARN}", run_order=2)]),
                 codepipeline.StageProps(stage_name="Approve", actions=[actions.ManualApprovalAction(
                     action_name="PromoteToProd", notification_topic=topic,
                     additional_information=f"#{{Resolve.MODEL_PACKAGE_ARN}} passed the integration tests on "
                                            f"{staging.endpoint_name}. Approve to deploy it to {prod.endpoint_name}.",
                     )]),
                 codepipeline.StageProps(stage_name="DeployProd", actions=[
-                    self._deploy_action(prod, resolved, package_arns, key)]),
+                    self._deploy_action(prod, resolved, package_arns, key),
+                    self.lifecycle.action("RecordProdRunning", "prod-running", package="#{Resolve.MODEL_PACKAGE_ARN}",
+                                          serving=f"#{{{_namespace(prod)}.{SERVING_PACKAGES_OUTPUT}}}",
+                                          run_order=2)]),
             ],
         )
         self._trigger(model_package_group_name, topic, key)
+        self.lifecycle.acknowledge_invoke_roles(self.pipeline)
         depend_on_policy_only(self.pipeline, self.pipeline.role)
         self._acknowledge_generated_policies(artifact_bucket, {staging.stage: staging.stack_name,
                                                                prod.stage: prod.stack_name})

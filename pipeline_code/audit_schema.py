@@ -134,6 +134,13 @@ def package_record(event: dict, package: dict, recorded_at: str) -> dict:
         "lineage": lineage_metadata(package.get("CustomerMetadataProperties")),
     })
     record["lineage_missing"] = [key for key in LINEAGE_KEYS if key not in record["lineage"]]
+    cycle = package.get("ModelLifeCycle") or {}
+    if cycle:  # SageMaker's ModelLifeCycle as it stood after this change (see pipeline_code.model_lifecycle)
+        record.update({"lifecycle_stage": cycle.get("Stage", ""), "lifecycle_status": cycle.get("StageStatus", ""),
+                       "lifecycle_description": cycle.get("StageDescription", "")})
+    card = package.get("ModelCard") or {}
+    if card.get("ModelCardStatus"):
+        record["model_card_status"] = card["ModelCardStatus"]
     return record
 
 

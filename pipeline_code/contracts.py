@@ -101,3 +101,12 @@ def bias_gate_path(metric: str) -> str:
 
 
 CHAMPION_PASSED_PATH = "champion.passed"  # 1.0 when the challenger is at least as good as the champion, else 0.0
+
+
+# Model lifecycle: SageMaker's ModelLifeCycle (Stage, StageStatus) on each model package. The build pipeline sets
+# the first at registration; the CD pipeline's lifecycle recorder sets the others (see pipeline_code.model_lifecycle).
+LIFECYCLE_REGISTERED = ("Registered", "GatesPassed")
+LIFECYCLE_STAGING_PASSED = ("Staging", "Passed")
+LIFECYCLE_PROD_RUNNING = ("Production", "Running")
+LIFECYCLE_PROD_REPLACED = ("Production", "Replaced")
+LIFECYCLE_STAGES = ("Registered", "Staging", "Production")  # every Stage this platform sets

@@ -238,6 +238,9 @@ class _Builder:
             "DriftCheckBaselines": {"ModelDataQuality": {"Statistics": {
                 "ContentType": "application/json", "S3Uri": self.evaluation_file_uri(c.BASELINE_FILE)}}},
             "CustomerMetadataProperties": metadata,
+            "ModelLifeCycle": {"Stage": c.LIFECYCLE_REGISTERED[0], "StageStatus": c.LIFECYCLE_REGISTERED[1],
+                               "StageDescription": f"registered by {c.build_pipeline_name(model.name)} after "
+                                                   "its gates passed"},
         }
         return st.register_model_step("Register", arguments=arguments)
 
