@@ -110,3 +110,8 @@ LIFECYCLE_STAGING_PASSED = ("Staging", "Passed")
 LIFECYCLE_PROD_RUNNING = ("Production", "Running")
 LIFECYCLE_PROD_REPLACED = ("Production", "Replaced")
 LIFECYCLE_STAGES = ("Registered", "Staging", "Production")  # every Stage this platform sets
+
+# Model cards: the evaluate step writes the card's evaluation_details (JSON text) under this key of
+# evaluation.json; the RegisterModel step splices it into the ModelCard it attaches to the package.
+MODEL_CARD_EVALUATION_PATH = "model_card_evaluation"
+MODEL_CARD_STATUS = "PendingReview"  # machine-filled at registration; the steward reviews it with the approval
