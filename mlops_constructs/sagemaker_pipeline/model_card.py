@@ -63,7 +63,7 @@ def card_content(model: ModelConfig, *, model_data_url: Any, training_image: Any
             "training_job_details": {
                 "training_datasets": [slots.text(ex.param(c.PARAM_INPUT_DATA))],
                 "training_environment": {"container_image": [slots.text(training_image)]},
-                "user_provided_hyperparameters": [{"name": k, "value": str(v)}
+                "user_provided_hyper_parameters": [{"name": k, "value": str(v)}
                                                   for k, v in sorted(hyperparameters.items())],
             },
         },
