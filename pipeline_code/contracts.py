@@ -115,3 +115,15 @@ LIFECYCLE_STAGES = ("Registered", "Staging", "Production")  # every Stage this p
 # evaluation.json; the RegisterModel step splices it into the ModelCard it attaches to the package.
 MODEL_CARD_EVALUATION_PATH = "model_card_evaluation"
 MODEL_CARD_STATUS = "PendingReview"  # machine-filled at registration; the steward reviews it with the approval
+
+
+# Audit across accounts: stage accounts forward endpoint events to the tooling account's governance bus; the
+# audit writer reads the endpoint's serving state through a role deployed with the stage.
+def governance_bus_name(prefix: str) -> str:
+    """The tooling account's governance event bus: ``<prefix>-governance``."""
+    return f"{prefix}-governance"
+
+
+def audit_reader_role_name(endpoint: str) -> str:
+    """The role in a stage account that the audit writer assumes to describe the endpoint: ``<endpoint>-audit``."""
+    return f"{endpoint}-audit"

@@ -5,7 +5,8 @@ from aws_cdk import App, Environment, Tags, Validations
 from cdk_nag import AwsSolutionsChecks, NIST80053R5Checks
 
 from mlops_constructs.config import PlatformConfig
-from stacks.endpoint_stack import EndpointStack, endpoint_stack_name
+from pipeline_code import contracts
+from stacks.endpoint_stack import AuditForwarding, EndpointStack, endpoint_stack_name
 from stacks.governance_stack import GovernanceStack
 from stacks.model_stack import ModelStack
 
@@ -30,8 +31,13 @@ def build_app(config: PlatformConfig, app: App | None = None, *, nag: bool = Tru
         )
         if model.deployment.mode in ("realtime", "serverless"):
             for stage, settings in platform.stages.items():
+                remote = settings.account is not None and settings.account != platform.tooling.account
                 EndpointStack(app, endpoint_stack_name(config.platform.prefix, model.name, stage), model=model,
                               stage=stage, trust_tooling_account=settings.account is not None,
+                              audit_forwarding=AuditForwarding(
+                                  account=platform.tooling.account, region=platform.tooling.region,
+                                  bus_name=contracts.governance_bus_name(platform.prefix),
+                                  writer_role_prefix=f"{platform.prefix}-governance-") if remote else None,
                               env=_env(settings.account, settings.region))
     GovernanceStack(app, f"{platform.prefix}-governance", platform=platform, models=config.models,
                     env=tooling)

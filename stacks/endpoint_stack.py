@@ -5,7 +5,11 @@ passes in a template-configuration file (see ``mlops_cli.deploy_commands``).
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from aws_cdk import CfnOutput, CfnParameter, DefaultStackSynthesizer, Fn, Stack, Tags
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
@@ -22,7 +26,7 @@ from mlops_constructs.guarded_endpoint import (
     VariantSpec,
     WatchedMetric,
 )
-from mlops_constructs.nag import acknowledge
+from mlops_constructs.nag import acknowledge, wildcard_rules
 from pipeline_code import contracts
 
 # Parameter names: the contract between this stack and the CD pipeline's Resolve step.
@@ -35,6 +39,18 @@ PARAM_TOPIC = "TopicArn"
 PARAM_TOOLING_ACCOUNT = "ToolingAccountId"
 OUTPUT_ENDPOINT_CONFIG = "EndpointConfigName"
 PACKAGE_ARN_PATTERN = r"^arn:aws[a-z-]*:sagemaker:[a-z0-9-]+:\d{12}:model-package/[a-zA-Z0-9-]+/\d+$"
+
+
+@dataclass(frozen=True)
+class AuditForwarding:
+    """Where a stage in its own account sends its audit events: the tooling account's governance bus
+    (``account``, ``region``, ``bus_name``), and which tooling-account roles may read the endpoint (IAM role names
+    starting ``writer_role_prefix``: the governance stack's roles)."""
+
+    account: str
+    region: str
+    bus_name: str
+    writer_role_prefix: str
 
 
 def endpoint_stack_name(prefix: str, model_name: str, stage: str) -> str:
@@ -56,10 +72,13 @@ class EndpointStack(Stack):
         stage: stage name, e.g. ``staging`` (required).
         trust_tooling_account: add a role the tooling account's integration test assumes (for stages in
             their own account); default ``False``.
+        audit_forwarding: forward this endpoint's and this stack's events to the tooling account's governance bus
+            and let its audit writer describe the endpoint (for stages in their own account); default none.
     """
 
     def __init__(self, scope: Construct, construct_id: str, *, model: ModelConfig, stage: str,
-                 trust_tooling_account: bool = False, **kwargs) -> None:
+                 trust_tooling_account: bool = False, audit_forwarding: AuditForwarding | None = None,
+                 **kwargs) -> None:
         if model.deployment.mode not in ("realtime", "serverless"):
             raise ValueError(f"EndpointStack {construct_id}: model {model.name} has deployment.mode "
                              f"{model.deployment.mode!r}; endpoints serve 'realtime' or 'serverless' only")
@@ -115,6 +134,8 @@ class EndpointStack(Stack):
         )
         if trust_tooling_account:
             self._integration_test_role()
+        if audit_forwarding:
+            self._forward_audit_events(audit_forwarding)
         Tags.of(self).add("mlops:model", model.name)
         Tags.of(self).add("mlops:stage", stage)
         CfnOutput(self, "EndpointName", value=self.endpoint.endpoint.attr_endpoint_name)
@@ -136,6 +157,49 @@ class EndpointStack(Stack):
         acknowledge(role, "The test policy is inline so that it belongs to this role alone.",
                     "NIST.800.53.R5-IAMNoInlinePolicy")
         return role
+
+    def _forward_audit_events(self, audit: AuditForwarding) -> None:
+        """The audit trail across accounts: this endpoint's state changes and this stack's terminal statuses go to
+        the governance bus; the audit writer reads the endpoint's serving state through ``<endpoint>-audit``."""
+        name = self.endpoint.endpoint_name
+        bus = events.EventBus.from_event_bus_arn(
+            self, "GovernanceBus",
+            f"arn:{self.partition}:events:{audit.region}:{audit.account}:event-bus/{audit.bus_name}")
+        role = iam.Role(self, "AuditForwardRole", description=f"EventBridge forwards {name}'s audit events",
+                        assumed_by=iam.ServicePrincipal("events.amazonaws.com", conditions={
+                            "StringEquals": {"aws:SourceAccount": self.account}}))
+        forward = targets.EventBus(bus, role=role)
+        events.Rule(self, "AuditForwardEndpointRule", description=f"{name} state changes to the governance bus",
+                    event_pattern=events.EventPattern(
+                        source=["aws.sagemaker"], detail_type=["SageMaker Endpoint State Change"],
+                        detail={"EndpointName": [name]}),
+                    targets=[forward])
+        events.Rule(self, "AuditForwardStackRule", description=f"{self.stack_name} statuses to the governance bus",
+                    event_pattern=events.EventPattern(
+                        source=["aws.cloudformation"], detail_type=["CloudFormation Stack Status Change"],
+                        detail={"stack-id": events.Match.prefix(
+                            f"arn:{self.partition}:cloudformation:{self.region}:{self.account}:stack/"
+                            f"{self.stack_name}/")}),
+                    targets=[forward])
+        acknowledge(role, "The forwarding policy (events:PutEvents on the governance bus) is inline so that it "
+                    "belongs to this role alone.", "NIST.800.53.R5-IAMNoInlinePolicy")
+        reader = iam.Role(
+            self, "AuditReaderRole", role_name=contracts.audit_reader_role_name(name),
+            description=f"The tooling account's audit writer describes {name} and what it serves",
+            assumed_by=iam.AccountPrincipal(audit.account).with_conditions({"ArnLike": {
+                "aws:PrincipalArn": f"arn:{self.partition}:iam::{audit.account}:role/{audit.writer_role_prefix}*"}}))
+        reader.add_to_principal_policy(iam.PolicyStatement(
+            actions=["sagemaker:DescribeEndpoint"],
+            resources=[self.format_arn(service="sagemaker", resource="endpoint", resource_name=name)]))
+        configs_and_models = [self.format_arn(service="sagemaker", resource="endpoint-config", resource_name="*"),
+                              self.format_arn(service="sagemaker", resource="model", resource_name="*")]
+        reader.add_to_principal_policy(iam.PolicyStatement(
+            actions=["sagemaker:DescribeEndpointConfig", "sagemaker:DescribeModel"], resources=configs_and_models))
+        acknowledge(reader, "CloudFormation names the endpoint configs and models at deploy time; the audit role "
+                    "only describes them, in this account and region.",
+                    *wildcard_rules(reader, configs_and_models))
+        acknowledge(reader, "The audit read policy is inline so that it belongs to this role alone.",
+                    "NIST.800.53.R5-IAMNoInlinePolicy")
 
     def _param(self, name: str, description: str, pattern: str | None = None) -> CfnParameter:
         return CfnParameter(self, name, type="String", description=description, allowed_pattern=pattern,
