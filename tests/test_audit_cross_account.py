@@ -175,3 +175,14 @@ def test_the_writer_describes_a_stage_endpoint_in_its_own_account(monkeypatch):
         record = table.get_item(Key={"pk": f"endpoint#{endpoint}", "sk": "2026-07-01T00:00:00Z#" + event["id"]})
         assert record["Item"]["serving"][0]["model_package_arn"] == package
         assert record["Item"]["endpoint_config_name"] == "c3"
+
+
+@pytest.mark.parametrize("stack", [GOVERNANCE, "mlops-fraud-detection-staging", "mlops-support-assistant-prod"])
+def test_the_cross_account_templates_pass_cfn_lint(pinned_app, stack):
+    from pathlib import Path
+
+    from cfnlint.api import ManualArgs, lint_file
+
+    template = Path(pinned_app.assembly.directory) / f"{stack}.template.json"
+    matches = lint_file(template, ManualArgs(regions=[REGION]))
+    assert [f"{m.rule.id} {m.message} at {'/'.join(map(str, m.path))}" for m in matches] == []
