@@ -120,7 +120,13 @@ def _describe_pending(endpoint: dict | None, client=None) -> list[dict]:
     if not pending_config:
         return []
     client = client or _sagemaker()
-    config = client.describe_endpoint_config(EndpointConfigName=pending_config)
+    try:
+        config = client.describe_endpoint_config(EndpointConfigName=pending_config)
+    except ClientError as error:
+        if error.response["Error"]["Code"] != "ValidationException":
+            raise
+        logger.warning("pending endpoint config no longer exists", extra={"config": pending_config})
+        return []
     variants = list(config.get("ProductionVariants") or []) + list(config.get("ShadowProductionVariants") or [])
     names = sorted({v["ModelName"] for v in variants if v.get("ModelName")})
     return schema.serving_from(endpoint, config, {name: client.describe_model(ModelName=name) for name in names})

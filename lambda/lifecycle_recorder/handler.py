@@ -16,7 +16,6 @@ from functools import cache
 import boto3
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from botocore.exceptions import ClientError
 
 from pipeline_code import model_lifecycle as lifecycle
 
@@ -61,7 +60,7 @@ def handler(event: dict, context: LambdaContext) -> dict:
     try:
         request = lifecycle.parse_parameters(job["data"]["actionConfiguration"]["configuration"]["UserParameters"])
         made = record(request)
-    except (lifecycle.BadRequest, ClientError) as error:
+    except Exception as error:  # CodePipeline waits for a result: every failure is reported
         logger.exception("lifecycle not recorded")
         _codepipeline().put_job_failure_result(jobId=job["id"], failureDetails={
             "type": "JobFailed", "message": str(error)[:5000]})
