@@ -97,20 +97,25 @@ def _clients(args, *, table_required: bool):
     return session.client("sagemaker"), table
 
 
+def _one_line(text: str) -> str:
+    return "; ".join(line.strip() for line in str(text).splitlines() if line.strip())
+
+
 def _run(args, body, exit_code=lambda result: 0) -> int:
     try:
         result, text = body()
     except decisions.DecisionNotFound as error:
-        print(f"not found: {error}", file=sys.stderr)
+        print(f"not found: {_one_line(error)}", file=sys.stderr)
         return EXIT_DECISION_NOT_FOUND
     except queries.GovernanceError as error:
-        print(f"error: {error}", file=sys.stderr)
+        print(f"error: {_one_line(error)}", file=sys.stderr)
         return 1
     except ClientError as error:  # e.g. an unknown table, or no permission: one line, never a traceback
-        print(f"error: {error.operation_name}: {error.response['Error'].get('Message', error)}", file=sys.stderr)
+        print(f"error: {error.operation_name}: {_one_line(error.response['Error'].get('Message', error))}",
+              file=sys.stderr)
         return 1
-    except BotoCoreError as error:  # e.g. no credentials or no region
-        print(f"error: {error}", file=sys.stderr)
+    except BotoCoreError as error:  # e.g. no credentials, no region, a parameter botocore rejects
+        print(f"error: {_one_line(error)}", file=sys.stderr)
         return 1
     print(json.dumps(result, indent=2, sort_keys=True, default=str) if args.json else text)
     return exit_code(result)

@@ -258,3 +258,14 @@ def test_hooks_return_botocore_shapes(story):
     assert not report.has_errors(), report.generate_report()
     pending = model.operation_model("DescribeEndpoint").output_shape.members["PendingDeploymentSummary"]
     assert "EndpointConfigName" in pending.required_members
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (["lineage", "arn:aws:sagemaker:us-east-1:123456789012:model-package/fraud-detection/99"], "not found"),
+    (["lineage", ""], "Invalid length for parameter ModelPackageName"),  # botocore's own validation
+    (["which-model", "--endpoint", "nope-prod", "--at", "2026-07-01T00:00:00Z"], "has no audit records"),
+])
+def test_unknown_packages_and_endpoints_are_one_line_in_every_command(story, capsys, argv, message):
+    code = main([*argv, "--table", h.TABLE, "--region", h.REGION])
+    out = capsys.readouterr()
+    assert (code, out.out) == (1, "") and out.err.count("\n") == 1 and message in out.err
