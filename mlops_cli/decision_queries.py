@@ -13,9 +13,11 @@ from __future__ import annotations
 
 import base64
 import binascii
+import csv
 import json
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
+from urllib.parse import urlparse
 
 from boto3.dynamodb.conditions import Key
 from botocore.exceptions import ClientError
@@ -146,6 +148,24 @@ def scores(output: str) -> list[float | str]:
     return result
 
 
+def input_record(s3, baseline_uri: str, capture: CapturedRequest) -> dict[str, str]:
+    """The request's values by feature name, when it is one CSV row as wide as the package's baseline (the
+    model's input columns, in order); empty otherwise or when the baseline cannot be read."""
+    rows = [r for r in capture.input.splitlines() if r.strip()]
+    if not baseline_uri or "csv" not in capture.input_content_type or len(rows) != 1:
+        return {}
+    from pipeline_code.drift_stats import Baseline, BaselineError
+
+    location = urlparse(baseline_uri)
+    try:
+        body = s3.get_object(Bucket=location.netloc, Key=location.path.lstrip("/"))["Body"].read()
+        names = Baseline.from_json(body).feature_names
+    except (ClientError, BaselineError, ValueError):
+        return {}
+    values = next(csv.reader([rows[0]]))
+    return dict(zip(names, values, strict=True)) if len(names) == len(values) else {}
+
+
 def _endpoint_records_between(table, endpoint: str, after_sk: str, limit: int) -> list[dict]:
     page = table.query(KeyConditionExpression=Key("pk").eq(schema.endpoint_pk(endpoint)) & Key("sk").gt(after_sk),
                        ScanIndexForward=True, Limit=limit)
@@ -244,6 +264,9 @@ def which_decision(table, sagemaker, s3, *, bucket: str, endpoint: str, inferenc
                 "fleet": "pending", "deployed_at": record["event_time"],
                 "update_outcome": ({"event_time": outcome["event_time"], "event": outcome.get("event_status", ""),
                                     "rolled_back": bool(outcome.get("rolled_back"))} if outcome else {})})
+        first = entry["candidates"][0] if entry["candidates"] else {}
+        entry["input_record"] = input_record(
+            s3, first.get("recorded", {}).get(contracts.META_BASELINE_URI, ""), capture) if first else {}
         if not entry["candidates"]:
             raise queries.GovernanceError(
                 f"the audit trail has no package on variant {capture.variant!r} of {endpoint!r} at "

@@ -275,6 +275,7 @@ def format_which_decision(result: dict) -> str:
         f"  request  ({capture['input_content_type']}) {capture['input']}",
         (f"  response ({capture['output_content_type']}) {capture['output'].strip()}  -> score "
         f"{', '.join(str(s) for s in decision['scores'])}"),
+        *([f"  input record {json.dumps(decision['input_record'])}"] if decision.get("input_record") else []),
         f"  captured in {capture['s3_uri']}",
         (f"  endpoint then: {record['endpoint_status']} on config {record['endpoint_config'] or '-'} "
         f"(audit record {record['event_time']}, {record['event']})"),

@@ -11,6 +11,7 @@ import json
 
 import boto3
 import botocore.session
+import numpy as np
 import pytest
 from botocore.validate import ParamValidator
 from moto import mock_aws
@@ -18,6 +19,7 @@ from moto import mock_aws
 from mlops_cli.main import main
 from pipeline_code import contracts
 from pipeline_code.capture_records import capture_line
+from pipeline_code.drift_stats import build_baseline
 from tests import governance_helpers as h
 
 BUCKET = "fraud-data"
@@ -131,6 +133,12 @@ def story():
         h.point_endpoint_at(sagemaker, "config-ab")
         write(h.stack_event("2026-07-03T09:00:00Z", "UPDATE_COMPLETE"))
 
+        # The drift baseline every package records (governance_helpers: s3://artifacts/baseline.json): the
+        # model's input columns, in order, as the build writes them.
+        s3.create_bucket(Bucket="artifacts")
+        baseline = build_baseline({"amount": np.array([1.0, 2.0]), "card_present": np.array([0.0, 1.0]),
+                                   "channel": np.array(["chip", "swipe"], dtype=object)}, {"channel"})
+        s3.put_object(Bucket="artifacts", Key="baseline.json", Body=baseline.to_json().encode())
         _put_capture(s3, "primary", "2026/07/01/11", "docs", [*_noise(3, "2026-07-01T11:05:00Z"), DOCS_LINE])
         _put_capture(s3, "primary", "2026/07/02/12", "baking", _noise(2, "2026-07-02T12:05:00Z") + [
             capture_line("1.5,3,chip", "0.91", inference_id="req-baking", inference_time="2026-07-02T12:10:00Z"),
@@ -164,6 +172,7 @@ def test_a_documented_capture_record_leads_to_v1_with_its_full_lineage(story, ca
     decision = result["decision"]
     assert decision["capture"]["variant"] == "primary" and decision["role"] == "production"
     assert decision["capture"]["input"].startswith("69,0,153.7") and decision["scores"] == [0.0254181120544672]
+    assert decision["input_record"] == {}  # 23 values, not the baseline's 3 columns
     [package] = decision["candidates"]
     assert package["model_package_arn"] == story["packages"]["v1"]
     assert (package["approved_by"], package["approved_at"]) == (ALICE, "2026-06-01T10:00:00Z")
@@ -193,6 +202,7 @@ def test_a_request_after_the_rollback_is_v1_alone(story, capsys):
     result = _decision(capsys, "req-after", "--around", "2026-07-02T12:30:00Z")
     assert [c["model_package_arn"] for c in result["decision"]["candidates"]] == [story["packages"]["v1"]]
     assert result["decision"]["candidates"][0]["deployed_at"] == "2026-07-01T10:00:00Z"
+    assert result["decision"]["input_record"] == {"amount": "2.5", "card_present": "1", "channel": "swipe"}
 
 
 def test_on_the_ab_endpoint_the_challenger_decided_and_the_shadow_is_reported_apart(story, capsys):
@@ -200,6 +210,7 @@ def test_on_the_ab_endpoint_the_challenger_decided_and_the_shadow_is_reported_ap
     decision = result["decision"]
     assert (decision["capture"]["variant"], decision["role"]) == ("challenger", "production")
     assert decision["capture"]["input"] == '{"amount": 9.5}' and decision["scores"] == [0.77]
+    assert decision["input_record"] == {}  # JSON, not a CSV row of the model's columns
     assert [c["model_package_arn"] for c in decision["candidates"]] == [story["packages"]["v2"]]
     assert decision["candidates"][0]["deployed_at"] == "2026-07-03T09:00:00Z"
     [shadow] = result["shadow"]
