@@ -127,3 +127,9 @@ def governance_bus_name(prefix: str) -> str:
 def audit_reader_role_name(endpoint: str) -> str:
     """The role in a stage account that the audit writer assumes to describe the endpoint: ``<endpoint>-audit``."""
     return f"{endpoint}-audit"
+
+
+def audit_forward_role_name(endpoint: str) -> str:
+    """The EventBridge role in a stage account that forwards the endpoint's audit events: ``<endpoint>-audit-forward``
+    (under ``<model>-*``, like every role the endpoint stack creates)."""
+    return f"{endpoint}-audit-forward"

@@ -165,7 +165,8 @@ class EndpointStack(Stack):
         bus = events.EventBus.from_event_bus_arn(
             self, "GovernanceBus",
             f"arn:{self.partition}:events:{audit.region}:{audit.account}:event-bus/{audit.bus_name}")
-        role = iam.Role(self, "AuditForwardRole", description=f"EventBridge forwards {name}'s audit events",
+        role = iam.Role(self, "AuditForwardRole", role_name=contracts.audit_forward_role_name(name),
+                        description=f"EventBridge forwards {name}'s audit events",
                         assumed_by=iam.ServicePrincipal("events.amazonaws.com", conditions={
                             "StringEquals": {"aws:SourceAccount": self.account}}))
         forward = targets.EventBus(bus, role=role)

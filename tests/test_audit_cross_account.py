@@ -186,3 +186,13 @@ def test_the_cross_account_templates_pass_cfn_lint(pinned_app, stack):
     template = Path(pinned_app.assembly.directory) / f"{stack}.template.json"
     matches = lint_file(template, ManualArgs(regions=[REGION]))
     assert [f"{m.rule.id} {m.message} at {'/'.join(map(str, m.path))}" for m in matches] == []
+
+
+def test_every_role_the_forwarding_adds_is_named_under_the_model(templates):
+    """Stage accounts bootstrap with an execution policy for IAM roles ``<model>-*`` (docs/deploy.md)."""
+    for model in ENDPOINT_MODELS:
+        for stage in ("staging", "prod"):
+            template = templates[f"mlops-{model}-{stage}"]
+            names = [v["Properties"].get("RoleName") for k, v in _of_type(template, "AWS::IAM::Role").items()
+                     if k.startswith("Audit")]
+            assert len(names) == 2 and all(n and n.startswith(f"{model}-") for n in names)
