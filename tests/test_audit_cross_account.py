@@ -177,7 +177,7 @@ def test_the_writer_describes_a_stage_endpoint_in_its_own_account(monkeypatch):
         assert record["Item"]["endpoint_config_name"] == "c3"
 
 
-@pytest.mark.parametrize("stack", [GOVERNANCE, "mlops-fraud-detection-staging", "mlops-support-assistant-prod"])
+@pytest.mark.parametrize("stack", [GOVERNANCE, "mlops-fraud-detection-prod"])
 def test_the_cross_account_templates_pass_cfn_lint(pinned_app, stack):
     from pathlib import Path
 
