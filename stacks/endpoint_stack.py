@@ -17,14 +17,17 @@ from aws_cdk import aws_sns as sns
 from constructs import Construct
 
 from mlops_constructs.config import ModelConfig
-from mlops_constructs.deploy_pipeline import SERVING_PACKAGES_OUTPUT, integration_test_role_name
+from mlops_constructs.deploy_pipeline import (
+    SERVING_PACKAGES_OUTPUT,
+    deploy_check_role_name,
+    integration_test_role_name,
+)
 from mlops_constructs.guarded_endpoint import (
     GuardedEndpoint,
     ScalingSpec,
     ServerlessSpec,
     TrafficShift,
     VariantSpec,
-    WatchedMetric,
 )
 from mlops_constructs.nag import acknowledge, wildcard_rules
 from pipeline_code import contracts
@@ -70,8 +73,8 @@ class EndpointStack(Stack):
     Props:
         model: validated model config; deployment.mode must be realtime or serverless (required).
         stage: stage name, e.g. ``staging`` (required).
-        trust_tooling_account: add a role the tooling account's integration test assumes (for stages in
-            their own account); default ``False``.
+        trust_tooling_account: add the roles the tooling account's integration test and post-deploy check
+            assume (for stages in their own account); default ``False``.
         audit_forwarding: forward this endpoint's and this stack's events to the tooling account's governance bus
             and let its audit writer describe the endpoint (for stages in their own account); default none.
     """
@@ -130,10 +133,11 @@ class EndpointStack(Stack):
             if deployment.autoscaling else None,
             serverless=ServerlessSpec(deployment.serverless.memory_mb, deployment.serverless.max_concurrency)
             if serverless else None,
-            watched_metrics=None if serverless else _watched_metrics(model),
         )
         if trust_tooling_account:
-            self._integration_test_role()
+            tooling = self._param(PARAM_TOOLING_ACCOUNT, "Account of the CD pipeline", pattern=r"^\d{12}$")
+            self._integration_test_role(tooling)
+            self._deploy_check_role(tooling)
         if audit_forwarding:
             self._forward_audit_events(audit_forwarding)
         Tags.of(self).add("mlops:model", model.name)
@@ -144,9 +148,21 @@ class EndpointStack(Stack):
         CfnOutput(self, SERVING_PACKAGES_OUTPUT, value=Fn.join(",", [package.value_as_string] + (
             [champion.value_as_string] if champion else [])))
 
-    def _integration_test_role(self) -> iam.Role:
+    def _deploy_check_role(self, tooling: CfnParameter) -> iam.Role:
+        """Lets the CD pipeline's post-deploy check (tooling account) describe this endpoint, and nothing else."""
+        name = self.endpoint.endpoint_name
+        role = iam.Role(self, "DeployCheckRole", role_name=deploy_check_role_name(name),
+                        assumed_by=iam.AccountPrincipal(tooling.value_as_string),
+                        description=f"The CD pipeline checks which endpoint config {name} runs")
+        role.add_to_principal_policy(iam.PolicyStatement(
+            actions=["sagemaker:DescribeEndpoint"],
+            resources=[self.format_arn(service="sagemaker", resource="endpoint", resource_name=name)]))
+        acknowledge(role, "The check policy is inline so that it belongs to this role alone.",
+                    "NIST.800.53.R5-IAMNoInlinePolicy")
+        return role
+
+    def _integration_test_role(self, tooling: CfnParameter) -> iam.Role:
         """Lets the CD pipeline's integration test (in the tooling account) describe and invoke this endpoint."""
-        tooling = self._param(PARAM_TOOLING_ACCOUNT, "Account of the CD pipeline", pattern=r"^\d{12}$")
         name = self.endpoint.endpoint_name
         role = iam.Role(self, "IntegrationTestRole", role_name=integration_test_role_name(name),
                         assumed_by=iam.AccountPrincipal(tooling.value_as_string),
@@ -213,16 +229,3 @@ def serving_repository_arn(stack: Stack, model: ModelConfig) -> str:
     if model.training.algorithm == "custom":
         return stack.format_arn(service="ecr", resource="repository", resource_name=model.training.image.repository)
     return f"arn:{stack.partition}:ecr:{stack.region}:*:repository/sagemaker-xgboost"
-
-
-def _watched_metrics(model: ModelConfig) -> list[WatchedMetric]:
-    """The model's own drift and quality alarms roll back a deployment, where monitoring configures them."""
-    watched = []
-    if model.monitoring.drift:
-        watched.append(WatchedMetric(contracts.METRIC_DRIFT_SCORE, model.monitoring.drift.threshold, "above",
-                                     "Drift"))
-    if model.monitoring.quality:
-        quality = model.monitoring.quality
-        watched.append(WatchedMetric(contracts.QUALITY_METRIC_NAMES[quality.metric], quality.floor, "below",
-                                     "Quality"))
-    return watched

@@ -30,7 +30,8 @@ def test_stages_and_actions_run_in_deployment_order(example_app):
         ("DeployStaging", [("Deploy", "CloudFormation")]),
         ("IntegrationTest", [("EndpointTest", "CodeBuild"), ("RecordStagingPassed", "Lambda")]),
         ("Approve", [("PromoteToProd", "Manual")]),
-        ("DeployProd", [("Deploy", "CloudFormation"), ("RecordProdRunning", "Lambda")]),
+        ("DeployProd", [("Deploy", "CloudFormation")]),
+        ("VerifyProd", [("EndpointCheck", "CodeBuild"), ("RecordProdRunning", "Lambda")]),
     ]
     assert props["PipelineType"] == "V2"
     assert [(v["Name"], v["DefaultValue"]) for v in props["Variables"]] == [("ModelPackageArn", "latest")]
