@@ -266,8 +266,33 @@ def retrain_trigger(env: dict) -> list[dict]:
              "time": EVENT_TIME, "detail": {"alarmName": alarm, "state": {"value": "ALARM"}}}]
 
 
+def _codepipeline_job_result(**_) -> tuple:
+    from botocore.awsrequest import AWSResponse
+
+    return AWSResponse("https://codepipeline.amazonaws.com/", 200, {}, None), {}
+
+
+def lifecycle_recorder(env: dict) -> list[dict]:
+    """A staging-passed job for one of the group's packages. moto has no CodePipeline job API: PutJob*Result are
+    answered as CodePipeline answers them (an empty response)."""
+    session = boto3._get_default_session()
+    for operation in ("PutJobSuccessResult", "PutJobFailureResult"):
+        session.events.register(f"before-call.codepipeline.{operation}", _codepipeline_job_result,
+                                unique_id=f"contract-{operation}")
+    group = env["MODEL_PACKAGE_GROUP"]
+    sagemaker = boto3.client("sagemaker")
+    sagemaker.create_model_package_group(ModelPackageGroupName=group)
+    arn = sagemaker.create_model_package(ModelPackageGroupName=group, InferenceSpecification={
+        "Containers": [{"Image": "img", "ModelDataUrl": "s3://artifacts/model.tar.gz"}],
+        "SupportedContentTypes": ["text/csv"], "SupportedResponseMIMETypes": ["text/csv"]})["ModelPackageArn"]
+    parameters = {"transition": "staging-passed", "package": arn, "execution": "exec-1"}
+    return [{"CodePipeline.job": {"id": "job-1", "data": {"actionConfiguration": {"configuration": {
+        "FunctionName": "recorder", "UserParameters": json.dumps(parameters)}}}}}]
+
+
 SCENARIOS: dict[str, Callable[[dict], list[dict]]] = {f.__name__: f for f in (
-    drift_detector, quality_monitor, audit_writer, deploy_trigger, new_data_trigger, build_notifier, retrain_trigger)}
+    drift_detector, quality_monitor, audit_writer, deploy_trigger, new_data_trigger, build_notifier, retrain_trigger,
+    lifecycle_recorder)}
 
 
 # Running them.
