@@ -3,7 +3,8 @@
 Records are read with a paged Scan of the audit table filtered on ``event_time`` (every record type carries it;
 see ``pipeline_code.audit_schema``), so a period spans every endpoint, package and execution. One row per record;
 the common fields are columns, nested values (lineage, serving variants, parameters, lifecycle) are JSON text, and
-a field this version does not know is kept as an extra column rather than dropped. Parquet needs ``pyarrow``.
+a field this version does not know is kept as an extra column rather than dropped. Parquet needs ``pyarrow`` (the
+``parquet`` extra).
 """
 from __future__ import annotations
 
@@ -93,6 +94,15 @@ def rows(records: list[dict]) -> tuple[list[str], list[list[str]]]:
     return header, [[_cell(record.get(column)) for column in header] for record in records]
 
 
+def parquet_modules():
+    """pyarrow and pyarrow.parquet. A missing pyarrow raises ModuleNotFoundError, which the ``mlops`` entry point
+    turns into one line naming the extra to install (``pip install -e '.[parquet]'``)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    return pa, pq
+
+
 def write(records: list[dict], out: Path, fmt: str) -> None:
     header, body = rows(records)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -102,12 +112,7 @@ def write(records: list[dict], out: Path, fmt: str) -> None:
             writer.writerow(header)
             writer.writerows(body)
         return
-    try:
-        import pyarrow as pa
-        import pyarrow.parquet as pq
-    except ImportError:
-        raise GovernanceError("Parquet output needs pyarrow: pip install -r requirements-dev.txt, or write "
-                              "--out FILE.csv") from None
+    pa, pq = parquet_modules()
     columns = {name: pa.array([row[i] for row in body], type=pa.string()) for i, name in enumerate(header)}
     metadata = {b"mlops:exported_at": datetime.now().astimezone().isoformat().encode()}
     pq.write_table(pa.table(columns).replace_schema_metadata(metadata), out)
@@ -124,6 +129,8 @@ def output_format(out: Path, requested: str | None) -> str:
 def export(table, start: str, end: str, out: Path, fmt: str | None = None, page_size: int | None = None) -> dict:
     low, high = period(start, end)
     chosen = output_format(out, fmt)
+    if chosen == "parquet":
+        parquet_modules()  # before the scan: a missing pyarrow fails at once, not after reading the whole period
     records, pages = scan_period(table, low, high, page_size)
     write(records, out, chosen)
     kinds: dict[str, int] = {}

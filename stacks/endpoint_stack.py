@@ -5,11 +5,7 @@ passes in a template-configuration file (see ``mlops_cli.deploy_commands``).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from aws_cdk import CfnOutput, CfnParameter, DefaultStackSynthesizer, Fn, Stack, Tags
-from aws_cdk import aws_events as events
-from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
@@ -17,11 +13,7 @@ from aws_cdk import aws_sns as sns
 from constructs import Construct
 
 from mlops_constructs.config import ModelConfig
-from mlops_constructs.deploy_pipeline import (
-    SERVING_PACKAGES_OUTPUT,
-    deploy_check_role_name,
-    integration_test_role_name,
-)
+from mlops_constructs.deploy_pipeline import SERVING_PACKAGES_OUTPUT
 from mlops_constructs.guarded_endpoint import (
     GuardedEndpoint,
     ScalingSpec,
@@ -29,31 +21,17 @@ from mlops_constructs.guarded_endpoint import (
     TrafficShift,
     VariantSpec,
 )
-from mlops_constructs.nag import acknowledge, wildcard_rules
+from mlops_constructs.nag import acknowledge
 from pipeline_code import contracts
 
 # Parameter names: the contract between this stack and the CD pipeline's Resolve step.
 PARAM_PACKAGE = "ModelPackageArn"
 PARAM_CHAMPION_PACKAGE = "ChampionModelPackageArn"
 PARAM_DATA_BUCKET = "DataBucketName"
-PARAM_ARTIFACT_BUCKET = "ArtifactBucketName"
 PARAM_KEY = "KeyArn"
 PARAM_TOPIC = "TopicArn"
-PARAM_TOOLING_ACCOUNT = "ToolingAccountId"
 OUTPUT_ENDPOINT_CONFIG = "EndpointConfigName"
 PACKAGE_ARN_PATTERN = r"^arn:aws[a-z-]*:sagemaker:[a-z0-9-]+:\d{12}:model-package/[a-zA-Z0-9-]+/\d+$"
-
-
-@dataclass(frozen=True)
-class AuditForwarding:
-    """Where a stage in its own account sends its audit events: the tooling account's governance bus
-    (``account``, ``region``, ``bus_name``), and which tooling-account roles may read the endpoint (IAM role names
-    starting ``writer_role_prefix``: the governance stack's roles)."""
-
-    account: str
-    region: str
-    bus_name: str
-    writer_role_prefix: str
 
 
 def endpoint_stack_name(prefix: str, model_name: str, stage: str) -> str:
@@ -70,18 +48,18 @@ def has_champion(model: ModelConfig) -> bool:
 class EndpointStack(Stack):
     """The guarded endpoint ``contracts.endpoint_name(model, stage)`` for a realtime or serverless model.
 
+    It holds no IAM resources: the models run as ``<endpoint>-serving``, which the model stack (same account)
+    or the stage's access stack (another account) creates, so the deploy role needs no IAM write permission.
+
     Props:
         model: validated model config; deployment.mode must be realtime or serverless (required).
         stage: stage name, e.g. ``staging`` (required).
-        trust_tooling_account: add the roles the tooling account's integration test and post-deploy check
-            assume (for stages in their own account); default ``False``.
-        audit_forwarding: forward this endpoint's and this stack's events to the tooling account's governance bus
-            and let its audit writer describe the endpoint (for stages in their own account); default none.
+        notify_topic: alarms notify the ``TopicArn`` parameter; default ``True``. A stage in another account
+            passes ``False``: its access stack forwards alarm state changes to the tooling account instead.
     """
 
     def __init__(self, scope: Construct, construct_id: str, *, model: ModelConfig, stage: str,
-                 trust_tooling_account: bool = False, audit_forwarding: AuditForwarding | None = None,
-                 **kwargs) -> None:
+                 notify_topic: bool = True, **kwargs) -> None:
         if model.deployment.mode not in ("realtime", "serverless"):
             raise ValueError(f"EndpointStack {construct_id}: model {model.name} has deployment.mode "
                              f"{model.deployment.mode!r}; endpoints serve 'realtime' or 'serverless' only")
@@ -99,27 +77,27 @@ class EndpointStack(Stack):
                                pattern=PACKAGE_ARN_PATTERN) if has_champion(model) else None
         data_bucket = s3.Bucket.from_bucket_name(self, "DataBucket", self._param(
             PARAM_DATA_BUCKET, "The model's data bucket (capture destination)").value_as_string)
-        artifact_bucket = s3.Bucket.from_bucket_name(self, "ArtifactBucket", self._param(
-            PARAM_ARTIFACT_BUCKET, "The model's artifact bucket (model.tar.gz)").value_as_string)
         key = kms.Key.from_key_arn(self, "Key", self._param(
             PARAM_KEY, "The model's KMS key", pattern=r"^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key/[0-9a-f-]+$"
         ).value_as_string)
         topic = sns.Topic.from_topic_arn(self, "Topic", self._param(
-            PARAM_TOPIC, "The model's SNS topic, notified by the rollback alarms").value_as_string)
+            PARAM_TOPIC, "The model's SNS topic, notified by the rollback alarms").value_as_string) \
+            if notify_topic else None
         serverless = deployment.mode == "serverless"
         strategy = deployment.effective_strategy
+        endpoint_name = contracts.endpoint_name(model.name, stage)
         self.endpoint = GuardedEndpoint(
             self,
             "Endpoint",
             model_name=model.name,
-            endpoint_name=contracts.endpoint_name(model.name, stage),
+            endpoint_name=endpoint_name,
             model_package_arn=package.value_as_string,
             champion_model_package_arn=champion.value_as_string if champion else None,
-            artifact_bucket=artifact_bucket,
             key=key,
-            image_repository_arns=[serving_repository_arn(self, model)],
+            role=iam.Role.from_role_name(self, "ServingRole", contracts.serving_role_name(endpoint_name),
+                                         mutable=False),
             alarm_topic=topic,
-            capture_bucket=data_bucket if deployment.data_capture_percent and not serverless else None,
+            capture_bucket=data_bucket if captures_data(model) else None,
             capture_percent=deployment.data_capture_percent or 100,
             variants=[VariantSpec(v.name, v.weight) for v in deployment.variants],
             shadow_variant=VariantSpec(deployment.shadow_variant.name, deployment.shadow_variant.weight)
@@ -134,12 +112,10 @@ class EndpointStack(Stack):
             serverless=ServerlessSpec(deployment.serverless.memory_mb, deployment.serverless.max_concurrency)
             if serverless else None,
         )
-        if trust_tooling_account:
-            tooling = self._param(PARAM_TOOLING_ACCOUNT, "Account of the CD pipeline", pattern=r"^\d{12}$")
-            self._integration_test_role(tooling)
-            self._deploy_check_role(tooling)
-        if audit_forwarding:
-            self._forward_audit_events(audit_forwarding)
+        if topic is None:
+            acknowledge(self.endpoint, "The alarms of an endpoint in a stage account have no SNS action: the "
+                        "stage's access stack forwards their state changes to the tooling account, whose rule "
+                        "notifies the model's topic.", "NIST.800.53.R5-CloudWatchAlarmAction")
         Tags.of(self).add("mlops:model", model.name)
         Tags.of(self).add("mlops:stage", stage)
         CfnOutput(self, "EndpointName", value=self.endpoint.endpoint.attr_endpoint_name)
@@ -148,84 +124,21 @@ class EndpointStack(Stack):
         CfnOutput(self, SERVING_PACKAGES_OUTPUT, value=Fn.join(",", [package.value_as_string] + (
             [champion.value_as_string] if champion else [])))
 
-    def _deploy_check_role(self, tooling: CfnParameter) -> iam.Role:
-        """Lets the CD pipeline's post-deploy check (tooling account) describe this endpoint, and nothing else."""
-        name = self.endpoint.endpoint_name
-        role = iam.Role(self, "DeployCheckRole", role_name=deploy_check_role_name(name),
-                        assumed_by=iam.AccountPrincipal(tooling.value_as_string),
-                        description=f"The CD pipeline checks which endpoint config {name} runs")
-        role.add_to_principal_policy(iam.PolicyStatement(
-            actions=["sagemaker:DescribeEndpoint"],
-            resources=[self.format_arn(service="sagemaker", resource="endpoint", resource_name=name)]))
-        acknowledge(role, "The check policy is inline so that it belongs to this role alone.",
-                    "NIST.800.53.R5-IAMNoInlinePolicy")
-        return role
-
-    def _integration_test_role(self, tooling: CfnParameter) -> iam.Role:
-        """Lets the CD pipeline's integration test (in the tooling account) describe and invoke this endpoint."""
-        name = self.endpoint.endpoint_name
-        role = iam.Role(self, "IntegrationTestRole", role_name=integration_test_role_name(name),
-                        assumed_by=iam.AccountPrincipal(tooling.value_as_string),
-                        description=f"The CD pipeline's integration test calls {name}")
-        role.add_to_principal_policy(iam.PolicyStatement(
-            actions=["sagemaker:DescribeEndpoint", "sagemaker:InvokeEndpoint"],
-            resources=[self.format_arn(service="sagemaker", resource="endpoint", resource_name=name)]))
-        acknowledge(role, "The test policy is inline so that it belongs to this role alone.",
-                    "NIST.800.53.R5-IAMNoInlinePolicy")
-        return role
-
-    def _forward_audit_events(self, audit: AuditForwarding) -> None:
-        """The audit trail across accounts: this endpoint's state changes and this stack's terminal statuses go to
-        the governance bus; the audit writer reads the endpoint's serving state through ``<endpoint>-audit``."""
-        name = self.endpoint.endpoint_name
-        bus = events.EventBus.from_event_bus_arn(
-            self, "GovernanceBus",
-            f"arn:{self.partition}:events:{audit.region}:{audit.account}:event-bus/{audit.bus_name}")
-        role = iam.Role(self, "AuditForwardRole", role_name=contracts.audit_forward_role_name(name),
-                        description=f"EventBridge forwards {name}'s audit events",
-                        assumed_by=iam.ServicePrincipal("events.amazonaws.com", conditions={
-                            "StringEquals": {"aws:SourceAccount": self.account}}))
-        forward = targets.EventBus(bus, role=role)
-        events.Rule(self, "AuditForwardEndpointRule", description=f"{name} state changes to the governance bus",
-                    event_pattern=events.EventPattern(
-                        source=["aws.sagemaker"], detail_type=["SageMaker Endpoint State Change"],
-                        detail={"EndpointName": [name]}),
-                    targets=[forward])
-        events.Rule(self, "AuditForwardStackRule", description=f"{self.stack_name} statuses to the governance bus",
-                    event_pattern=events.EventPattern(
-                        source=["aws.cloudformation"], detail_type=["CloudFormation Stack Status Change"],
-                        detail={"stack-id": events.Match.prefix(
-                            f"arn:{self.partition}:cloudformation:{self.region}:{self.account}:stack/"
-                            f"{self.stack_name}/")}),
-                    targets=[forward])
-        acknowledge(role, "The forwarding policy (events:PutEvents on the governance bus) is inline so that it "
-                    "belongs to this role alone.", "NIST.800.53.R5-IAMNoInlinePolicy")
-        reader = iam.Role(
-            self, "AuditReaderRole", role_name=contracts.audit_reader_role_name(name),
-            description=f"The tooling account's audit writer describes {name} and what it serves",
-            assumed_by=iam.AccountPrincipal(audit.account).with_conditions({"ArnLike": {
-                "aws:PrincipalArn": f"arn:{self.partition}:iam::{audit.account}:role/{audit.writer_role_prefix}*"}}))
-        reader.add_to_principal_policy(iam.PolicyStatement(
-            actions=["sagemaker:DescribeEndpoint"],
-            resources=[self.format_arn(service="sagemaker", resource="endpoint", resource_name=name)]))
-        configs_and_models = [self.format_arn(service="sagemaker", resource="endpoint-config", resource_name="*"),
-                              self.format_arn(service="sagemaker", resource="model", resource_name="*")]
-        reader.add_to_principal_policy(iam.PolicyStatement(
-            actions=["sagemaker:DescribeEndpointConfig", "sagemaker:DescribeModel"], resources=configs_and_models))
-        acknowledge(reader, "CloudFormation names the endpoint configs and models at deploy time; the audit role "
-                    "only describes them, in this account and region.",
-                    *wildcard_rules(reader, configs_and_models))
-        acknowledge(reader, "The audit read policy is inline so that it belongs to this role alone.",
-                    "NIST.800.53.R5-IAMNoInlinePolicy")
-
     def _param(self, name: str, description: str, pattern: str | None = None) -> CfnParameter:
         return CfnParameter(self, name, type="String", description=description, allowed_pattern=pattern,
                             min_length=1)
 
 
 
-def serving_repository_arn(stack: Stack, model: ModelConfig) -> str:
-    """Built-in XGBoost is served from a regional AWS-owned account; custom images from this account."""
+def captures_data(model: ModelConfig) -> bool:
+    """Realtime endpoints capture requests and responses when ``data_capture_percent`` is set."""
+    return model.deployment.mode == "realtime" and bool(model.deployment.data_capture_percent)
+
+
+def serving_repository_arn(stack: Stack, model: ModelConfig, account: str | None = None) -> str:
+    """Built-in XGBoost is served from a regional AWS-owned account; custom images from the tooling account
+    (``account``; default this stack's), where the build pipeline's image lives."""
     if model.training.algorithm == "custom":
-        return stack.format_arn(service="ecr", resource="repository", resource_name=model.training.image.repository)
+        return stack.format_arn(service="ecr", resource="repository", resource_name=model.training.image.repository,
+                                account=account)
     return f"arn:{stack.partition}:ecr:{stack.region}:*:repository/sagemaker-xgboost"

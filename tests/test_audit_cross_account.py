@@ -1,8 +1,9 @@
 """Audit across accounts, in the cross-account synth matrix (tooling 333…, staging 111…, prod 222…).
 
-Each stage's endpoint stack forwards its endpoint and stack events to the tooling account's governance bus; the
-bus admits exactly the stage accounts; rules on it send those events to the audit writer, which reads the
-endpoint through the audit role deployed with the stage. Event patterns are matched with moto's EventBridge pattern
+Each stage's access stack (``<prefix>-<model>-<stage>-access``, deployed to the stage account; the endpoint stack
+holds no IAM) forwards the endpoint's and its stack's events to the tooling account's governance bus; the bus admits
+exactly the stage accounts; rules on it send those events to the audit writer, which reads the endpoint through the
+audit role deployed with the stage. Event patterns are matched with moto's EventBridge pattern
 matcher (the one its PutEvents uses; moto does not implement TestEventPattern), not by reading the JSON.
 """
 from __future__ import annotations
@@ -59,8 +60,8 @@ def _resolve(value, template: dict):
 def templates(pinned_app) -> dict:
     found = {}
     for name, template in pinned_app.templates.items():
-        account = TOOLING if name == GOVERNANCE or not name.endswith(("-staging", "-prod")) else \
-            (STAGING if name.endswith("-staging") else PROD)
+        stage = name.removesuffix("-access").rsplit("-", 1)[-1]
+        account = {"staging": STAGING, "prod": PROD}.get(stage, TOOLING)
         found[name] = {**template, "_env": account}
     return found
 
@@ -86,7 +87,8 @@ def test_the_bus_policy_admits_exactly_the_stage_accounts(templates):
 def test_each_stage_forwards_its_endpoint_and_stack_events_to_the_governance_bus(templates, model, stage, account):
     stack = f"mlops-{model}-{stage}"
     endpoint = contracts.endpoint_name(model, stage)
-    template = templates[stack]
+    template = templates[f"{stack}-access"]
+    assert not [k for k in templates[stack]["Resources"] if "Audit" in k], "the endpoint stack holds no forwarding"
     rules = {k: _resolve(v["Properties"], template) for k, v in _of_type(template, "AWS::Events::Rule").items()
              if "AuditForward" in k}
     assert len(rules) == 2
@@ -127,7 +129,7 @@ def test_the_writer_reads_each_stage_endpoint_through_the_role_deployed_with_it(
             endpoint = contracts.endpoint_name(model, stage)
             role_name = contracts.audit_reader_role_name(endpoint)
             assert readers[endpoint] == {"role": f"arn:aws:iam::{account}:role/{role_name}", "region": REGION}
-            template = templates[f"mlops-{model}-{stage}"]
+            template = templates[f"mlops-{model}-{stage}-access"]
             (role,) = [v for v in _of_type(template, "AWS::IAM::Role").values()
                        if v["Properties"].get("RoleName") == role_name]
             [trust] = _resolve(role["Properties"]["AssumeRolePolicyDocument"], template)["Statement"]
@@ -139,6 +141,7 @@ def test_the_writer_reads_each_stage_endpoint_through_the_role_deployed_with_it(
 def test_without_stage_accounts_there_is_no_bus_and_no_forwarding(example_app):
     assert not _of_type(example_app.templates[GOVERNANCE], "AWS::Events::EventBus")
     assert not [k for k in example_app.templates["mlops-fraud-detection-prod"]["Resources"] if "AuditForward" in k]
+    assert not [name for name in example_app.templates if name.endswith("-access")]
 
 
 
@@ -177,7 +180,7 @@ def test_the_writer_describes_a_stage_endpoint_in_its_own_account(monkeypatch):
         assert record["Item"]["endpoint_config_name"] == "c3"
 
 
-@pytest.mark.parametrize("stack", [GOVERNANCE, "mlops-fraud-detection-prod"])
+@pytest.mark.parametrize("stack", [GOVERNANCE])
 def test_the_cross_account_templates_pass_cfn_lint(pinned_app, stack):
     from pathlib import Path
 
@@ -188,11 +191,18 @@ def test_the_cross_account_templates_pass_cfn_lint(pinned_app, stack):
     assert [f"{m.rule.id} {m.message} at {'/'.join(map(str, m.path))}" for m in matches] == []
 
 
-def test_every_role_the_forwarding_adds_is_named_under_the_model(templates):
-    """Stage accounts bootstrap with an execution policy for IAM roles ``<model>-*`` (docs/deploy.md)."""
+def test_the_forwarding_role_is_named_by_contract_and_only_eventbridge_of_its_own_account_assumes_it(templates):
+    """The audit roles carry the names ``contracts`` gives them (the writer's ENDPOINT_READERS names the reader);
+    the forwarding role is a service-principal grant, so it is narrowed with aws:SourceAccount."""
     for model in ENDPOINT_MODELS:
-        for stage in ("staging", "prod"):
-            template = templates[f"mlops-{model}-{stage}"]
-            names = [v["Properties"].get("RoleName") for k, v in _of_type(template, "AWS::IAM::Role").items()
-                     if k.startswith("Audit")]
-            assert len(names) == 2 and all(n and n.startswith(f"{model}-") for n in names)
+        for stage, account in (("staging", STAGING), ("prod", PROD)):
+            endpoint = contracts.endpoint_name(model, stage)
+            template = templates[f"mlops-{model}-{stage}-access"]
+            roles = {v["Properties"].get("RoleName"): v for k, v in _of_type(template, "AWS::IAM::Role").items()
+                     if k.startswith("Audit")}
+            assert set(roles) == {contracts.audit_forward_role_name(endpoint),
+                                  contracts.audit_reader_role_name(endpoint)}
+            forward = roles[contracts.audit_forward_role_name(endpoint)]
+            [trust] = _resolve(forward["Properties"]["AssumeRolePolicyDocument"], template)["Statement"]
+            assert trust["Principal"] == {"Service": "events.amazonaws.com"}
+            assert trust["Condition"] == {"StringEquals": {"aws:SourceAccount": account}}
