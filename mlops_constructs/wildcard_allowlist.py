@@ -243,6 +243,21 @@ ALLOWED: dict[str, tuple[Wildcard, ...]] = {
                  "at deploy time; matched within that account (aws:ResourceAccount) and its key policy names this role."),
     ),
     "MonitorReadRole": DESCRIBE_SERVING,  # the stage account's read role for the tooling account's monitors
+    "AuditReaderRole": DESCRIBE_SERVING[:2],  # the stage account's read role for the audit writer
+    "DeployLifecycleFunctionRole": (
+        XRAY, FUNCTION_LOGS,
+        Wildcard(("sagemaker:DescribeModelPackage", "sagemaker:UpdateModelPackage"),
+                 sagemaker("model-package/{name}/*"),
+                 "Package versions are created at run time: this model's group only (updates further limited by the "
+                 "package's current lifecycle stage)."),
+        Wildcard(("sagemaker:ListModelPackages", "codepipeline:PutJobSuccessResult",
+                  "codepipeline:PutJobFailureResult"), "*", "ListModelPackages and CodePipeline's PutJob*Result have no resource-level permissions."),
+    ),
+    "DeployPipeline{Stage}Record{Stage}CodePipelineActionRole": (  # the lifecycle recorder's invoke actions
+        Wildcard(("lambda:InvokeFunction",), "<{name}Function{id}.Arn>:*",
+                 "CDK's Lambda invoke action: the lifecycle recorder function and its versions."),
+        Wildcard(("lambda:ListFunctions",), "*", "lambda:ListFunctions has no resource-level permissions."),
+    ),
     "DeployTriggerRole": (
         XRAY, FUNCTION_LOGS,
         Wildcard(KMS_CDK, MODEL_KEY, "CDK's DynamoDB grant on the idempotency table encrypted with the model key."),
