@@ -240,7 +240,8 @@ ALLOWED: dict[str, tuple[Wildcard, ...]] = {
                  "account's artifact bucket is named there at deploy time; matched within that account "
                  "(aws:ResourceAccount) and its bucket policy names this role."),
         Wildcard(("kms:Decrypt", "kms:DescribeKey"), arn("kms", "key/*"), "The tooling account's key is named there "
-                 "at deploy time; matched within that account (aws:ResourceAccount) and its key policy names this role."),
+                 "at deploy time; matched within that account (aws:ResourceAccount) and its key policy names this "
+                 "role."),
     ),
     "MonitorReadRole": DESCRIBE_SERVING,  # the stage account's read role for the tooling account's monitors
     "AuditReaderRole": DESCRIBE_SERVING[:2],  # the stage account's read role for the audit writer
@@ -251,7 +252,8 @@ ALLOWED: dict[str, tuple[Wildcard, ...]] = {
                  "Package versions are created at run time: this model's group only (updates further limited by the "
                  "package's current lifecycle stage)."),
         Wildcard(("sagemaker:ListModelPackages", "codepipeline:PutJobSuccessResult",
-                  "codepipeline:PutJobFailureResult"), "*", "ListModelPackages and CodePipeline's PutJob*Result have no resource-level permissions."),
+                  "codepipeline:PutJobFailureResult"), "*",
+                 "ListModelPackages and CodePipeline's PutJob*Result have no resource-level permissions."),
     ),
     "DeployPipeline{Stage}Record{Stage}CodePipelineActionRole": (  # the lifecycle recorder's invoke actions
         Wildcard(("lambda:InvokeFunction",), "<{name}Function{id}.Arn>:*",
