@@ -154,6 +154,7 @@ def test_cli_extra_reaches_aws_in_every_aws_command(venvs):
     for args in (["lineage", "arn:aws:sagemaker:eu-west-1:111111111111:model-package/m/1"],
                  ["which-model", "--endpoint", "m-prod", "--at", "2026-11-30T12:00:00Z", "--table", "audit"],
                  ["pipeline", "start", "--model", "employee-attrition"],
+                 ["reproduce", "arn:aws:sagemaker:eu-west-1:111111111111:model-package/m/1", "--dry-run"],
                  ["endpoint-promote", "--endpoint", "m-prod", "--weights", "a=1"]):
         result = mlops(python, *args)
         assert result.returncode == 1 and "Traceback" not in result.stderr, (args, result.stderr)
@@ -170,6 +171,7 @@ def test_ml_extra_runs_the_build_steps_locally(venvs, tmp_path):
     ran = mlops(python, "run-local", "hr-attrition", "--config-dir", tmp_path, "--data", ATTRITION,
                 "--out", tmp_path / "out")
     assert ran.returncode == 0 and "gate passed" in ran.stdout, ran.stdout[-2000:] + ran.stderr[-2000:]
+    assert mlops(python, "drift", "--help").returncode == 0
     assert_refused(mlops(python, "lineage", "arn:aws:sagemaker:eu-west-1:111111111111:model-package/m/1"), "cli")
 
 
