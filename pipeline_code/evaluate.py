@@ -10,6 +10,7 @@ docs/model-build.md) and ``OUTPUT/baseline.json`` (the feature baseline plus the
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import math
 import sys
@@ -24,8 +25,16 @@ import xgboost as xgb
 from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, precision_score, recall_score, roc_auc_score
 
 from pipeline_code import drift_stats
-from pipeline_code.common import PROTECTED_PREFIX, DataError, csv_files, load_spec, run_cli, write_json
-from pipeline_code.contracts import BASELINE_FILE, EVALUATION_FILE
+from pipeline_code.common import (
+    EXACT_FLOATS,
+    PROTECTED_PREFIX,
+    DataError,
+    csv_files,
+    load_spec,
+    run_cli,
+    write_json,
+)
+from pipeline_code.contracts import BASELINE_FILE, EVALUATION_FILE, MODEL_SHA256_KEY
 
 MODEL_FILE = "xgboost-model"
 # evaluation.json paths of the bias gate, by configured metric: worst case over every protected attribute.
@@ -133,6 +142,16 @@ def _read_booster(path: Path) -> xgb.Booster:
         return xgb.Booster(model_file=str(path))
 
 
+def model_sha256(model_dir) -> str:
+    """SHA-256 of the ``xgboost-model`` file itself, read directly or from inside ``model.tar.gz``."""
+    model_dir = Path(model_dir)
+    if (model_dir / MODEL_FILE).is_file():
+        return hashlib.sha256((model_dir / MODEL_FILE).read_bytes()).hexdigest()
+    with tarfile.open(model_dir / "model.tar.gz") as tar:
+        member = next(m for m in tar.getmembers() if Path(m.name).name == MODEL_FILE and m.isfile())
+        return hashlib.sha256(tar.extractfile(member).read()).hexdigest()
+
+
 def load_booster(model_dir) -> xgb.Booster:
     """The booster from ``xgboost-model`` or from inside ``model.tar.gz``."""
     model_dir = Path(model_dir)
@@ -182,7 +201,7 @@ def main(argv=None) -> int:
     parser.add_argument("--model-package-group", help="registry group of the champion; default: no champion")
     args = parser.parse_args(argv)
     spec = load_spec(args.spec)
-    test = pd.concat([pd.read_csv(p) for p in csv_files(args.test)], ignore_index=True)
+    test = pd.concat([pd.read_csv(p, **EXACT_FLOATS) for p in csv_files(args.test)], ignore_index=True)
     try:
         baseline = drift_stats.Baseline.from_json((Path(args.baseline) / BASELINE_FILE).read_text())
     except (OSError, drift_stats.BaselineError) as exc:
@@ -191,6 +210,7 @@ def main(argv=None) -> int:
     if args.model_package_group and spec.get("gates", {}).get("must_beat_champion"):
         champion, arn = fetch_champion(args.model_package_group)
     body, scored = evaluate(spec, load_booster(args.model), test, baseline, champion, arn)
+    body[MODEL_SHA256_KEY] = model_sha256(args.model)  # the registered package records it; `mlops reproduce` too
     write_json(Path(args.output) / EVALUATION_FILE, body)
     (Path(args.output) / BASELINE_FILE).write_text(scored.to_json())
     metrics = body["binary_classification_metrics"]
