@@ -42,6 +42,7 @@ def main() -> None:
                            check=False)
     summary = report.split("<details>", 1)[0].strip()
     print(summary)
+    print(report.strip().splitlines()[-1])
     print(f"\none cdk synth: {synth_s:.1f} s; make diff: {diff_s:.1f} s = {diff_s / synth_s:.2f}x one synth "
           f"(target <= 30 s); load average {os.getloadavg()[0]:.1f}")
 

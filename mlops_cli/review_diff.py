@@ -15,6 +15,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -59,13 +60,15 @@ def _templates(stacks: dict[str, Path]) -> dict[str, dict]:
 def review_diff(base: str, workdir: Path) -> str:
     """The full report, as Markdown."""
     base_tree = workdir / "base"
+    started = time.perf_counter()
     subprocess.run(["git", "worktree", "add", "--detach", str(base_tree), base], cwd=REPO, check=True,
                    capture_output=True)
+    timings = {"checkout": time.perf_counter() - started}
     try:
         with ThreadPoolExecutor(max_workers=2) as pool:  # the two synths share nothing: run them side by side
-            base_job = pool.submit(synth, base_tree, workdir / "base.out")
-            head_stacks = synth(REPO, workdir / "head.out")
-            base_stacks = base_job.result()
+            base_job = pool.submit(_timed, synth, base_tree, workdir / "base.out")
+            head_stacks, timings["synth working tree"] = _timed(synth, REPO, workdir / "head.out")
+            base_stacks, timings["synth base"] = base_job.result()
     finally:
         subprocess.run(["git", "worktree", "remove", "--force", str(base_tree)], cwd=REPO, capture_output=True,
                        check=False)
@@ -79,15 +82,24 @@ def review_diff(base: str, workdir: Path) -> str:
             empty.write_text("{}")
             base_stacks[name] = empty
     with ThreadPoolExecutor(max_workers=2) as pool:
+        started = time.perf_counter()
         diffs = list(pool.map(lambda name: stack_diff(workdir / "head.out", name, base_stacks[name]), changed))
+        timings["cdk diff"] = time.perf_counter() - started
     unchanged = len(head_stacks) - len(changed)
     lines += [(f"<details><summary>Raw cdk diff: {len(changed)} changed stack(s), {len(removed)} removed, "
               f"{unchanged} unchanged</summary>"), ""]
     lines += [f"- removed: `{name}`" for name in removed]
     for name, text in zip(changed, diffs, strict=True):
         lines += ["", f"### {name}" + (" (new)" if name not in base_templates else ""), "```", text, "```"]
-    lines += ["", "</details>"]
+    lines += ["", "</details>", "",
+              "<sub>" + ", ".join(f"{name} {seconds:.1f} s" for name, seconds in timings.items()) + "</sub>"]
     return "\n".join(lines) + "\n"
+
+
+def _timed(function, *args):
+    started = time.perf_counter()
+    result = function(*args)
+    return result, time.perf_counter() - started
 
 
 def main(argv: list[str] | None = None) -> int:
