@@ -79,4 +79,4 @@ lint: setup-dev
 	$(VENV)/bin/ruff check .
 
 clean:
-	rm -rf cdk.out .pytest_cache
+	rm -rf cdk.out .pytest_cache .diff
