@@ -155,7 +155,8 @@ def test_cli_extra_reaches_aws_in_every_aws_command(venvs):
                  ["which-model", "--endpoint", "m-prod", "--at", "2026-11-30T12:00:00Z", "--table", "audit"],
                  ["pipeline", "start", "--model", "employee-attrition"],
                  ["reproduce", "arn:aws:sagemaker:eu-west-1:111111111111:model-package/m/1", "--dry-run"],
-                 ["endpoint-promote", "--endpoint", "m-prod", "--weights", "a=1"]):
+                 ["endpoint-promote", "--endpoint", "m-prod", "--weights", "a=1"],
+                 ["endpoint-check", "--model", "fraud-detection", "--stage", "prod", "--expected-config", "c"]):
         result = mlops(python, *args)
         assert result.returncode == 1 and "Traceback" not in result.stderr, (args, result.stderr)
         assert "credentials" in result.stderr.lower() and "pip install" not in result.stderr, (args, result.stderr)
