@@ -32,6 +32,7 @@ COMMANDS = {
     "synth-summary": "mlops_cli.synth_summary",
     "deploy-resolve": "mlops_cli.deploy_commands",
     "endpoint-test": "mlops_cli.deploy_commands",
+    "endpoint-check": "mlops_cli.deploy_commands",
     "endpoint-promote": "mlops_cli.deploy_commands",
     "endpoint-check": "mlops_cli.deploy_commands",
     "lineage": "mlops_cli.governance",

@@ -170,7 +170,7 @@ def test_ml_extra_runs_the_build_steps_locally(venvs, tmp_path):
     checked = mlops(python, "validate", tmp_path, "--data", ATTRITION)
     assert checked.returncode == 0 and "values pass the pipeline's validate step" in checked.stdout, checked.stderr
     ran = mlops(python, "run-local", "hr-attrition", "--config-dir", tmp_path, "--data", ATTRITION,
-                "--out", tmp_path / "out", "--local-versions")  # this venv's versions, not the image's
+                "--out", tmp_path / "out", "--local-versions")  # the extra's versions, not the image's (make parity)
     assert ran.returncode == 0 and "gate passed" in ran.stdout, ran.stdout[-2000:] + ran.stderr[-2000:]
     assert mlops(python, "drift", "--help").returncode == 0
     assert_refused(mlops(python, "lineage", "arn:aws:sagemaker:eu-west-1:111111111111:model-package/m/1"), "cli")
