@@ -34,7 +34,6 @@ COMMANDS = {
     "endpoint-test": "mlops_cli.deploy_commands",
     "endpoint-check": "mlops_cli.deploy_commands",
     "endpoint-promote": "mlops_cli.deploy_commands",
-    "endpoint-check": "mlops_cli.deploy_commands",
     "lineage": "mlops_cli.governance",
     "which-model": "mlops_cli.governance",
     "reproduce": "mlops_cli.governance",
