@@ -90,4 +90,4 @@ lint: setup-dev
 	$(VENV)/bin/ruff check .
 
 clean:
-	rm -rf cdk.out .pytest_cache mutants mutants-work
+	rm -rf cdk.out .pytest_cache .diff mutants mutants-work
