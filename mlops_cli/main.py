@@ -14,6 +14,7 @@ COMMAND_MODULES = [
     "mlops_cli.run_local",
     "mlops_cli.pipeline_commands",
     "mlops_cli.drift",
+    "mlops_cli.predict",
 ]
 
 
