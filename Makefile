@@ -13,7 +13,7 @@ export npm_config_update_notifier := false
 BASE ?= origin/main
 CDK := npx --no-install cdk
 
-.PHONY: setup setup-dev synth test diff bench lint clean
+.PHONY: setup setup-dev synth test diff bench lint clean container-check
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -57,3 +57,18 @@ lint: setup-dev
 
 clean:
 	rm -rf cdk.out .pytest_cache
+
+# The served package inside the XGBoost framework container's serving library (sagemaker-containers, installed
+# without its stale pins and patched exactly as docker/3.0-5/final/Dockerfile.cpu patches it).
+CONTAINER_VENV := .venv-container
+CONTAINER_PYTHON ?= $(shell pyenv root 2>/dev/null)/versions/3.10.13/bin/python3.10
+$(CONTAINER_VENV)/.deps: requirements-container.txt
+	$(if $(wildcard $(CONTAINER_PYTHON)),$(CONTAINER_PYTHON),python3.10) -m venv $(CONTAINER_VENV)
+	$(CONTAINER_VENV)/bin/python -m pip install --quiet -r requirements-container.txt
+	$(CONTAINER_VENV)/bin/python -m pip install --quiet --no-deps sagemaker-containers==2.8.6.post2
+	sed -i 's/collections\.Mapping/collections.abc.Mapping/g' \
+		$(CONTAINER_VENV)/lib/python3.10/site-packages/sagemaker_containers/_mapping.py
+	touch $@
+
+container-check: $(CONTAINER_VENV)/.deps
+	PYTHONPATH=$(CURDIR) $(CONTAINER_VENV)/bin/python -m pytest tests/container -q -p no:cacheprovider

@@ -14,9 +14,9 @@ from pathlib import Path
 from mlops_constructs.config import ConfigError, load_config
 from mlops_constructs.job_spec import job_spec
 from pipeline_code import evaluate, preprocess, train, validate
-from pipeline_code.evaluate import TEST_SCORES_FILE
 from pipeline_code.common import DataError, write_json
 from pipeline_code.contracts import BASELINE_FILE, EVALUATION_FILE
+from pipeline_code.evaluate import TEST_SCORES_FILE
 from pipeline_code.gate import describe_failures, evaluate_gates
 
 EXIT_PASSED, EXIT_BAD_INPUT, EXIT_GATE_FAILED = 0, 2, 3

@@ -10,6 +10,7 @@ the model artifact), so training and serving cannot drift apart.
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import numpy as np
@@ -37,7 +38,7 @@ class EncodingError(DataError):
 
 
 def _is_missing(value) -> bool:
-    return value is None or value == "" or (isinstance(value, float) and value != value)
+    return value is None or value == "" or (isinstance(value, float) and math.isnan(value))
 
 
 def lookups(encoder: dict) -> dict:
@@ -76,10 +77,11 @@ def _numeric(column: str, values) -> np.ndarray:
             numbers[row] = np.nan
             continue
         try:
-            if isinstance(value, bool):
-                raise ValueError
             numbers[row] = float(value)
         except (TypeError, ValueError):
+            bad.append(value)
+            continue
+        if isinstance(value, bool):  # JSON true/false is not a number here
             bad.append(value)
     if bad:
         raise EncodingError(f"column {column!r}: rule 'type numeric': {len(bad)} values are not numbers, "
