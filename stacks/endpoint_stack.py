@@ -112,6 +112,7 @@ class EndpointStack(Stack):
             serverless=ServerlessSpec(deployment.serverless.memory_mb, deployment.serverless.max_concurrency)
             if serverless else None,
             watched_metrics=None if serverless else _watched_metrics(model),
+            count_rejections=model.training.algorithm == "xgboost",  # the platform's serving code logs them
         )
         if trust_tooling_account:
             self._integration_test_role()

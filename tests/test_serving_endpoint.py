@@ -1,0 +1,59 @@
+"""Endpoint wiring of the serving contract: the rejection log line the serving code prints becomes a metric, and
+4XX responses raise an alarm. The filter pattern is checked against the real log line, not a hand-written one."""
+from __future__ import annotations
+
+import io
+import json
+
+from pipeline_code import contracts, serving
+from tests.test_guarded_endpoint import FRAUD_PROD, SUPPORT_STAGING, _resources
+
+
+def _logged_rejection() -> dict:
+    stream = io.StringIO()
+    serving.log_rejection("fraud-detection", serving.BadRequest("x", reason="unseen_category", column="channel",
+                                                                 value="pigeon"), stream)
+    return json.loads(stream.getvalue())
+
+
+def test_fraud_endpoint_owns_its_log_group_and_counts_each_logged_rejection_by_reason(example_app):
+    template = example_app.template(FRAUD_PROD)
+    (group_id, group), = _resources(template, "AWS::Logs::LogGroup").items()
+    assert group["Properties"]["LogGroupName"] == "/aws/sagemaker/Endpoints/fraud-detection-prod"
+    assert group["Properties"]["KmsKeyId"] == {"Ref": "KeyArn"} and group["DeletionPolicy"] == "Retain"
+    (endpoint_id, endpoint), = _resources(template, "AWS::SageMaker::Endpoint").items()
+    assert group_id in endpoint["DependsOn"], "SageMaker must find the group (retention, KMS) before it logs"
+    (metric_filter,) = _resources(template, "AWS::Logs::MetricFilter").values()
+    props = metric_filter["Properties"]
+    assert props["LogGroupName"] == {"Ref": group_id}
+    (transform,) = props["MetricTransformations"]
+    assert (transform["MetricNamespace"], transform["MetricName"]) == (contracts.METRIC_NAMESPACE,
+                                                                      contracts.METRIC_REJECTED_REQUESTS)
+    event = _logged_rejection()
+    # The pattern selects the serving code's own line, and every dimension is a field that line carries.
+    field, _, value = props["FilterPattern"].strip("{} ").partition(" = ")
+    assert event[field.removeprefix("$.")] == value.strip('"')
+    for dimension in transform["Dimensions"]:
+        assert dimension["Value"].removeprefix("$.") == dimension["Key"] and dimension["Key"] in event
+    assert {d["Key"] for d in transform["Dimensions"]} == {contracts.DIM_MODEL, contracts.DIM_REASON}
+
+
+def test_every_variant_has_a_4xx_alarm_that_notifies_but_does_not_roll_back(example_app):
+    template = example_app.template(FRAUD_PROD)
+    alarms = _resources(template, "AWS::CloudWatch::Alarm")
+    rejections = {k: a["Properties"] for k, a in alarms.items() if a["Properties"]["MetricName"] == "Invocation4XXErrors"}
+    assert len(rejections) == 1
+    (props,) = rejections.values()
+    assert {d["Name"]: d["Value"] for d in props["Dimensions"]} == {"EndpointName": "fraud-detection-prod",
+                                                                   "VariantName": "primary"}
+    assert props["AlarmActions"] == [{"Ref": "TopicArn"}]
+    (endpoint,) = _resources(template, "AWS::SageMaker::Endpoint").values()
+    rollback = [a["AlarmName"]["Ref"] for a in endpoint["Properties"]["DeploymentConfig"]["AutoRollbackConfiguration"]
+                ["Alarms"]]
+    assert not set(rejections) & set(rollback)
+
+
+def test_custom_image_endpoints_keep_their_own_logging(example_app):
+    template = example_app.template(SUPPORT_STAGING)
+    assert not _resources(template, "AWS::Logs::MetricFilter")
+    assert not _resources(template, "AWS::Logs::LogGroup")
