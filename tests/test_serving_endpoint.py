@@ -21,7 +21,7 @@ def test_fraud_endpoint_owns_its_log_group_and_counts_each_logged_rejection_by_r
     (group_id, group), = _resources(template, "AWS::Logs::LogGroup").items()
     assert group["Properties"]["LogGroupName"] == "/aws/sagemaker/Endpoints/fraud-detection-prod"
     assert group["Properties"]["KmsKeyId"] == {"Ref": "KeyArn"} and group["DeletionPolicy"] == "Retain"
-    (endpoint_id, endpoint), = _resources(template, "AWS::SageMaker::Endpoint").items()
+    (endpoint,) = _resources(template, "AWS::SageMaker::Endpoint").values()
     assert group_id in endpoint["DependsOn"], "SageMaker must find the group (retention, KMS) before it logs"
     (metric_filter,) = _resources(template, "AWS::Logs::MetricFilter").values()
     props = metric_filter["Properties"]
