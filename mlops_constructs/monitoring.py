@@ -53,6 +53,8 @@ class ModelMonitoring(Construct):
         retraining: ``retraining`` config; a retraining trigger is added when ``on_drift`` is set; default none.
         pipeline_name: the build pipeline the trigger starts; required with ``retraining.on_drift``.
         variants: variant names shown on the dashboard; default ``["primary"]``.
+        categorical_codes: captured categoricals are encoder.json codes (a custom image with ``input: encoded``),
+            not names; default False.
     """
 
     def __init__(
@@ -74,6 +76,7 @@ class ModelMonitoring(Construct):
         retraining: RetrainingSettings | None = None,
         pipeline_name: str | None = None,
         variants: list[str] | None = None,
+        categorical_codes: bool = False,
     ) -> None:
         super().__init__(scope, construct_id)
         if settings.drift is None and settings.quality is None:
@@ -85,6 +88,7 @@ class ModelMonitoring(Construct):
             raise ValueError(f"ModelMonitoring {construct_id}: retraining.on_drift needs pipeline_name")
         self.model_name, self.endpoint_name = model_name, endpoint_name
         self._data_bucket, self._key, self._topic = data_bucket, key, topic
+        self._categorical_codes = categorical_codes
         self.period = schedule_period(settings.schedule)
         self.schedule = events.Schedule.expression(settings.schedule)
         self.drift_function = self.quality_function = None
@@ -173,7 +177,9 @@ class ModelMonitoring(Construct):
         fn = self._scheduled(
             "DriftDetector", "drift_detector", f"Data and prediction drift of {self.endpoint_name}",
             {"DRIFT_METRIC": drift.metric, "DRIFT_THRESHOLD": str(drift.threshold),
-             "MIN_SAMPLES": str(drift.min_samples)}, memory_size=2048, timeout=Duration.minutes(10),
+             "MIN_SAMPLES": str(drift.min_samples),
+             contracts.ENV_CATEGORICAL_INPUT: contracts.CATEGORICAL_CODES if self._categorical_codes
+             else contracts.CATEGORICAL_NAMES}, memory_size=2048, timeout=Duration.minutes(10),
         )
         self._grant_read(fn.role, artifact_bucket, f"{BASELINES_PREFIX}/")
         self.drift_function = fn

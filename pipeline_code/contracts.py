@@ -112,5 +112,7 @@ METRIC_REJECTED_REQUESTS = "RejectedRequests"  # per Model, Endpoint, Reason; fr
 DIM_REASON = "Reason"
 REJECTION_EVENT_FIELD = "event"
 REJECTION_EVENT = "rejected_request"
+ENV_CATEGORICAL_INPUT = "CATEGORICAL_INPUT"  # drift detector: how captured categoricals arrive
+CATEGORICAL_NAMES, CATEGORICAL_CODES = "names", "codes"  # raw records (default) or encoder.json codes
 REJECTION_REASONS = ("empty_body", "missing_column", "extra_column", "non_numeric", "unseen_category",
                      "malformed", "unsupported_content_type", "unsupported_accept")

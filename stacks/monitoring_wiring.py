@@ -36,6 +36,7 @@ def add_monitoring(stack: Stack, *, model: ModelConfig, core: ModelCore) -> Mode
         retraining=model.retraining,
         pipeline_name=contracts.build_pipeline_name(model.name),
         variants=variants,
+        categorical_codes=model.training.image is not None and model.training.image.input == "encoded",
     )
     CfnOutput(stack, "MonitoringDashboardName", value=monitor.dashboard.dashboard.dashboard_name)
     return monitor

@@ -32,9 +32,13 @@ metrics = Metrics(namespace=contracts.METRIC_NAMESPACE)
 
 
 def analyze_variant(s3, bucket: str, baseline, prefix: str, *, metric: str, threshold: float,
-                    min_samples: int) -> dict:
-    """Drift report of one variant's window (files are decoded one at a time: memory stays flat)."""
-    window = DriftWindow(baseline)
+                    min_samples: int, categorical_codes: bool = False) -> dict:
+    """Drift report of one variant's window (files are decoded one at a time: memory stays flat).
+
+    Capture holds what clients send: raw records with category names (the served model encodes them), or the
+    encoder.json codes for a custom image declared ``input: encoded`` (``categorical_codes``).
+    """
+    window = DriftWindow(baseline, categorical_codes=categorical_codes)
     for obj in window_objects(s3, bucket, prefix):
         if obj["Size"] > MAX_FILE_BYTES:
             window.malformed["too_large"] += 1
@@ -101,7 +105,7 @@ def _feature_scores(report: dict) -> dict[str, float]:
 
 
 def run(s3, sagemaker, *, model: str, endpoint: str, bucket: str, event_time: str | None, metric: str,
-        threshold: float, min_samples: int) -> dict:
+        threshold: float, min_samples: int, categorical_codes: bool = False) -> dict:
     """Analyze every variant of the endpoint for the window, publish and store the report."""
     hour = window_hour(event_time)
     variants, errors, baselines = {}, {}, {}
@@ -121,7 +125,8 @@ def run(s3, sagemaker, *, model: str, endpoint: str, bucket: str, event_time: st
             errors[variant] = str(exc)
             continue
         variants[variant] = analyze_variant(s3, bucket, baseline, capture_prefix(endpoint, variant, hour),
-                                            metric=metric, threshold=threshold, min_samples=min_samples)
+                                            metric=metric, threshold=threshold, min_samples=min_samples,
+                                            categorical_codes=categorical_codes)
     report = merge(variants, errors, min_samples)
     report.update(model=model, endpoint=endpoint, window=hour.isoformat(), metric=metric, threshold=threshold)
     publish(report, model, endpoint)
@@ -142,5 +147,6 @@ def handler(event, context):
         model=os.environ["MODEL_NAME"], endpoint=os.environ["ENDPOINT_NAME"], bucket=os.environ["DATA_BUCKET"],
         event_time=(event or {}).get("time"), metric=os.environ.get("DRIFT_METRIC", "psi"),
         threshold=float(os.environ.get("DRIFT_THRESHOLD", "0.2")), min_samples=int(os.environ.get("MIN_SAMPLES", "500")),
+        categorical_codes=os.environ.get(contracts.ENV_CATEGORICAL_INPUT) == contracts.CATEGORICAL_CODES,
     )
     return {k: report[k] for k in ("verdict", "records", "malformed_records", "drift_score", "drifted_features")}
