@@ -47,37 +47,43 @@ def lookups(encoder: dict) -> dict:
             for name, categories in encoder["categorical"].items()}
 
 
-def _categorical(column: str, values, table: dict, categories: list) -> np.ndarray:
-    codes = np.empty(len(values), dtype=np.float64)
+def _categorical(column: str, values, table: dict, categories: list) -> list:
+    codes = [table.get(v if type(v) is str else str(v)) for v in values]
+    if None not in codes:
+        return codes
+    unseen = []
     for row, value in enumerate(values):
-        code = table.get(value if type(value) is str else str(value))
-        if code is None:
+        if codes[row] is None:
             if _is_missing(value):
-                code = np.nan
+                codes[row] = math.nan
             else:
-                unseen = [v for v in values if not _is_missing(v) and (v if type(v) is str else str(v)) not in table]
-                examples = sorted({v if type(v) is str else str(v) for v in unseen})[:5]
-                raise EncodingError(
-                    f"column {column!r}: rule 'known categories': {len(unseen)} value(s) unseen in training "
-                    f"{examples}; known categories are {categories}", rule="unseen_category", column=column,
-                    value=examples[0])
-        codes[row] = code
+                unseen.append(value if type(value) is str else str(value))
+    if unseen:
+        examples = sorted(set(unseen))[:5]
+        raise EncodingError(f"column {column!r}: rule 'known categories': {len(unseen)} value(s) unseen in training "
+                            f"{examples}; known categories are {categories}", rule="unseen_category", column=column,
+                            value=examples[0])
     return codes
 
 
-def _numeric(column: str, values) -> np.ndarray:
+def _numeric(column: str, values):
+    if isinstance(values, np.ndarray) and values.dtype.kind in "fiu":
+        return values  # already numbers (a numeric pandas column)
     try:
-        return np.asarray(values, dtype=np.float64)  # numbers, numeric strings and NaN: the common case
-    except (TypeError, ValueError):
-        pass
-    numbers = np.empty(len(values), dtype=np.float64)
-    bad = []
-    for row, value in enumerate(values):
+        numbers = list(map(float, values))  # numbers and numeric text: the common case
+    except (TypeError, ValueError):  # missing ("" or None) or not a number
+        return _numeric_slow(column, values)
+    return _numeric_slow(column, values) if bool in set(map(type, values)) else numbers
+
+
+def _numeric_slow(column: str, values) -> list:
+    numbers, bad = [], []
+    for value in values:
         if _is_missing(value):
-            numbers[row] = np.nan
+            numbers.append(math.nan)
             continue
         try:
-            numbers[row] = float(value)
+            numbers.append(float(value))
         except (TypeError, ValueError):
             bad.append(value)
             continue
@@ -101,21 +107,19 @@ def encode_columns(columns: dict, encoder: dict, tables: dict | None = None) -> 
         raise EncodingError(f"columns {missing} are missing; the model needs {features}",
                             rule="missing_column", column=missing[0])
     tables = lookups(encoder) if tables is None else tables
-    rows = len(columns[features[0]]) if features else 0
-    matrix = np.empty((rows, len(features)), dtype=np.float64)
-    for i, column in enumerate(features):
-        values = columns[column]
-        if column in tables:
-            matrix[:, i] = _categorical(column, values, tables[column], encoder["categorical"][column])
-        else:
-            matrix[:, i] = _numeric(column, values)
-    return matrix
+    encoded = [_categorical(c, columns[c], tables[c], encoder["categorical"][c]) if c in tables
+               else _numeric(c, columns[c]) for c in features]
+    if not features:
+        return np.empty((0, 0), dtype=np.float64)
+    # One conversion of every column at once, then row-major (C order) as the model input.
+    return np.ascontiguousarray(np.array(encoded, dtype=np.float64).T)
 
 
 def encode(frame: pd.DataFrame, encoder: dict) -> np.ndarray:
     """The model input matrix (float64, features in encoder order) for a frame of raw feature values."""
     present = [c for c in encoder["features"] if c in frame.columns]
-    return encode_columns({c: frame[c].tolist() for c in present}, encoder)
+    return encode_columns({c: frame[c].tolist() if c in encoder["categorical"] or frame[c].dtype.kind not in "fiu"
+                           else frame[c].to_numpy() for c in present}, encoder)
 
 
 def save(encoder: dict, directory) -> Path:

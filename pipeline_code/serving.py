@@ -109,7 +109,10 @@ def _text(body) -> str:
 
 def parse_csv(text: str, features: list) -> tuple[dict, list]:
     """Columns by feature name from CSV rows, and the positions of header rows (equal to the feature names)."""
-    rows = [row for row in csv.reader(io.StringIO(text)) if row]
+    if '"' in text:  # quoted fields: the csv module's rules
+        rows = [row for row in csv.reader(io.StringIO(text)) if row]
+    else:  # plain rows split the same way, without the reader's per-call cost
+        rows = [line.split(",") for line in text.splitlines() if line]
     headers = [i for i, row in enumerate(rows) if row == features]
     data = [row for row in rows if row != features] if headers else rows
     width = len(features)
@@ -175,7 +178,7 @@ def score_request(model: ServedModel, body, content_type: str | None, accept: st
         raise BadRequest(str(exc), reason=exc.rule, column=exc.column, value=exc.value) from None
     scores = score_matrix(model, matrix) if len(matrix) else np.zeros(0, dtype=np.float32)
     texts = format_scores(scores)
-    labels = (scores >= model.threshold).astype(int).tolist()
+    labels = [1 if s >= model.threshold else 0 for s in scores.tolist()]
     if answer == JSON:
         return Reply(200, json.dumps({"predictions": [{"score": float(s), "label": label}
                                                       for s, label in zip(texts, labels)]}), JSON)
