@@ -51,6 +51,7 @@ bench: setup-dev
 	$(PY) benchmarks/synth_scale.py
 	$(PY) benchmarks/local_pipeline.py
 	$(PY) benchmarks/drift.py
+	$(PY) benchmarks/serving.py
 
 lint: setup-dev
 	$(VENV)/bin/ruff check .

@@ -66,3 +66,18 @@ def test_the_drift_detector_is_told_capture_holds_category_names(example_app):
     assert len(functions) == 1
     variables = functions[0]["Environment"]["Variables"]
     assert variables[contracts.ENV_CATEGORICAL_INPUT] == contracts.CATEGORICAL_NAMES
+
+
+def test_capture_of_a_score_label_reply_joins_its_score_by_inference_id():
+    """The quality monitor joins labels to captured scores: the served model's CSV reply is ``score,label``."""
+    from pipeline_code.capture_decode import CaptureDecoder, CaptureSchema
+    from pipeline_code.capture_records import capture_line
+
+    schema = CaptureSchema(("amount", "channel"), frozenset({"channel"}), categorical_codes=False)
+    lines = [capture_line("12.5,online", "0.8125,1\n", inference_id="a"),
+             capture_line("3.0,atm", "0.0625,0\n", inference_id="b"),
+             capture_line("7.0,chip\n8.0,chip", "0.25,0\n0.75,1\n", inference_id="c")]
+    decoded = CaptureDecoder(schema).decode("\n".join(lines) + "\n", keep_ids=True)
+    assert decoded.scored == [("a", 0.8125), ("b", 0.0625)]  # single-row records only, as before
+    assert decoded.predictions.tolist() == [0.8125, 0.0625, 0.25, 0.75]
+    assert list(decoded.columns["channel"]) == ["online", "atm", "chip", "chip"] and not decoded.malformed
