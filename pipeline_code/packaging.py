@@ -40,7 +40,8 @@ def serving_environment() -> dict[str, str]:
     container then runs ``pip install .`` on that folder; models are network-isolated, so pip must neither
     reach an index (``PIP_NO_INDEX``) nor build in an isolated environment that would need to download
     setuptools. pip reads ``PIP_NO_BUILD_ISOLATION=0`` as ``--no-build-isolation`` (its env-var quirk for
-    ``--no-*`` flags; checked against pip 23.2 in tests/test_serving_package.py).
+    ``--no-*`` flags). ``make container-check`` (tests/container) runs that install offline with the 3.0-5
+    image's pip 25.2 and setuptools 80.9, and shows it failing without this setting.
     """
     return {"SAGEMAKER_PROGRAM": contracts.SERVING_PROGRAM,
             "SAGEMAKER_SUBMIT_DIRECTORY": f"{MODEL_DIR}/{contracts.SERVING_CODE_DIR}",
