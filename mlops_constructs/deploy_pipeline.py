@@ -40,6 +40,12 @@ def integration_test_role_name(endpoint_name: str) -> str:
     return f"{endpoint_name}-integration-test"
 
 
+# What CloudFormation calls for the endpoint's log group and metric filter (see _deployment_role).
+ENDPOINT_LOG_ACTIONS = ["logs:CreateLogGroup", "logs:PutRetentionPolicy", "logs:AssociateKmsKey", "logs:TagResource",
+                        "logs:UntagResource", "logs:ListTagsForResource", "logs:GetDataProtectionPolicy",
+                        "logs:PutMetricFilter", "logs:DescribeMetricFilters", "logs:DeleteMetricFilter"]
+
+
 @dataclass(frozen=True)
 class DeployTarget:
     """One stage's endpoint stack: ``stage`` name, CloudFormation ``stack_name``, ``endpoint_name``, and the
@@ -267,6 +273,13 @@ class ModelDeployPipeline(Construct):
                              "application-autoscaling:PutScalingPolicy", "application-autoscaling:DeleteScalingPolicy",
                              "application-autoscaling:DescribeScalingPolicies"], ["*"]),
             ("EndpointVolumeKey", ["kms:CreateGrant", "kms:DescribeKey"], [key.key_arn]),
+            # AWS::Logs::LogGroup (retained, KMS, retention, tags) and its AWS::Logs::MetricFilter: the registry's
+            # create/read/update handler permissions for the properties GuardedEndpoint sets (count_rejections).
+            ("EndpointLogs", ENDPOINT_LOG_ACTIONS,
+             [arn("logs", "log-group", f"/aws/sagemaker/Endpoints/{target.endpoint_name}", sep=True),
+              arn("logs", "log-group", f"/aws/sagemaker/Endpoints/{target.endpoint_name}:*", sep=True)]),
+            ("DescribeLogs", ["logs:DescribeLogGroups", "logs:DescribeResourcePolicies", "logs:DescribeIndexPolicies"],
+             ["*"]),
         ]
         for sid, acts, resources in statements:
             role.add_to_principal_policy(iam.PolicyStatement(sid=sid, actions=acts, resources=resources))
@@ -286,7 +299,8 @@ class ModelDeployPipeline(Construct):
             role,
             "CloudFormation generates model and endpoint-config names (the stack replaces them on every deployment), "
             "alarm names under the stack name, and the serving role under the endpoint name; Application Auto "
-            "Scaling actions have no resource-level permissions; package versions are created at run time.",
+            "Scaling actions and the log Describe* calls have no resource-level permissions; package versions are "
+            "created at run time; the endpoint log group's ARN ends in :* for its streams.",
             "AwsSolutions-IAM5[Resource::*]",
             *sorted({wildcard_rule(stack, r) for _, _, resources in statements for r in resources
                      if "*" in r and r != "*"}),

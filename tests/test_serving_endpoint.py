@@ -81,3 +81,43 @@ def test_capture_of_a_score_label_reply_joins_its_score_by_inference_id():
     assert decoded.scored == [("a", 0.8125), ("b", 0.0625)]  # single-row records only, as before
     assert decoded.predictions.tolist() == [0.8125, 0.0625, 0.25, 0.75]
     assert list(decoded.columns["channel"]) == ["online", "atm", "chip", "chip"] and not decoded.malformed
+
+
+# Registry handler permissions the endpoint's log resources do not need: features GuardedEndpoint never sets
+# (data protection, index, resource and bearer-token policies, log delivery to S3/Firehose, deletion protection),
+# removal of the KMS key or retention it always sets, and deletion of a retained group.
+NOT_NEEDED = {"logs:PutDataProtectionPolicy", "logs:CreateLogDelivery", "s3:REST.PUT.OBJECT",
+              "firehose:TagDeliveryStream", "logs:PutResourcePolicy", "logs:PutIndexPolicy", "logs:DeleteIndexPolicy",
+              "logs:DeleteResourcePolicy", "logs:PutBearerTokenAuthentication", "logs:PutLogGroupDeletionProtection",
+              "logs:DisassociateKmsKey", "logs:DeleteRetentionPolicy", "logs:DeleteLogGroup",
+              "logs:DeleteDataProtectionPolicy"}
+
+
+def _handler_permissions(type_name: str) -> set:
+    """create/read/update/delete handler permissions from the CloudFormation registry schema cfn-lint bundles."""
+    import glob
+    import os
+
+    import cfnlint
+
+    schemas = os.path.join(os.path.dirname(cfnlint.__file__), "data", "schemas")
+    with open(os.path.join(schemas, "providers", "us-east-1.json")) as handle:
+        digest = json.load(handle)[type_name]
+    (path,) = glob.glob(os.path.join(schemas, "resources", f"{digest}*"))
+    with open(path) as handle:
+        handlers = json.load(handle)["handlers"]
+    return {p for kind in ("create", "read", "update", "delete") for p in handlers[kind]["permissions"]}
+
+
+def test_the_stage_deploy_role_may_create_and_update_the_endpoint_log_resources(example_app):
+    template = example_app.template("mlops-fraud-detection")
+    granted = {}
+    for policy in _resources(template, "AWS::IAM::Policy").values():
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
+            if statement.get("Sid") in ("EndpointLogs", "DescribeLogs"):
+                actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+                granted.setdefault(statement["Sid"], set()).update(actions)
+    assert set(granted) == {"EndpointLogs", "DescribeLogs"}
+    needed = (_handler_permissions("AWS::Logs::LogGroup") | _handler_permissions("AWS::Logs::MetricFilter"))
+    missing = needed - NOT_NEEDED - granted["EndpointLogs"] - granted["DescribeLogs"]
+    assert not missing, f"the deploy role lacks {sorted(missing)}"
