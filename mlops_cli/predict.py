@@ -39,8 +39,10 @@ def _model_folder(model: Path, scratch: str) -> Path:
 
 def _request(path: Path) -> tuple[bytes, str]:
     text = path.read_text(encoding="utf-8")
-    if path.suffix.lower() in (".jsonl", ".json", ".ndjson") or text.lstrip().startswith(("{", "[")):
-        records = [line for line in text.splitlines() if line.strip()]
+    if text.lstrip().startswith("["):  # one JSON list of records
+        return text.encode(), "application/json"
+    if path.suffix.lower() in (".jsonl", ".json", ".ndjson") or text.lstrip().startswith("{"):
+        records = [line for line in text.splitlines() if line.strip()]  # JSON lines: one record each
         return ("[" + ",".join(records) + "]").encode(), "application/json"
     return text.encode(), "text/csv"
 
