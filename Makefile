@@ -13,7 +13,7 @@ export npm_config_update_notifier := false
 BASE ?= origin/main
 CDK := npx --no-install cdk
 
-.PHONY: setup setup-dev synth test diff bench lint clean container-check
+.PHONY: setup setup-dev synth test diff bench lint clean step-env parity container-check
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -43,6 +43,19 @@ synth: setup
 
 test: setup-dev
 	$(PY) -m pytest -n 2 --durations=8
+
+# The step environment of an XGBoost image (IMAGE=3.0-5 or 1.7-1): its Python (pyenv) and exact library versions,
+# from mlops_constructs/sagemaker_pipeline/step_images.json. `mlops run-local` runs the steps there.
+IMAGE ?= 3.0-5
+step-env: setup-dev
+	$(PY) -m mlops_cli.step_env --image "$(IMAGE)"
+
+# run-local against SageMaker's XGBoost images, byte for byte (docs/model-build.md, "Environment parity").
+# MLOPS_PARITY_REQUIRED=1: a missing interpreter or wheel fails here instead of skipping.
+PARITY_IMAGES ?= 3.0-5 1.7-1
+parity: setup-dev
+	for image in $(PARITY_IMAGES); do $(PY) -m mlops_cli.step_env --image "$$image"; done
+	MLOPS_PARITY_REQUIRED=1 MLOPS_PARITY_IMAGES="$(PARITY_IMAGES)" $(PY) -m pytest parity -n 0 -p no:cacheprovider -q
 
 diff: setup
 	$(PY) -m mlops_cli.review_diff --base "$(BASE)" $(if $(OUTPUT),--output "$(OUTPUT)")

@@ -48,6 +48,13 @@ def register(subparsers) -> None:
     test.add_argument("--role-arn", default="", help="Role in the stage account to call the endpoint with.")
     test.set_defaults(func=run_endpoint_test)
 
+    check = subparsers.add_parser("endpoint-check", help="Fail unless an endpoint runs the config just deployed.")
+    _model_args(check)
+    check.add_argument("--stage", required=True)
+    check.add_argument("--expected-config", required=True, help="Endpoint config created by this deployment.")
+    check.add_argument("--role-arn", default="", help="Role in the stage account to describe the endpoint with.")
+    check.set_defaults(func=run_endpoint_check)
+
     promote = subparsers.add_parser("endpoint-promote", help="Set A/B variant weights on an endpoint.")
     promote.add_argument("--endpoint", required=True)
     promote.add_argument("--weights", required=True, help="e.g. champion=0,challenger=1")
@@ -221,6 +228,24 @@ def run_endpoint_test(args) -> int:
     except (CheckFailed, DataError) as error:
         return _fail(error)
     print("\n".join(lines))
+    return 0
+
+
+# endpoint-check
+
+def endpoint_check(args, sagemaker) -> str:
+    """The stage's endpoint runs ``args.expected_config`` and is InService; raises CheckFailed otherwise."""
+    endpoint = contracts.endpoint_name(_load_model(args.config_dir, args.model).name, args.stage)
+    return check_endpoint(sagemaker.describe_endpoint(EndpointName=endpoint), args.expected_config)
+
+
+def run_endpoint_check(args) -> int:
+    try:
+        sagemaker = _stage_session(args.role_arn).client("sagemaker") if args.role_arn else _client("sagemaker")
+        line = endpoint_check(args, sagemaker)
+    except CheckFailed as error:
+        return _fail(error)
+    print(line)
     return 0
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+from pathlib import Path
 
 import boto3
 
@@ -37,6 +38,12 @@ def register(subparsers) -> None:
     reproduce.add_argument("--input-data-url", default=None,
                            help="train from here instead (e.g. the recorded object versions restored to a new prefix);"
                                 " the new package must still show the recorded data version")
+    reproduce.add_argument("--local", metavar="DATA_CSV", type=Path,
+                           help="instead, re-run the build here on this CSV with the recorded image's versions and "
+                                "compare the model's and metrics' hashes (mlops_cli/reproduce.py); the argument may "
+                                "also be a local run's OUT/run.json")
+    reproduce.add_argument("--out", help="with --local: output directory; default a temporary one")
+    reproduce.add_argument("--config-dir", default="config", help="with --local: the config directory")
     _common(reproduce, table_required=False)
     reproduce.set_defaults(func=run_reproduce)
 
@@ -90,6 +97,11 @@ def run_which_model(args) -> int:
 
 
 def run_reproduce(args) -> int:
+    if args.local:
+        from mlops_cli import reproduce as local
+
+        return local.run(args)
+
     def body():
         sagemaker, table = _clients(args, table_required=False)
         request = queries.reproduce_request(sagemaker, args.model_package_arn, table,

@@ -18,7 +18,7 @@ from constructs import Construct
 
 from mlops_constructs.nag import acknowledge, wildcard_rules
 from mlops_constructs.platform_function import PlatformFunction
-from pipeline_code import audit_schema
+from pipeline_code import audit_schema, contracts
 
 _STACK_STATUSES = [
     "CREATE_COMPLETE", "CREATE_FAILED", "UPDATE_COMPLETE", "UPDATE_FAILED", "UPDATE_ROLLBACK_COMPLETE",
@@ -82,7 +82,7 @@ class AuditTrail(Construct):
         self.writer = PlatformFunction(
             self,
             "Writer",
-            function="audit_writer",
+            function=contracts.SERVICE_AUDIT_WRITER,
             description="Appends audit records for model package, pipeline and endpoint events",
             key=self.key,
             timeout=Duration.seconds(30),
@@ -227,10 +227,11 @@ class AuditTrail(Construct):
         """A gap in the trail is a compliance finding: alarm on dead letters, writer errors and skipped events."""
         self.alarm_topic = sns.Topic(self, "AlarmTopic", display_name="MLOps audit trail", master_key=self.key,
                                      enforce_ssl=True)
+        self.alarm_topic.apply_removal_policy(RemovalPolicy.RETAIN)  # subscribers confirmed this ARN; keep it
         for email in emails:
             self.alarm_topic.add_subscription(subs.EmailSubscription(email))
         five_minutes = Duration.minutes(5)
-        service = {"service": "audit_writer"}  # Powertools' default dimension (POWERTOOLS_SERVICE_NAME)
+        service = {contracts.DIM_SERVICE: contracts.SERVICE_AUDIT_WRITER}  # Powertools adds it to every metric
         metrics = {
             "DeadLettersAlarm": self.writer.dead_letter_queue.metric_approximate_number_of_messages_visible(
                 period=five_minutes, statistic="Maximum"),

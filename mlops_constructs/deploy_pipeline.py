@@ -26,18 +26,27 @@ from mlops_constructs.model_build_ci import (
 )
 from mlops_constructs.nag import acknowledge, wildcard_rule
 from mlops_constructs.platform_function import PlatformFunction
+from mlops_constructs.rule_targets import TopicTarget
 from mlops_constructs.source import code_source
 
 RESOLVE_BUILDSPEC = "buildspecs/deploy-resolve.yml"
 TEST_BUILDSPEC = "buildspecs/deploy-test.yml"
+VERIFY_BUILDSPEC = "buildspecs/deploy-verify.yml"
 PACKAGE_VARIABLE = "ModelPackageArn"  # V2 pipeline variable set by the trigger; "latest" = newest approved
 PACKAGE_EVENT = "SageMaker Model Package State Change"
 IDEMPOTENCY_WINDOW = Duration.days(7)
+AUTOSCALING_WRITES = ("application-autoscaling:RegisterScalableTarget", "application-autoscaling:DeregisterScalableTarget",
+                      "application-autoscaling:PutScalingPolicy", "application-autoscaling:DeleteScalingPolicy")
 
 
 def integration_test_role_name(endpoint_name: str) -> str:
     """The role in a stage account that the tooling account's integration test assumes."""
     return f"{endpoint_name}-integration-test"
+
+
+def deploy_check_role_name(endpoint_name: str) -> str:
+    """The role in a stage account that the post-deploy check assumes: it may only describe the endpoint."""
+    return f"{endpoint_name}-deploy-check"
 
 
 # What CloudFormation calls for the endpoint's log group and metric filter (see _deployment_role).
@@ -64,8 +73,10 @@ class ModelDeployPipeline(Construct):
     Stages: Source (the platform repository) -> Resolve (CodeBuild: pick the package, synthesize the endpoint
     templates and per-stage parameter files) -> DeployStaging (CloudFormation) -> IntegrationTest (CodeBuild:
     ``mlops endpoint-test``) -> Approve (manual, notified through the model's topic) -> DeployProd
-    (CloudFormation). An EventBridge rule sends approvals to an idempotent Lambda that starts the pipeline once
-    per package; a second rule notifies rejections and deploys nothing.
+    (CloudFormation) -> VerifyProd (CodeBuild: ``mlops endpoint-check``: prod must run the endpoint config this
+    deployment created, so a silent blue/green rollback fails the pipeline). An EventBridge rule sends approvals to
+    an idempotent Lambda that starts the pipeline once per package; a second rule notifies rejections and deploys
+    nothing; a third sends failed executions to the model's topic.
 
     Props:
         model_name: model name; names the projects and the pipeline ``<model>-deploy`` (required).
@@ -151,6 +162,7 @@ class ModelDeployPipeline(Construct):
                     "scoped to this model's package group and the build outputs under pipelines/.",
                     wildcard_rule(stack, package_arns), wildcard_rule(stack, artifact_bucket.arn_for_objects("pipelines/*")))
 
+        self.verify_project = self._verify_project(model_name, config_dir, prod)
         staging_action = self._deploy_action(staging, resolved, package_arns, key)
         self.pipeline = codepipeline.Pipeline(
             self,
@@ -184,14 +196,45 @@ class ModelDeployPipeline(Construct):
                     )]),
                 codepipeline.StageProps(stage_name="DeployProd", actions=[
                     self._deploy_action(prod, resolved, package_arns, key)]),
+                codepipeline.StageProps(stage_name="VerifyProd", actions=[actions.CodeBuildAction(
+                    action_name="EndpointCheck", project=self.verify_project, input=self.source.output,
+                    environment_variables={"EXPECTED_CONFIG": codebuild.BuildEnvironmentVariable(
+                        value=f"#{{{_namespace(prod)}.EndpointConfigName}}")})]),
             ],
         )
+        self.failed_rule = self.pipeline.on_state_change(
+            "Failed", description=f"Failed executions of {self.pipeline_name} (a rollback included) notify the topic",
+            event_pattern=events.EventPattern(detail={"state": ["FAILED"]}),
+            target=TopicTarget(topic, message=events.RuleTargetInput.from_text(
+                f"{self.pipeline_name} execution {events.EventField.from_path('$.detail.execution-id')} failed; "
+                "see the pipeline's failed action (a VerifyProd failure means prod rolled back).")))
         self._trigger(model_package_group_name, topic, key)
         depend_on_policy_only(self.pipeline, self.pipeline.role)
         self._acknowledge_generated_policies(artifact_bucket, {staging.stage: staging.stack_name,
                                                                prod.stage: prod.stack_name})
 
     # CodeBuild
+
+    def _verify_project(self, model_name: str, config_dir: str, prod: DeployTarget) -> codebuild.PipelineProject:
+        """Describes the prod endpoint after its deployment: it must run the config the stack just deployed.
+
+        No traffic is sent: known-case requests would land in prod's data capture and in its drift statistics.
+        """
+        variables = {"MODEL_NAME": model_name, "CONFIG_DIR": config_dir, "STAGE": prod.stage}
+        stack = Stack.of(self)
+        if prod.account:
+            check_role = (f"arn:{stack.partition}:iam::{prod.account}:role/"
+                          f"{deploy_check_role_name(prod.endpoint_name)}")
+            variables["CHECK_ROLE_ARN"] = check_role
+        project = self._project("VerifyProd", f"{model_name}-deploy-verify", VERIFY_BUILDSPEC, variables)
+        if prod.account:
+            project.add_to_role_policy(iam.PolicyStatement(
+                sid="AssumeProdCheckRole", actions=["sts:AssumeRole"], resources=[check_role]))
+        else:
+            project.add_to_role_policy(iam.PolicyStatement(
+                sid="DescribeProdEndpoint", actions=["sagemaker:DescribeEndpoint"],
+                resources=[self._endpoint_arn(prod)]))
+        return project
 
     def _project(self, construct_id: str, name: str, buildspec: str, variables: dict[str, str]):
         log_group = logs.LogGroup(self, f"{construct_id}Logs", retention=self._retention, encryption_key=self._key,
@@ -267,11 +310,8 @@ class ModelDeployPipeline(Construct):
             ("RollbackAlarms", ["cloudwatch:PutMetricAlarm", "cloudwatch:DeleteAlarms", "cloudwatch:DescribeAlarms",
                                 "cloudwatch:TagResource", "cloudwatch:UntagResource"],
              [arn("cloudwatch", "alarm", f"{target.stack_name}-*", sep=True)]),
-            ("Autoscaling", ["application-autoscaling:RegisterScalableTarget",
-                             "application-autoscaling:DeregisterScalableTarget",
-                             "application-autoscaling:DescribeScalableTargets",
-                             "application-autoscaling:PutScalingPolicy", "application-autoscaling:DeleteScalingPolicy",
-                             "application-autoscaling:DescribeScalingPolicies"], ["*"]),
+            ("AutoscalingRead", ["application-autoscaling:DescribeScalableTargets",
+                                 "application-autoscaling:DescribeScalingPolicies"], ["*"]),
             ("EndpointVolumeKey", ["kms:CreateGrant", "kms:DescribeKey"], [key.key_arn]),
             # AWS::Logs::LogGroup (retained, KMS, retention, tags) and its AWS::Logs::MetricFilter: the registry's
             # create/read/update handler permissions for the properties GuardedEndpoint sets (count_rejections).
@@ -283,6 +323,11 @@ class ModelDeployPipeline(Construct):
         ]
         for sid, acts, resources in statements:
             role.add_to_principal_policy(iam.PolicyStatement(sid=sid, actions=acts, resources=resources))
+        # Writes have no resource-level permissions; the service-namespace condition key (Application Auto Scaling
+        # User Guide, "How Application Auto Scaling works with IAM") keeps them to SageMaker variants.
+        role.add_to_principal_policy(iam.PolicyStatement(
+            sid="Autoscaling", actions=list(AUTOSCALING_WRITES), resources=["*"],
+            conditions={"StringEquals": {"application-autoscaling:service-namespace": "sagemaker"}}))
         role.add_to_principal_policy(iam.PolicyStatement(
             sid="PassServingRole", actions=["iam:PassRole"],
             resources=[stack.format_arn(service="iam", region="", resource="role",
@@ -349,14 +394,14 @@ class ModelDeployPipeline(Construct):
             event_pattern=events.EventPattern(
                 source=["aws.sagemaker"], detail_type=[PACKAGE_EVENT],
                 detail={**detail_pattern, "ModelApprovalStatus": ["Rejected"]}),
-            targets=[targets.SnsTopic(topic, message=events.RuleTargetInput.from_text(
+            targets=[TopicTarget(topic, message=events.RuleTargetInput.from_text(
                 f"Model package {events.EventField.from_path('$.detail.ModelPackageArn')} was rejected; "
                 "it will not be deployed."))],
         )
 
     def _acknowledge_generated_policies(self, bucket: s3.IBucket, stacks: dict[str, str]) -> None:
         stack = Stack.of(self)
-        for project in (self.resolve_project, self.test_project):
+        for project in (self.resolve_project, self.test_project, self.verify_project):
             acknowledge_cdk_artifact_grants(project.role, bucket, *codebuild_default_grant_rules(project))
         acknowledge_cdk_artifact_grants(self.pipeline.role, bucket)
         deploy_stages = {f"Deploy{stage.capitalize()}": name for stage, name in stacks.items()}

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from aws_cdk import Duration, RemovalPolicy, Stack
 from aws_cdk import aws_applicationautoscaling as autoscaling
@@ -27,6 +27,9 @@ MAX_EXECUTION_TIMEOUT = 28_800
 PROVISIONING_ALLOWANCE_SECONDS = 1_200
 ARTIFACT_OBJECTS = "pipelines/"
 STEP_LIMITS = {"LINEAR": (10, 50), "CANARY": (1, 50)}
+# With autoscaling the endpoint retains variant properties across updates, except these (UpdateEndpoint
+# VariantPropertyType values): A/B weights and data capture follow the deployed config.
+NOT_RETAINED_VARIANT_PROPERTIES = ("DesiredWeight", "DataCaptureConfig")
 
 
 @dataclass(frozen=True)
@@ -79,26 +82,22 @@ class ServerlessSpec:
     max_concurrency: int = 5
 
 
-@dataclass(frozen=True)
-class WatchedMetric:
-    """A platform metric (``contracts.METRIC_NAMESPACE``, dimensions Model + Endpoint) that rolls back a
-    deployment: alarm when ``comparison`` (``above``/``below``) ``threshold``."""
-
-    metric_name: str
-    threshold: float
-    comparison: str = "above"
-    alarm_id: str = field(default="")
-
-
 class GuardedEndpoint(Construct):
     """Model (from a model-package ARN), endpoint config and endpoint with deployment guardrails.
 
     Realtime endpoints update blue/green with LINEAR, CANARY or ALL_AT_ONCE traffic routing and roll back
-    automatically when any alarm created here fires: 5XX errors and p99 model latency per variant, plus the
-    model's own drift and quality metrics. Serverless endpoints have neither guardrails nor data capture.
+    automatically when an alarm created here fires. Rollback alarms judge the fleet's health only: the 5XX error
+    rate and p99 model latency per variant. Model drift and quality are monitoring alarms (``ModelMonitoring``),
+    never rollback alarms: a retraining started by drift would otherwise be rolled back by the same alarm while
+    it bakes. Serverless endpoints have neither guardrails nor data capture.
+
+    With autoscaling, the endpoint keeps each variant's current instance count across updates
+    (``RetainAllVariantProperties``); weights and data capture still come from the new config. Models and endpoint
+    configs are RETAIN: after a rollback the endpoint still runs the previous ones, which CloudFormation would
+    otherwise delete when it cleans up the replaced resources.
 
     Props:
-        model_name: the model's config name; the Model dimension of platform metrics (required).
+        model_name: the model's config name, named in alarm descriptions (required).
         endpoint_name: endpoint name, ``contracts.endpoint_name(model, stage)`` (required).
         model_package_arn: package served by every variant, or only the challengers when
             ``champion_model_package_arn`` is given (required).
@@ -117,8 +116,9 @@ class GuardedEndpoint(Construct):
         traffic_shift: blue/green routing; default ALL_AT_ONCE, 600 s bake, 300 s termination wait.
         scaling: autoscaling per production variant; default none.
         serverless: serverless sizing; default none (instance-backed).
-        watched_metrics: platform metrics that roll back a deployment; default none.
-        max_error_count: 5XX errors per minute that trip the rollback alarm; default 1.
+        max_error_rate: share of invocations answered 5XX (``Invocation5XXErrors`` Average) that trips the
+            rollback alarm when exceeded in every one of ``error_minutes`` consecutive minutes; default 0.05.
+        error_minutes: consecutive minutes the error rate must exceed ``max_error_rate``; default 3.
         max_latency_p99: p99 ModelLatency that trips the rollback alarm; default 1 second.
         count_rejections: the model answers bad requests 4xx and logs each (``pipeline_code.serving``): own the
             endpoint's log group (``/aws/sagemaker/Endpoints/<endpoint>``, KMS, one year, retained), count the
@@ -152,21 +152,22 @@ class GuardedEndpoint(Construct):
         traffic_shift: TrafficShift | None = None,
         scaling: ScalingSpec | None = None,
         serverless: ServerlessSpec | None = None,
-        watched_metrics: list[WatchedMetric] | None = None,
-        max_error_count: int = 1,
+        max_error_rate: float = 0.05,
+        error_minutes: int = 3,
         max_latency_p99: Duration | None = None,
         count_rejections: bool = False,
         max_rejected_requests: int = 10,
     ) -> None:
         super().__init__(scope, construct_id)
-        self.endpoint_name = endpoint_name
+        self.endpoint_name, self.model_name = endpoint_name, model_name
         self.variants = variants or [VariantSpec("primary", 1.0)]
         self.shadow_variant = shadow_variant
         self.traffic_shift = None if serverless else (traffic_shift or TrafficShift())
         _validate(
             endpoint_name=endpoint_name, variants=self.variants, shadow=shadow_variant, shift=self.traffic_shift,
             serverless=serverless, capture=capture_bucket is not None, capture_percent=capture_percent,
-            scaling=scaling, instance_count=instance_count, watched=watched_metrics or [], instance_type=instance_type,
+            scaling=scaling, instance_count=instance_count, instance_type=instance_type,
+            max_error_rate=max_error_rate, error_minutes=error_minutes,
         )
         self.role = self._execution_role(artifact_bucket, key, image_repository_arns, capture_bucket)
         champion = champion_model_package_arn or model_package_arn
@@ -202,7 +203,7 @@ class GuardedEndpoint(Construct):
         self._acknowledge_volume_key(serverless, instance_type)
         self.alarms: list[cloudwatch.Alarm] = []
         if self.traffic_shift:
-            self.alarms = self._rollback_alarms(model_name, max_error_count, max_latency_p99, watched_metrics or [])
+            self.alarms = self._rollback_alarms(max_error_rate, error_minutes, max_latency_p99)
             for alarm in self.alarms:
                 alarm.add_alarm_action(cw_actions.SnsAction(alarm_topic))
         self.endpoint = sagemaker.CfnEndpoint(
@@ -211,7 +212,17 @@ class GuardedEndpoint(Construct):
             endpoint_name=endpoint_name,
             endpoint_config_name=self.endpoint_config.attr_endpoint_config_name,
             deployment_config=self._deployment_config() if self.traffic_shift else None,
+            # Autoscaling owns the instance count: an update must not reset a scaled-out variant to
+            # initial_instance_count. Weights (A/B) and data capture still follow the new config.
+            retain_all_variant_properties=True if scaling and not serverless else None,
+            exclude_retained_variant_properties=[
+                sagemaker.CfnEndpoint.VariantPropertyProperty(variant_property_type=kind)
+                for kind in NOT_RETAINED_VARIANT_PROPERTIES] if scaling and not serverless else None,
         )
+        for resource in (self.endpoint_config, *models.values()):
+            # A rolled-back endpoint keeps running the previous config and models; CloudFormation would delete
+            # them after a "successful" update. Left-over configs and models cost nothing (docs/deploy.md).
+            resource.apply_removal_policy(RemovalPolicy.RETAIN)
         if scaling and not serverless:
             for variant in self.variants:
                 self._autoscale(variant, scaling)
@@ -270,8 +281,10 @@ class GuardedEndpoint(Construct):
             return
         acknowledge(self.endpoint_config, reason, "NIST.800.53.R5-SageMakerEndpointConfigurationKMSKeyConfigured")
 
-    def _rollback_alarms(self, model_name: str, max_errors: int, max_latency: Duration | None,
-                         watched: list[WatchedMetric]) -> list[cloudwatch.Alarm]:
+    def _rollback_alarms(self, max_error_rate: float, error_minutes: int,
+                         max_latency: Duration | None) -> list[cloudwatch.Alarm]:
+        """Fleet health per variant: the 5XX error rate (Average of the per-invocation 0/1 metric, as in
+        SageMaker's guardrail examples) and p99 latency. Old and new fleets report under the same variant."""
         alarms = []
         latency_us = (max_latency or Duration.seconds(1)).to_milliseconds() * 1000
         for variant in self.variants:
@@ -279,32 +292,21 @@ class GuardedEndpoint(Construct):
             suffix = _pascal(variant.name)
             alarms.append(cloudwatch.Alarm(
                 self, f"Errors{suffix}",
-                alarm_description=f"5XX errors on {self.endpoint_name}/{variant.name}: rolls back a deployment",
+                alarm_description=f"{self.model_name}: 5XX error rate on {self.endpoint_name}/{variant.name} above "
+                                  f"{max_error_rate:.0%} for {error_minutes} minutes: rolls back a deployment",
                 metric=cloudwatch.Metric(namespace="AWS/SageMaker", metric_name="Invocation5XXErrors",
-                                         dimensions_map=dims, statistic="Sum", period=Duration.minutes(1)),
-                threshold=max_errors, evaluation_periods=1,
-                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+                                         dimensions_map=dims, statistic="Average", period=Duration.minutes(1)),
+                threshold=max_error_rate, evaluation_periods=error_minutes, datapoints_to_alarm=error_minutes,
+                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
                 treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING))
             alarms.append(cloudwatch.Alarm(
                 self, f"Latency{suffix}",
-                alarm_description=f"p99 model latency on {self.endpoint_name}/{variant.name}: rolls back",
+                alarm_description=f"{self.model_name}: p99 model latency on {self.endpoint_name}/{variant.name} "
+                                  "above the limit for 2 minutes: rolls back a deployment",
                 metric=cloudwatch.Metric(namespace="AWS/SageMaker", metric_name="ModelLatency",
                                          dimensions_map=dims, statistic="p99", period=Duration.minutes(1)),
                 threshold=latency_us, evaluation_periods=2,
                 comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING))
-        for watch in watched:
-            above = watch.comparison == "above"
-            alarms.append(cloudwatch.Alarm(
-                self, watch.alarm_id or watch.metric_name,
-                alarm_description=f"{watch.metric_name} of {model_name} on {self.endpoint_name}: rolls back",
-                metric=cloudwatch.Metric(
-                    namespace=contracts.METRIC_NAMESPACE, metric_name=watch.metric_name,
-                    dimensions_map={contracts.DIM_MODEL: model_name, contracts.DIM_ENDPOINT: self.endpoint_name},
-                    statistic="Maximum" if above else "Minimum", period=Duration.hours(1)),
-                threshold=watch.threshold, evaluation_periods=1,
-                comparison_operator=(cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD if above
-                                     else cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD),
                 treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING))
         return alarms
 
@@ -409,8 +411,8 @@ def _pascal(name: str) -> str:
 
 def _validate(*, endpoint_name: str, variants: list[VariantSpec], shadow: VariantSpec | None,
               shift: TrafficShift | None, serverless: ServerlessSpec | None, capture: bool, capture_percent: int,
-              scaling: ScalingSpec | None, instance_count: int, watched: list[WatchedMetric],
-              instance_type: str) -> None:
+              scaling: ScalingSpec | None, instance_count: int, instance_type: str, max_error_rate: float,
+              error_minutes: int) -> None:
     """Reject what SageMaker would reject at deploy time, naming the bad value and what is allowed."""
     where = f"GuardedEndpoint {endpoint_name}"
     if not variants:
@@ -426,8 +428,6 @@ def _validate(*, endpoint_name: str, variants: list[VariantSpec], shadow: Varian
             raise ValueError(f"{where}: a serverless endpoint has no data capture; pass no capture_bucket")
         if scaling:
             raise ValueError(f"{where}: a serverless endpoint scales itself; pass no scaling")
-        if watched:
-            raise ValueError(f"{where}: a serverless endpoint has no deployment guardrails; pass no watched_metrics")
         return
     if capture and not 1 <= capture_percent <= 100:
         raise ValueError(f"{where}: capture_percent {capture_percent} must be 1-100")
@@ -436,10 +436,10 @@ def _validate(*, endpoint_name: str, variants: list[VariantSpec], shadow: Varian
     if scaling and not scaling.min_instances <= instance_count <= scaling.max_instances:
         raise ValueError(f"{where}: instance_count {instance_count} must lie within scaling "
                          f"[{scaling.min_instances}, {scaling.max_instances}]")
-    for watch in watched:
-        if watch.comparison not in ("above", "below"):
-            raise ValueError(f"{where}: watched metric {watch.metric_name} comparison {watch.comparison!r} "
-                             "must be 'above' or 'below'")
+    if not 0 < max_error_rate < 1:
+        raise ValueError(f"{where}: max_error_rate {max_error_rate} must lie in (0, 1): a share of invocations")
+    if not 1 <= error_minutes <= 60:
+        raise ValueError(f"{where}: error_minutes {error_minutes} must be 1-60")
     if shift.kind != "ALL_AT_ONCE" and instance_type.split(".")[1] == "inf1":
         raise ValueError(f"{where}: SageMaker ignores {shift.kind} traffic shifting on Inf1 instances "
                          f"({instance_type}); use ALL_AT_ONCE or another instance family")

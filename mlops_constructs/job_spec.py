@@ -12,11 +12,18 @@ from mlops_constructs.config.model import ModelConfig
 SPEC_VERSION = 1
 # Shares of the rows that go to train / validation / test (stratified on the label).
 SPLIT = {"train": 0.7, "validation": 0.15, "test": 0.15}
+# Hyperparameters whose XGBoost defaults changed between the images (1.7: tree_method auto -> exact on small
+# data, base_score 0.5; 3.x: hist, base_score estimated from the labels) or depend on the machine (nthread: all
+# cores; hist sums gradients per thread). Explicit, so every image and the local run train the same way;
+# a model config's own value wins.
+EXPLICIT_HYPERPARAMETERS = {"tree_method": "hist", "base_score": "0.5", "nthread": "2"}
 
 
 def _algorithm_hyperparameters(model: ModelConfig) -> dict[str, str]:
-    """Hyperparameters exactly as SageMaker's built-in XGBoost receives them: strings, with the seed."""
-    values = {name: str(value) for name, value in model.training.hyperparameters.items()}
+    """Hyperparameters exactly as SageMaker's built-in XGBoost receives them: strings, with the seed and
+    ``EXPLICIT_HYPERPARAMETERS`` (built-in XGBoost only: a custom image gets its own hyperparameters)."""
+    explicit = EXPLICIT_HYPERPARAMETERS if model.training.algorithm == "xgboost" else {}
+    values = {**explicit, **{name: str(value) for name, value in model.training.hyperparameters.items()}}
     values["seed"] = str(model.training.seed)
     return dict(sorted(values.items()))
 

@@ -21,6 +21,7 @@ from mlops_constructs.config.platform import VpcSettings
 from mlops_constructs.nag import acknowledge, wildcard_rules
 from mlops_constructs.sagemaker_pipeline.build_definition import BuildInputs, JobNames, build_definition
 from mlops_constructs.sagemaker_pipeline.images import account_image_uri, builtin_image_uri
+from mlops_constructs.sagemaker_pipeline.step_images import step_image
 from pipeline_code.code_bundle import CodeZip, build_code_zip
 from pipeline_code.contracts import build_pipeline_name, code_prefix
 
@@ -50,7 +51,9 @@ class ModelBuildPipeline(Construct):
         model_package_group_name: registry group to register into (required).
         vpc: subnets and security groups for the jobs; default none (AWS-managed networking).
         processing_instance_type: instance of the validate, preprocess and evaluate jobs; default ``ml.m5.xlarge``.
-        sklearn_version: SageMaker scikit-learn image version for validate and preprocess; default ``1.9-0``.
+
+    Validate, preprocess and evaluate run in the SageMaker XGBoost image of ``training.xgboost_version`` (also
+    for a custom training image), so every step runs in one image whose versions ``step_images.json`` records.
     """
 
     def __init__(
@@ -67,7 +70,6 @@ class ModelBuildPipeline(Construct):
         model_package_group_name: str,
         vpc: VpcSettings | None = None,
         processing_instance_type: str = "ml.m5.xlarge",
-        sklearn_version: str = "1.9-0",
     ) -> None:
         super().__init__(scope, construct_id)
         if not re.fullmatch(INSTANCE_TYPE, processing_instance_type):
@@ -94,10 +96,11 @@ class ModelBuildPipeline(Construct):
             artifact_bucket_name=artifact_bucket.bucket_name, model_package_group_name=model_package_group_name,
             code_uri=self.code_asset.s3_object_url, code_sha256=self.code_zip.sha256,
             spec_uri=self.spec_asset.s3_object_url, spec_file_name=_basename(self.spec_asset.s3_object_key),
-            processing_image=builtin_image_uri(self, "sklearn", sklearn_version),
+            processing_image=xgboost_image,
             training_image=training_image,
             evaluation_image=xgboost_image if model.training.algorithm == "xgboost" else training_image,
             serving_image=training_image,
+            step_image=step_image(model.training.xgboost_version),
             processing_instance_type=processing_instance_type,
             subnet_ids=tuple(vpc.subnet_ids) if vpc else (),
             security_group_ids=tuple(vpc.security_group_ids) if vpc else (),

@@ -97,6 +97,9 @@ class ModelCore(Construct):
         self.topic = sns.Topic(
             self, "Topic", display_name=f"MLOps {model_name}", master_key=self.key, enforce_ssl=True
         )
+        # Stage-account endpoint stacks and their alarms name this ARN (TopicArn parameter); subscribers confirmed
+        # it. Replacing the stack must not silently cut them off.
+        self.topic.apply_removal_policy(RemovalPolicy.RETAIN)
         for email in notification_emails or []:
             self.topic.add_subscription(subs.EmailSubscription(email))
 

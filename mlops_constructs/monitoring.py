@@ -35,6 +35,11 @@ def schedule_period(expression: str) -> Duration:
     return Duration.seconds(min(max(seconds, 60), 86400))
 
 
+def monitoring_dimensions(model: str, endpoint: str, service: str) -> dict[str, str]:
+    """The exact dimension set of a monitoring metric: Model, Endpoint and the emitting function's ``service``."""
+    return {contracts.DIM_MODEL: model, contracts.DIM_ENDPOINT: endpoint, contracts.DIM_SERVICE: service}
+
+
 class ModelMonitoring(Construct):
     """Drift and quality monitors of one endpoint, their alarms, the retraining trigger and a dashboard.
 
@@ -110,13 +115,16 @@ class ModelMonitoring(Construct):
         self.dashboard = MonitoringDashboard(
             self, "Dashboard", model_name=model_name, endpoint_name=endpoint_name, variants=variants or ["primary"],
             pipeline_name=pipeline_name, period=self.period,
-            quality_metrics=[contracts.QUALITY_METRIC_NAMES[m] for m in ("auc", "recall", "precision")],
+            quality_metrics=[contracts.QUALITY_METRIC_NAMES[m] for m in ("auc", "recall", "precision")]
+            if settings.quality is not None else None,  # without a quality monitor nothing publishes them
             alarms=[a for a in (self.drift_alarm, self.baseline_error_alarm, self.quality_alarm) if a],
         )
 
-    def metric(self, name: str, statistic: str = "Maximum", feature: str | None = None) -> cloudwatch.Metric:
-        """A monitoring metric of this model and endpoint (names in ``pipeline_code.contracts``)."""
-        dimensions = {contracts.DIM_MODEL: self.model_name, contracts.DIM_ENDPOINT: self.endpoint_name}
+    def metric(self, name: str, service: str, statistic: str = "Maximum",
+               feature: str | None = None) -> cloudwatch.Metric:
+        """A monitoring metric of this model and endpoint, as ``service`` (the emitting function, e.g.
+        ``contracts.SERVICE_DRIFT_DETECTOR``) publishes it: Powertools adds the ``service`` dimension."""
+        dimensions = monitoring_dimensions(self.model_name, self.endpoint_name, service)
         if feature:
             dimensions[contracts.DIM_FEATURE] = feature
         return cloudwatch.Metric(namespace=contracts.METRIC_NAMESPACE, metric_name=name,
@@ -175,7 +183,7 @@ class ModelMonitoring(Construct):
     def _drift(self, settings: MonitoringSettings, artifact_bucket: s3.IBucket) -> None:
         drift = settings.drift
         fn = self._scheduled(
-            "DriftDetector", "drift_detector", f"Data and prediction drift of {self.endpoint_name}",
+            "DriftDetector", contracts.SERVICE_DRIFT_DETECTOR, f"Data and prediction drift of {self.endpoint_name}",
             {"DRIFT_METRIC": drift.metric, "DRIFT_THRESHOLD": str(drift.threshold),
              "MIN_SAMPLES": str(drift.min_samples),
              contracts.ENV_CATEGORICAL_INPUT: contracts.CATEGORICAL_CODES if self._categorical_codes
@@ -183,17 +191,17 @@ class ModelMonitoring(Construct):
         )
         self._grant_read(fn.role, artifact_bucket, f"{BASELINES_PREFIX}/")
         self.drift_function = fn
-        above = cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD
+        above, drift_service = cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD, contracts.SERVICE_DRIFT_DETECTOR
         self.drift_alarm = self._alarm(
-            "DriftAlarm", self.metric(contracts.METRIC_DRIFT_SCORE), drift.threshold, above, "drift",
+            "DriftAlarm", self.metric(contracts.METRIC_DRIFT_SCORE, drift_service), drift.threshold, above, "drift",
             f"A feature's {drift.metric} drift score exceeds {drift.threshold} (no data or too few samples: OK)",
         )
         self.prediction_drift_alarm = self._alarm(
-            "PredictionDriftAlarm", self.metric(contracts.METRIC_PREDICTION_DRIFT), drift.threshold, above,
+            "PredictionDriftAlarm", self.metric(contracts.METRIC_PREDICTION_DRIFT, drift_service), drift.threshold, above,
             "prediction-drift", f"The prediction distribution's {drift.metric} score exceeds {drift.threshold}",
         )
         self.baseline_error_alarm = self._alarm(
-            "BaselineErrorAlarm", self.metric(contracts.METRIC_BASELINE_ERROR), 1,
+            "BaselineErrorAlarm", self.metric(contracts.METRIC_BASELINE_ERROR, drift_service), 1,
             cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD, "baseline-error",
             "The drift baseline of the serving model is missing or corrupt: drift is not being checked",
         )
@@ -202,7 +210,7 @@ class ModelMonitoring(Construct):
                  decision_threshold: float, label_delay_hours: int) -> None:
         quality = settings.quality
         fn = self._scheduled(
-            "QualityMonitor", "quality_monitor", f"Model quality of {self.endpoint_name} on ground truth",
+            "QualityMonitor", contracts.SERVICE_QUALITY_MONITOR, f"Model quality of {self.endpoint_name} on ground truth",
             {"GROUND_TRUTH_PREFIX": ground_truth_prefix, "POSITIVE_CLASS": positive_class,
              "DECISION_THRESHOLD": str(decision_threshold), "MIN_SAMPLES": str(quality.min_samples),
              "LABEL_DELAY_HOURS": str(label_delay_hours)}, memory_size=1024, timeout=Duration.minutes(5),
@@ -211,7 +219,7 @@ class ModelMonitoring(Construct):
         self.quality_function = fn
         name = contracts.QUALITY_METRIC_NAMES[quality.metric]
         self.quality_alarm = self._alarm(
-            "QualityAlarm", self.metric(name, "Minimum"), quality.floor,
+            "QualityAlarm", self.metric(name, contracts.SERVICE_QUALITY_MONITOR, "Minimum"), quality.floor,
             cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD, "quality",
             f"{name} on ground truth fell below {quality.floor} (fewer than {quality.min_samples} labels: OK)",
         )

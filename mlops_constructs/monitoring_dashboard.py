@@ -58,25 +58,26 @@ class MonitoringDashboard(Construct):
                                    left=[endpoint_metric(m, v, "Sum") for v in variants
                                          for m in ("Invocation4XXErrors", "Invocation5XXErrors")]),
         )
+        drift = contracts.SERVICE_DRIFT_DETECTOR
         search = (f"SEARCH('{{{contracts.METRIC_NAMESPACE},{contracts.DIM_MODEL},{contracts.DIM_ENDPOINT},"
-                  f"{contracts.DIM_FEATURE}}} MetricName=\"{contracts.METRIC_DRIFT_SCORE}\" "
-                  f"{contracts.DIM_MODEL}=\"{model_name}\" {contracts.DIM_ENDPOINT}=\"{endpoint_name}\"', "
-                  f"'Maximum', {int(period.to_seconds())})")
+                  f"{contracts.DIM_FEATURE},{contracts.DIM_SERVICE}}} MetricName=\"{contracts.METRIC_DRIFT_SCORE}\" "
+                  f"{contracts.DIM_MODEL}=\"{model_name}\" {contracts.DIM_ENDPOINT}=\"{endpoint_name}\" "
+                  f"{contracts.DIM_SERVICE}=\"{drift}\"', 'Maximum', {int(period.to_seconds())})")
         self.dashboard.add_widgets(
             cloudwatch.GraphWidget(title="Drift score (overall, prediction)", width=8, left=[
-                self._metric(contracts.METRIC_DRIFT_SCORE), self._metric(contracts.METRIC_PREDICTION_DRIFT)]),
+                self._metric(contracts.METRIC_DRIFT_SCORE, drift), self._metric(contracts.METRIC_PREDICTION_DRIFT, drift)]),
             cloudwatch.GraphWidget(title="Drift score per feature", width=8, left=[
                 cloudwatch.MathExpression(expression=search, label="", period=period)]),
             cloudwatch.GraphWidget(title="Records, malformed, drifted features", width=8, left=[
-                self._metric(contracts.METRIC_RECORDS, "Sum"), self._metric(contracts.METRIC_MALFORMED, "Sum")],
-                right=[self._metric(contracts.METRIC_DRIFTED_FEATURES),
-                       self._metric(contracts.METRIC_INSUFFICIENT), self._metric(contracts.METRIC_BASELINE_ERROR)]),
+                self._metric(contracts.METRIC_RECORDS, drift, "Sum"), self._metric(contracts.METRIC_MALFORMED, drift, "Sum")],
+                right=[self._metric(contracts.METRIC_DRIFTED_FEATURES, drift),
+                       self._metric(contracts.METRIC_INSUFFICIENT, drift), self._metric(contracts.METRIC_BASELINE_ERROR, drift)]),
         )
-        row = []
+        row, quality = [], contracts.SERVICE_QUALITY_MONITOR
         if quality_metrics:
             row.append(cloudwatch.GraphWidget(title="Quality on ground truth", width=8,
-                                              left=[self._metric(m, "Minimum") for m in quality_metrics],
-                                              right=[self._metric(contracts.METRIC_LABELED_RECORDS, "Sum")]))
+                                              left=[self._metric(m, quality, "Minimum") for m in quality_metrics],
+                                              right=[self._metric(contracts.METRIC_LABELED_RECORDS, quality, "Sum")]))
         if pipeline_name:
             row.append(cloudwatch.GraphWidget(title=f"Pipeline {pipeline_name} executions", width=8, left=[
                 cloudwatch.Metric(namespace=PIPELINE_NAMESPACE, metric_name=m, statistic="Sum",
@@ -87,8 +88,9 @@ class MonitoringDashboard(Construct):
         if row:
             self.dashboard.add_widgets(*row)
 
-    def _metric(self, name: str, statistic: str = "Maximum") -> cloudwatch.Metric:
+    def _metric(self, name: str, service: str, statistic: str = "Maximum") -> cloudwatch.Metric:
+        """A monitoring metric with the dimensions ``service`` publishes it with (Powertools adds ``service``)."""
         return cloudwatch.Metric(namespace=contracts.METRIC_NAMESPACE, metric_name=name, statistic=statistic,
                                  period=self._period, label=name,
-                                 dimensions_map={contracts.DIM_MODEL: self._model,
-                                                 contracts.DIM_ENDPOINT: self._endpoint})
+                                 dimensions_map={contracts.DIM_MODEL: self._model, contracts.DIM_ENDPOINT: self._endpoint,
+                                                 contracts.DIM_SERVICE: service})

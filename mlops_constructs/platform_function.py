@@ -81,6 +81,7 @@ class PlatformFunction(Construct):
             encryption_master_key=key,
             enforce_ssl=True,
             retention_period=Duration.days(14),
+            removal_policy=RemovalPolicy.RETAIN,  # holds the events that failed: evidence to replay, not cache
         )
         acknowledge(
             self.dead_letter_queue,

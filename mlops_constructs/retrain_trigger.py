@@ -51,8 +51,8 @@ class RetrainTrigger(Construct):
         bad = sorted(v for v in alarm_triggers.values() if v not in ("drift", "quality"))
         if bad:
             raise ValueError(f"RetrainTrigger {construct_id}: alarm triggers {bad} must be 'drift' or 'quality'")
-        # An idempotency cache: records expire by TTL after the cooldown, so losing the table on stack
-        # deletion loses nothing worth keeping (DESTROY); PITR still guards against a bad write mid-life.
+        # An idempotency cache: records expire by TTL after the cooldown. RETAIN like every table of the platform
+        # (and the two other idempotency tables): deleting the stack mid-cooldown must not re-arm a retraining.
         self.table = dynamodb.Table(
             self, "Idempotency",
             partition_key=dynamodb.Attribute(name="id", type=dynamodb.AttributeType.STRING),
@@ -62,7 +62,7 @@ class RetrainTrigger(Construct):
             point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
                 point_in_time_recovery_enabled=True),
             time_to_live_attribute="expiration",
-            removal_policy=RemovalPolicy.DESTROY,
+            removal_policy=RemovalPolicy.RETAIN,
         )
         acknowledge(
             self.table,

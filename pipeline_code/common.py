@@ -51,6 +51,11 @@ def csv_files(directory) -> list:
     return files
 
 
+# pandas < 3 parses some decimals to a neighbouring float by default (237.04511397747197 -> 237.045113977472);
+# "round_trip" parses every one exactly. pandas 3 parses exactly by default and deprecates the option.
+EXACT_FLOATS = {"float_precision": "round_trip"} if int(pd.__version__.split(".")[0]) < 3 else {}
+
+
 def read_batch(directory, spec: dict) -> pd.DataFrame:
     """Concatenate every CSV under a directory; categoricals, protected attributes and label as text."""
     frames = []
@@ -58,7 +63,7 @@ def read_batch(directory, spec: dict) -> pd.DataFrame:
         if path.stat().st_size == 0:
             raise DataError(f"{path.name}: empty file (no header, no rows)")
         try:
-            frame = pd.read_csv(path, dtype={c: str for c in string_columns(spec)}, low_memory=False)
+            frame = pd.read_csv(path, dtype={c: str for c in string_columns(spec)}, low_memory=False, **EXACT_FLOATS)
         except pd.errors.EmptyDataError:
             raise DataError(f"{path.name}: empty file (no header, no rows)") from None
         except (pd.errors.ParserError, UnicodeDecodeError) as exc:

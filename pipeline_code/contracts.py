@@ -9,6 +9,13 @@ METRIC_NAMESPACE = "MLOps/ModelMonitoring"
 DIM_MODEL = "Model"
 DIM_ENDPOINT = "Endpoint"
 DIM_FEATURE = "Feature"
+# Powertools Metrics adds a ``service`` dimension (POWERTOOLS_SERVICE_NAME, which PlatformFunction sets to the
+# function's folder name) to every metric it emits; CloudWatch matches dimension sets exactly, so every alarm and
+# dashboard names it too. The values are the lambda/<folder> names of the emitting functions.
+DIM_SERVICE = "service"
+SERVICE_DRIFT_DETECTOR = "drift_detector"
+SERVICE_QUALITY_MONITOR = "quality_monitor"
+SERVICE_AUDIT_WRITER = "audit_writer"
 METRIC_DRIFT_SCORE = "DriftScore"  # per feature (Model, Endpoint, Feature) and overall max (Model, Endpoint)
 METRIC_DRIFTED_FEATURES = "DriftedFeatures"
 METRIC_PREDICTION_DRIFT = "PredictionDriftScore"
@@ -31,6 +38,10 @@ META_HYPERPARAMETERS_HASH = "mlops:hyperparameters_sha256"
 META_BASELINE_URI = "mlops:baseline_uri"
 META_CODE_URL = "mlops:code_url"  # s3:// URI of the pipeline_code zip the steps ran
 META_CODE_SHA256 = "mlops:code_sha256"  # its SHA-256, checked by every step before it runs
+META_STEP_IMAGE = "mlops:step_image"  # XGBoost image version the steps ran in (step_images.json), e.g. 3.0-5
+META_STEP_LIBRARIES = "mlops:step_libraries"  # its recorded versions: "python=3.10 ... xgboost=3.0.5"
+META_MODEL_SHA256 = "mlops:model_sha256"  # SHA-256 of the xgboost-model file the Evaluate step scored
+MODEL_SHA256_KEY = "model_sha256"  # where evaluation.json holds that hash
 
 # S3 layout in a model's data bucket.
 CAPTURE_PREFIX = "capture"  # SageMaker appends /<endpoint>/<variant>/yyyy/mm/dd/hh/<file>.jsonl

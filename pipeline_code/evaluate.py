@@ -13,6 +13,7 @@ preprocess step's ``encoder.json``) it also writes ``PACKAGE/model.tar.gz``, the
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import math
 import sys
@@ -27,8 +28,16 @@ import xgboost as xgb
 from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, precision_score, recall_score, roc_auc_score
 
 from pipeline_code import drift_stats, packaging, serving
-from pipeline_code.common import PROTECTED_PREFIX, DataError, csv_files, load_spec, run_cli, write_json
-from pipeline_code.contracts import BASELINE_FILE, EVALUATION_FILE
+from pipeline_code.common import (
+    EXACT_FLOATS,
+    PROTECTED_PREFIX,
+    DataError,
+    csv_files,
+    load_spec,
+    run_cli,
+    write_json,
+)
+from pipeline_code.contracts import BASELINE_FILE, EVALUATION_FILE, MODEL_SHA256_KEY
 
 MODEL_FILE = "xgboost-model"
 TEST_SCORES_FILE = "test_scores.csv"  # one score per test row, formatted as the served model formats it
@@ -137,6 +146,16 @@ def _read_booster(path: Path) -> xgb.Booster:
         return xgb.Booster(model_file=str(path))
 
 
+def model_sha256(model_dir) -> str:
+    """SHA-256 of the ``xgboost-model`` file itself, read directly or from inside ``model.tar.gz``."""
+    model_dir = Path(model_dir)
+    if (model_dir / MODEL_FILE).is_file():
+        return hashlib.sha256((model_dir / MODEL_FILE).read_bytes()).hexdigest()
+    with tarfile.open(model_dir / "model.tar.gz") as tar:
+        member = next(m for m in tar.getmembers() if Path(m.name).name == MODEL_FILE and m.isfile())
+        return hashlib.sha256(tar.extractfile(member).read()).hexdigest()
+
+
 def booster_file(model_dir, scratch) -> Path:
     """``xgboost-model`` itself, or its bytes unpacked from ``model.tar.gz`` into ``scratch``."""
     model_dir = Path(model_dir)
@@ -196,7 +215,7 @@ def main(argv=None) -> int:
     if bool(args.encoder) != bool(args.package):
         raise DataError("--encoder and --package go together")
     spec = load_spec(args.spec)
-    test = pd.concat([pd.read_csv(p) for p in csv_files(args.test)], ignore_index=True)
+    test = pd.concat([pd.read_csv(p, **EXACT_FLOATS) for p in csv_files(args.test)], ignore_index=True)
     try:
         baseline = drift_stats.Baseline.from_json((Path(args.baseline) / BASELINE_FILE).read_text())
     except (OSError, drift_stats.BaselineError) as exc:
@@ -214,6 +233,7 @@ def main(argv=None) -> int:
         else:
             booster = load_booster(args.model)
         body, scored = evaluate(spec, booster, test, baseline, champion, arn)
+    body[MODEL_SHA256_KEY] = model_sha256(args.model)  # the registered package records it; `mlops reproduce` too
     scores = serving.predict(booster, test[baseline.feature_names].to_numpy(dtype=np.float64))
     (Path(args.output) / TEST_SCORES_FILE).parent.mkdir(parents=True, exist_ok=True)
     (Path(args.output) / TEST_SCORES_FILE).write_text("".join(f"{s}\n" for s in serving.format_scores(scores)))

@@ -13,6 +13,7 @@ Writes under ``--output``:
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from pathlib import Path
 
@@ -72,11 +73,21 @@ def _compact(frame: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(columns)
 
 
+def _float_text(values: pd.Series) -> pd.Series:
+    """Floats as Python's shortest round-trip text (``repr``), missing as ``nan``: the same bytes under every
+    pandas version (pandas 1.2 and 3.1 write some floats with different digits) and exactly the float."""
+    return pd.Series(["nan" if math.isnan(v) else repr(float(v)) for v in values.to_numpy()], index=values.index,
+                     dtype=object)
+
+
 def _write_csv(path: Path, frame: pd.DataFrame, header: bool) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     # Missing values as "nan": XGBoost's native CSV reader (the built-in container's) and pandas both read NaN,
     # XGBoost's missing value; no lineterminator= because the images run older pandas.
-    _compact(frame).to_csv(path, header=header, index=False, na_rep="nan")
+    compact = _compact(frame)
+    text = pd.DataFrame({name: _float_text(values) if values.dtype.kind == "f" else values
+                         for name, values in compact.items()})
+    text.to_csv(path, header=header, index=False, na_rep="nan")
 
 
 def preprocess(frame: pd.DataFrame, spec: dict, output) -> dict:

@@ -13,14 +13,13 @@ from aws_cdk import aws_sns as sns
 from constructs import Construct
 
 from mlops_constructs.config import ModelConfig
-from mlops_constructs.deploy_pipeline import integration_test_role_name
+from mlops_constructs.deploy_pipeline import deploy_check_role_name, integration_test_role_name
 from mlops_constructs.guarded_endpoint import (
     GuardedEndpoint,
     ScalingSpec,
     ServerlessSpec,
     TrafficShift,
     VariantSpec,
-    WatchedMetric,
 )
 from mlops_constructs.nag import acknowledge
 from pipeline_code import contracts
@@ -54,8 +53,8 @@ class EndpointStack(Stack):
     Props:
         model: validated model config; deployment.mode must be realtime or serverless (required).
         stage: stage name, e.g. ``staging`` (required).
-        trust_tooling_account: add a role the tooling account's integration test assumes (for stages in
-            their own account); default ``False``.
+        trust_tooling_account: add the roles the tooling account's integration test and post-deploy check
+            assume (for stages in their own account); default ``False``.
     """
 
     def __init__(self, scope: Construct, construct_id: str, *, model: ModelConfig, stage: str,
@@ -111,19 +110,32 @@ class EndpointStack(Stack):
             if deployment.autoscaling else None,
             serverless=ServerlessSpec(deployment.serverless.memory_mb, deployment.serverless.max_concurrency)
             if serverless else None,
-            watched_metrics=None if serverless else _watched_metrics(model),
             count_rejections=model.training.algorithm == "xgboost",  # the platform's serving code logs them
         )
         if trust_tooling_account:
-            self._integration_test_role()
+            tooling = self._param(PARAM_TOOLING_ACCOUNT, "Account of the CD pipeline", pattern=r"^\d{12}$")
+            self._integration_test_role(tooling)
+            self._deploy_check_role(tooling)
         Tags.of(self).add("mlops:model", model.name)
         Tags.of(self).add("mlops:stage", stage)
         CfnOutput(self, "EndpointName", value=self.endpoint.endpoint.attr_endpoint_name)
         CfnOutput(self, OUTPUT_ENDPOINT_CONFIG, value=self.endpoint.endpoint_config.attr_endpoint_config_name)
 
-    def _integration_test_role(self) -> iam.Role:
+    def _deploy_check_role(self, tooling: CfnParameter) -> iam.Role:
+        """Lets the CD pipeline's post-deploy check (tooling account) describe this endpoint, and nothing else."""
+        name = self.endpoint.endpoint_name
+        role = iam.Role(self, "DeployCheckRole", role_name=deploy_check_role_name(name),
+                        assumed_by=iam.AccountPrincipal(tooling.value_as_string),
+                        description=f"The CD pipeline checks which endpoint config {name} runs")
+        role.add_to_principal_policy(iam.PolicyStatement(
+            actions=["sagemaker:DescribeEndpoint"],
+            resources=[self.format_arn(service="sagemaker", resource="endpoint", resource_name=name)]))
+        acknowledge(role, "The check policy is inline so that it belongs to this role alone.",
+                    "NIST.800.53.R5-IAMNoInlinePolicy")
+        return role
+
+    def _integration_test_role(self, tooling: CfnParameter) -> iam.Role:
         """Lets the CD pipeline's integration test (in the tooling account) describe and invoke this endpoint."""
-        tooling = self._param(PARAM_TOOLING_ACCOUNT, "Account of the CD pipeline", pattern=r"^\d{12}$")
         name = self.endpoint.endpoint_name
         role = iam.Role(self, "IntegrationTestRole", role_name=integration_test_role_name(name),
                         assumed_by=iam.AccountPrincipal(tooling.value_as_string),
@@ -146,16 +158,3 @@ def serving_repository_arn(stack: Stack, model: ModelConfig) -> str:
     if model.training.algorithm == "custom":
         return stack.format_arn(service="ecr", resource="repository", resource_name=model.training.image.repository)
     return f"arn:{stack.partition}:ecr:{stack.region}:*:repository/sagemaker-xgboost"
-
-
-def _watched_metrics(model: ModelConfig) -> list[WatchedMetric]:
-    """The model's own drift and quality alarms roll back a deployment, where monitoring configures them."""
-    watched = []
-    if model.monitoring.drift:
-        watched.append(WatchedMetric(contracts.METRIC_DRIFT_SCORE, model.monitoring.drift.threshold, "above",
-                                     "Drift"))
-    if model.monitoring.quality:
-        quality = model.monitoring.quality
-        watched.append(WatchedMetric(contracts.QUALITY_METRIC_NAMES[quality.metric], quality.floor, "below",
-                                     "Quality"))
-    return watched

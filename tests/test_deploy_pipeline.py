@@ -31,6 +31,7 @@ def test_stages_and_actions_run_in_deployment_order(example_app):
         ("IntegrationTest", [("EndpointTest", "CodeBuild")]),
         ("Approve", [("PromoteToProd", "Manual")]),
         ("DeployProd", [("Deploy", "CloudFormation")]),
+        ("VerifyProd", [("EndpointCheck", "CodeBuild")]),
     ]
     assert props["PipelineType"] == "V2"
     assert [(v["Name"], v["DefaultValue"]) for v in props["Variables"]] == [("ModelPackageArn", "latest")]

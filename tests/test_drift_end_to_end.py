@@ -17,7 +17,8 @@ from pipeline_code.synthetic import transactions
 def run_local(tmp_path_factory):
     work = tmp_path_factory.mktemp("e2e")
     transactions.generate(20_000, seed=3).to_csv(work / "train.csv", index=False)
-    assert main(["run-local", "fraud-detection", "--data", str(work / "train.csv"), "--out", str(work / "out")]) == 0
+    assert main(["run-local", "fraud-detection", "--data", str(work / "train.csv"), "--out", str(work / "out"),
+                 "--local-versions"]) == 0
     return work
 
 

@@ -18,7 +18,6 @@ from mlops_constructs.guarded_endpoint import (
     ServerlessSpec,
     TrafficShift,
     VariantSpec,
-    WatchedMetric,
 )
 from pipeline_code import contracts
 from tests.conftest import new_app
@@ -59,21 +58,16 @@ def test_every_rollback_alarm_exists_and_watches_this_endpoint_and_variant(examp
         assert logical_id in alarms, f"rollback names {logical_id}, which is not an alarm in the stack"
         props = alarms[logical_id]["Properties"]
         dims = {d["Name"]: d["Value"] for d in props["Dimensions"]}
-        watched[(props["Namespace"], props["MetricName"])] = (dims, props)
-        if props["Namespace"] == "AWS/SageMaker":
-            assert dims == {"EndpointName": "fraud-detection-prod", "VariantName": "primary"}
-        else:
-            assert dims == {contracts.DIM_MODEL: "fraud-detection", contracts.DIM_ENDPOINT: "fraud-detection-prod"}
+        watched[(props["Namespace"], props["MetricName"])] = props
+        assert dims == {"EndpointName": "fraud-detection-prod", "VariantName": "primary"}
         assert props["AlarmActions"] == [{"Ref": "TopicArn"}]
-    assert set(watched) == {("AWS/SageMaker", "Invocation5XXErrors"), ("AWS/SageMaker", "ModelLatency"),
-                            (contracts.METRIC_NAMESPACE, contracts.METRIC_DRIFT_SCORE),
-                            (contracts.METRIC_NAMESPACE, "Recall")}
-    _, recall = watched[(contracts.METRIC_NAMESPACE, "Recall")]
-    assert (recall["Threshold"], recall["ComparisonOperator"]) == (0.9, "LessThanThreshold")
-    _, drift = watched[(contracts.METRIC_NAMESPACE, contracts.METRIC_DRIFT_SCORE)]
-    assert (drift["Threshold"], drift["ComparisonOperator"]) == (0.2, "GreaterThanThreshold")
-    _, latency = watched[("AWS/SageMaker", "ModelLatency")]
-    assert latency["ExtendedStatistic"] == "p99"
+    # Fleet health only: drift and quality are monitoring alarms, never rollback alarms.
+    assert set(watched) == {("AWS/SageMaker", "Invocation5XXErrors"), ("AWS/SageMaker", "ModelLatency")}
+    errors = watched[("AWS/SageMaker", "Invocation5XXErrors")]
+    assert (errors["Statistic"], errors["Threshold"], errors["ComparisonOperator"]) == (
+        "Average", 0.05, "GreaterThanThreshold")
+    assert errors["EvaluationPeriods"] == errors["DatapointsToAlarm"] == 3
+    assert watched[("AWS/SageMaker", "ModelLatency")]["ExtendedStatistic"] == "p99"
 
 
 def test_autoscaling_tracks_invocations_per_instance_between_config_bounds(example_app):
@@ -205,8 +199,8 @@ def test_all_at_once_bakes_once_and_has_no_step_size():
     ({"traffic_shift": TrafficShift("LINEAR", 10, 3600), "instance_count": 10}, "beyond SageMaker's 600-28800 s"),
     ({"traffic_shift": TrafficShift("LINEAR", 25), "instance_count": 3}, "shifts less than one instance"),
     ({"traffic_shift": TrafficShift("CANARY", 10), "instance_count": 1}, "a CANARY on 1 instance"),
-    ({"serverless": ServerlessSpec(), "watched_metrics": [WatchedMetric("DriftScore", 0.2)]},
-     "no deployment guardrails"),
+    ({"max_error_rate": 1.5}, "max_error_rate 1.5 must lie in (0, 1)"),
+    ({"error_minutes": 0}, "error_minutes 0 must be 1-60"),
     ({"scaling": ScalingSpec(3, 6), "instance_count": 2}, "instance_count 2 must lie within scaling [3, 6]"),
     ({"variants": [VariantSpec("a", 0.5), VariantSpec("a", 0.5)]}, "variant names repeat"),
     ({"variants": [VariantSpec("a", 0)]}, "weight 0 must lie in (0, 1]"),

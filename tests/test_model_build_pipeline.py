@@ -260,12 +260,11 @@ def test_images_come_from_the_vendored_regional_table(definitions, templates):
     from mlops_constructs.sagemaker_pipeline.images import image_table
 
     table = image_table()
-    xgboost = f"{table['xgboost-1.7-1']['registries'][REGION]}.dkr.ecr.{REGION}.amazonaws.com/sagemaker-xgboost:1.7-1"
-    sklearn = table["sklearn-1.9-0"]["registries"][REGION]
+    xgboost = f"{table['xgboost-3.0-5']['registries'][REGION]}.dkr.ecr.{REGION}.amazonaws.com/sagemaker-xgboost:3.0-5"
     fraud = definitions["fraud"]
     assert step_named(fraud, "Train")["Arguments"]["AlgorithmSpecification"]["TrainingImage"] == xgboost
-    assert step_named(fraud, "Evaluate")["Arguments"]["AppSpecification"]["ImageUri"] == xgboost
-    assert step_named(fraud, "Validate")["Arguments"]["AppSpecification"]["ImageUri"].startswith(f"{sklearn}.dkr")
+    for step in ("Validate", "Preprocess", "Evaluate"):  # one image, whose versions step_images.json records
+        assert step_named(fraud, step)["Arguments"]["AppSpecification"]["ImageUri"] == xgboost, step
     mapping = templates["fraud"]["Mappings"]["SageMakerImageRegistries"]
     assert set(mapping) == set(table["xgboost-1.7-1"]["registries"]) and "cn-north-1" in mapping
 

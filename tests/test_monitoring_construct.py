@@ -15,7 +15,11 @@ from tests.conftest import new_app
 MODEL, ENDPOINT = "fraud-detection", "fraud-detection-prod"
 SETTINGS = MonitoringSettings(schedule="rate(1 hour)", drift=DriftMonitor(metric="psi", threshold=0.2),
                               quality=QualityMonitor(metric="recall", floor=0.9))
-DIMENSIONS = [{"Name": "Endpoint", "Value": ENDPOINT}, {"Name": "Model", "Value": MODEL}]  # CDK sorts them
+# CDK sorts them; ``service`` is the one Powertools adds (tests/test_metric_contract.py runs the real handlers).
+DRIFT_DIMENSIONS = [{"Name": "Endpoint", "Value": ENDPOINT}, {"Name": "Model", "Value": MODEL},
+                    {"Name": "service", "Value": contracts.SERVICE_DRIFT_DETECTOR}]
+QUALITY_DIMENSIONS = [{"Name": "Endpoint", "Value": ENDPOINT}, {"Name": "Model", "Value": MODEL},
+                      {"Name": "service", "Value": contracts.SERVICE_QUALITY_MONITOR}]
 
 
 RETRAINING = RetrainingSettings(cooldown_hours=12)
@@ -65,7 +69,7 @@ def test_drift_alarm_watches_the_overall_score_of_this_endpoint(built):
     topic = Capture()
     template.has_resource_properties("AWS::CloudWatch::Alarm", {
         "AlarmName": f"{ENDPOINT}-drift", "Namespace": contracts.METRIC_NAMESPACE,
-        "MetricName": contracts.METRIC_DRIFT_SCORE, "Dimensions": DIMENSIONS, "Statistic": "Maximum",
+        "MetricName": contracts.METRIC_DRIFT_SCORE, "Dimensions": DRIFT_DIMENSIONS, "Statistic": "Maximum",
         "Period": 3600, "Threshold": 0.2, "ComparisonOperator": "GreaterThanThreshold",
         "TreatMissingData": "notBreaching", "AlarmActions": [topic],
     })
@@ -75,7 +79,7 @@ def test_drift_alarm_watches_the_overall_score_of_this_endpoint(built):
 def test_quality_alarm_fires_below_the_floor(built):
     template, _, _ = built
     template.has_resource_properties("AWS::CloudWatch::Alarm", {
-        "AlarmName": f"{ENDPOINT}-quality", "MetricName": "Recall", "Dimensions": DIMENSIONS,
+        "AlarmName": f"{ENDPOINT}-quality", "MetricName": "Recall", "Dimensions": QUALITY_DIMENSIONS,
         "Threshold": 0.9, "ComparisonOperator": "LessThanThreshold", "TreatMissingData": "notBreaching",
     })
 
@@ -83,7 +87,7 @@ def test_quality_alarm_fires_below_the_floor(built):
 def test_baseline_error_alarm_exists(built):
     template, _, _ = built
     template.has_resource_properties("AWS::CloudWatch::Alarm", {
-        "MetricName": contracts.METRIC_BASELINE_ERROR, "Dimensions": DIMENSIONS, "Threshold": 1,
+        "MetricName": contracts.METRIC_BASELINE_ERROR, "Dimensions": DRIFT_DIMENSIONS, "Threshold": 1,
         "ComparisonOperator": "GreaterThanOrEqualToThreshold",
     })
 

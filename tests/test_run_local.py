@@ -23,7 +23,10 @@ pytestmark = pytest.mark.slow
 
 
 def run(tmp: Path, model: str, data: Path, *extra: str, config: Path = CONFIG) -> int:
-    return mlops(["run-local", model, "--config-dir", str(config), "--data", str(data), "--out", str(tmp), *extra])
+    # --local-versions: these tests check the runner itself with the dev environment's libraries, in-process;
+    # make parity checks the image's versions byte for byte.
+    return mlops(["run-local", model, "--config-dir", str(config), "--data", str(data), "--out", str(tmp),
+                  "--local-versions", *extra])
 
 
 @pytest.fixture(scope="module")

@@ -6,6 +6,8 @@ from typing import Literal
 from pydantic import Field, field_validator, model_validator
 
 from mlops_constructs.config.base import Fraction, S3Prefix, Strict, field_error
+from mlops_constructs.sagemaker_pipeline.step_images import DEFAULT_VERSION as DEFAULT_XGBOOST_VERSION
+from mlops_constructs.sagemaker_pipeline.step_images import step_images
 
 QUALITY_METRICS = ("auc", "recall", "precision", "f1", "accuracy")
 BIAS_METRICS = ("positive_rate_difference", "equal_opportunity_difference", "disparate_impact")
@@ -130,7 +132,9 @@ class TrainingSettings(Strict):
     """How the model is trained."""
 
     algorithm: Literal["xgboost", "custom"] = Field("xgboost", description="Built-in XGBoost or a custom image.")
-    xgboost_version: Literal["1.7-1", "3.0-5"] = Field("1.7-1", description="Built-in XGBoost container version.")
+    xgboost_version: str = Field(
+        DEFAULT_XGBOOST_VERSION, description="SageMaker XGBoost image the steps run in; one of the versions in "
+        "mlops_constructs/sagemaker_pipeline/step_images.json (1.7-1, 3.0-5).")
     image: CustomImage | None = Field(None, description="Required when algorithm is 'custom'.")
     hyperparameters: dict[str, str | int | float] = Field(default_factory=dict)
     instance_type: str = Field("ml.m5.xlarge", pattern=INSTANCE_TYPE)
@@ -139,6 +143,14 @@ class TrainingSettings(Strict):
     max_runtime_seconds: int = Field(3600, ge=60, le=2419200)
     seed: int = Field(42, ge=0, description="Seed for splits and training: same code + data + seed = same model.")
     tuning: TuningSettings | None = Field(None, description="Optional tuning ranges.")
+
+    @field_validator("xgboost_version")
+    @classmethod
+    def _recorded_image(cls, value: str) -> str:
+        if value not in step_images():
+            raise ValueError(f"allowed: {sorted(step_images())} (the images recorded in "
+                             "mlops_constructs/sagemaker_pipeline/step_images.json)")
+        return value
 
     @model_validator(mode="after")
     def _image(self) -> TrainingSettings:

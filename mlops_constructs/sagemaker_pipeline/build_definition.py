@@ -13,6 +13,7 @@ from mlops_constructs.config.model import QUALITY_METRICS, ModelConfig, is_insta
 from mlops_constructs.sagemaker_pipeline import code_bootstrap
 from mlops_constructs.sagemaker_pipeline import expressions as ex
 from mlops_constructs.sagemaker_pipeline import steps as st
+from mlops_constructs.sagemaker_pipeline.step_images import StepImage
 from pipeline_code import contracts as c
 from pipeline_code.packaging import MODEL_ARCHIVE, serving_environment
 
@@ -55,7 +56,8 @@ class BuildInputs:
     ``code_uri`` and ``code_sha256`` are the defaults of the ``CodeUrl`` / ``CodeSha256`` parameters: the zip
     of ``pipeline_code/`` the steps run unless an execution names another (CI passes the commit's own zip).
     ``spec_uri`` is the job spec, a single S3 object; ``spec_file_name`` its key basename, the name it gets
-    under the input's local directory.
+    under the input's local directory. ``step_image`` is the recorded XGBoost image the steps run in (its
+    versions go into the package metadata).
     """
 
     model: ModelConfig
@@ -74,6 +76,7 @@ class BuildInputs:
     training_image: str
     evaluation_image: str
     serving_image: str
+    step_image: StepImage
     processing_instance_type: str = "ml.m5.xlarge"
     subnet_ids: tuple[str, ...] = ()
     security_group_ids: tuple[str, ...] = ()
@@ -242,6 +245,9 @@ class _Builder:
             c.META_BASELINE_URI: self.evaluation_file_uri(c.BASELINE_FILE),
             c.META_CODE_URL: ex.param(c.PARAM_CODE_URL),
             c.META_CODE_SHA256: ex.param(c.PARAM_CODE_SHA256),
+            c.META_STEP_IMAGE: i.step_image.version,
+            c.META_STEP_LIBRARIES: i.step_image.summary(),
+            c.META_MODEL_SHA256: ex.json_get("Evaluate", "Evaluation", c.MODEL_SHA256_KEY),
         }
         deployment = model.deployment
         instance_types = {"SupportedRealtimeInferenceInstanceTypes": [deployment.instance_type]}
