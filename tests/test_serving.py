@@ -26,8 +26,9 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def built(tmp_path_factory):
     out = tmp_path_factory.mktemp("attrition")
+    # --local-versions: in-process with the dev environment's xgboost, like tests/test_run_local.py.
     assert mlops(["run-local", "employee-attrition", "--config-dir", str(REPO / "config"), "--data", str(ATTRITION),
-                  "--out", str(out)]) == 0
+                  "--out", str(out), "--local-versions"]) == 0
     return out
 
 
