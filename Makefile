@@ -13,7 +13,7 @@ export npm_config_update_notifier := false
 BASE ?= origin/main
 CDK := npx --no-install cdk
 
-.PHONY: setup setup-dev synth test diff bench lint clean step-env parity container-check
+.PHONY: setup setup-dev synth test diff bench lint clean step-env parity container-check picture
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -24,6 +24,12 @@ $(VENV)/.synth-deps: requirements.txt pyproject.toml | $(PY)
 	$(PY) -m pip install --quiet --no-deps -e .
 	touch $@
 
+# cdk.json runs `python -O`; pip writes only plain bytecode, so without this step every synth recompiles every
+# aws-cdk module where PYTHONDONTWRITEBYTECODE is set (benchmarks/synth_bytecode.py, docs/performance.md).
+$(VENV)/.opt-bytecode: $(VENV)/.synth-deps
+	$(PY) -O -m compileall -q -j 0 "$$($(PY) -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')"
+	touch $@
+
 $(VENV)/.dev-deps: requirements-dev.txt $(VENV)/.synth-deps
 	$(PY) -m pip install --quiet -r requirements-dev.txt
 	touch $@
@@ -32,7 +38,7 @@ node_modules/.installed: package.json package-lock.json $(VENV)/.synth-deps
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
-setup: $(VENV)/.synth-deps node_modules/.installed
+setup: $(VENV)/.synth-deps $(VENV)/.opt-bytecode node_modules/.installed
 
 setup-dev: setup $(VENV)/.dev-deps
 
@@ -65,6 +71,10 @@ bench: setup-dev
 	$(PY) benchmarks/local_pipeline.py
 	$(PY) benchmarks/drift.py
 	$(PY) benchmarks/serving.py
+
+# The README's architecture picture, rendered offline by the pinned D2 binary (tests/test_picture.py checks it).
+picture: setup-dev
+	$(VENV)/bin/d2 --layout=dagre docs/images/architecture.d2 docs/images/architecture.svg
 
 lint: setup-dev
 	$(VENV)/bin/ruff check .

@@ -6,6 +6,11 @@ Lambda runs), then Evidently 0.7.23's DataDriftPreset on the same files and the 
 .venv-evidently (pandas<3; created here on first use). Prints a JSON summary and a Markdown table.
 
     .venv/bin/python benchmarks/drift.py [--records 1000000] [--files 100] [--workdir DIR] [--no-evidently]
+        [--memory] [--memory-only]
+
+``--memory`` adds the bounded-memory cases: one file of ``--records`` compact records and one file of at least
+1 GiB in the spaced JSON form, each through ``mlops drift`` (the CLI) and through the Lambda's code path
+(``analyze_variant`` reading a botocore StreamingBody), each in its own child process: peak RSS and records/CPU-s.
 """
 from __future__ import annotations
 
@@ -118,6 +123,79 @@ def run_detector(workdir: str) -> None:
     }))
 
 
+def generate_single(path: Path, records: int, *, spaced: bool, min_bytes: int = 0, seed: int = 11) -> dict:
+    """One capture file of ``records`` records (more, until it holds ``min_bytes``), written 100k at a time."""
+    rng = np.random.default_rng(seed)
+    written = size = 0
+    with path.open("w") as out:
+        while written < records or size < min_bytes:
+            n = 100_000
+            current = frame(rng, n, drift=True)
+            payloads = current.to_csv(header=False, index=False, float_format="%.6g").splitlines()
+            outputs = scores(current).astype(str)
+            lines = [LINE.format(p, o, written + i, written + i) for i, (p, o) in enumerate(zip(payloads, outputs))]
+            text = "\n".join(lines) + "\n"
+            if spaced:  # Python's json.dumps separators: the form the issue measured at 4.4 GB peak
+                text = text.replace('":"', '": "').replace('","', '", "').replace('":{', '": {').replace('},"', '}, "')
+            out.write(text)
+            written, size = written + n, size + len(text)
+    return {"records": written, "bytes": size}
+
+
+def run_memory_child(kind: str, workdir: str, capture: str) -> None:
+    """Child process: one large file through the CLI or the Lambda path; prints peak RSS and rates."""
+    import contextlib
+    import io
+
+    one_core()
+    start_cpu = time.process_time()
+    if kind == "cli":
+        from mlops_cli.main import main as cli
+
+        with contextlib.redirect_stdout(io.StringIO()) as printed:
+            code = cli(["drift", "--baseline", workdir, "--capture", capture, "--json"])
+        report = json.loads(printed.getvalue())
+        assert code in (0, 1), code
+    else:
+        import importlib.util
+
+        from botocore.response import StreamingBody
+
+        from pipeline_code.drift_stats import Baseline
+
+        spec = importlib.util.spec_from_file_location("drift_handler", REPO / "lambda" / "drift_detector" / "handler.py")
+        handler = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(handler)
+        size = os.path.getsize(capture)
+
+        class LocalS3:  # get_object as boto3 returns it: a StreamingBody over the object's bytes
+            def get_object(self, Bucket, Key):
+                return {"Body": StreamingBody(open(Key, "rb"), size)}
+
+        baseline = Baseline.from_json((Path(workdir) / "baseline.json").read_bytes())
+        report = handler.analyze_variant(LocalS3(), "bucket", baseline, [{"Key": capture, "Size": size}],
+                                         metric="psi", threshold=0.2, min_samples=500)
+    cpu = time.process_time() - start_cpu
+    print(json.dumps({"path": kind, "records": report["records"], "cpu_s": cpu,
+                      "records_per_cpu_s": report["records"] / cpu, "drifted": sorted(report["drifted_features"]),
+                      "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+
+
+def memory_cases(work: Path, records: int) -> list[dict]:
+    cases = []
+    for name, spaced, min_bytes in (("single_file_compact", False, 0), ("gib_file_spaced", True, 1024 ** 3)):
+        path = work / f"{name}.jsonl"
+        if not path.exists():
+            started = time.perf_counter()
+            meta = generate_single(path, records if not min_bytes else 0, spaced=spaced, min_bytes=min_bytes)
+            print(f"generated {name}: {meta} in {time.perf_counter() - started:.0f} s", file=sys.stderr)
+        for kind in ("cli", "lambda"):
+            result = child([sys.executable, str(Path(__file__).resolve()), "--memory-child", kind, str(work),
+                            str(path)])
+            cases.append({"case": name, "file_mb": path.stat().st_size / 1024 ** 2, **result})
+    return cases
+
+
 def ensure_evidently() -> Path:
     python = EVIDENTLY_VENV / "bin" / "python"
     if not python.exists():
@@ -152,10 +230,16 @@ def main(argv=None) -> int:
     parser.add_argument("--files", type=int, default=100)
     parser.add_argument("--workdir", type=Path)
     parser.add_argument("--no-evidently", action="store_true")
+    parser.add_argument("--memory", action="store_true", help="add the large single-file cases")
+    parser.add_argument("--memory-only", action="store_true", help="only the large single-file cases")
     parser.add_argument("--detector-child", help=argparse.SUPPRESS)
+    parser.add_argument("--memory-child", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.detector_child:
         run_detector(args.detector_child)
+        return 0
+    if args.memory_child:
+        run_memory_child(*args.memory_child)
         return 0
     with tempfile.TemporaryDirectory(prefix="drift-bench-") as tmp:
         work = args.workdir or Path(tmp)
@@ -164,13 +248,19 @@ def main(argv=None) -> int:
             started = time.perf_counter()
             generate(work, args.records, args.files)
             print(f"generated {args.records} records in {time.perf_counter() - started:.0f} s", file=sys.stderr)
+        memory = memory_cases(work, args.records) if args.memory or args.memory_only else []
+        if args.memory_only:
+            print(json.dumps(memory, indent=1))
+            print("\n".join(memory_table(memory)))
+            return 0
         ours = child([sys.executable, str(Path(__file__).resolve()), "--detector-child", str(work)])
         evidently = None
         if not args.no_evidently:
             evidently = child([str(ensure_evidently()), str(REPO / "benchmarks" / "drift_evidently.py"), str(work)])
         summary = summarize(ours, evidently, calibration())
+        summary["memory"] = memory
         print(json.dumps(summary, indent=1))
-        print("\n".join(table(summary)))
+        print("\n".join(table(summary) + memory_table(memory)))
     return 0
 
 
@@ -201,6 +291,17 @@ def table(s: dict) -> list[str]:
                      f"{s['speedup_vs_report_only']:.1f}x); same features flagged: {s['same_flags']}; "
                      f"planted: {', '.join(s['planted_drift'])}")
     lines.append(f"calibration: sum(range(1e7)) took {s['calibration_cpu_s']:.2f} CPU s on this machine")
+    return lines
+
+
+def memory_table(cases: list[dict]) -> list[str]:
+    if not cases:
+        return []
+    lines = ["", "| case | path | file MB | records | CPU s | records/CPU-s | peak RSS MB | flagged |",
+             "|---|---|---:|---:|---:|---:|---:|---|"]
+    for c in cases:
+        lines.append(f"| {c['case']} | {c['path']} | {c['file_mb']:,.0f} | {c['records']:,} | {c['cpu_s']:.1f} | "
+                     f"{c['records_per_cpu_s']:,.0f} | {c['peak_rss_mb']:.0f} | {', '.join(c['drifted'])} |")
     return lines
 
 

@@ -51,7 +51,8 @@ def generated_config(count: int, root: Path) -> Path:
     template = (REPO / "config/models/fraud-detection.yaml").read_text()
     for i in range(count):
         name = f"model-{i:03d}"
-        (config / "models" / f"{name}.yaml").write_text(template.replace("name: fraud-detection", f"name: {name}"))
+        (config / "models" / f"{name}.yaml").write_text(  # each model needs S3 prefixes of its own
+            template.replace("name: fraud-detection", f"name: {name}").replace("transactions/", f"{name}/"))
     return config
 
 

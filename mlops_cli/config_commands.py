@@ -10,6 +10,8 @@ from mlops_constructs.config import ConfigError, ModelConfig, PlatformSettings, 
 def register(subparsers) -> None:
     validate = subparsers.add_parser("validate", help="Validate a config directory (exit 1 on errors).")
     validate.add_argument("config_dir", nargs="?", default="config")
+    validate.add_argument("--data", help="also check a model against this CSV sample (columns, header, values)")
+    validate.add_argument("--model", help="the model --data belongs to; default: the only model")
     validate.set_defaults(func=run_validate)
     schema = subparsers.add_parser("schema", help="Print the JSON Schema of platform and model configs.")
     schema.set_defaults(func=run_schema)
@@ -23,6 +25,32 @@ def run_validate(args) -> int:
         print(f"Invalid configuration:\n{error}", file=sys.stderr)
         return 1
     print(f"{args.config_dir}: valid; models: {', '.join(config.names)}")
+    return validate_data(config, args) if args.data else 0
+
+
+def validate_data(config, args) -> int:
+    """``--data``: the model's config against a CSV sample; exit 1 on any problem."""
+    from pathlib import Path
+
+    from mlops_cli import data_check
+    from mlops_cli.data_sample import SampleError, read_sample
+
+    if args.model is None and len(config.names) != 1:
+        print(f"--data needs --model: one of {config.names}", file=sys.stderr)
+        return 1
+    try:
+        model = config.model(args.model or config.names[0])
+        sample = read_sample(args.data)
+    except (ConfigError, SampleError) as error:
+        print(f"Invalid data sample:\n{error}", file=sys.stderr)
+        return 1
+    problems = data_check.structural_problems(model, config.model_files[model.name], sample)
+    values = None if problems else data_check.value_problems(model, Path(args.data))
+    if problems or values:
+        print("Invalid data sample:\n" + "\n".join(problems or values), file=sys.stderr)
+        return 1
+    note = data_check.VALUE_CHECKS_NEED if values is None else "values pass the pipeline's validate step"
+    print(f"{args.data}: matches {model.name} ({len(sample.rows)} rows; {note})")
     return 0
 
 
@@ -144,6 +172,13 @@ def render_config_docs() -> str:
         "- `quality_gate.bias` needs `data.protected_attributes`; metric names must be known.",
         "- `deployment.known_cases.file` must exist, relative to the config directory.",
         "- `retraining.on_drift` needs a drift or quality monitor.",
+        ("- Realtime `deployment.strategy`: CANARY needs `initial_instance_count` >= 2; no LINEAR/CANARY on Inf1; "
+         "bakes + termination wait + 1200 s provisioning must fit SageMaker's 28800 s execution timeout."),
+        ("- Schedules are parsed against AWS's grammar: `retraining.schedule` and `deployment.batch.schedule` are "
+         "EventBridge Scheduler expressions (`at(...)`, `rate(...)`, six-field `cron(...)`), `monitoring.schedule` "
+         "an EventBridge rule expression (`rate(...)`, `cron(...)`)."),
+        "- No two models' `data.input_prefix`/`data.new_data_prefix` may overlap.",
+        "- `mlops validate config --model NAME --data FILE.csv` also checks the model against a data sample.",
         "",
     ]
     return "\n".join(sections)

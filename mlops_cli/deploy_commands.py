@@ -16,7 +16,9 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 from mlops_cli.endpoint_checks import (
+    PULL_ACTIONS,
     CheckFailed,
+    accounts_missing_image_pull,
     check_endpoint,
     check_recall,
     parse_scores,
@@ -101,26 +103,52 @@ def approved_packages(sagemaker, group: str) -> list[dict]:
     return [s for page in pages for s in page["ModelPackageSummaryList"]]
 
 
-def resolve(args, sagemaker) -> dict[str, dict]:
-    """Template configurations by stage name; stages in their own account also get the tooling account."""
+def check_stage_image_access(model, platform, ecr) -> None:
+    """A custom serving image lives in the tooling account's ECR; a stage in another account pulls it only if the
+    repository's policy lets that account pull (docs/deploy.md, "From zero to a live endpoint")."""
+    if model.training.algorithm != "custom":
+        return
+    accounts = sorted({s.account for s in platform.stages.values()
+                       if s.account and s.account != platform.tooling.account})
+    if not accounts:
+        return
+    repository = model.training.image.repository
+    try:
+        policy = ecr.get_repository_policy(repositoryName=repository)["policyText"]
+    except ecr.exceptions.RepositoryPolicyNotFoundException:
+        policy = None
+    missing = accounts_missing_image_pull(policy, accounts)
+    if missing:
+        raise CheckFailed(f"ECR repository {repository} does not let stage account(s) {missing} pull its images "
+                          f"({', '.join(PULL_ACTIONS)}); add a repository policy statement for them, see "
+                          "docs/deploy.md")
+
+
+def resolve(args, sagemaker, ecr=None) -> dict[str, dict]:
+    """Template configurations by stage name: the endpoint stacks' parameters and tags."""
     from stacks import endpoint_stack as es
 
     model = _load_model(args.config_dir, args.model)
     from mlops_constructs.config import load_platform
 
     platform = load_platform(args.config_dir / "platform.yaml")
+    if model.training.algorithm == "custom":
+        check_stage_image_access(model, platform, ecr or _client("ecr"))
     requested = None if args.package_arn in ("", "latest") else args.package_arn
     packages = resolve_packages(approved_packages(sagemaker, model.name), requested)
     parameters = {es.PARAM_PACKAGE: packages.package_arn, es.PARAM_DATA_BUCKET: args.data_bucket,
-                  es.PARAM_ARTIFACT_BUCKET: args.artifact_bucket, es.PARAM_KEY: args.key_arn,
+es.PARAM_KEY: args.key_arn,
                   es.PARAM_TOPIC: args.topic_arn}
     if es.has_champion(model):
         parameters[es.PARAM_CHAMPION_PACKAGE] = packages.champion_arn
-    tooling = platform.tooling.account  # required by the config once a stage names an account
     tags = {"mlops:model": model.name, "mlops:model-package": packages.package_arn.split("/", 1)[1]}
-    return {stage: template_configuration(
-                {**parameters, **({es.PARAM_TOOLING_ACCOUNT: tooling} if settings.account else {})},
-                {**tags, "mlops:stage": stage})
+
+    def stage_parameters(settings) -> dict:
+        # A stage in another account has no TopicArn: its alarms reach the topic through EventBridge.
+        elsewhere = settings.account and settings.account != platform.tooling.account
+        return {k: v for k, v in parameters.items() if not (elsewhere and k == es.PARAM_TOPIC)}
+
+    return {stage: template_configuration(stage_parameters(settings), {**tags, "mlops:stage": stage})
             for stage, settings in platform.stages.items()}
 
 

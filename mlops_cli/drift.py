@@ -1,6 +1,7 @@
 """``mlops drift``: the drift detector's code on local capture files, against a baseline from ``mlops run-local``.
 
-Exit codes: 0 no drift (or too few rows for a verdict), 1 drift, 2 unusable baseline or capture paths.
+Exit codes: 0 no drift (or too few rows for a verdict), 1 drift (of a feature or of the predictions), 2 unusable
+baseline or capture paths. Files are read in bounded pieces, so memory stays flat whatever their size.
 """
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import sys
 from pathlib import Path
 
 from pipeline_code.contracts import BASELINE_FILE
-from pipeline_code.drift_detect import VERDICT_DRIFT, DriftWindow
+from pipeline_code.drift_detect import VERDICT_DRIFT, DriftWindow, wrong_width_message
 from pipeline_code.drift_stats import SCORERS, Baseline, BaselineError
 
 
@@ -60,15 +61,23 @@ def run(args) -> int:
         return 2
     window = DriftWindow(baseline, categorical_codes=args.categorical_codes)
     for path in files:
-        window.add_file(path.read_bytes())
+        with path.open("rb") as stream:
+            window.add_stream(stream)
     report = window.report(metric=args.metric, threshold=args.threshold, min_samples=args.min_samples)
     print(json.dumps(report, indent=2) if args.json else "\n".join(summary(report)))
     return 1 if report["verdict"] == VERDICT_DRIFT else 0
 
 
 def summary(report: dict) -> list[str]:
-    lines = [f"{report['files']} files, {report['records']} records, {report['rows']} rows, "
-             f"{report['malformed_records']} malformed {report['malformed_by_reason'] or ''}".rstrip()]
+    counts = f"{report['files']} files, {report['records']} records, {report['rows']} rows"
+    if report.get("blank_lines"):
+        counts += f", {report['blank_lines']} blank lines"
+    lines = [counts]
+    if report["malformed_records"]:  # only counts above zero are problems worth a line
+        reasons = ", ".join(f"{reason} {n}" for reason, n in report["malformed_by_reason"].items())
+        lines.append(f"malformed: {report['malformed_records']} ({reasons})")
+    if wrong_width_message(report):
+        lines.append(wrong_width_message(report))
     lines.append(f"verdict: {report['verdict']} ({report['metric']} > {report['threshold']})")
     for name, feature in report["features"].items():
         mark = "DRIFT" if feature["drifted"] else ""

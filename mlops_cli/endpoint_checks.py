@@ -2,6 +2,7 @@
 endpoint-state checks and weight updates. No AWS calls here; ``mlops_cli.deploy_commands`` does the I/O."""
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 
@@ -155,3 +156,29 @@ def parse_weights(text: str) -> dict[str, float]:
     if not weights:
         raise CheckFailed("give weights as <variant>=<number>[,...]")
     return weights
+
+
+PULL_ACTIONS = ("ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer")
+
+
+def accounts_missing_image_pull(policy_text: str | None, accounts: list[str]) -> list[str]:
+    """The stage ``accounts`` that a repository policy does not let pull images: no Allow statement with both
+    pull actions (or ``ecr:*``/``*``) whose AWS principal is ``*``, the account, its root or a role in it."""
+    statements = json.loads(policy_text)["Statement"] if policy_text else []
+    statements = statements if isinstance(statements, list) else [statements]
+
+    def listed(value) -> list[str]:
+        return value if isinstance(value, list) else [value]
+
+    def allows_pull(statement: dict) -> bool:
+        actions = [a.lower() for a in listed(statement.get("Action", []))]
+        return statement.get("Effect") == "Allow" and all(
+            a.lower() in actions or "ecr:*" in actions or "*" in actions for a in PULL_ACTIONS)
+
+    def principals(statement: dict) -> list[str]:
+        principal = statement.get("Principal", {})
+        return ["*"] if principal == "*" else listed(principal.get("AWS", []))
+
+    allowed = [p for s in statements if allows_pull(s) for p in principals(s)]
+    return [a for a in accounts
+            if not any(p == "*" or p == a or p.split(":")[4:5] == [a] for p in allowed)]

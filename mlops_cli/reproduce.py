@@ -49,6 +49,7 @@ class BuildRecord:
     model_sha256: str
     evaluation: dict
     local_versions: bool = False  # a local run made with --local-versions: re-run the same way
+    seed: int | None = None  # a local run's seed (it may override the config's); a package's is its config's
 
 
 def record_from_run(path: Path) -> BuildRecord:
@@ -62,7 +63,7 @@ def record_from_run(path: Path) -> BuildRecord:
             f"{n}={v}" for n, v in sorted(run["image_versions"].items()) if n != "python")]),
         model_sha256=run["model_sha256"],
         evaluation=json.loads((path.parent / c.EVALUATION_FILE).read_text()),
-        local_versions=not run["matches_image"])
+        local_versions=not run["matches_image"], seed=run["seed"])
 
 
 def record_from_package(arn: str, sagemaker, s3) -> BuildRecord:
@@ -134,7 +135,7 @@ def reproduce(model_name: str, record: BuildRecord, data, out, config_dir="confi
         echo(f"pinned input differs: {line}")
     if record.local_versions:
         echo("the record was made with --local-versions: re-running with this environment's versions")
-    code = run_local.run_pipeline(model_name, config_dir, data, out, echo=echo,
+    code = run_local.run_pipeline(model_name, config_dir, data, out, seed=record.seed, echo=echo,
                                   local_versions=record.local_versions, **runner)
     if code not in (run_local.EXIT_PASSED, run_local.EXIT_GATE_FAILED):
         return EXIT_BAD_INPUT

@@ -1,7 +1,10 @@
 """``make diff BASE=<ref>``: what a change does to the synthesized templates, offline, for reviewers.
 
-Synthesizes the app at BASE (in a temporary git worktree) and at the working tree, then prints
-``cdk diff --template`` for every stack in both, and lists added and removed stacks.
+Synthesizes the app at BASE (in a temporary git worktree) and at the working tree, side by side, then writes a
+report that leads with a per-model summary in the platform's own terms (``mlops_cli.review_summary``): quality
+gates, pipeline steps, strategies, instances, alarms, schedules, added or removed stacks, and IAM changes, the
+security-relevant ones first and asset-hash rotations folded. The raw ``cdk diff --template`` of each changed
+stack follows, folded.
 """
 from __future__ import annotations
 
@@ -12,7 +15,10 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+
+from mlops_cli.review_summary import summarize
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -46,28 +52,41 @@ def stack_diff(head_assembly: Path, stack: str, base_template: Path) -> str:
     return (result.stdout + result.stderr).strip()
 
 
+def _templates(stacks: dict[str, Path]) -> dict[str, dict]:
+    return {name: json.loads(path.read_text()) for name, path in stacks.items()}
+
+
 def review_diff(base: str, workdir: Path) -> str:
-    """The full report, as Markdown-friendly text."""
+    """The full report, as Markdown."""
     base_tree = workdir / "base"
     subprocess.run(["git", "worktree", "add", "--detach", str(base_tree), base], cwd=REPO, check=True,
                    capture_output=True)
     try:
-        base_stacks = synth(base_tree, workdir / "base.out")
+        with ThreadPoolExecutor(max_workers=2) as pool:  # the two synths share nothing: run them side by side
+            base_job = pool.submit(synth, base_tree, workdir / "base.out")
+            head_stacks = synth(REPO, workdir / "head.out")
+            base_stacks = base_job.result()
     finally:
         subprocess.run(["git", "worktree", "remove", "--force", str(base_tree)], cwd=REPO, capture_output=True,
                        check=False)
-    head_stacks = synth(REPO, workdir / "head.out")
-    added = sorted(set(head_stacks) - set(base_stacks))
+    base_templates, head_templates = _templates(base_stacks), _templates(head_stacks)
+    changed = sorted(name for name in head_templates if base_templates.get(name) != head_templates[name])
     removed = sorted(set(base_stacks) - set(head_stacks))
-    lines = [f"## cdk diff against {base}", "",
-             f"Stacks: {len(head_stacks)} (added {len(added)}, removed {len(removed)})", ""]
-    lines += [f"- added: `{name}`" for name in added] + [f"- removed: `{name}`" for name in removed]
-    for name in sorted(set(head_stacks) & set(base_stacks)):
-        lines += ["", f"### {name}", "```", stack_diff(workdir / "head.out", name, base_stacks[name]), "```"]
-    for name in added:
-        empty = workdir / f"{name}.empty.json"
-        empty.write_text("{}")
-        lines += ["", f"### {name} (new)", "```", stack_diff(workdir / "head.out", name, empty), "```"]
+    lines = [f"## What this change does (against {base})", "", *summarize(base_templates, head_templates)]
+    for name in changed:
+        if name not in base_stacks:
+            empty = workdir / f"{name}.empty.json"
+            empty.write_text("{}")
+            base_stacks[name] = empty
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        diffs = list(pool.map(lambda name: stack_diff(workdir / "head.out", name, base_stacks[name]), changed))
+    unchanged = len(head_stacks) - len(changed)
+    lines += [(f"<details><summary>Raw cdk diff: {len(changed)} changed stack(s), {len(removed)} removed, "
+              f"{unchanged} unchanged</summary>"), ""]
+    lines += [f"- removed: `{name}`" for name in removed]
+    for name, text in zip(changed, diffs, strict=True):
+        lines += ["", f"### {name}" + (" (new)" if name not in base_templates else ""), "```", text, "```"]
+    lines += ["", "</details>"]
     return "\n".join(lines) + "\n"
 
 

@@ -83,7 +83,12 @@ def this_interpreter(image: StepImage) -> dict:
 def choose_runner(image: StepImage, step_python=None, local_versions: bool = False) -> StepRunner:
     """The interpreter that has the image's versions; StepEnvError (which says what differs) when none has."""
     if step_python:
-        return StepRunner(image, Path(step_python), step_env.probe(step_python, image))
+        chosen = StepRunner(image, Path(step_python), step_env.probe(step_python, image))
+        if chosen.differences and not local_versions:
+            raise step_env.StepEnvError(
+                f"--step-python {step_python} differs from model image xgboost {image.version}: "
+                f"{'; '.join(chosen.differences)}; pass --local-versions to run with it anyway")
+        return chosen
     here = StepRunner(image, None, this_interpreter(image))
     if not here.differences or local_versions:
         return here

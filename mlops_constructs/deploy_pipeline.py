@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from aws_cdk import ArnFormat, CfnCapabilities, Duration, RemovalPolicy, Stack, Token
+from aws_cdk import CfnCapabilities, Duration, RemovalPolicy, Stack, Token
 from aws_cdk import aws_codebuild as codebuild
 from aws_cdk import aws_codepipeline as codepipeline
 from aws_cdk import aws_codepipeline_actions as actions
@@ -19,6 +19,17 @@ from constructs import Construct
 
 from mlops_constructs.config.platform import SourceSettings
 from mlops_constructs.dependencies import depend_on_policy_only
+from mlops_constructs.endpoint_access import (
+    add_endpoint_deploy_policy,
+    deploy_action_role_name,
+    deploy_check_role_name,
+    deploy_role_name,
+    integration_test_role_name,
+    pipeline_role_name,
+    role_arn,
+    test_project_role_name,
+    verify_project_role_name,
+)
 from mlops_constructs.model_build_ci import (
     acknowledge_cdk_artifact_grants,
     codebuild_default_grant_rules,
@@ -28,6 +39,7 @@ from mlops_constructs.nag import acknowledge, wildcard_rule
 from mlops_constructs.platform_function import PlatformFunction
 from mlops_constructs.rule_targets import TopicTarget
 from mlops_constructs.source import code_source
+from pipeline_code.contracts import serving_role_name
 
 RESOLVE_BUILDSPEC = "buildspecs/deploy-resolve.yml"
 TEST_BUILDSPEC = "buildspecs/deploy-test.yml"
@@ -35,25 +47,6 @@ VERIFY_BUILDSPEC = "buildspecs/deploy-verify.yml"
 PACKAGE_VARIABLE = "ModelPackageArn"  # V2 pipeline variable set by the trigger; "latest" = newest approved
 PACKAGE_EVENT = "SageMaker Model Package State Change"
 IDEMPOTENCY_WINDOW = Duration.days(7)
-AUTOSCALING_WRITES = ("application-autoscaling:RegisterScalableTarget", "application-autoscaling:DeregisterScalableTarget",
-                      "application-autoscaling:PutScalingPolicy", "application-autoscaling:DeleteScalingPolicy")
-
-
-def integration_test_role_name(endpoint_name: str) -> str:
-    """The role in a stage account that the tooling account's integration test assumes."""
-    return f"{endpoint_name}-integration-test"
-
-
-def deploy_check_role_name(endpoint_name: str) -> str:
-    """The role in a stage account that the post-deploy check assumes: it may only describe the endpoint."""
-    return f"{endpoint_name}-deploy-check"
-
-
-# What CloudFormation calls for the endpoint's log group and metric filter (see _deployment_role).
-ENDPOINT_LOG_ACTIONS = ["logs:CreateLogGroup", "logs:PutRetentionPolicy", "logs:AssociateKmsKey", "logs:TagResource",
-                        "logs:UntagResource", "logs:ListTagsForResource", "logs:GetDataProtectionPolicy",
-                        "logs:PutMetricFilter", "logs:DescribeMetricFilters", "logs:DeleteMetricFilter"]
-
 
 @dataclass(frozen=True)
 class DeployTarget:
@@ -84,12 +77,16 @@ class ModelDeployPipeline(Construct):
         staging: the staging target (required).
         prod: the prod target (required).
         source: where the platform repository comes from (required).
-        artifact_bucket: pipeline artifacts and, for an S3 source, the repository zip (required).
+        artifact_bucket: model artifacts and, for an S3 source, the repository zip (required).
+        stage_image_repository_arns: custom serving-image repositories whose policy the Resolve step checks for
+            stages in other accounts (``ecr:GetRepositoryPolicy``); default none.
+        artifact_store: the pipeline's artifact store; default ``artifact_bucket``. Stages in other accounts
+            read the artifact store whole (CodePipeline's cross-account deploy actions), so give them a store
+            of their own that holds pipeline artifacts only.
         data_bucket: the model's data bucket, passed to the endpoint stacks for capture (required).
         key: the model's KMS key (required).
         topic: the model's SNS topic: approval requests, rejections, failures (required).
         config_dir: config directory inside the repository; default ``config``.
-        cdk_qualifier: CDK bootstrap qualifier of the stage accounts; default ``hnb659fds``.
         build_image: CodeBuild image; default ``LinuxBuildImage.STANDARD_7_0``.
         log_retention: CodeBuild log retention; default one year.
     """
@@ -108,8 +105,9 @@ class ModelDeployPipeline(Construct):
         data_bucket: s3.IBucket,
         key: kms.IKey,
         topic: sns.ITopic,
+        artifact_store: s3.IBucket | None = None,
+        stage_image_repository_arns: list[str] | None = None,
         config_dir: str = "config",
-        cdk_qualifier: str = "hnb659fds",
         build_image: codebuild.IBuildImage | None = None,
         log_retention: logs.RetentionDays = logs.RetentionDays.ONE_YEAR,
     ) -> None:
@@ -125,7 +123,6 @@ class ModelDeployPipeline(Construct):
                              "to the tooling account and region (platform.tooling)")
         self._key, self._retention = key, log_retention
         self._image = build_image or codebuild.LinuxBuildImage.STANDARD_7_0
-        self._qualifier = cdk_qualifier
         self.pipeline_name = f"{model_name}-deploy"
         package_arns = stack.format_arn(service="sagemaker", resource="model-package",
                                         resource_name=f"{model_package_group_name}/*")
@@ -138,16 +135,25 @@ class ModelDeployPipeline(Construct):
             "STACKS": f"{staging.stack_name} {prod.stack_name}"})
         self.resolve_project.add_to_role_policy(iam.PolicyStatement(
             sid="ListApprovedPackages", actions=["sagemaker:ListModelPackages"], resources=["*"]))
+        if stage_image_repository_arns:
+            self.resolve_project.add_to_role_policy(iam.PolicyStatement(
+                sid="CheckStageImageAccess", actions=["ecr:GetRepositoryPolicy"],
+                resources=stage_image_repository_arns))
         acknowledge(self.resolve_project, "sagemaker:ListModelPackages has no resource-level permissions; the "
                     "project lists one group's approved packages.", "AwsSolutions-IAM5[Resource::*]")
 
         test_variables = {"MODEL_NAME": model_name, "CONFIG_DIR": config_dir, "STAGE": staging.stage}
+        test_project_role = None
         if staging.account:
-            test_role = (f"arn:{stack.partition}:iam::{staging.account}:role/"
-                         f"{integration_test_role_name(staging.endpoint_name)}")
+            test_role = role_arn(stack, integration_test_role_name(staging.endpoint_name), staging.account)
             test_variables["TEST_ROLE_ARN"] = test_role
+            # The staging account trusts exactly this role, by name.
+            test_project_role = iam.Role(self, "IntegrationTestProjectRole",
+                                         role_name=test_project_role_name(model_name),
+                                         assumed_by=iam.ServicePrincipal("codebuild.amazonaws.com"),
+                                         description=f"{model_name}-deploy-test tests the staging endpoint")
         self.test_project = self._project("IntegrationTest", f"{model_name}-deploy-test", TEST_BUILDSPEC,
-                                          test_variables)
+                                          test_variables, role=test_project_role)
         if staging.account:
             self.test_project.add_to_role_policy(iam.PolicyStatement(
                 sid="AssumeStagingTestRole", actions=["sts:AssumeRole"], resources=[test_role]))
@@ -158,18 +164,27 @@ class ModelDeployPipeline(Construct):
         self.test_project.add_to_role_policy(iam.PolicyStatement(
             sid="ReadPackageBaseline", actions=["sagemaker:DescribeModelPackage"], resources=[package_arns]))
         artifact_bucket.grant_read(self.test_project, "pipelines/*")
-        acknowledge(self.test_project, "Package versions and build outputs are created at run time: the policy is "
-                    "scoped to this model's package group and the build outputs under pipelines/.",
-                    wildcard_rule(stack, package_arns), wildcard_rule(stack, artifact_bucket.arn_for_objects("pipelines/*")))
+        for target in (self.test_project, self.test_project.role):
+            acknowledge(target, "Package versions and build outputs are created at run time: the policy is scoped to "
+                        "this model's package group and the build outputs under pipelines/.",
+                        wildcard_rule(stack, package_arns),
+                        wildcard_rule(stack, artifact_bucket.arn_for_objects("pipelines/*")))
 
         self.verify_project = self._verify_project(model_name, config_dir, prod)
         staging_action = self._deploy_action(staging, resolved, package_arns, key)
+        # Stage accounts trust the pipeline's role by name to assume their deploy-action roles.
+        pipeline_role = iam.Role(
+            self, "PipelineServiceRole", role_name=pipeline_role_name(model_name),
+            assumed_by=iam.ServicePrincipal("codepipeline.amazonaws.com"),
+            description=f"{self.pipeline_name}: CodePipeline service role") if any(
+            t.account for t in (staging, prod)) else None
         self.pipeline = codepipeline.Pipeline(
             self,
             "Pipeline",
             pipeline_name=self.pipeline_name,
+            role=pipeline_role,
             pipeline_type=codepipeline.PipelineType.V2,
-            artifact_bucket=artifact_bucket,
+            artifact_bucket=artifact_store or artifact_bucket,
             cross_account_keys=False,
             restart_execution_on_update=False,
             variables=[codepipeline.Variable(variable_name=PACKAGE_VARIABLE, default_value="latest",
@@ -222,11 +237,16 @@ class ModelDeployPipeline(Construct):
         """
         variables = {"MODEL_NAME": model_name, "CONFIG_DIR": config_dir, "STAGE": prod.stage}
         stack = Stack.of(self)
+        verify_role = None
         if prod.account:
-            check_role = (f"arn:{stack.partition}:iam::{prod.account}:role/"
-                          f"{deploy_check_role_name(prod.endpoint_name)}")
+            check_role = role_arn(stack, deploy_check_role_name(prod.endpoint_name), prod.account)
             variables["CHECK_ROLE_ARN"] = check_role
-        project = self._project("VerifyProd", f"{model_name}-deploy-verify", VERIFY_BUILDSPEC, variables)
+            # The prod account trusts exactly this role, by name.
+            verify_role = iam.Role(self, "VerifyProdProjectRole", role_name=verify_project_role_name(model_name),
+                                   assumed_by=iam.ServicePrincipal("codebuild.amazonaws.com"),
+                                   description=f"{model_name}-deploy-verify checks the prod endpoint")
+        project = self._project("VerifyProd", f"{model_name}-deploy-verify", VERIFY_BUILDSPEC, variables,
+                                role=verify_role)
         if prod.account:
             project.add_to_role_policy(iam.PolicyStatement(
                 sid="AssumeProdCheckRole", actions=["sts:AssumeRole"], resources=[check_role]))
@@ -236,7 +256,8 @@ class ModelDeployPipeline(Construct):
                 resources=[self._endpoint_arn(prod)]))
         return project
 
-    def _project(self, construct_id: str, name: str, buildspec: str, variables: dict[str, str]):
+    def _project(self, construct_id: str, name: str, buildspec: str, variables: dict[str, str],
+                 role: iam.IRole | None = None):
         log_group = logs.LogGroup(self, f"{construct_id}Logs", retention=self._retention, encryption_key=self._key,
                                   removal_policy=RemovalPolicy.RETAIN)
         return codebuild.PipelineProject(
@@ -245,7 +266,7 @@ class ModelDeployPipeline(Construct):
             environment=codebuild.BuildEnvironment(build_image=self._image, compute_type=codebuild.ComputeType.SMALL,
                                                    privileged=False),
             environment_variables={k: codebuild.BuildEnvironmentVariable(value=v) for k, v in variables.items()},
-            encryption_key=self._key, timeout=Duration.minutes(60),
+            encryption_key=self._key, timeout=Duration.minutes(60), role=role,
             logging=codebuild.LoggingOptions(cloud_watch=codebuild.CloudWatchLoggingOptions(log_group=log_group)),
         )
 
@@ -266,17 +287,15 @@ class ModelDeployPipeline(Construct):
             "cfn_capabilities": [CfnCapabilities.NAMED_IAM], "variables_namespace": _namespace(target),
         }
         if target.account:
-            # Cross-account: the stage account's CDK bootstrap roles, which trust this account when the stage
-            # was bootstrapped with `cdk bootstrap --trust <tooling account>` (see docs/deploy.md).
-            region = target.region or Stack.of(self).region
+            # Cross-account: the roles of the stage's access stack (stacks/stage_access_stack.py), which trust
+            # this pipeline's role and deploy with the same least privilege as a same-account deploy role.
+            stack, stage = Stack.of(self), target.stage.capitalize()
             role = iam.Role.from_role_arn(
-                self, f"{target.stage.capitalize()}ActionRole",
-                f"arn:{Stack.of(self).partition}:iam::{target.account}:role/cdk-{self._qualifier}-deploy-role-"
-                f"{target.account}-{region}", mutable=False)
+                self, f"{stage}ActionRole", role_arn(stack, deploy_action_role_name(target.endpoint_name),
+                                                     target.account), mutable=False)
             deployment_role = iam.Role.from_role_arn(
-                self, f"{target.stage.capitalize()}DeploymentRole",
-                f"arn:{Stack.of(self).partition}:iam::{target.account}:role/cdk-{self._qualifier}-cfn-exec-role-"
-                f"{target.account}-{region}", mutable=False)
+                self, f"{stage}DeploymentRole", role_arn(stack, deploy_role_name(target.endpoint_name),
+                                                         target.account), mutable=False)
             return actions.CloudFormationCreateUpdateStackAction(
                 **common, role=role, deployment_role=deployment_role, account=target.account, region=target.region)
         return actions.CloudFormationCreateUpdateStackAction(
@@ -288,70 +307,10 @@ class ModelDeployPipeline(Construct):
         role = iam.Role(self, f"{target.stage.capitalize()}DeployRole",
                         assumed_by=iam.ServicePrincipal("cloudformation.amazonaws.com"),
                         description=f"CloudFormation deploys {target.stack_name}")
-
-        def arn(service: str, resource: str, name: str, sep: bool = False) -> str:
-            return stack.format_arn(service=service, resource=resource, resource_name=name,
-                                    arn_format=ArnFormat.COLON_RESOURCE_NAME if sep else ArnFormat.SLASH_RESOURCE_NAME)
-
-        statements = [
-            ("Endpoint", ["sagemaker:CreateEndpoint", "sagemaker:UpdateEndpoint", "sagemaker:DeleteEndpoint",
-                          "sagemaker:DescribeEndpoint", "sagemaker:AddTags", "sagemaker:DeleteTags",
-                          "sagemaker:ListTags"],
-             [arn("sagemaker", "endpoint", target.endpoint_name)]),
-            ("ModelsAndConfigs", ["sagemaker:CreateModel", "sagemaker:DeleteModel", "sagemaker:DescribeModel",
-                                  "sagemaker:CreateEndpointConfig", "sagemaker:DeleteEndpointConfig",
-                                  "sagemaker:DescribeEndpointConfig", "sagemaker:AddTags", "sagemaker:ListTags"],
-             [arn("sagemaker", "model", "*"), arn("sagemaker", "endpoint-config", "*")]),
-            ("UsePackages", ["sagemaker:DescribeModelPackage"], [package_arns]),
-            ("ServingRole", ["iam:CreateRole", "iam:DeleteRole", "iam:GetRole", "iam:PutRolePolicy",
-                             "iam:DeleteRolePolicy", "iam:GetRolePolicy", "iam:TagRole", "iam:UntagRole",
-                             "iam:UpdateRoleDescription"],
-             [stack.format_arn(service="iam", region="", resource="role", resource_name=f"{target.endpoint_name}-*")]),
-            ("RollbackAlarms", ["cloudwatch:PutMetricAlarm", "cloudwatch:DeleteAlarms", "cloudwatch:DescribeAlarms",
-                                "cloudwatch:TagResource", "cloudwatch:UntagResource"],
-             [arn("cloudwatch", "alarm", f"{target.stack_name}-*", sep=True)]),
-            ("AutoscalingRead", ["application-autoscaling:DescribeScalableTargets",
-                                 "application-autoscaling:DescribeScalingPolicies"], ["*"]),
-            ("EndpointVolumeKey", ["kms:CreateGrant", "kms:DescribeKey"], [key.key_arn]),
-            # AWS::Logs::LogGroup (retained, KMS, retention, tags) and its AWS::Logs::MetricFilter: the registry's
-            # create/read/update handler permissions for the properties GuardedEndpoint sets (count_rejections).
-            ("EndpointLogs", ENDPOINT_LOG_ACTIONS,
-             [arn("logs", "log-group", f"/aws/sagemaker/Endpoints/{target.endpoint_name}", sep=True),
-              arn("logs", "log-group", f"/aws/sagemaker/Endpoints/{target.endpoint_name}:*", sep=True)]),
-            ("DescribeLogs", ["logs:DescribeLogGroups", "logs:DescribeResourcePolicies", "logs:DescribeIndexPolicies"],
-             ["*"]),
-        ]
-        for sid, acts, resources in statements:
-            role.add_to_principal_policy(iam.PolicyStatement(sid=sid, actions=acts, resources=resources))
-        # Writes have no resource-level permissions; the service-namespace condition key (Application Auto Scaling
-        # User Guide, "How Application Auto Scaling works with IAM") keeps them to SageMaker variants.
-        role.add_to_principal_policy(iam.PolicyStatement(
-            sid="Autoscaling", actions=list(AUTOSCALING_WRITES), resources=["*"],
-            conditions={"StringEquals": {"application-autoscaling:service-namespace": "sagemaker"}}))
-        role.add_to_principal_policy(iam.PolicyStatement(
-            sid="PassServingRole", actions=["iam:PassRole"],
-            resources=[stack.format_arn(service="iam", region="", resource="role",
-                                        resource_name=f"{target.endpoint_name}-*")],
-            conditions={"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}}))
-        role.add_to_principal_policy(iam.PolicyStatement(
-            sid="AutoscalingServiceLinkedRole", actions=["iam:CreateServiceLinkedRole"],
-            resources=[stack.format_arn(
-                service="iam", region="", resource="role",
-                resource_name="aws-service-role/sagemaker.application-autoscaling.amazonaws.com/"
-                              "AWSServiceRoleForApplicationAutoScaling_SageMakerEndpoint")],
-            conditions={"StringEquals": {"iam:AWSServiceName": "sagemaker.application-autoscaling.amazonaws.com"}}))
-        acknowledge(
-            role,
-            "CloudFormation generates model and endpoint-config names (the stack replaces them on every deployment), "
-            "alarm names under the stack name, and the serving role under the endpoint name; Application Auto "
-            "Scaling actions and the log Describe* calls have no resource-level permissions; package versions are "
-            "created at run time; the endpoint log group's ARN ends in :* for its streams.",
-            "AwsSolutions-IAM5[Resource::*]",
-            *sorted({wildcard_rule(stack, r) for _, _, resources in statements for r in resources
-                     if "*" in r and r != "*"}),
-        )
-        acknowledge(role, "The deployment policy is inline so that it belongs to this role alone.",
-                    "NIST.800.53.R5-IAMNoInlinePolicy")
+        add_endpoint_deploy_policy(
+            role, endpoint_name=target.endpoint_name, endpoint_stack_name=target.stack_name,
+            serving_role_arn=role_arn(stack, serving_role_name(target.endpoint_name)), package_arns=package_arns,
+            key_arn=key.key_arn)
         return role
 
     # Trigger
@@ -401,9 +360,11 @@ class ModelDeployPipeline(Construct):
 
     def _acknowledge_generated_policies(self, bucket: s3.IBucket, stacks: dict[str, str]) -> None:
         stack = Stack.of(self)
+        # Artifacts live in the pipeline's store, which may be a bucket of its own.
+        store = (wildcard_rule(stack, self.pipeline.artifact_bucket.arn_for_objects("*")),)
         for project in (self.resolve_project, self.test_project, self.verify_project):
-            acknowledge_cdk_artifact_grants(project.role, bucket, *codebuild_default_grant_rules(project))
-        acknowledge_cdk_artifact_grants(self.pipeline.role, bucket)
+            acknowledge_cdk_artifact_grants(project.role, bucket, *codebuild_default_grant_rules(project), *store)
+        acknowledge_cdk_artifact_grants(self.pipeline.role, bucket, *store)
         deploy_stages = {f"Deploy{stage.capitalize()}": name for stage, name in stacks.items()}
         for child in self.pipeline.node.find_all():
             if isinstance(child, iam.Role) and child.node.id == "CodePipelineActionRole":
@@ -416,7 +377,7 @@ class ModelDeployPipeline(Construct):
                     wildcard_rule(stack, stack.format_arn(service="cloudformation", resource="stack",
                                                           resource_name=f"{deploy_stages.get(stage)}/*")),
                 ) if stage in deploy_stages else ()
-                acknowledge_cdk_artifact_grants(child, bucket, *extra)
+                acknowledge_cdk_artifact_grants(child, bucket, *extra, *store)
         acknowledge(self.trigger.role.node.find_child("DefaultPolicy"),
                     "CDK's DynamoDB grant on the idempotency table encrypted with the model key: GenerateDataKey* "
                     "and ReEncrypt* on that key only.",

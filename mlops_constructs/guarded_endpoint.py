@@ -17,15 +17,14 @@ from aws_cdk import aws_sns as sns
 from constructs import Construct
 
 from mlops_constructs.config.model import is_instance_store
+from mlops_constructs.endpoint_access import endpoint_log_group_name, endpoint_serving_role, variant_dashboard_name
 from mlops_constructs.nag import acknowledge
-from mlops_constructs.serving_role import serving_role
 from pipeline_code import contracts
 
 MIN_EXECUTION_TIMEOUT = 600
 MAX_EXECUTION_TIMEOUT = 28_800
 # Time allowed for provisioning the green fleet and passing health checks, on top of the bake intervals.
 PROVISIONING_ALLOWANCE_SECONDS = 1_200
-ARTIFACT_OBJECTS = "pipelines/"
 STEP_LIMITS = {"LINEAR": (10, 50), "CANARY": (1, 50)}
 # With autoscaling the endpoint retains variant properties across updates, except these (UpdateEndpoint
 # VariantPropertyType values): A/B weights and data capture follow the deployed config.
@@ -103,10 +102,14 @@ class GuardedEndpoint(Construct):
             ``champion_model_package_arn`` is given (required).
         champion_model_package_arn: package of the first production variant in A/B or shadow setups;
             default: ``model_package_arn``.
-        artifact_bucket: bucket holding model artifacts, read by the execution role (required).
+        artifact_bucket: bucket holding model artifacts, read by the execution role (required without ``role``).
         key: KMS key of artifacts, capture data and the instance volumes (required).
-        image_repository_arns: ECR repositories of the serving images, pulled by the execution role (required).
-        alarm_topic: topic notified by every alarm (required).
+        image_repository_arns: ECR repositories of the serving images, pulled by the execution role (required
+            without ``role``).
+        role: the models' execution role; default a new ``<endpoint>-serving`` role here. Pass the role that
+            the model or stage access stack made, so the endpoint stack holds no IAM resources.
+        alarm_topic: topic notified by every alarm; default none (no alarm actions: the alarms' state changes
+            reach EventBridge either way).
         capture_bucket: bucket for data capture under ``contracts.CAPTURE_PREFIX``; default none (no capture).
         capture_percent: share of requests captured, 1-100; default 100 (ignored without ``capture_bucket``).
         variants: production variants; default one ``primary`` variant with weight 1.
@@ -138,11 +141,12 @@ class GuardedEndpoint(Construct):
         model_name: str,
         endpoint_name: str,
         model_package_arn: str,
-        artifact_bucket: s3.IBucket,
         key: kms.IKey,
-        image_repository_arns: list[str],
-        alarm_topic: sns.ITopic,
+        artifact_bucket: s3.IBucket | None = None,
+        image_repository_arns: list[str] | None = None,
+        alarm_topic: sns.ITopic | None = None,
         champion_model_package_arn: str | None = None,
+        role: iam.IRole | None = None,
         capture_bucket: s3.IBucket | None = None,
         capture_percent: int = 100,
         variants: list[VariantSpec] | None = None,
@@ -169,7 +173,10 @@ class GuardedEndpoint(Construct):
             scaling=scaling, instance_count=instance_count, instance_type=instance_type,
             max_error_rate=max_error_rate, error_minutes=error_minutes,
         )
-        self.role = self._execution_role(artifact_bucket, key, image_repository_arns, capture_bucket)
+        if role is None and (artifact_bucket is None or not image_repository_arns):
+            raise ValueError(f"GuardedEndpoint {endpoint_name}: without a role, pass artifact_bucket and "
+                             "image_repository_arns for the execution role it creates")
+        self.role = role or self._execution_role(artifact_bucket, key, image_repository_arns, capture_bucket)
         champion = champion_model_package_arn or model_package_arn
         models = {}
         all_variants = self.variants + ([shadow_variant] if shadow_variant else [])
@@ -204,7 +211,7 @@ class GuardedEndpoint(Construct):
         self.alarms: list[cloudwatch.Alarm] = []
         if self.traffic_shift:
             self.alarms = self._rollback_alarms(max_error_rate, error_minutes, max_latency_p99)
-            for alarm in self.alarms:
+            for alarm in self.alarms if alarm_topic else []:
                 alarm.add_alarm_action(cw_actions.SnsAction(alarm_topic))
         self.endpoint = sagemaker.CfnEndpoint(
             self,
@@ -231,21 +238,16 @@ class GuardedEndpoint(Construct):
             self.log_group = self._rejection_metrics(key)
             self.endpoint.node.add_dependency(self.log_group)  # SageMaker then writes into the group we own
             self.rejection_alarms = self._rejection_alarms(max_rejected_requests)
-            for alarm in self.rejection_alarms:
+            for alarm in self.rejection_alarms if alarm_topic else []:  # else forwarded like the rollback alarms
                 alarm.add_alarm_action(cw_actions.SnsAction(alarm_topic))
         self.dashboard = self._variant_dashboard()
 
     def _execution_role(self, artifacts: s3.IBucket, key: kms.IKey, repositories: list[str],
                         capture: s3.IBucket | None) -> iam.Role:
         """Least privilege for serving: read artifacts, pull the image, write logs, metrics and capture data."""
-        return serving_role(
-            self, "ExecutionRole", description=f"Serves models behind endpoint {self.endpoint_name}",
-            role_name=contracts.serving_role_name(self.endpoint_name),  # the deploy role may manage <endpoint>-* roles only
-            key=key, image_repository_arns=repositories,
-            log_group_name=f"/aws/sagemaker/Endpoints/{self.endpoint_name}",
-            reads=[(artifacts, ARTIFACT_OBJECTS)],  # model.tar.gz from the build pipeline's steps
-            writes=[(capture, f"{contracts.CAPTURE_PREFIX}/")] if capture else [],
-        )
+        return endpoint_serving_role(
+            self, "ExecutionRole", endpoint_name=self.endpoint_name, endpoint_stack_name=Stack.of(self).stack_name,
+            key=key, artifact_bucket=artifacts, image_repository_arns=repositories, capture_bucket=capture)
 
     def _model(self, variant: VariantSpec, package_arn: str) -> sagemaker.CfnModel:
         model = sagemaker.CfnModel(
@@ -256,7 +258,9 @@ class GuardedEndpoint(Construct):
             enable_network_isolation=True,
         )
         # The role's policy (ECR pull, artifact read) must exist before SageMaker creates the model.
-        model.node.add_dependency(self.role.node.find_child("DefaultPolicy"))
+        policy = self.role.node.try_find_child("DefaultPolicy")
+        if policy is not None:
+            model.node.add_dependency(policy)
         return model
 
     def _capture(self, bucket: s3.IBucket, percent: int, key: kms.IKey):
@@ -313,7 +317,7 @@ class GuardedEndpoint(Construct):
     def _rejection_metrics(self, key: kms.IKey) -> logs.LogGroup:
         """The endpoint's log group, and a metric filter turning each logged rejection into a count."""
         log_group = logs.LogGroup(
-            self, "Logs", log_group_name=f"/aws/sagemaker/Endpoints/{self.endpoint_name}", encryption_key=key,
+            self, "Logs", log_group_name=endpoint_log_group_name(self.endpoint_name), encryption_key=key,
             retention=logs.RetentionDays.ONE_YEAR, removal_policy=RemovalPolicy.RETAIN)
         logs.MetricFilter(
             self, "RejectedRequests", log_group=log_group,
@@ -364,7 +368,7 @@ class GuardedEndpoint(Construct):
                                       dimensions_map={"EndpointName": self.endpoint_name, "VariantName": v.name})
                     for v in self.variants]
 
-        dashboard = cloudwatch.Dashboard(self, "Dashboard", dashboard_name=f"{self.endpoint_name}-variants")
+        dashboard = cloudwatch.Dashboard(self, "Dashboard", dashboard_name=variant_dashboard_name(self.endpoint_name))
         dashboard.add_widgets(
             cloudwatch.GraphWidget(title="Invocations per variant", left=per_variant("Invocations", "Sum"), width=8),
             cloudwatch.GraphWidget(title="5XX errors per variant", left=per_variant("Invocation5XXErrors", "Sum"),

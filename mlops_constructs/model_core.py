@@ -11,7 +11,7 @@ from constructs import Construct
 
 from mlops_constructs.nag import acknowledge
 from mlops_constructs.secure_bucket import SecureBucket
-from pipeline_code.contracts import CAPTURE_PREFIX
+from pipeline_code.contracts import ARTIFACT_PREFIX, CAPTURE_PREFIX
 
 
 class ModelCore(Construct):
@@ -128,11 +128,44 @@ class ModelCore(Construct):
         )
 
     def _share_artifacts_with(self, account_ids: list[str]) -> None:
-        """Stage accounts read model artifacts (model.tar.gz) and decrypt them to create models."""
+        """Stage accounts read model artifacts (model.tar.gz, under ``pipelines/``) and decrypt them to create
+        models; never the code (``code/``) or CI sources (``ci/``)."""
         if not account_ids:
             return
         principals = [iam.AccountPrincipal(a) for a in account_ids]
-        self.artifact_bucket.grant_read(iam.CompositePrincipal(*principals))
+        self.artifact_bucket.grant_read(iam.CompositePrincipal(*principals), f"{ARTIFACT_PREFIX}/*")
+
+    def allow_stage_endpoint(self, serving_role_arn: str, deploy_role_arn: str,
+                             log_group_name: str | None = None) -> None:
+        """A stage account's endpoint uses the key: its deploy role creates the grant SageMaker needs for the
+        endpoint's volumes, its serving role decrypts artifacts and encrypts capture, both only through
+        SageMaker or S3 (``kms:ViaService``). The principal is the account, narrowed to the role by
+        ``aws:PrincipalArn``: KMS rejects key policies naming roles that do not exist yet.
+
+        ``log_group_name`` (default none): the endpoint stack's own log group in that account, which CloudWatch
+        Logs encrypts with the key (scoped by the log group's ARN as encryption context)."""
+        account, region = serving_role_arn.split(":")[4], Stack.of(self).region
+        if log_group_name:
+            self.key.add_to_resource_policy(iam.PolicyStatement(
+                principals=[iam.ServicePrincipal(f"logs.{region}.amazonaws.com")],
+                actions=["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"],
+                resources=["*"],
+                conditions={"ArnEquals": {"kms:EncryptionContext:aws:logs:arn": Stack.of(self).format_arn(
+                    service="logs", account=account, resource="log-group", resource_name=log_group_name,
+                    arn_format=ArnFormat.COLON_RESOURCE_NAME)}}))
+        services = [f"sagemaker.{region}.amazonaws.com", f"s3.{region}.amazonaws.com"]
+        self.key.add_to_resource_policy(iam.PolicyStatement(
+            actions=["kms:Decrypt", "kms:GenerateDataKey"], principals=[iam.AccountPrincipal(account)],
+            resources=["*"], conditions={"ArnEquals": {"aws:PrincipalArn": serving_role_arn},
+                                         "StringEquals": {"kms:ViaService": services}}))
+        self.key.add_to_resource_policy(iam.PolicyStatement(
+            actions=["kms:CreateGrant"], principals=[iam.AccountPrincipal(account)], resources=["*"],
+            conditions={"ArnEquals": {"aws:PrincipalArn": deploy_role_arn},
+                        "StringEquals": {"kms:ViaService": services[0]},
+                        "Bool": {"kms:GrantIsForAWSResource": "true"}}))
+        self.key.add_to_resource_policy(iam.PolicyStatement(
+            actions=["kms:DescribeKey"], principals=[iam.AccountPrincipal(account)], resources=["*"],
+            conditions={"ArnEquals": {"aws:PrincipalArn": deploy_role_arn}}))
 
     def _allow_logs_to_use_key(self) -> None:
         """CloudWatch Logs encrypts this account's log groups in this region with the key."""

@@ -15,15 +15,22 @@ from aws_cdk import aws_sns as sns
 from constructs import Construct
 
 from mlops_constructs.config.model import MonitoringSettings, RetrainingSettings
+from mlops_constructs.drift_fanout import DriftFanOut
 from mlops_constructs.monitoring_dashboard import MonitoringDashboard
 from mlops_constructs.nag import acknowledge, wildcard_rule, wildcard_rules
 from mlops_constructs.platform_function import PlatformFunction
 from mlops_constructs.retrain_trigger import RetrainTrigger
 from pipeline_code import contracts
+from pipeline_code.endpoint_session import ENV_ENDPOINT_ROLE
 
 BASELINES_PREFIX = "pipelines"  # docs/architecture.md: step outputs (the baseline) under pipelines/<execution>/
 
 _RATE = re.compile(r"^rate\((\d+) (minute|hour|day)s?\)$")
+
+
+def monitor_role_name(model_name: str, function: str) -> str:
+    """The named role of a monitor (``drift_detector`` -> ``<model>-drift-detector``), trusted across accounts."""
+    return f"{model_name}-{function.replace('_', '-')}"
 
 
 def schedule_period(expression: str) -> Duration:
@@ -58,6 +65,10 @@ class ModelMonitoring(Construct):
         retraining: ``retraining`` config; a retraining trigger is added when ``on_drift`` is set; default none.
         pipeline_name: the build pipeline the trigger starts; required with ``retraining.on_drift``.
         variants: variant names shown on the dashboard; default ``["primary"]``.
+        endpoint_role_arn: a role in the endpoint's account that the monitors assume to describe the endpoint,
+            its config, models and packages; default none (the endpoint runs in this account). The monitors'
+            roles are then named ``<model>-drift-detector`` and ``<model>-quality-monitor``, which that role
+            trusts. Capture data is read here either way: endpoints write it to this account's data bucket.
         categorical_codes: captured categoricals are encoder.json codes (a custom image with ``input: encoded``),
             not names; default False.
     """
@@ -81,6 +92,7 @@ class ModelMonitoring(Construct):
         retraining: RetrainingSettings | None = None,
         pipeline_name: str | None = None,
         variants: list[str] | None = None,
+        endpoint_role_arn: str | None = None,
         categorical_codes: bool = False,
     ) -> None:
         super().__init__(scope, construct_id)
@@ -93,10 +105,11 @@ class ModelMonitoring(Construct):
             raise ValueError(f"ModelMonitoring {construct_id}: retraining.on_drift needs pipeline_name")
         self.model_name, self.endpoint_name = model_name, endpoint_name
         self._data_bucket, self._key, self._topic = data_bucket, key, topic
+        self._endpoint_role_arn = endpoint_role_arn
         self._categorical_codes = categorical_codes
         self.period = schedule_period(settings.schedule)
         self.schedule = events.Schedule.expression(settings.schedule)
-        self.drift_function = self.quality_function = None
+        self.drift_function = self.quality_function = self.drift_fanout = None
         self.drift_alarm = self.prediction_drift_alarm = self.baseline_error_alarm = self.quality_alarm = None
         if settings.drift is not None:
             self._drift(settings, artifact_bucket)
@@ -137,8 +150,13 @@ class ModelMonitoring(Construct):
             memory_size=memory_size, timeout=timeout, retry_attempts=0,
             environment={"MODEL_NAME": self.model_name, "ENDPOINT_NAME": self.endpoint_name,
                          "DATA_BUCKET": self._data_bucket.bucket_name,
-                         "POWERTOOLS_METRICS_NAMESPACE": contracts.METRIC_NAMESPACE, **environment},
+                         "POWERTOOLS_METRICS_NAMESPACE": contracts.METRIC_NAMESPACE, **environment,
+                         **({ENV_ENDPOINT_ROLE: self._endpoint_role_arn} if self._endpoint_role_arn else {})},
+            role_name=monitor_role_name(self.model_name, function) if self._endpoint_role_arn else None,
         )
+        if self._endpoint_role_arn:
+            fn.role.add_to_principal_policy(iam.PolicyStatement(
+                sid="ReadEndpointInItsAccount", actions=["sts:AssumeRole"], resources=[self._endpoint_role_arn]))
         events.Rule(self, f"{construct_id}Schedule", schedule=self.schedule,
                     description=f"Runs the {function} of {self.endpoint_name}",
                     targets=[targets.LambdaFunction(fn.function, retry_attempts=0)])
@@ -191,6 +209,16 @@ class ModelMonitoring(Construct):
         )
         self._grant_read(fn.role, artifact_bucket, f"{BASELINES_PREFIX}/")
         self.drift_function = fn
+        # Hours too large for this one invocation go to a Distributed Map (docs/monitoring.md, "Scale").
+        self.drift_fanout = DriftFanOut(
+            self, "DriftFanOut", endpoint_name=self.endpoint_name, data_bucket=self._data_bucket,
+            artifact_bucket=artifact_bucket, baselines_prefix=f"{BASELINES_PREFIX}/", key=self._key,
+            topic=self._topic,
+            environment={"MODEL_NAME": self.model_name, "ENDPOINT_NAME": self.endpoint_name,
+                         "DATA_BUCKET": self._data_bucket.bucket_name,
+                         "POWERTOOLS_METRICS_NAMESPACE": contracts.METRIC_NAMESPACE})
+        fn.function.add_environment("STATE_MACHINE_ARN", self.drift_fanout.state_machine.state_machine_arn)
+        self.drift_fanout.grant_start(fn.role)
         above, drift_service = cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD, contracts.SERVICE_DRIFT_DETECTOR
         self.drift_alarm = self._alarm(
             "DriftAlarm", self.metric(contracts.METRIC_DRIFT_SCORE, drift_service), drift.threshold, above, "drift",

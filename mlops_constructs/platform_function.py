@@ -44,6 +44,8 @@ class PlatformFunction(Construct):
         log_retention: default one year.
         retry_attempts: async retries; default 2.
         reserved_concurrency: default none (unreserved: reserving fails in accounts at the default quota).
+        role_name: the role's name; default a CloudFormation-generated one. Name it when another account
+            must trust exactly this role.
     """
 
     def __init__(
@@ -60,6 +62,7 @@ class PlatformFunction(Construct):
         log_retention: logs.RetentionDays = logs.RetentionDays.ONE_YEAR,
         retry_attempts: int = 2,
         reserved_concurrency: int | None = None,
+        role_name: str | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         source = REPO_ROOT / "lambda" / function
@@ -73,6 +76,7 @@ class PlatformFunction(Construct):
             "Role",
             assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
             description=f"Runs the {function} Lambda function",
+            role_name=role_name,
         )
         self.dead_letter_queue = sqs.Queue(
             self,

@@ -7,7 +7,7 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from mlops_constructs.nag import acknowledge, wildcard_rule
+from mlops_constructs.nag import acknowledge, wildcard_rules
 
 SAGEMAKER_METRIC_NAMESPACES = ["/aws/sagemaker/Endpoints", "/aws/sagemaker/TransformJobs", "aws/sagemaker/*"]
 
@@ -23,32 +23,43 @@ def serving_role(
     reads: list[tuple[s3.IBucket, str]],
     writes: list[tuple[s3.IBucket, str]] = (),
     role_name: str | None = None,
+    resource_account: str | None = None,
 ) -> iam.Role:
     """A role SageMaker assumes to run a model: read ``reads`` (bucket, key prefix) pairs, write ``writes``,
     decrypt/encrypt with ``key``, pull the serving image, write its logs under ``log_group_name*`` and metrics.
 
-    ``role_name`` defaults to a CloudFormation-generated name.
+    ``role_name`` defaults to a CloudFormation-generated name. ``resource_account`` (default none) adds an
+    ``aws:ResourceAccount`` condition to the S3 and KMS statements, for buckets and a key in another account.
     """
     stack = Stack.of(scope)
     role = iam.Role(scope, construct_id, assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"),
                     role_name=role_name, description=description)
     wildcards: list[str] = []
+    owner = {"StringEquals": {"aws:ResourceAccount": resource_account}} if resource_account else {}
     for bucket, prefix in reads:
         objects = bucket.arn_for_objects(f"{prefix}*")
-        role.add_to_principal_policy(iam.PolicyStatement(actions=["s3:GetObject"], resources=[objects]))
+        role.add_to_principal_policy(iam.PolicyStatement(actions=["s3:GetObject"], resources=[objects],
+                                                         conditions=owner or None))
         role.add_to_principal_policy(iam.PolicyStatement(
             actions=["s3:ListBucket"], resources=[bucket.bucket_arn],
-            conditions={"StringLike": {"s3:prefix": [f"{prefix}*"]}}))
-        wildcards.append(objects)
+            conditions={"StringLike": {"s3:prefix": [f"{prefix}*"]}, **owner}))
+        wildcards += [objects, bucket.bucket_arn]
     for bucket, prefix in writes:
         objects = bucket.arn_for_objects(f"{prefix}*")
-        role.add_to_principal_policy(iam.PolicyStatement(actions=["s3:PutObject"], resources=[objects]))
+        role.add_to_principal_policy(iam.PolicyStatement(actions=["s3:PutObject"], resources=[objects],
+                                                         conditions=owner or None))
         wildcards.append(objects)
-    key.grant(role, "kms:Decrypt", *(["kms:GenerateDataKey"] if writes else []))
+    key_actions = ["kms:Decrypt", *(["kms:GenerateDataKey"] if writes else [])]
+    if resource_account:
+        role.add_to_principal_policy(iam.PolicyStatement(actions=key_actions, resources=[key.key_arn],
+                                                         conditions=owner))
+        wildcards.append(key.key_arn)
+    else:
+        key.grant(role, *key_actions)
     role.add_to_principal_policy(iam.PolicyStatement(
         actions=["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:BatchCheckLayerAvailability"],
         resources=image_repository_arns))
-    wildcards += [r for r in image_repository_arns if "*" in r]
+    wildcards += image_repository_arns
     role.add_to_principal_policy(iam.PolicyStatement(actions=["ecr:GetAuthorizationToken"], resources=["*"]))
     log_group = stack.format_arn(service="logs", resource="log-group", resource_name=log_group_name,
                                  arn_format=ArnFormat.COLON_RESOURCE_NAME)
@@ -66,7 +77,7 @@ def serving_role(
         "AWS-owned account, hence the account wildcard in its repository ARN; log streams are created at run "
         "time under this role's own log group; objects are read and written under fixed key prefixes.",
         "AwsSolutions-IAM5[Resource::*]",
-        *(wildcard_rule(stack, r) for r in wildcards),
+        *wildcard_rules(stack, wildcards),
     )
     acknowledge(role, "The execution policy is inline so that it belongs to this role alone.",
                 "NIST.800.53.R5-IAMNoInlinePolicy")

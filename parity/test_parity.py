@@ -162,21 +162,30 @@ def fraud_data(tmp_path_factory) -> Path:
     return path
 
 
-def _config_for(version: str, root: Path) -> Path:
-    """The example config with every model on image ``version``."""
+def _config_for(version: str, root: Path, model_name: str, early_stopping: bool) -> Path:
+    """The example config with every model on image ``version``; optionally with early stopping."""
     config = root / "config"
     shutil.copytree(CONFIG, config)
     for path in (config / "models").glob("*.yaml"):
         text = path.read_text()
         path.write_text(re.sub(r'xgboost_version: "[^"]*"', f'xgboost_version: "{version}"', text))
+    if early_stopping:  # the container stops on the last eval_metric over validation and keeps the best iteration
+        path = config / "models" / f"{model_name}.yaml"
+        path.write_text(path.read_text().replace("hyperparameters: {", "hyperparameters: {early_stopping_rounds: 10, "))
     return config
 
 
+CASES = [("employee-attrition", False), ("fraud-detection", False), ("employee-attrition", True)]
+
+
 @pytest.mark.parametrize("version", IMAGES)
-@pytest.mark.parametrize("model_name", ["employee-attrition", "fraud-detection"])
-def test_run_local_is_byte_identical_to_the_sagemaker_image(model_name, version, fraud_data, tmp_path):
-    config = _config_for(version, tmp_path)
+@pytest.mark.parametrize("model_name, early_stopping", CASES,
+                         ids=[f"{m}{'-early-stopping' if e else ''}" for m, e in CASES])
+def test_run_local_is_byte_identical_to_the_sagemaker_image(model_name, early_stopping, version, fraud_data,
+                                                            tmp_path):
+    config = _config_for(version, tmp_path, model_name, early_stopping)
     model = load_config(config).model(model_name)
+    assert ("early_stopping_rounds" in job_spec(model)["hyperparameters"]) == early_stopping
     image = step_image(model.training.xgboost_version)
     python = _step_python(image.version)
     data = REPO / "data" / "attrition" / "attrition.csv" if model_name == "employee-attrition" else fraud_data

@@ -1,9 +1,14 @@
 """Decode SageMaker data-capture files into feature columns and prediction scores.
 
 One capture line is one inference; its input payload may hold several rows (CSV lines, JSON instances). Lines in
-the exact compact form SageMaker writes, with a CSV input, take a vectorized fast path: one regex pass over the
-file and one pandas C-parser pass over all rows. Every other line (JSON or BASE64 payloads, escapes, anything
-odd) takes the per-line path through ``json.loads``. Bad input is skipped and counted by reason, never raised.
+SageMaker's key order with a CSV input and a CSV output, compact or with Python's spaced separators, take a
+vectorized fast path: one regex pass over the text and one pandas C-parser pass over all rows. Every other line
+(JSON or BASE64 payloads, escapes, anything odd) takes the per-line path through orjson (``json`` for what orjson
+rejects, such as NaN). Both paths give the same result for the same record. Bad input is skipped and counted by
+reason, never raised; blank lines are counted apart (they are not records).
+
+Files of any size are decoded in bounded memory with ``CaptureDecoder.decode_stream``: the stream is read in
+pieces of about ``CHUNK_BYTES`` that end at a line break, and each piece is decoded on its own.
 """
 from __future__ import annotations
 
@@ -15,13 +20,19 @@ import io
 import json
 import re
 from collections import Counter
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import BinaryIO
 
 import numpy as np
+import orjson
 import pandas as pd
 
 MAX_RECORD_BYTES = 1_000_000  # larger capture lines are skipped as "too_large"
+# Bytes read and decoded at a time from a stream. A piece needs up to ~15x its size while decoded (spaced lines
+# are copied a few times): 4 MiB pieces peak near 130 MB in all, 16 MiB ones near 300 MB, at the same speed.
+CHUNK_BYTES = 4 * 1024 * 1024
 CSV_TYPES = ("text/csv", "application/csv", "text/plain")
 JSON_TYPES = ("application/json", "application/jsonlines", "application/x-jsonlines")
 
@@ -29,15 +40,30 @@ JSON_TYPES = ("application/json", "application/jsonlines", "application/x-jsonli
 MALFORMED_REASONS = ("invalid_json", "not_a_capture_record", "invalid_base64", "unknown_content_type",
                      "wrong_column_count", "non_numeric", "too_large", "empty_file", "bad_prediction")
 
-# SageMaker's compact line with a CSV input. ``[^"]*`` is sre's fast scan; a string with escapes (``\\n`` in a
-# multi-row payload, ``\\"``...) either still matches, and is unescaped with json.loads, or falls to ``(.*)``.
-_FAST_LINE = re.compile(
-    r'^(?:\{"captureData":\{"endpointInput":\{"observedContentType":"text/csv","mode":"INPUT","data":"([^"]*)",'
-    r'"encoding":"CSV"\},"endpointOutput":\{"observedContentType":"[^"]*","mode":"OUTPUT","data":"([^"]*)",'
-    r'"encoding":"CSV"\}\},"eventMetadata":\{"eventId":"[^"]*"(?:,"inferenceId":"([^"]*)")?,'
-    r'"inferenceTime":"[^"]*"\},"eventVersion":"0"\}|(.*))$',
-    re.MULTILINE,
-)
+# SageMaker's line with a CSV input and a CSV output: compact, as SageMaker writes it, or spaced (``", "`` and
+# ``": "``, as Python's json.dumps writes). ``[^"]*`` is sre's fast scan; a string with escapes (``\\n`` in a
+# multi-row payload, ``\\"``...) either still matches, and is unescaped with json.loads, or falls to ``(.+)``
+# (then the spaced pattern, then the per-line path). An empty line matches nothing: blank lines are counted from
+# the difference; a CR before the line break (CRLF files) is allowed. Two patterns, not one with optional spaces:
+# that one costs the compact form half again as much.
+_CSV_OUTPUT = r'(?:text/csv|application/csv|text/plain)(?:;[^"]*)?'
+
+
+def _fast_line(space: str) -> re.Pattern:
+    c, k = "," + space, ":" + space  # separators between members, between key and value
+    return re.compile(
+        rf'^(?:\{{"captureData"{k}\{{"endpointInput"{k}\{{"observedContentType"{k}"text/csv"{c}'
+        rf'"mode"{k}"INPUT"{c}"data"{k}"([^"]*)"{c}"encoding"{k}"CSV"\}}{c}'
+        rf'"endpointOutput"{k}\{{"observedContentType"{k}"{_CSV_OUTPUT}"{c}"mode"{k}"OUTPUT"{c}'
+        rf'"data"{k}"([^"]*)"{c}"encoding"{k}"CSV"\}}\}}{c}"eventMetadata"{k}\{{"eventId"{k}"[^"]*"'
+        rf'(?:{c}"inferenceId"{k}"([^"]*)")?{c}"inferenceTime"{k}"[^"]*"\}}{c}"eventVersion"{k}"0"\}}\r?'
+        r'|(.+))$',
+        re.MULTILINE,
+    )
+
+
+_FAST_LINE = _fast_line("")
+_FAST_LINE_SPACED = _fast_line(" ")
 
 
 @dataclass(frozen=True)
@@ -68,7 +94,9 @@ class CaptureSchema:
 class DecodedCapture:
     """Valid rows as columns (numeric: float64, NaN when missing; categorical: str), scores and skip counts.
 
-    ``scored`` holds ``(inference_id, score)`` for single-row records when decoding with ``keep_ids``.
+    ``scored`` holds ``(inference_id, score)`` for single-row records when decoding with ``keep_ids``;
+    ``wrong_widths`` counts the rows of each wrong width (number of fields) behind ``wrong_column_count``;
+    ``blank_lines`` counts empty or whitespace-only lines (not records, so not malformed records).
     """
 
     columns: dict[str, np.ndarray]
@@ -77,6 +105,8 @@ class DecodedCapture:
     rows: int = 0
     malformed: Counter = field(default_factory=Counter)
     scored: list[tuple[str, float]] = field(default_factory=list)
+    wrong_widths: Counter = field(default_factory=Counter)
+    blank_lines: int = 0
 
 
 def _content_kind(content_type: str) -> str | None:
@@ -108,9 +138,17 @@ def _payload_text(part: dict) -> tuple[str | None, str | None]:
     return kind, data
 
 
+def _loads(text: str):
+    """JSON through orjson, falling back to ``json`` for what only it accepts (NaN, Infinity, huge integers)."""
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return json.loads(text)
+
+
 def _json_rows(text: str, features: tuple[str, ...]) -> list[list]:
     """Rows of a JSON payload: a row list, a list of rows, {"instances": [...]} or a {feature: value} object."""
-    body = json.loads(text)
+    body = _loads(text)
     if isinstance(body, dict):
         body = body.get("instances", body.get("inputs", [body]))
     if not isinstance(body, list):
@@ -121,12 +159,14 @@ def _json_rows(text: str, features: tuple[str, ...]) -> list[list]:
     for item in body:
         if isinstance(item, dict):
             item = item["features"] if "features" in item else [item.get(name) for name in features]
-        rows.append(["" if v is None else str(v) for v in item])
+        rows.append(list(item))  # values as JSON gave them: numbers stay numbers (see _slow_frame)
     return rows
 
 
 def _csv_rows(text: str) -> list[list[str]]:
-    return [row for row in csv.reader(io.StringIO(text.strip("\n")))]
+    """CSV rows; an empty payload is one row of no fields (a wrong width, as on the vectorized path)."""
+    text = text.strip("\n")
+    return [row for row in csv.reader(io.StringIO(text))] if text else [[]]
 
 
 # The served model answers CSV with ``score,label`` per row (pipeline_code.serving): only the score is a prediction.
@@ -142,7 +182,7 @@ def _scores(kind: str, text: str) -> list[float]:
     """Model scores from an output payload: CSV numbers (``score,label`` rows: the score), or JSON number(s) /
     {"predictions": [...]} (objects: their ``score``)."""
     if kind == "json":
-        body = json.loads(text)
+        body = _loads(text)
         if isinstance(body, dict):
             body = body.get("predictions", body.get("score"))
         body = body if isinstance(body, list) else [body]
@@ -167,26 +207,64 @@ class CaptureDecoder:
         self._dtypes = {n: (str if n in self._text else np.float64) for n in schema.features}
 
     def decode(self, data: bytes | str, *, keep_ids: bool = False) -> DecodedCapture:
-        """Decode one capture file (JSON Lines)."""
+        """Decode one capture file (JSON Lines) held in memory. For large files, ``decode_stream``."""
         text = data.decode("utf-8", errors="replace") if isinstance(data, bytes) else data
+        decoded = self._decode_text(text, keep_ids)
+        if decoded.records == 0:
+            decoded.malformed["empty_file"] += 1
+        return decoded
+
+    def decode_stream(self, stream: BinaryIO, *, keep_ids: bool = False,
+                      chunk_bytes: int = CHUNK_BYTES) -> Iterator[DecodedCapture]:
+        """Decode one capture file from a binary stream (a file, an S3 body) piece by piece, in bounded memory.
+
+        Yields one ``DecodedCapture`` per piece of about ``chunk_bytes`` (default ``CHUNK_BYTES``); their counts
+        add up to those of ``decode`` on the whole file. A line longer than ``max_record_bytes`` (in bytes) is
+        dropped as it is read, and counted as a ``too_large`` record.
+        """
+        records = 0
+        for piece, dropped in iter_line_chunks(stream, chunk_bytes, self.max_record_bytes):
+            decoded = self._decode_text(piece.decode("utf-8", errors="replace"), keep_ids)
+            decoded.records += dropped
+            if dropped:
+                decoded.malformed["too_large"] += dropped
+            records += decoded.records
+            yield decoded
+        if records == 0:
+            yield self.decode(b"")
+
+    def _decode_text(self, text: str, keep_ids: bool) -> DecodedCapture:
+        """Decode whole lines of capture text (no ``empty_file`` count: the caller knows the file)."""
         malformed: Counter = Counter()
+        wrong_widths: Counter = Counter()
         slow_rows, slow_scores, scored = [], [], []
-        text = text.strip()
+        # The last line's terminator ends the search (not a copy of the text without it): no empty line after it.
+        end = len(text) - 1 if text.endswith("\n") else len(text)
         with _gc_paused():  # ~10k short-lived tuples per file would trigger full collections of the whole heap
-            matches = _FAST_LINE.findall(text)
+            matches = _FAST_LINE.findall(text, 0, end)
             payloads, outputs, ids, others = zip(*matches) if matches else ((), (), (), ())
+            blank_lines = 0
+            if text.startswith("\n") or "\n\n" in text:  # an empty line matches nothing: count the lines
+                blank_lines = text.count("\n", 0, end) + 1 - len(matches) if end else 1
             del matches
         records = 0
-        if any(others):  # some lines are not in the canonical CSV form: split them off
+        if any(others):  # some lines are not in the compact form: split them off
             keep = [i for i, other in enumerate(others) if not other]
-            for other in others:
-                if other and not other.isspace():
-                    records += 1
-                    self._decode_slow_line(other, slow_rows, slow_scores, scored if keep_ids else None, malformed)
+            rest = [other for other in others if other and not other.isspace()]
+            blank_lines += sum(1 for other in others if other and other.isspace())
             payloads, outputs, ids = ([seq[i] for i in keep] for seq in (payloads, outputs, ids))
-        if "" in payloads:  # blank lines match as empty payloads
-            fast = [i for i, p in enumerate(payloads) if p]
-            payloads, outputs, ids = ([seq[i] for i in fast] for seq in (payloads, outputs, ids))
+            if rest and any('": "' in line for line in rest):  # Python's spaced form: the same fast path
+                with _gc_paused():
+                    spaced = _FAST_LINE_SPACED.findall("\n".join(rest))
+                rest = [other for *_, other in spaced if other]
+                for payload, output, inference_id, other in spaced:
+                    if not other:
+                        payloads.append(payload)
+                        outputs.append(output)
+                        ids.append(inference_id)
+            for other in rest:
+                records += 1
+                self._decode_slow_line(other, slow_rows, slow_scores, scored if keep_ids else None, malformed)
         records += len(payloads)
         if payloads and "\\" in text and any("\\" in "".join(seq) for seq in (payloads, outputs, ids)):
             payloads, outputs, ids = self._unescape(payloads, outputs, ids, malformed)
@@ -200,19 +278,17 @@ class CaptureDecoder:
         fast_inputs, fast_outputs = payloads, outputs
         if keep_ids:
             scored.extend((i, o) for i, p, o in zip(ids, payloads, outputs) if i and "\n" not in p.strip("\n"))
-        if records == 0:
-            malformed["empty_file"] += 1
         block = "\n".join(fast_inputs)
         newlines = block.count("\n")
-        if newlines > len(fast_inputs) - 1:  # a payload holds several rows
-            block = "\n".join(p.rstrip("\n") for p in fast_inputs)
+        if newlines > len(fast_inputs) - 1:  # a payload holds several rows, or line breaks around its row
+            block = "\n".join(p.strip("\n") for p in fast_inputs)
             newlines = block.count("\n")
-        columns, rows = self._parse_rows(block, slow_rows, malformed, newlines)
+        columns, rows = self._parse_rows(block if fast_inputs else None, slow_rows, malformed, wrong_widths, newlines)
         predictions = np.concatenate([self._fast_scores(fast_outputs, malformed),
                                       np.asarray(slow_scores, dtype=np.float64)])
         if keep_ids:
             scored = self._numeric_scored(scored)
-        return DecodedCapture(columns, predictions, records, rows, malformed, scored)
+        return DecodedCapture(columns, predictions, records, rows, +malformed, scored, wrong_widths, blank_lines)
 
     @staticmethod
     def _unescape(payloads, outputs, ids, malformed: Counter) -> tuple[list, list, list]:
@@ -234,7 +310,7 @@ class CaptureDecoder:
             malformed["too_large"] += 1
             return
         try:
-            record = json.loads(line)
+            record = _loads(line)
             capture = record["captureData"]
             request, response = capture["endpointInput"], capture.get("endpointOutput") or {}
         except (ValueError, KeyError, TypeError):
@@ -268,19 +344,21 @@ class CaptureDecoder:
             if inference_id:
                 scored.append((str(inference_id), values[0]))
 
-    def _parse_rows(self, text: str, slow_rows: list[list], malformed: Counter,
+    def _parse_rows(self, text: str | None, slow_rows: list[list], malformed: Counter, wrong_widths: Counter,
                     newlines: int | None = None) -> tuple[dict, int]:
-        """Parse fast-path CSV text and slow-path rows into columns; rows with bad values are dropped."""
+        """Parse fast-path CSV text (None: no fast-path row) and slow-path rows into columns; rows with bad values
+        are dropped."""
         frames = []
-        if text:
-            frames.append(self._parse_csv_block(text, malformed, newlines))
+        if text is not None:
+            frames.append(self._parse_csv_block(text, malformed, wrong_widths, newlines))
         if slow_rows:
             width = len(self.schema.features)
             good = [r for r in slow_rows if len(r) == width]
-            malformed["wrong_column_count"] += len(slow_rows) - len(good)
+            if len(good) < len(slow_rows):
+                malformed["wrong_column_count"] += len(slow_rows) - len(good)
+                wrong_widths.update(len(r) for r in slow_rows if len(r) != width)
             if good:
-                frame = pd.DataFrame(good, columns=list(self.schema.features), dtype=object)
-                frames.append(self._coerce(frame.astype(str).replace({"None": ""}), malformed))
+                frames.append(self._slow_frame(good, malformed))
         frame = pd.concat(frames, ignore_index=True) if len(frames) > 1 else (frames[0] if frames else None)
         columns = {}
         for name in self.schema.features:
@@ -292,7 +370,25 @@ class CaptureDecoder:
                 columns[name] = frame[name].to_numpy(dtype=np.float64, na_value=np.nan)
         return columns, 0 if frame is None else len(frame)
 
-    def _parse_csv_block(self, text: str, malformed: Counter, newlines: int | None = None) -> pd.DataFrame:
+    def _slow_frame(self, rows: list[list], malformed: Counter) -> pd.DataFrame:
+        """Per-line rows (CSV strings, JSON values) as a frame. Numeric columns that hold only JSON numbers and
+        nulls convert at once; anything else (strings, booleans, nested values) goes through ``_coerce`` as text,
+        which drops and counts the rows with a non-numeric value."""
+        names = list(self.schema.features)
+        data = {}
+        for name, column in zip(names, zip(*rows)):
+            if name in self._text:
+                data[name] = [_text_value(v) for v in column]
+            elif all(v is None or type(v) is float or type(v) is int for v in column):
+                data[name] = np.array(column, dtype=np.float64)  # None is NaN: missing
+            else:
+                text = [["" if v is None else str(v) for v in row] for row in rows]
+                frame = pd.DataFrame(text, columns=names, dtype=object)
+                return self._coerce(frame.astype(str).replace({"None": ""}), malformed)
+        return pd.DataFrame(data)
+
+    def _parse_csv_block(self, text: str, malformed: Counter, wrong_widths: Counter,
+                         newlines: int | None = None) -> pd.DataFrame:
         """``newlines``: ``text.count("\\n")`` when the caller has it already."""
         width = len(self.schema.features)
         newlines = text.count("\n") if newlines is None else newlines
@@ -310,6 +406,8 @@ class CaptureDecoder:
         good = per_row == width - 1
         if not good.all():
             malformed["wrong_column_count"] += int((~good).sum())
+            empty = np.diff(ends, prepend=-1) == 1  # a row of no bytes has no field (as csv.reader reads it)
+            wrong_widths.update(np.where(empty, 0, per_row + 1)[~good].tolist())
             text = "\n".join(row for row, ok in zip(text.split("\n"), good.tolist()) if ok)
             if not text:
                 return pd.DataFrame({n: pd.Series(dtype=object) for n in self.schema.features})
@@ -390,5 +488,40 @@ def _csv_source(text: str) -> io.IOBase:
     return io.BytesIO(text.encode("ascii")) if text.isascii() else io.StringIO(text)
 
 
+def _text_value(value) -> str:
+    """A categorical value as text, as ``_coerce``'s input has it (null and "None" are missing: empty)."""
+    text = "" if value is None else str(value)
+    return "" if text == "None" else text
+
+
 def _is_truncated(line: str) -> bool:
     return not line.rstrip().endswith("}")
+
+
+def iter_line_chunks(stream: BinaryIO, chunk_bytes: int = CHUNK_BYTES,
+                     max_line_bytes: int = MAX_RECORD_BYTES) -> Iterator[tuple[bytes, int]]:
+    """Pieces of a binary stream that end at a line break (the last one may not), with the number of lines
+    dropped before each for being longer than ``max_line_bytes``.
+
+    A piece holds at most ``chunk_bytes + max_line_bytes`` bytes; a longer line is never held whole: its bytes
+    are skipped up to the next line break as they are read.
+    """
+    if chunk_bytes < 1:
+        raise ValueError(f"chunk_bytes must be positive, got {chunk_bytes}")
+    carry, dropped, skipping = b"", 0, False
+    while block := stream.read(chunk_bytes):
+        if skipping:
+            end = block.find(b"\n")
+            if end < 0:
+                continue
+            block, skipping = block[end + 1:], False
+        data = carry + block if carry else block
+        cut = data.rfind(b"\n")
+        if cut >= 0:
+            yield data[:cut + 1], dropped
+            data, dropped = data[cut + 1:], 0
+        carry = data
+        if len(carry) > max_line_bytes:
+            carry, skipping, dropped = b"", True, dropped + 1
+    if carry or dropped:
+        yield carry, dropped

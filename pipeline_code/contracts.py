@@ -43,9 +43,18 @@ META_STEP_LIBRARIES = "mlops:step_libraries"  # its recorded versions: "python=3
 META_MODEL_SHA256 = "mlops:model_sha256"  # SHA-256 of the xgboost-model file the Evaluate step scored
 MODEL_SHA256_KEY = "model_sha256"  # where evaluation.json holds that hash
 
+# S3 layout in a model's artifact bucket: step outputs (model.tar.gz, baselines) under pipelines/<execution>/.
+ARTIFACT_PREFIX = "pipelines"
+
 # S3 layout in a model's data bucket.
 CAPTURE_PREFIX = "capture"  # SageMaker appends /<endpoint>/<variant>/yyyy/mm/dd/hh/<file>.jsonl
 MONITORING_REPORTS_PREFIX = "monitoring"  # /<endpoint>/<yyyy>/<mm>/<dd>/<hh>/drift.json
+# Under MONITORING_REPORTS_PREFIX/<endpoint>/: a drift fan-out's plan, batches and the Map's ResultWriter output,
+# as <DRIFT_FANOUT_PREFIX>/<yyyy>/<mm>/<dd>/<hh>/{plan.json, batches.json, results/...}.
+DRIFT_FANOUT_PREFIX = "drift-fanout"
+# Environment of the drift detector image: which step a function runs (plan: the scheduled check; count and
+# reduce: the Distributed Map's child and the step after it).
+DRIFT_STEP_PLAN, DRIFT_STEP_COUNT, DRIFT_STEP_REDUCE = "plan", "count", "reduce"
 
 # Files written by the build steps.
 BASELINE_FILE = "baseline.json"

@@ -117,6 +117,48 @@ class FeatureBaseline:
     edges: list[float] = field(default_factory=list)  # numeric only
     categories: list[str] = field(default_factory=list)  # categorical only
 
+    def validate(self, where: str | None = None) -> FeatureBaseline:
+        """Raise ``BaselineError`` naming the field unless the bins can score: a known kind, finite strictly
+        increasing edges (numeric), distinct category names (categorical), one finite proportion >= 0 per bin
+        summing to 1, and a missing fraction in [0, 1]."""
+        where = where or f"feature {self.name!r}"
+
+        def bad(field_name: str, problem: str):
+            return BaselineError(f"corrupt baseline: {where}.{field_name} {problem}")
+
+        if not isinstance(self.name, str) or not self.name:
+            raise bad("name", f"must be a non-empty string, got {self.name!r}")
+        if self.kind not in ("numeric", "categorical"):
+            raise bad("kind", f"is {self.kind!r}; allowed: 'numeric', 'categorical'")
+        if self.kind == "numeric":
+            if not isinstance(self.edges, list) or not self.edges:
+                raise bad("edges", f"must be a non-empty list of numbers, got {self.edges!r:.80}")
+            for i, edge in enumerate(self.edges):
+                if not _is_finite_number(edge):
+                    raise bad(f"edges[{i}]", f"is {edge!r}; edges must be finite numbers")
+                if i and edge <= self.edges[i - 1]:
+                    raise bad(f"edges[{i}]", f"is {edge!r}, not above edges[{i - 1}] = {self.edges[i - 1]!r}; "
+                                             "edges must increase")
+            bins = len(self.edges) + 1
+        else:
+            if not isinstance(self.categories, list) or not all(isinstance(c, str) for c in self.categories):
+                raise bad("categories", f"must be a list of strings, got {self.categories!r:.80}")
+            if len(set(self.categories)) != len(self.categories):
+                raise bad("categories", "holds a category twice")
+            bins = len(self.categories) + 1
+        if not isinstance(self.proportions, list) or len(self.proportions) != bins:
+            raise bad("proportions", f"must hold {bins} numbers (one per bin), got "
+                                     f"{len(self.proportions) if isinstance(self.proportions, list) else self.proportions!r}")
+        for i, share in enumerate(self.proportions):
+            if not _is_finite_number(share) or share < 0:
+                raise bad(f"proportions[{i}]", f"is {share!r}; proportions must be finite and >= 0")
+        total = math.fsum(self.proportions)
+        if abs(total - 1.0) > 1e-6:
+            raise bad("proportions", f"sum to {total!r}, not 1")
+        if not _is_finite_number(self.missing_fraction) or not 0 <= self.missing_fraction <= 1:
+            raise bad("missing_fraction", f"is {self.missing_fraction!r}; allowed: 0 to 1")
+        return self
+
     def counts(self, values) -> tuple[np.ndarray, int]:
         if self.kind == "numeric":
             return numeric_counts(values, self.edges)
@@ -152,6 +194,8 @@ class Baseline:
         return [f.name for f in self.features]
 
     def to_json(self) -> str:
+        """The baseline file; raises ``BaselineError`` (naming the field) rather than write a defective one."""
+        self.validate()
         body = {
             "version": BASELINE_VERSION,
             "row_count": self.row_count,
@@ -160,23 +204,54 @@ class Baseline:
         }
         return json.dumps(body, sort_keys=True, separators=(",", ":"))
 
+    def validate(self) -> Baseline:
+        """Check every feature's bins; raises ``BaselineError`` naming the field and the bad value."""
+        for index, feature in enumerate(self.features):
+            feature.validate(f"features[{index}] ({feature.name!r})")
+        if self.prediction is not None:
+            self.prediction.validate("prediction")
+        names = [f.name for f in self.features]
+        if len(set(names)) != len(names):
+            raise BaselineError(f"features: duplicate names {sorted({n for n in names if names.count(n) > 1})}")
+        return self
+
     @classmethod
     def from_json(cls, text: str | bytes) -> Baseline:
+        """Read and validate a baseline; any defect is a ``BaselineError`` naming the field."""
         try:
             body = json.loads(text)
-            if body.get("version") != BASELINE_VERSION:
-                raise BaselineError(f"baseline version {body.get('version')!r} is not {BASELINE_VERSION}")
-            features = [FeatureBaseline(**f) for f in body["features"]]
-            prediction = FeatureBaseline(**body["prediction"]) if body.get("prediction") else None
-        except BaselineError:
-            raise
-        except (ValueError, TypeError, KeyError, AttributeError) as exc:
-            raise BaselineError(f"corrupt baseline: {exc}") from exc
-        for f in features + ([prediction] if prediction else []):
-            expected = len(f.edges) + 1 if f.kind == "numeric" else len(f.categories) + 1
-            if f.kind not in ("numeric", "categorical") or len(f.proportions) != expected:
-                raise BaselineError(f"corrupt baseline: feature {f.name!r} has inconsistent bins")
-        return cls(features, prediction, int(body.get("row_count", 0)))
+        except ValueError as exc:
+            raise BaselineError(f"corrupt baseline: not JSON ({exc})") from exc
+        if not isinstance(body, dict):
+            raise BaselineError(f"corrupt baseline: a JSON object is needed, got {type(body).__name__}")
+        if body.get("version") != BASELINE_VERSION:
+            raise BaselineError(f"baseline version {body.get('version')!r} is not {BASELINE_VERSION}")
+        features = body.get("features")
+        if not isinstance(features, list) or not features:
+            raise BaselineError(f"corrupt baseline: field 'features' must be a non-empty list, got {features!r:.80}")
+        parsed = [_feature_from_json(f, f"features[{i}]") for i, f in enumerate(features)]
+        prediction = _feature_from_json(body["prediction"], "prediction") if body.get("prediction") else None
+        row_count = body.get("row_count", 0)
+        if not isinstance(row_count, int) or isinstance(row_count, bool) or row_count < 0:
+            raise BaselineError(f"corrupt baseline: field 'row_count' must be a count, got {row_count!r}")
+        return cls(parsed, prediction, row_count).validate()
+
+
+_FEATURE_FIELDS = {"name": str, "kind": str, "proportions": list, "missing_fraction": (int, float)}
+
+
+def _feature_from_json(body, where: str) -> FeatureBaseline:
+    if not isinstance(body, dict):
+        raise BaselineError(f"corrupt baseline: {where} must be an object, got {body!r:.80}")
+    for name, kind in _FEATURE_FIELDS.items():
+        if name not in body:
+            raise BaselineError(f"corrupt baseline: {where} has no field {name!r}")
+        if not isinstance(body[name], kind) or isinstance(body[name], bool):
+            raise BaselineError(f"corrupt baseline: {where}.{name} has the wrong type: {body[name]!r:.80}")
+    unknown = set(body) - set(_FEATURE_FIELDS) - {"edges", "categories"}
+    if unknown:
+        raise BaselineError(f"corrupt baseline: {where} has unknown fields {sorted(unknown)}")
+    return FeatureBaseline(**body)
 
 
 def build_baseline(columns: dict, categorical: set[str], predictions=None, bins: int = DEFAULT_BINS,
@@ -186,7 +261,11 @@ def build_baseline(columns: dict, categorical: set[str], predictions=None, bins:
     prediction = feature_baseline("prediction", predictions, False, bins) if predictions is not None else None
     if row_count is None:
         row_count = len(next(iter(columns.values()))) if columns else 0
-    return Baseline(features, prediction, row_count)
+    return Baseline(features, prediction, row_count).validate()
+
+
+def _is_finite_number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def psi(expected: np.ndarray, actual: np.ndarray) -> float:

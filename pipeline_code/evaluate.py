@@ -134,7 +134,7 @@ def fetch_champion(group: str, sagemaker=None, s3=None) -> tuple[dict | None, st
         raise DataError(f"champion {arn} has no ModelMetrics.ModelQuality.Statistics; cannot compare")
     if not uri.startswith("s3://"):
         raise DataError(f"champion {arn}: statistics URI {uri!r} is not an s3:// URI")
-    bucket, _, key = uri[len("s3://"):].partition("/")  # no str.removeprefix: the 1.7-1 image runs Python 3.8
+    bucket, _, key = uri[len("s3://"):].partition("/")  # the 1.7-1 image ran Python 3.8 until 2024
     s3 = s3 or boto3.client("s3")
     body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
     return json.loads(body), arn

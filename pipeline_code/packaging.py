@@ -23,7 +23,7 @@ import zipfile
 from pathlib import Path
 
 import pipeline_code
-from pipeline_code import contracts, encoding
+from pipeline_code import contracts
 from pipeline_code.code_bundle import package_files
 
 MODEL_ARCHIVE = "model.tar.gz"
@@ -68,6 +68,8 @@ def _copy_package(target: Path) -> None:
 
 def build_model_dir(booster_file, encoder_dir, *, decision_threshold: float, model_name: str, out_dir) -> Path:
     """Assemble the served model's directory (the layout above) and return it."""
+    from pipeline_code import encoding  # numpy: not needed by the constructs, which import serving_environment
+
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(booster_file, out / MODEL_FILE)

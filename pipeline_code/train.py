@@ -95,7 +95,7 @@ def train(spec: dict, train_dir, validation_dir, model_dir) -> Path:
     booster = xgb.train(params, dtrain, num_boost_round=rounds,
                         evals=[(dtrain, "train"), (dvalidation, "validation")] if callbacks else (),
                         callbacks=callbacks, verbose_eval=False)
-    print(f"train: {rounds} rounds; {booster.eval(dvalidation, 'validation').split(chr(9), 1)[-1]}")
+    print(f"train: {booster.num_boosted_rounds()} of {rounds} rounds; {booster.eval(dvalidation, 'validation').split(chr(9), 1)[-1]}")
     path = Path(model_dir) / MODEL_FILE
     path.parent.mkdir(parents=True, exist_ok=True)
     with warnings.catch_warnings():  # xgboost >= 2 warns that a name without extension means UBJSON: intended

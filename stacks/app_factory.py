@@ -5,9 +5,12 @@ from aws_cdk import App, Environment, Tags, Validations
 from cdk_nag import AwsSolutionsChecks, NIST80053R5Checks
 
 from mlops_constructs.config import PlatformConfig
-from stacks.endpoint_stack import EndpointStack, endpoint_stack_name
+from stacks.deploy_wiring import deploy_targets
+from stacks.endpoint_stack import EndpointStack
 from stacks.governance_stack import GovernanceStack
 from stacks.model_stack import ModelStack
+from stacks.monitoring_wiring import MONITORED_STAGE, monitor_functions
+from stacks.stage_access_stack import StageAccessStack, stage_access_stack_name
 
 
 def stack_name(config: PlatformConfig, model_name: str) -> str:
@@ -29,10 +32,16 @@ def build_app(config: PlatformConfig, app: App | None = None, *, nag: bool = Tru
             env=tooling,
         )
         if model.deployment.mode in ("realtime", "serverless"):
-            for stage, settings in platform.stages.items():
-                EndpointStack(app, endpoint_stack_name(config.platform.prefix, model.name, stage), model=model,
-                              stage=stage, trust_tooling_account=settings.account is not None,
-                              env=_env(settings.account, settings.region))
+            for stage, target in deploy_targets(model, platform).items():
+                settings = platform.stages[stage]
+                env = _env(settings.account, settings.region)
+                EndpointStack(app, target.stack_name, model=model, stage=stage, notify_topic=not target.account,
+                              env=env)
+                if target.account:
+                    StageAccessStack(app, stage_access_stack_name(target.stack_name), model=model, stage=stage,
+                                     endpoint_stack_name=target.stack_name, tooling_account=platform.tooling.account,
+                                     integration_test=stage == "staging", deploy_check=stage == "prod", env=env,
+                                     monitors=monitor_functions(model) if stage == MONITORED_STAGE else None)
     GovernanceStack(app, f"{platform.prefix}-governance", platform=platform, models=config.models,
                     env=tooling)
     for key, value in sorted(platform.tags.items()):

@@ -13,7 +13,6 @@ from aws_cdk import aws_sns as sns
 from constructs import Construct
 
 from mlops_constructs.config import ModelConfig
-from mlops_constructs.deploy_pipeline import deploy_check_role_name, integration_test_role_name
 from mlops_constructs.guarded_endpoint import (
     GuardedEndpoint,
     ScalingSpec,
@@ -28,10 +27,8 @@ from pipeline_code import contracts
 PARAM_PACKAGE = "ModelPackageArn"
 PARAM_CHAMPION_PACKAGE = "ChampionModelPackageArn"
 PARAM_DATA_BUCKET = "DataBucketName"
-PARAM_ARTIFACT_BUCKET = "ArtifactBucketName"
 PARAM_KEY = "KeyArn"
 PARAM_TOPIC = "TopicArn"
-PARAM_TOOLING_ACCOUNT = "ToolingAccountId"
 OUTPUT_ENDPOINT_CONFIG = "EndpointConfigName"
 PACKAGE_ARN_PATTERN = r"^arn:aws[a-z-]*:sagemaker:[a-z0-9-]+:\d{12}:model-package/[a-zA-Z0-9-]+/\d+$"
 
@@ -50,15 +47,18 @@ def has_champion(model: ModelConfig) -> bool:
 class EndpointStack(Stack):
     """The guarded endpoint ``contracts.endpoint_name(model, stage)`` for a realtime or serverless model.
 
+    It holds no IAM resources: the models run as ``<endpoint>-serving``, which the model stack (same account)
+    or the stage's access stack (another account) creates, so the deploy role needs no IAM write permission.
+
     Props:
         model: validated model config; deployment.mode must be realtime or serverless (required).
         stage: stage name, e.g. ``staging`` (required).
-        trust_tooling_account: add the roles the tooling account's integration test and post-deploy check
-            assume (for stages in their own account); default ``False``.
+        notify_topic: alarms notify the ``TopicArn`` parameter; default ``True``. A stage in another account
+            passes ``False``: its access stack forwards alarm state changes to the tooling account instead.
     """
 
     def __init__(self, scope: Construct, construct_id: str, *, model: ModelConfig, stage: str,
-                 trust_tooling_account: bool = False, **kwargs) -> None:
+                 notify_topic: bool = True, **kwargs) -> None:
         if model.deployment.mode not in ("realtime", "serverless"):
             raise ValueError(f"EndpointStack {construct_id}: model {model.name} has deployment.mode "
                              f"{model.deployment.mode!r}; endpoints serve 'realtime' or 'serverless' only")
@@ -76,27 +76,27 @@ class EndpointStack(Stack):
                                pattern=PACKAGE_ARN_PATTERN) if has_champion(model) else None
         data_bucket = s3.Bucket.from_bucket_name(self, "DataBucket", self._param(
             PARAM_DATA_BUCKET, "The model's data bucket (capture destination)").value_as_string)
-        artifact_bucket = s3.Bucket.from_bucket_name(self, "ArtifactBucket", self._param(
-            PARAM_ARTIFACT_BUCKET, "The model's artifact bucket (model.tar.gz)").value_as_string)
         key = kms.Key.from_key_arn(self, "Key", self._param(
             PARAM_KEY, "The model's KMS key", pattern=r"^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key/[0-9a-f-]+$"
         ).value_as_string)
         topic = sns.Topic.from_topic_arn(self, "Topic", self._param(
-            PARAM_TOPIC, "The model's SNS topic, notified by the rollback alarms").value_as_string)
+            PARAM_TOPIC, "The model's SNS topic, notified by the rollback alarms").value_as_string) \
+            if notify_topic else None
         serverless = deployment.mode == "serverless"
         strategy = deployment.effective_strategy
+        endpoint_name = contracts.endpoint_name(model.name, stage)
         self.endpoint = GuardedEndpoint(
             self,
             "Endpoint",
             model_name=model.name,
-            endpoint_name=contracts.endpoint_name(model.name, stage),
+            endpoint_name=endpoint_name,
             model_package_arn=package.value_as_string,
             champion_model_package_arn=champion.value_as_string if champion else None,
-            artifact_bucket=artifact_bucket,
             key=key,
-            image_repository_arns=[serving_repository_arn(self, model)],
+            role=iam.Role.from_role_name(self, "ServingRole", contracts.serving_role_name(endpoint_name),
+                                         mutable=False),
             alarm_topic=topic,
-            capture_bucket=data_bucket if deployment.data_capture_percent and not serverless else None,
+            capture_bucket=data_bucket if captures_data(model) else None,
             capture_percent=deployment.data_capture_percent or 100,
             variants=[VariantSpec(v.name, v.weight) for v in deployment.variants],
             shadow_variant=VariantSpec(deployment.shadow_variant.name, deployment.shadow_variant.weight)
@@ -110,42 +110,16 @@ class EndpointStack(Stack):
             if deployment.autoscaling else None,
             serverless=ServerlessSpec(deployment.serverless.memory_mb, deployment.serverless.max_concurrency)
             if serverless else None,
-            count_rejections=model.training.algorithm == "xgboost",  # the platform's serving code logs them
+            count_rejections=counts_rejections(model),
         )
-        if trust_tooling_account:
-            tooling = self._param(PARAM_TOOLING_ACCOUNT, "Account of the CD pipeline", pattern=r"^\d{12}$")
-            self._integration_test_role(tooling)
-            self._deploy_check_role(tooling)
+        if topic is None:
+            acknowledge(self.endpoint, "The alarms of an endpoint in a stage account have no SNS action: the "
+                        "stage's access stack forwards their state changes to the tooling account, whose rule "
+                        "notifies the model's topic.", "NIST.800.53.R5-CloudWatchAlarmAction")
         Tags.of(self).add("mlops:model", model.name)
         Tags.of(self).add("mlops:stage", stage)
         CfnOutput(self, "EndpointName", value=self.endpoint.endpoint.attr_endpoint_name)
         CfnOutput(self, OUTPUT_ENDPOINT_CONFIG, value=self.endpoint.endpoint_config.attr_endpoint_config_name)
-
-    def _deploy_check_role(self, tooling: CfnParameter) -> iam.Role:
-        """Lets the CD pipeline's post-deploy check (tooling account) describe this endpoint, and nothing else."""
-        name = self.endpoint.endpoint_name
-        role = iam.Role(self, "DeployCheckRole", role_name=deploy_check_role_name(name),
-                        assumed_by=iam.AccountPrincipal(tooling.value_as_string),
-                        description=f"The CD pipeline checks which endpoint config {name} runs")
-        role.add_to_principal_policy(iam.PolicyStatement(
-            actions=["sagemaker:DescribeEndpoint"],
-            resources=[self.format_arn(service="sagemaker", resource="endpoint", resource_name=name)]))
-        acknowledge(role, "The check policy is inline so that it belongs to this role alone.",
-                    "NIST.800.53.R5-IAMNoInlinePolicy")
-        return role
-
-    def _integration_test_role(self, tooling: CfnParameter) -> iam.Role:
-        """Lets the CD pipeline's integration test (in the tooling account) describe and invoke this endpoint."""
-        name = self.endpoint.endpoint_name
-        role = iam.Role(self, "IntegrationTestRole", role_name=integration_test_role_name(name),
-                        assumed_by=iam.AccountPrincipal(tooling.value_as_string),
-                        description=f"The CD pipeline's integration test calls {name}")
-        role.add_to_principal_policy(iam.PolicyStatement(
-            actions=["sagemaker:DescribeEndpoint", "sagemaker:InvokeEndpoint"],
-            resources=[self.format_arn(service="sagemaker", resource="endpoint", resource_name=name)]))
-        acknowledge(role, "The test policy is inline so that it belongs to this role alone.",
-                    "NIST.800.53.R5-IAMNoInlinePolicy")
-        return role
 
     def _param(self, name: str, description: str, pattern: str | None = None) -> CfnParameter:
         return CfnParameter(self, name, type="String", description=description, allowed_pattern=pattern,
@@ -153,8 +127,21 @@ class EndpointStack(Stack):
 
 
 
-def serving_repository_arn(stack: Stack, model: ModelConfig) -> str:
-    """Built-in XGBoost is served from a regional AWS-owned account; custom images from this account."""
+def captures_data(model: ModelConfig) -> bool:
+    """Realtime endpoints capture requests and responses when ``data_capture_percent`` is set."""
+    return model.deployment.mode == "realtime" and bool(model.deployment.data_capture_percent)
+
+
+def counts_rejections(model: ModelConfig) -> bool:
+    """The platform's serving code (built-in XGBoost) logs each rejected request: the endpoint stack owns the log
+    group and counts them (GuardedEndpoint ``count_rejections``). Custom images keep their own logging."""
+    return model.training.algorithm == "xgboost"
+
+
+def serving_repository_arn(stack: Stack, model: ModelConfig, account: str | None = None) -> str:
+    """Built-in XGBoost is served from a regional AWS-owned account; custom images from the tooling account
+    (``account``; default this stack's), where the build pipeline's image lives."""
     if model.training.algorithm == "custom":
-        return stack.format_arn(service="ecr", resource="repository", resource_name=model.training.image.repository)
+        return stack.format_arn(service="ecr", resource="repository", resource_name=model.training.image.repository,
+                                account=account)
     return f"arn:{stack.partition}:ecr:{stack.region}:*:repository/sagemaker-xgboost"

@@ -100,7 +100,7 @@ class ModelStack(Stack):
         # [deploy]
         add_deployment(self, model=model, platform=platform, core=self.core)
         # [monitoring]
-        self.monitoring = add_monitoring(self, model=model, core=self.core)
+        self.monitoring = add_monitoring(self, model=model, core=self.core, platform=platform)
         Tags.of(self).add("mlops:model", model.name)
         CfnOutput(self, "DataBucketName", value=self.core.data_bucket.bucket_name)
         CfnOutput(self, "ArtifactBucketName", value=self.core.artifact_bucket.bucket_name)

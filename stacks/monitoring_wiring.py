@@ -3,7 +3,8 @@ from __future__ import annotations
 
 from aws_cdk import CfnOutput, Stack
 
-from mlops_constructs.config import ModelConfig
+from mlops_constructs.config import ModelConfig, PlatformSettings
+from mlops_constructs.endpoint_access import monitor_read_role_name, role_arn
 from mlops_constructs.model_core import ModelCore
 from mlops_constructs.monitoring import ModelMonitoring
 from pipeline_code import contracts
@@ -11,20 +12,37 @@ from pipeline_code import contracts
 MONITORED_STAGE = "prod"
 
 
-def add_monitoring(stack: Stack, *, model: ModelConfig, core: ModelCore) -> ModelMonitoring | None:
-    """Monitor the prod endpoint of a realtime model with data capture; other models have no captured traffic."""
+def is_monitored(model: ModelConfig) -> bool:
+    """Realtime models with data capture and drift or quality settings; other models have no captured traffic."""
     deployment, monitoring = model.deployment, model.monitoring
-    if deployment.mode != "realtime" or not deployment.data_capture_percent:
+    return (deployment.mode == "realtime" and bool(deployment.data_capture_percent)
+            and (monitoring.drift is not None or monitoring.quality is not None))
+
+
+def monitor_functions(model: ModelConfig) -> list[str]:
+    """The monitor functions a monitored model runs: ``drift_detector`` and/or ``quality_monitor``."""
+    if not is_monitored(model):
+        return []
+    return [name for name, settings in (("drift_detector", model.monitoring.drift),
+                                        ("quality_monitor", model.monitoring.quality)) if settings is not None]
+
+
+def add_monitoring(stack: Stack, *, model: ModelConfig, core: ModelCore,
+                   platform: PlatformSettings | None = None) -> ModelMonitoring | None:
+    """Monitor the prod endpoint of a monitored model (``is_monitored``), in whatever account it runs."""
+    if not is_monitored(model):
         return None
-    if monitoring.drift is None and monitoring.quality is None:
-        return None
+    deployment, monitoring = model.deployment, model.monitoring
+    endpoint = contracts.endpoint_name(model.name, MONITORED_STAGE)
+    prod = platform.stages[MONITORED_STAGE] if platform else None
+    elsewhere = prod is not None and prod.account and prod.account != platform.tooling.account
     variants = [v.name for v in deployment.variants]
     if deployment.shadow_variant:
         variants.append(deployment.shadow_variant.name)
     monitor = ModelMonitoring(
         stack, "Monitoring",
         model_name=model.name,
-        endpoint_name=contracts.endpoint_name(model.name, MONITORED_STAGE),
+        endpoint_name=endpoint,
         data_bucket=core.data_bucket,
         artifact_bucket=core.artifact_bucket,
         key=core.key,
@@ -37,6 +55,7 @@ def add_monitoring(stack: Stack, *, model: ModelConfig, core: ModelCore) -> Mode
         pipeline_name=contracts.build_pipeline_name(model.name),
         variants=variants,
         categorical_codes=model.training.image is not None and model.training.image.input == "encoded",
+        endpoint_role_arn=role_arn(stack, monitor_read_role_name(endpoint), prod.account) if elsewhere else None,
     )
     CfnOutput(stack, "MonitoringDashboardName", value=monitor.dashboard.dashboard.dashboard_name)
     return monitor

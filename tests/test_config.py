@@ -100,7 +100,7 @@ BAD_CONFIGS = [
     (FRAUD, _set("data.new_data_prefix", "/transactions"), "data.new_data_prefix", "/transactions",
      "relative S3 key prefix"),
     (FRAUD, _set("retraining.schedule", "every month"), "retraining.schedule", "every month",
-     "should match pattern"),
+     "EventBridge Scheduler expects cron(minutes hours day-of-month month day-of-week year)"),
     (FRAUD, _set("traning", {"seed": 1}), "traning", "seed", "unknown field"),
     (FRAUD, _set("quality_gate.bias.limit", 3), "quality_gate.bias.limit", "3", "must lie in [0, 1]"),
     (ASSIST, _set("training.image", None), "training.image", "None", "'custom' needs image"),
@@ -140,7 +140,8 @@ def test_model_name_must_match_its_file(tmp_path):
     config = tmp_path / "config"
     shutil.copytree(CONFIG_DIR, config)
     copy = config / "models/fraud-detection-copy.yaml"
-    copy.write_text((config / FRAUD).read_text().replace("name: fraud-detection", "name: fraud-detection-copy"))
+    copy.write_text((config / FRAUD).read_text().replace("name: fraud-detection", "name: fraud-detection-copy")
+                    .replace("transactions/", "transactions-copy/"))  # a model of its own needs prefixes of its own
     assert "fraud-detection-copy" in load_config(config).names  # distinct names are fine
     copy.write_text((config / FRAUD).read_text())
     with pytest.raises(ConfigError, match="fraud-detection-copy.yaml: name = 'fraud-detection': must match the file"):

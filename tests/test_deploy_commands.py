@@ -247,7 +247,7 @@ def test_template_configuration_is_json_serializable():
 
 # Stages in their own account.
 
-def test_resolve_gives_stages_in_their_own_account_the_tooling_account(tmp_path):
+def test_resolve_gives_stages_in_their_own_account_no_topic_parameter(tmp_path):
     import shutil
 
     config = tmp_path / "config"
@@ -262,8 +262,9 @@ def test_resolve_gives_stages_in_their_own_account_the_tooling_account(tmp_path)
                          "--package-arn", "latest", "--data-bucket", "d", "--artifact-bucket", "a",
                          "--key-arn", "k", "--topic-arn", "t", "--output-dir", str(tmp_path / "out")])
         configs = deploy_commands.resolve(parsed, sagemaker)
-    assert configs["staging"]["Parameters"]["ToolingAccountId"] == "111111111111"
-    assert "ToolingAccountId" not in configs["prod"]["Parameters"]
+    # Staging lives in another account: its alarms reach the topic through EventBridge, not a TopicArn.
+    assert "TopicArn" not in configs["staging"]["Parameters"]
+    assert configs["prod"]["Parameters"]["TopicArn"] == "t"
     assert configs["prod"]["Parameters"]["ModelPackageArn"].endswith("/m/2")
 
 

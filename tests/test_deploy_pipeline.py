@@ -125,15 +125,17 @@ def _bare(staging: DeployTarget, env: Environment | None = None) -> Template:
     return Template.from_stack(stack)
 
 
-def test_a_stage_in_another_account_deploys_through_its_cdk_bootstrap_roles():
+def test_a_stage_in_another_account_deploys_through_its_access_stack_roles():
     template = _bare(DeployTarget("staging", "p-m-staging", "m-staging", account="222222222222",
                                   region="eu-west-1"), Environment(account="111111111111", region="eu-west-1"))
     (pipeline,) = template.find_resources("AWS::CodePipeline::Pipeline").values()
     staging = next(s for s in pipeline["Properties"]["Stages"] if s["Name"] == "DeployStaging")["Actions"][0]
-    assert staging["RoleArn"] == "arn:aws:iam::222222222222:role/cdk-hnb659fds-deploy-role-222222222222-eu-west-1"
-    assert staging["Configuration"]["RoleArn"] == (
-        "arn:aws:iam::222222222222:role/cdk-hnb659fds-cfn-exec-role-222222222222-eu-west-1")
+    assert staging["RoleArn"] == "arn:aws:iam::222222222222:role/m-staging-deploy-action"
+    assert staging["Configuration"]["RoleArn"] == "arn:aws:iam::222222222222:role/m-staging-deploy"
     assert staging["Region"] == "eu-west-1"
+    # The stage account trusts these two tooling roles by name.
+    template.has_resource_properties("AWS::IAM::Role", {"RoleName": "m-deploy-pipeline"})
+    template.has_resource_properties("AWS::IAM::Role", {"RoleName": "m-deploy-test"})
 
 
 def test_cross_account_stages_need_a_pipeline_region():
@@ -144,26 +146,6 @@ def test_cross_account_stages_need_a_pipeline_region():
 def test_staging_and_prod_must_differ():
     with pytest.raises(ValueError, match="staging and prod must be different stages and stacks"):
         _bare(DeployTarget("prod", "p-m-prod", "m-prod"))
-
-
-def test_a_staging_account_gets_an_integration_test_role_the_pipeline_may_assume(example_config):
-    from stacks.endpoint_stack import EndpointStack
-
-    stack = EndpointStack(new_app(), "mlops-fraud-detection-staging", model=example_config.model("fraud-detection"),
-                          stage="staging", trust_tooling_account=True)
-    template = Template.from_stack(stack)
-    role = Capture()
-    template.has_resource_properties("AWS::IAM::Role", {
-        "RoleName": "fraud-detection-staging-integration-test",
-        "AssumeRolePolicyDocument": {"Statement": [Match.object_like({"Principal": {"AWS": {"Fn::Join": [
-            "", Match.array_with([{"Ref": "ToolingAccountId"}])]}}})]},
-    })
-    template.has_resource_properties("AWS::IAM::Policy", {
-        "Roles": [{"Ref": role}],
-        "PolicyDocument": {"Statement": [Match.object_like({
-            "Action": ["sagemaker:DescribeEndpoint", "sagemaker:InvokeEndpoint"],
-            "Resource": {"Fn::Join": ["", Match.array_with([":endpoint/fraud-detection-staging"])]}})]},
-    })
 
 
 def test_the_pipeline_assumes_the_staging_test_role_when_staging_has_its_own_account():

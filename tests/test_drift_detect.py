@@ -82,7 +82,7 @@ def test_unknown_metric_is_rejected_with_the_allowed_ones(baseline):
     ("{not json", "corrupt baseline"),
     (json.dumps({"version": 99, "features": []}), "version 99"),
     (json.dumps({"version": 1, "features": [{"name": "a", "kind": "numeric", "proportions": [1.0],
-                                              "missing_fraction": 0, "edges": [1.0]}]}), "inconsistent bins"),
+                                              "missing_fraction": 0, "edges": [1.0]}]}), "proportions must hold 2 numbers"),
 ])
 def test_corrupt_baseline_raises_baseline_error(text, message):
     with pytest.raises(drift_stats.BaselineError, match=message):

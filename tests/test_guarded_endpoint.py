@@ -103,20 +103,20 @@ def test_capture_goes_encrypted_to_the_capture_prefix_and_the_role_may_write_onl
         "ProductionVariants": [Match.object_like({"VariantName": "primary", "InitialInstanceCount": 4,
                                                   "InstanceType": "ml.m5.xlarge"})],
     })
-    (role_id,) = template.find_resources("AWS::IAM::Role", {"Properties": {"AssumeRolePolicyDocument": {
-        "Statement": [Match.object_like({"Principal": {"Service": "sagemaker.amazonaws.com"}})]}}})
-    template.has_resource_properties("AWS::IAM::Policy", {
-        "Roles": [{"Ref": role_id}],
-        "PolicyDocument": {"Statement": Match.array_with([Match.object_like({
-            "Action": "s3:PutObject",
-            "Resource": {"Fn::Join": ["", ["arn:", {"Ref": "AWS::Partition"}, ":s3:::", {"Ref": "DataBucketName"},
-                                           "/capture/*"]]},
-        })])},
-    })
+    serving_role = {"Fn::Join": ["", ["arn:", {"Ref": "AWS::Partition"}, ":iam::", {"Ref": "AWS::AccountId"},
+                                      ":role/fraud-detection-prod-serving"]]}
     template.has_resource_properties("AWS::SageMaker::Model", {
-        "ExecutionRoleArn": {"Fn::GetAtt": [role_id, "Arn"]},
-        "Containers": [{"ModelPackageName": {"Ref": "ModelPackageArn"}}],
+        "ExecutionRoleArn": serving_role, "Containers": [{"ModelPackageName": {"Ref": "ModelPackageArn"}}],
     })
+    # The serving role lives in the model stack: it may write capture data under capture/ only.
+    model_stack = example_app.template("mlops-fraud-detection")
+    (role_id,) = model_stack.find_resources("AWS::IAM::Role", {"Properties": {
+        "RoleName": "fraud-detection-prod-serving"}})
+    data_bucket = "CoreDataBucket9D957D57"  # pinned in test_app
+    writes = [s for p in model_stack.find_resources("AWS::IAM::Policy", {"Properties": {"Roles": [{"Ref": role_id}]}})
+              .values() for s in p["Properties"]["PolicyDocument"]["Statement"] if s["Action"] == "s3:PutObject"]
+    assert [w["Resource"] for w in writes] == [
+        {"Fn::Join": ["", [{"Fn::GetAtt": [data_bucket, "Arn"]}, "/capture/*"]]}]
 
 
 def test_ab_endpoint_serves_champion_and_challenger_with_weights_and_per_variant_alarms(example_app):
@@ -143,7 +143,8 @@ def test_endpoint_stacks_are_plain_templates_the_pipeline_can_deploy(example_app
         artifact = example_app.assembly.get_stack_by_name(name)
         assert [d.id for d in artifact.dependencies if not d.id.endswith(".assets")] == []
         assert set(example_app.templates[name]["Parameters"]) == {
-            "ModelPackageArn", "DataBucketName", "ArtifactBucketName", "KeyArn", "TopicArn"}
+            "ModelPackageArn", "DataBucketName", "KeyArn", "TopicArn"}
+        assert not [r for r in example_app.templates[name]["Resources"].values() if r["Type"].startswith("AWS::IAM::")]
     assert "mlops-employee-attrition-staging" not in example_app.templates  # batch models have no endpoint
 
 

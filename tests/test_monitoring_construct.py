@@ -199,3 +199,15 @@ def test_example_models_get_alarms_from_their_config(example_app, example_config
     fraud = example_app.template("mlops-fraud-detection")
     fraud.has_resource_properties("AWS::CloudWatch::Alarm", {
         "AlarmName": "fraud-detection-prod-quality", "MetricName": "Recall", "Threshold": 0.9})
+
+
+def test_drift_detector_may_start_the_fanout_it_is_pointed_at(built):
+    template, stack, monitoring = built
+    machine = logical_id(stack, monitoring.drift_fanout.state_machine)
+    detector = template.to_json()["Resources"][logical_id(stack, monitoring.drift_function.function)]
+    assert detector["Properties"]["Environment"]["Variables"]["STATE_MACHINE_ARN"] == {"Ref": machine}
+    role = logical_id(stack, monitoring.drift_function.role)
+    starts = [s for r in template.to_json()["Resources"].values() if r["Type"] == "AWS::IAM::Policy"
+              and {"Ref": role} in r["Properties"]["Roles"] for s in r["Properties"]["PolicyDocument"]["Statement"]
+              if s["Action"] == "states:StartExecution"]
+    assert starts == [{"Action": "states:StartExecution", "Effect": "Allow", "Resource": {"Ref": machine}}]

@@ -23,7 +23,7 @@ from moto import mock_aws
 from mlops_cli import deploy_commands
 from mlops_cli.endpoint_checks import CheckFailed
 from mlops_cli.main import main
-from mlops_constructs.deploy_pipeline import deploy_check_role_name
+from mlops_constructs.endpoint_access import deploy_check_role_name
 from mlops_constructs.guarded_endpoint import NOT_RETAINED_VARIANT_PROPERTIES, GuardedEndpoint
 from tests.conftest import CONFIG_DIR, new_app
 
@@ -117,9 +117,11 @@ def test_prod_in_its_own_account_is_checked_through_a_describe_only_role(pinned_
     statements = _project_statements(pinned_app.templates[FRAUD], "fraud-detection-deploy-verify")
     (assume,) = [s for s in statements if s.get("Sid") == "AssumeProdCheckRole"]
     assert assume["Resource"].endswith(f":iam::222222222222:role/{deploy_check_role_name('fraud-detection-prod')}")
-    prod = pinned_app.templates[FRAUD_PROD]
+    prod = pinned_app.templates[f"{FRAUD_PROD}-access"]  # the prod account's roles: stacks/stage_access_stack.py
     (role_id,) = [k for k, r in _resources(prod, "AWS::IAM::Role").items()
                   if r["Properties"].get("RoleName") == deploy_check_role_name("fraud-detection-prod")]
+    (trust,) = prod["Resources"][role_id]["Properties"]["AssumeRolePolicyDocument"]["Statement"]
+    assert trust["Condition"]["ArnEquals"]["aws:PrincipalArn"].endswith(":role/fraud-detection-deploy-verify")
     policies = [p for p in _resources(prod, "AWS::IAM::Policy").values() if {"Ref": role_id} in p["Properties"]["Roles"]]
     actions = {a for p in policies for s in p["Properties"]["PolicyDocument"]["Statement"]
                for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])}

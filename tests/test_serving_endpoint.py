@@ -121,3 +121,23 @@ def test_the_stage_deploy_role_may_create_and_update_the_endpoint_log_resources(
     needed = (_handler_permissions("AWS::Logs::LogGroup") | _handler_permissions("AWS::Logs::MetricFilter"))
     missing = needed - NOT_NEEDED - granted["EndpointLogs"] - granted["DescribeLogs"]
     assert not missing, f"the deploy role lacks {sorted(missing)}"
+
+
+def test_an_endpoint_in_a_stage_account_may_encrypt_its_log_group_and_its_rejection_alarms_are_forwarded(pinned_app):
+    """Prod in account 222222222222: its log group uses the tooling account's model key, so the key policy lets
+    CloudWatch Logs use it for exactly that log group; the 4XX alarms have no SNS action there (the stage forwards
+    the state changes of alarms named under its stack, as for the rollback alarms)."""
+    prod = pinned_app.templates["mlops-fraud-detection-prod"]
+    (group,) = [r for r in prod["Resources"].values() if r["Type"] == "AWS::Logs::LogGroup"]
+    name = group["Properties"]["LogGroupName"]
+    assert name == "/aws/sagemaker/Endpoints/fraud-detection-prod"
+    tooling = pinned_app.templates["mlops-fraud-detection"]
+    (key,) = [r for r in tooling["Resources"].values() if r["Type"] == "AWS::KMS::Key"]
+    logs_statements = [s for s in key["Properties"]["KeyPolicy"]["Statement"]
+                       if "logs." in json.dumps(s.get("Principal", {})) and "222222222222" in json.dumps(s)]
+    assert len(logs_statements) == 1
+    assert logs_statements[0]["Condition"] == {
+        "ArnEquals": {"kms:EncryptionContext:aws:logs:arn": f"arn:aws:logs:eu-west-1:222222222222:log-group:{name}"}}
+    rejections = [r["Properties"] for r in prod["Resources"].values() if r["Type"] == "AWS::CloudWatch::Alarm"
+                  and r["Properties"]["MetricName"] == "Invocation4XXErrors"]
+    assert rejections and all("AlarmActions" not in a and "AlarmName" not in a for a in rejections)

@@ -99,6 +99,12 @@ def test_application_auto_scaling_writes_are_limited_to_sagemaker(example_app):
         for logical_id, statement in _statements(template):
             actions = statement.get("Action", [])
             actions = actions if isinstance(actions, list) else [actions]
+            # Tagging takes scalable-target ARNs instead of the namespace key (TagResource API reference).
+            tagging = {"application-autoscaling:TagResource", "application-autoscaling:UntagResource",
+                       "application-autoscaling:ListTagsForResource"}
+            if set(actions) <= tagging:
+                assert ":scalable-target/" in json.dumps(statement["Resource"]), f"{stack}/{logical_id}"
+                continue
             writes = [a for a in actions if a.startswith("application-autoscaling:")
                       and not a.split(":")[1].startswith("Describe")]
             if not writes or statement.get("Effect") != "Allow":

@@ -180,7 +180,7 @@ def test_run_local_launches_steps_like_the_pipeline_and_maps_their_bad_input(tmp
     data = tmp_path / "bad.csv"
     data.write_text("Age,Attrition\n30,Yes\n")
     code = mlops(["run-local", "employee-attrition", "--config-dir", str(CONFIG_DIR), "--data", str(data),
-                  "--out", str(tmp_path / "out"), "--step-python", sys.executable])
+                  "--out", str(tmp_path / "out"), "--step-python", sys.executable, "--local-versions"])
     captured = capsys.readouterr()
     assert code == 2, captured
     assert f"steps run in step environment {sys.executable}" in captured.out
@@ -205,3 +205,41 @@ def test_local_versions_warn_before_running_and_are_recorded(tmp_path, capsys):
     assert run["image_versions"] == {"python": image.python, **image.libraries}
     evaluation = json.loads((out / "evaluation.json").read_text())
     assert run["model_sha256"] == evaluation[c.MODEL_SHA256_KEY]
+
+
+@pytest.mark.filterwarnings("ignore:.*Text file input has been deprecated")
+def test_train_reads_csv_with_xgboosts_own_parser_as_the_container_does(tmp_path):
+    import numpy as np
+    import xgboost as xgb
+
+    from pipeline_code import train
+
+    (tmp_path / "part").mkdir()
+    (tmp_path / "part" / "train.csv").write_text("0,1.92,nan\n1,4.72,3\n")
+    values = train.read_matrix(tmp_path).get_data().toarray()
+    native = xgb.DMatrix(f"{tmp_path / 'part' / 'train.csv'}?format=csv&label_column=0").get_data().toarray()
+    assert values.tolist() == native.tolist()
+    # XGBoost's CSV parser reads "1.92" as float32 1.9200001; parsing to float64 first (pandas) gives 1.92, and
+    # on the fraud data that trained another model than the container's.
+    assert values[0, 0] != np.float32(1.92)
+
+
+def test_train_stops_early_only_as_the_container_does(tmp_path):
+    from pipeline_code import train
+
+    assert train._early_stopping({"early_stopping_rounds": "5"}) == []  # no eval_metric: the container ignores it
+    (callback,) = train._early_stopping({"early_stopping_rounds": "5", "eval_metric": "logloss,auc"})
+    assert (callback.rounds, callback.metric_name, callback.data, callback.maximize, callback.save_best) == (
+        5, "auc", "validation", True, True)
+
+
+def test_a_step_python_without_the_images_versions_needs_local_versions(tmp_path, capsys):
+    image = step_image("3.0-5")
+    if not step_images.differences(image, step_images.current_python(),
+                                   step_images.installed_versions(image.libraries)):
+        pytest.skip("this interpreter has the image's versions")
+    code = mlops(["run-local", "employee-attrition", "--config-dir", str(CONFIG_DIR), "--data", str(ATTRITION),
+                  "--out", str(tmp_path / "out"), "--step-python", sys.executable])
+    error = capsys.readouterr().err
+    assert code == 2 and f"--step-python {sys.executable} differs from model image xgboost 3.0-5" in error
+    assert not (tmp_path / "out" / "work").exists()

@@ -17,6 +17,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from pipeline_code import contracts
 from pipeline_code.capture_decode import CaptureDecoder, CaptureSchema
 from pipeline_code.drift_stats import BaselineError
+from pipeline_code.endpoint_session import endpoint_sagemaker_client
 from pipeline_code.monitoring_window import (
     MAX_FILE_BYTES,
     capture_prefix,
@@ -47,21 +48,24 @@ def run(s3, sagemaker, *, model: str, endpoint: str, bucket: str, ground_truth_p
     labels: dict[str, str] = {}
     for data in _files(s3, bucket, f"{ground_truth_prefix}{hour_path(hour)}/", malformed):
         labels.update(parse_labels(data, malformed))
-    # Only the scores matter here: a one-column schema keeps every input row valid.
+    # Only the scores matter here: a one-column schema keeps every input row valid. Captures are streamed in
+    # bounded pieces and only labelled predictions are kept, so memory follows the labels, not the traffic.
     decoder = CaptureDecoder(CaptureSchema(("payload",), frozenset({"payload"})))
-    scored = []
+    scored, predictions = [], 0
     try:
         variants = sorted(serving_packages(sagemaker, endpoint))
     except (sagemaker.exceptions.ClientError, BaselineError) as exc:  # not deployed, or not from a package
         logger.warning("no served variants", extra={"error": str(exc)})
         variants = []
     for variant in variants:
-        for data in _files(s3, bucket, capture_prefix(endpoint, variant, hour), malformed):
-            decoded = decoder.decode(data, keep_ids=True)
-            scored += decoded.scored
+        for obj in window_objects(s3, bucket, capture_prefix(endpoint, variant, hour)):
+            body = s3.get_object(Bucket=bucket, Key=obj["Key"])["Body"]
+            for decoded in decoder.decode_stream(body, keep_ids=True):
+                predictions += len(decoded.scored)
+                scored += [pair for pair in decoded.scored if pair[0] in labels]
     y_true, scores = join(scored, labels, positive_class)
     report = {"model": model, "endpoint": endpoint, "window": hour.isoformat(), "labels": len(labels),
-              "predictions": len(scored), "labeled_records": int(y_true.size), "min_samples": min_samples,
+              "predictions": predictions, "labeled_records": int(y_true.size), "min_samples": min_samples,
               "malformed_labels": malformed["bad_label"], "metrics": None}
     if y_true.size >= min_samples:
         report["metrics"] = quality(y_true, scores, threshold)
@@ -85,7 +89,7 @@ def publish(report: dict) -> None:
 @logger.inject_lambda_context
 def handler(event, context):
     report = run(
-        boto3.client("s3"), boto3.client("sagemaker"), model=os.environ["MODEL_NAME"],
+        boto3.client("s3"), endpoint_sagemaker_client(), model=os.environ["MODEL_NAME"],
         endpoint=os.environ["ENDPOINT_NAME"], bucket=os.environ["DATA_BUCKET"],
         ground_truth_prefix=os.environ["GROUND_TRUTH_PREFIX"], positive_class=os.environ.get("POSITIVE_CLASS", "1"),
         threshold=float(os.environ.get("DECISION_THRESHOLD", "0.5")),

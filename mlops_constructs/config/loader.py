@@ -81,6 +81,20 @@ def load_model(path: Path) -> ModelConfig:
     return model
 
 
+def shared_prefixes(models: dict[str, ModelConfig], paths: dict[str, Path]) -> list[str]:
+    """Two models whose input or new-data prefixes overlap (one equals or contains the other): a copied config
+    would train on, or be retrained by, another model's data."""
+    owners = [(name, field, getattr(model.data, field)) for name, model in sorted(models.items())
+              for field in ("input_prefix", "new_data_prefix")]
+    problems = []
+    for index, (name, field, prefix) in enumerate(owners):
+        for other, other_field, other_prefix in owners[index + 1:]:
+            if other != name and (prefix.startswith(other_prefix) or other_prefix.startswith(prefix)):
+                problems.append(f"{paths[other]}: data.{other_field} = {other_prefix!r}: overlaps data.{field} "
+                                f"{prefix!r} of {name} ({paths[name]}); each model needs prefixes of its own")
+    return problems
+
+
 def load_config(directory: str | Path, only: list[str] | None = None) -> PlatformConfig:
     """Load and validate a config directory. All problems across all files are reported together."""
     directory = Path(directory)
@@ -108,6 +122,7 @@ def load_config(directory: str | Path, only: list[str] | None = None) -> Platfor
             continue
         models[model.name] = model
         paths[model.name] = path
+    problems += shared_prefixes(models, paths)
     if only:
         unknown = [n for n in only if n not in models]
         if unknown and not problems:

@@ -6,6 +6,7 @@ from typing import Literal
 from pydantic import Field, field_validator, model_validator
 
 from mlops_constructs.config.base import Fraction, S3Prefix, Strict, field_error
+from mlops_constructs.config.schedules import RuleExpression, SchedulerExpression
 from mlops_constructs.sagemaker_pipeline.step_images import DEFAULT_VERSION as DEFAULT_XGBOOST_VERSION
 from mlops_constructs.sagemaker_pipeline.step_images import step_images
 
@@ -16,7 +17,6 @@ DRIFT_METRICS = ("psi", "jensen_shannon", "linf")
 INSTANCE_STORE_FAMILIES = ("c5d", "m5d", "r5d", "g4dn", "g5", "g6", "p3dn", "p4d", "p4de", "p5", "inf2", "trn1",
                            "c6id", "m6id", "r6id")
 INSTANCE_TYPE = r"^ml\.[a-z0-9]+\.[a-z0-9]+$"
-SCHEDULE = r"^(rate\(\d+ (minute|minutes|hour|hours|day|days)\)|cron\(\S+ \S+ \S+ \S+ \S+( \S+)?\))$"
 
 
 def is_instance_store(instance_type: str) -> bool:
@@ -196,7 +196,7 @@ class QualityGate(Strict):
 class RetrainingSettings(Strict):
     """What starts the model build pipeline."""
 
-    schedule: str | None = Field(None, pattern=SCHEDULE, description="EventBridge Scheduler expression.")
+    schedule: SchedulerExpression | None = Field(None, description="EventBridge Scheduler expression.")
     on_new_data: bool = Field(False, description="Start when a new-data drop completes.")
     on_drift: bool = Field(True, description="Start when a drift or quality alarm fires.")
     on_code_change: bool = Field(True, description="Start when the model's code or config changes.")
@@ -255,7 +255,7 @@ class Serverless(Strict):
 class BatchSettings(Strict):
     """Scheduled batch transform."""
 
-    schedule: str = Field(..., pattern=SCHEDULE, description="When to score, e.g. cron(0 6 1 * ? *).")
+    schedule: SchedulerExpression = Field(..., description="When to score, e.g. cron(0 6 1 * ? *).")
     input_prefix: S3Prefix = Field(..., description="Prefix of the month's input files.")
     output_prefix: S3Prefix = Field(..., description="Prefix for scores; a Glue table points here.")
     instance_type: str = Field("ml.m5.xlarge", pattern=INSTANCE_TYPE)
@@ -267,6 +267,31 @@ class KnownCases(Strict):
 
     file: str = Field(..., description="CSV of cases, relative to the config directory.")
     min_recall: Fraction = Field(0.9, description="Recall the staging endpoint must reach on the cases.")
+
+
+# SageMaker's MaximumExecutionTimeoutInSeconds range and the provisioning allowance GuardedEndpoint adds to the bakes;
+# tests/test_config_parity.py checks these rules against the construct's own validation.
+EXECUTION_TIMEOUT_RANGE = (600, 28_800)
+PROVISIONING_ALLOWANCE_SECONDS = 1_200
+
+
+def _check_shift(strategy: Strategy, instance_count: int, instance_type: str) -> None:
+    """What GuardedEndpoint rejects at synth, rejected at validate: a one-instance CANARY, guardrails on Inf1 and a
+    shift longer than SageMaker's execution timeout."""
+    if strategy.type == "CANARY" and instance_count < 2:
+        raise field_error("strategy.type", "CANARY", f"a CANARY on {instance_count} instance shifts all traffic at "
+                          "once; use initial_instance_count >= 2 or ALL_AT_ONCE")
+    if strategy.type != "ALL_AT_ONCE" and instance_type.split(".")[1] == "inf1":
+        raise field_error("strategy.type", strategy.type, f"SageMaker ignores traffic shifting on Inf1 instances "
+                          f"({instance_type}); use ALL_AT_ONCE or another instance family")
+    bakes = {"LINEAR": -(-100 // (strategy.step_percent or 100)), "CANARY": 2}.get(strategy.type, 1)
+    needed = bakes * strategy.bake_seconds + strategy.termination_wait_seconds + PROVISIONING_ALLOWANCE_SECONDS
+    low, high = EXECUTION_TIMEOUT_RANGE
+    if max(low, needed) > high:
+        raise field_error("strategy.bake_seconds", strategy.bake_seconds, f"{bakes} bakes + "
+                          f"{strategy.termination_wait_seconds} s termination wait + {PROVISIONING_ALLOWANCE_SECONDS} s "
+                          f"provisioning = {needed} s, beyond SageMaker's {high} s limit; use a shorter bake or a "
+                          "larger step")
 
 
 class DeploymentSettings(Strict):
@@ -328,6 +353,8 @@ class DeploymentSettings(Strict):
                     f"a LINEAR step of {step}% shifts less than one instance; use at least {-(-100 // step)} "
                     "instances or a larger step",
                 )
+        if self.mode == "realtime" and self.strategy is not None:
+            _check_shift(self.effective_strategy, self.initial_instance_count, self.instance_type)
         return self
 
 
@@ -350,7 +377,7 @@ class QualityMonitor(Strict):
 class MonitoringSettings(Strict):
     """The platform's own monitoring (SageMaker Model Monitor is closed to new customers)."""
 
-    schedule: str = Field("rate(1 hour)", pattern=SCHEDULE, description="How often the checks run.")
+    schedule: RuleExpression = Field("rate(1 hour)", description="How often the checks run (EventBridge rule).")
     drift: DriftMonitor | None = Field(default_factory=DriftMonitor)
     quality: QualityMonitor | None = None
 

@@ -129,6 +129,14 @@ class PlatformSettings(Strict):
                               "stages name accounts, so the tooling account and region must be set too")
         if bool(self.tooling.account) != bool(self.tooling.region):
             raise field_error("tooling", self.tooling.model_dump(), "give both account and region, or neither")
+        for name, stage in self.stages.items():
+            if stage.region and stage.region != self.tooling.region:
+                # Model packages, their S3 artifacts and the KMS key are regional: SageMaker creates models only
+                # from artifacts in the endpoint's region (CreateModel ContainerDefinition.ModelDataUrl).
+                raise field_error(f"stages.{name}.region", stage.region,
+                                  f"must be the tooling region {self.tooling.region}: endpoints serve the tooling "
+                                  "registry's packages, whose artifacts and key SageMaker uses only in their own "
+                                  "region; deploy a platform per region instead")
         return self
 
     @field_validator("log_retention_days")

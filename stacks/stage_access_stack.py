@@ -1,0 +1,208 @@
+"""What one model needs in a stage account of its own, before its CD pipeline can deploy there.
+
+The platform team deploys ``<prefix>-<model>-<stage>-access`` once per stage account with ``cdk deploy``, after
+the model stack. Every IAM role of the stage lives here, so the endpoint template that the pipeline synthesizes
+from the repository holds none, and the role that deploys it cannot create or change IAM.
+"""
+from __future__ import annotations
+
+from aws_cdk import Stack, Tags
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_s3 as s3
+from constructs import Construct
+
+from mlops_constructs.config import ModelConfig
+from mlops_constructs.endpoint_access import (
+    add_endpoint_deploy_policy,
+    deploy_action_role_name,
+    deploy_check_role_name,
+    deploy_role_name,
+    endpoint_serving_role,
+    integration_test_role_name,
+    monitor_read_role_name,
+    pipeline_role_name,
+    role_arn,
+    test_project_role_name,
+    verify_project_role_name,
+)
+from mlops_constructs.monitoring import monitor_role_name
+from mlops_constructs.nag import acknowledge, wildcard_rules
+from pipeline_code import contracts
+from stacks.endpoint_stack import captures_data, serving_repository_arn
+
+ALARM_EVENT = "CloudWatch Alarm State Change"
+
+
+def stage_access_stack_name(endpoint_stack_name: str) -> str:
+    return f"{endpoint_stack_name}-access"
+
+
+def alarm_event_pattern(endpoint_stack_name: str, account: str | None = None) -> events.EventPattern:
+    """State changes of the endpoint stack's alarms (CloudFormation names them ``<stack>-<logical ID>-...``)."""
+    return events.EventPattern(source=["aws.cloudwatch"], detail_type=[ALARM_EVENT],
+                               account=[account] if account else None,
+                               detail={"alarmName": [{"prefix": f"{endpoint_stack_name}-"}]})
+
+
+class StageAccessStack(Stack):
+    """The roles of one model's endpoint in a stage account, and the route of its alarms home.
+
+    - ``<endpoint>-serving``: the models' execution role; reads ``pipelines/*`` and writes ``capture/*`` of
+      the tooling account's buckets (whose policies name this role), uses the model key there.
+    - ``<endpoint>-deploy``: CloudFormation deploys the endpoint stack with it; the same policy as a
+      same-account deploy role, and no IAM write permission.
+    - ``<endpoint>-deploy-action``: the CD pipeline's deploy action; trusted by the pipeline's role only.
+    - ``<endpoint>-integration-test`` (staging only): the integration test's role, trusted by the test
+      project's role only.
+    - ``<endpoint>-deploy-check`` (prod only): the post-deploy check describes the endpoint, trusted by the
+      check project's role only.
+    - ``<endpoint>-monitor-read`` (the monitored stage only): the drift and quality monitors of the tooling
+      account describe the endpoint, its config, models and packages through it; trusted by those two roles.
+    - An EventBridge rule that forwards the endpoint's alarm state changes to the tooling account's default bus,
+      where the model stack publishes them to the model's topic.
+
+    Props:
+        model: validated model config; realtime or serverless (required).
+        stage: stage name (required).
+        endpoint_stack_name: the stage's endpoint stack (required).
+        tooling_account: account of the model stack and its CD pipeline (required).
+        integration_test: add the integration-test role; default ``False``.
+        deploy_check: add the post-deploy check role; default ``False``.
+        monitors: names of the tooling account's monitor functions (``drift_detector``, ``quality_monitor``)
+            that read this endpoint; default none (no monitor-read role).
+    """
+
+    def __init__(self, scope: Construct, construct_id: str, *, model: ModelConfig, stage: str,
+                 endpoint_stack_name: str, tooling_account: str, integration_test: bool = False,
+                 deploy_check: bool = False, monitors: list[str] | None = None, **kwargs) -> None:
+        super().__init__(scope, construct_id,
+                         description=f"Roles of model {model.name}'s {stage} endpoint in this account", **kwargs)
+        endpoint = contracts.endpoint_name(model.name, stage)
+        # Bucket names and the key ID are CloudFormation-generated in the tooling account; the identity policies
+        # name that account, and its bucket and key policies name these roles, so access is their intersection.
+        tooling_keys = kms.Key.from_key_arn(self, "ToolingKeys", self.format_arn(
+            service="kms", account=tooling_account, resource="key", resource_name="*"))
+        tooling_buckets = s3.Bucket.from_bucket_attributes(
+            self, "ToolingBuckets", bucket_arn=f"arn:{self.partition}:s3:::*",
+            bucket_name="tooling-account-buckets")  # placeholder: only the ARN is used, in policies
+        self.serving_role = endpoint_serving_role(
+            self, "ServingRole", endpoint_name=endpoint, endpoint_stack_name=endpoint_stack_name, key=tooling_keys,
+            artifact_bucket=tooling_buckets, capture_bucket=tooling_buckets if captures_data(model) else None,
+            image_repository_arns=[serving_repository_arn(self, model, account=tooling_account)],
+            resource_account=tooling_account,
+        )
+        self.deploy_role = iam.Role(self, "DeployRole", role_name=deploy_role_name(endpoint),
+                                    assumed_by=iam.ServicePrincipal("cloudformation.amazonaws.com"),
+                                    description=f"CloudFormation deploys {endpoint_stack_name}")
+        add_endpoint_deploy_policy(
+            self.deploy_role, endpoint_name=endpoint, endpoint_stack_name=endpoint_stack_name,
+            serving_role_arn=self.serving_role.role_arn, key_arn=tooling_keys.key_arn,
+            package_arns=self.format_arn(service="sagemaker", account=tooling_account, resource="model-package",
+                                         resource_name=f"{model.name}/*"))
+        self.action_role = self._action_role(model.name, endpoint, endpoint_stack_name, tooling_account)
+        self.integration_test_role = self._integration_test_role(model.name, endpoint, tooling_account) \
+            if integration_test else None
+        self.deploy_check_role = self._deploy_check_role(model.name, endpoint, tooling_account) \
+            if deploy_check else None
+        self.monitor_read_role = self._monitor_read_role(model.name, endpoint, tooling_account, monitors) \
+            if monitors else None
+        alarms_home = events.Rule(self, "AlarmsHome", description=f"Alarm state changes of {endpoint_stack_name} go to the "
+                    "tooling account, which notifies the model's topic",
+                    event_pattern=alarm_event_pattern(endpoint_stack_name),
+                    targets=[targets.EventBus(events.EventBus.from_event_bus_arn(
+                        self, "ToolingBus", self.format_arn(service="events", account=tooling_account,
+                                                            resource="event-bus", resource_name="default")))])
+        acknowledge(alarms_home, "EventBridge's role for the cross-account target holds one inline events:PutEvents "
+                    "on the tooling account's default bus.", "NIST.800.53.R5-IAMNoInlinePolicy")
+        Tags.of(self).add("mlops:model", model.name)
+        Tags.of(self).add("mlops:stage", stage)
+
+    def _trusting(self, tooling_account: str, role_name: str) -> iam.IPrincipal:
+        """The tooling account, narrowed to one role by name: a trust policy naming the role itself would break
+        when that role is replaced."""
+        return iam.AccountPrincipal(tooling_account).with_conditions(
+            {"ArnEquals": {"aws:PrincipalArn": role_arn(self, role_name, tooling_account)}})
+
+    def _action_role(self, model_name: str, endpoint: str, endpoint_stack_name: str, tooling: str) -> iam.Role:
+        role = iam.Role(self, "DeployActionRole", role_name=deploy_action_role_name(endpoint),
+                        assumed_by=self._trusting(tooling, pipeline_role_name(model_name)),
+                        description=f"The CD pipeline of {model_name} deploys {endpoint_stack_name}")
+        stack_arn = self.format_arn(service="cloudformation", resource="stack",
+                                    resource_name=f"{endpoint_stack_name}/*")
+        role.add_to_principal_policy(iam.PolicyStatement(
+            sid="DeployEndpointStack", resources=[stack_arn],
+            actions=["cloudformation:CreateStack", "cloudformation:UpdateStack", "cloudformation:DescribeStacks",
+                     "cloudformation:DescribeStackEvents", "cloudformation:DescribeStackResources",
+                     "cloudformation:GetStackPolicy", "cloudformation:SetStackPolicy", "cloudformation:GetTemplate"]))
+        role.add_to_principal_policy(iam.PolicyStatement(
+            sid="ValidateTemplate", actions=["cloudformation:ValidateTemplate"], resources=["*"]))
+        role.add_to_principal_policy(iam.PolicyStatement(
+            sid="PassDeployRole", actions=["iam:PassRole"], resources=[self.deploy_role.role_arn],
+            conditions={"StringEquals": {"iam:PassedToService": "cloudformation.amazonaws.com"}}))
+        # The pipeline's artifact store: the tooling artifact bucket (its policy names this role) and key.
+        owner = {"StringEquals": {"aws:ResourceAccount": tooling}}
+        artifacts = [f"arn:{self.partition}:s3:::*/{model_name[:20]}*/*"]
+        role.add_to_principal_policy(iam.PolicyStatement(
+            sid="ReadPipelineArtifacts", actions=["s3:GetObject", "s3:GetObjectVersion"], resources=artifacts,
+            conditions=owner))
+        keys = [self.format_arn(service="kms", account=tooling, resource="key", resource_name="*")]
+        role.add_to_principal_policy(iam.PolicyStatement(
+            sid="DecryptPipelineArtifacts", actions=["kms:Decrypt", "kms:DescribeKey"], resources=keys,
+            conditions=owner))
+        acknowledge(role, "CloudFormation appends a generated ID to the stack ARN; ValidateTemplate has no "
+                    "resource-level permissions; the tooling account's artifact bucket and key are named at deploy "
+                    "time there, so they are matched within that account (aws:ResourceAccount) and its bucket and "
+                    "key policies name this role.", "AwsSolutions-IAM5[Resource::*]",
+                    *wildcard_rules(self, [stack_arn, *artifacts, *keys]))
+        acknowledge(role, "The deploy-action policy is inline so that it belongs to this role alone.",
+                    "NIST.800.53.R5-IAMNoInlinePolicy")
+        return role
+
+    def _monitor_read_role(self, model_name: str, endpoint: str, tooling: str, monitors: list[str]) -> iam.Role:
+        role = iam.Role(
+            self, "MonitorReadRole", role_name=monitor_read_role_name(endpoint),
+            assumed_by=iam.AccountPrincipal(tooling).with_conditions({"ArnEquals": {"aws:PrincipalArn": [
+                role_arn(self, monitor_role_name(model_name, m), tooling) for m in monitors]}}),
+            description=f"The monitors of {model_name} describe {endpoint} and the models it serves")
+
+        def arn(resource: str, name: str, account: str | None = None) -> str:
+            return self.format_arn(service="sagemaker", resource=resource, resource_name=name, account=account)
+
+        described = [arn("endpoint-config", "*"), arn("model", "*"), arn("model-package", f"{model_name}/*", tooling)]
+        role.add_to_principal_policy(iam.PolicyStatement(
+            actions=["sagemaker:DescribeEndpoint"], resources=[arn("endpoint", endpoint)]))
+        role.add_to_principal_policy(iam.PolicyStatement(
+            actions=["sagemaker:DescribeEndpointConfig", "sagemaker:DescribeModel"], resources=described[:2]))
+        role.add_to_principal_policy(iam.PolicyStatement(
+            actions=["sagemaker:DescribeModelPackage"], resources=described[2:]))
+        acknowledge(role, "The endpoint stack's configs and models get CloudFormation-generated names, and package "
+                    "versions are created at run time; the role only describes them.",
+                    *wildcard_rules(self, described))
+        acknowledge(role, "The read policy is inline so that it belongs to this role alone.",
+                    "NIST.800.53.R5-IAMNoInlinePolicy")
+        return role
+
+    def _deploy_check_role(self, model_name: str, endpoint: str, tooling: str) -> iam.Role:
+        role = iam.Role(self, "DeployCheckRole", role_name=deploy_check_role_name(endpoint),
+                        assumed_by=self._trusting(tooling, verify_project_role_name(model_name)),
+                        description=f"The CD pipeline checks which endpoint config {endpoint} runs")
+        role.add_to_principal_policy(iam.PolicyStatement(
+            actions=["sagemaker:DescribeEndpoint"],
+            resources=[self.format_arn(service="sagemaker", resource="endpoint", resource_name=endpoint)]))
+        acknowledge(role, "The check policy is inline so that it belongs to this role alone.",
+                    "NIST.800.53.R5-IAMNoInlinePolicy")
+        return role
+
+    def _integration_test_role(self, model_name: str, endpoint: str, tooling: str) -> iam.Role:
+        role = iam.Role(self, "IntegrationTestRole", role_name=integration_test_role_name(endpoint),
+                        assumed_by=self._trusting(tooling, test_project_role_name(model_name)),
+                        description=f"The CD pipeline's integration test calls {endpoint}")
+        role.add_to_principal_policy(iam.PolicyStatement(
+            actions=["sagemaker:DescribeEndpoint", "sagemaker:InvokeEndpoint"],
+            resources=[self.format_arn(service="sagemaker", resource="endpoint", resource_name=endpoint)]))
+        acknowledge(role, "The test policy is inline so that it belongs to this role alone.",
+                    "NIST.800.53.R5-IAMNoInlinePolicy")
+        return role
