@@ -1,7 +1,11 @@
-"""``mlops lineage``, ``mlops which-model`` and ``mlops reproduce``: answer an auditor from the audit trail.
+"""``mlops lineage|which-model|which-decision|reproduce|audit export``: answer an auditor from the audit trail.
 
 The audit table comes from ``--table`` or ``MLOPS_AUDIT_TABLE`` (the ``AuditTableName`` output of the
 ``<prefix>-governance`` stack); the region from ``--region`` or the usual AWS environment.
+
+Exit codes: 0 answered; 1 error (bad input, unknown endpoint or package, AWS error: one line on stderr);
+3 (lineage) the lineage has problems; 4 (which-decision) the inference ID is not in the data capture searched;
+5 (which-decision) the request reached an endpoint while an update was baking: two packages could have served it.
 """
 from __future__ import annotations
 
@@ -11,13 +15,19 @@ import sys
 from pathlib import Path
 
 import boto3
+from botocore.exceptions import BotoCoreError, ClientError
 
+from mlops_cli import audit_export
+from mlops_cli import decision_queries as decisions
 from mlops_cli import governance_queries as queries
 from pipeline_code import audit_schema as schema
 from pipeline_code import contracts
 
 TABLE_ENV = "MLOPS_AUDIT_TABLE"
+BUCKET_ENV = "MLOPS_DATA_BUCKET"
 EXIT_LINEAGE_PROBLEMS = 3
+EXIT_DECISION_NOT_FOUND = 4
+EXIT_DECISION_AMBIGUOUS = 5
 
 
 def register(subparsers) -> None:
@@ -31,6 +41,34 @@ def register(subparsers) -> None:
     which.add_argument("--at", required=True, help="ISO 8601 time, e.g. 2026-05-01T12:00:00Z")
     _common(which, table_required=True)
     which.set_defaults(func=run_which_model)
+
+    decision = subparsers.add_parser(
+        "which-decision", help="One inference: its captured request and response, the variant and package that "
+                               "answered it, and that package's lineage.")
+    decision.add_argument("--endpoint", required=True, help="endpoint name, e.g. fraud-detection-prod")
+    decision.add_argument("--inference-id", required=True,
+                          help="the InferenceId the client passed to InvokeEndpoint (or the capture's eventId)")
+    decision.add_argument("--around", default=None,
+                          help="ISO 8601 time near the request: search only the capture hours within "
+                               "--window-hours of it (default: every hour, slower)")
+    decision.add_argument("--window-hours", type=int, default=decisions.DEFAULT_WINDOW_HOURS,
+                          help=f"hours searched either side of --around; default {decisions.DEFAULT_WINDOW_HOURS}")
+    decision.add_argument("--bucket", default=None,
+                          help=f"the model's data bucket (DataBucketName output); default ${BUCKET_ENV}")
+    _common(decision, table_required=True)
+    decision.set_defaults(func=run_which_decision)
+
+    audit = subparsers.add_parser("audit", help="Audit-trail exports for the compliance team.")
+    audit_commands = audit.add_subparsers(dest="audit_command", required=True, metavar="ACTION")
+    export = audit_commands.add_parser("export", help="Write the audit records of a period as CSV or Parquet.")
+    export.add_argument("--from", dest="start", required=True, help="first day (2026-05-01) or ISO 8601 time")
+    export.add_argument("--to", dest="end", required=True, help="last day, inclusive, or ISO 8601 time")
+    export.add_argument("--out", type=Path, required=True, help="FILE.csv or FILE.parquet")
+    export.add_argument("--format", choices=audit_export.FORMATS, default=None,
+                        help="default: from the --out suffix")
+    export.add_argument("--page-size", type=int, default=None, help="items per Scan page; default DynamoDB's 1 MB")
+    _common(export, table_required=True)
+    export.set_defaults(func=run_audit_export)
 
     reproduce = subparsers.add_parser("reproduce", help="Rebuild a model package from its recorded inputs.")
     reproduce.add_argument("model_package_arn")
@@ -65,11 +103,25 @@ def _clients(args, *, table_required: bool):
     return session.client("sagemaker"), table
 
 
+def _one_line(text: str) -> str:
+    return "; ".join(line.strip() for line in str(text).splitlines() if line.strip())
+
+
 def _run(args, body, exit_code=lambda result: 0) -> int:
     try:
         result, text = body()
+    except decisions.DecisionNotFound as error:
+        print(f"not found: {_one_line(error)}", file=sys.stderr)
+        return EXIT_DECISION_NOT_FOUND
     except queries.GovernanceError as error:
-        print(f"error: {error}", file=sys.stderr)
+        print(f"error: {_one_line(error)}", file=sys.stderr)
+        return 1
+    except ClientError as error:  # e.g. an unknown table, or no permission: one line, never a traceback
+        print(f"error: {error.operation_name}: {_one_line(error.response['Error'].get('Message', error))}",
+              file=sys.stderr)
+        return 1
+    except BotoCoreError as error:  # e.g. no credentials, no region, a parameter botocore rejects
+        print(f"error: {_one_line(error)}", file=sys.stderr)
         return 1
     print(json.dumps(result, indent=2, sort_keys=True, default=str) if args.json else text)
     return exit_code(result)
@@ -93,6 +145,42 @@ def run_which_model(args) -> int:
         sagemaker, table = _clients(args, table_required=True)
         result = queries.which_model(table, args.endpoint, args.at, sagemaker)
         return result, format_which_model(result)
+    return _run(args, body)
+
+
+def run_which_decision(args) -> int:
+    """Exit 0 when one package answered, 5 when two could have (an update was baking), 4 when the ID is not in
+    the capture searched, 1 on errors."""
+    def body():
+        if args.around is not None:
+            try:
+                schema.normalize_time(args.around)
+            except ValueError as error:
+                raise queries.GovernanceError(f"--around: {error}") from None
+        if args.window_hours < 0:
+            raise queries.GovernanceError(f"--window-hours must be 0 or more; got {args.window_hours}")
+        bucket = args.bucket or os.environ.get(BUCKET_ENV)
+        if not bucket:
+            raise queries.GovernanceError(f"no data bucket: pass --bucket or set {BUCKET_ENV} (the DataBucketName "
+                                          "output of the model stack)")
+        sagemaker, table = _clients(args, table_required=True)
+        s3 = boto3.session.Session(region_name=args.region).client("s3")
+        result = decisions.which_decision(table, sagemaker, s3, bucket=bucket, endpoint=args.endpoint,
+                                          inference_id=args.inference_id, around=args.around,
+                                          window_hours=args.window_hours)
+        return result, format_which_decision(result)
+    return _run(args, body, lambda result: EXIT_DECISION_AMBIGUOUS if result["ambiguous"] else 0)
+
+
+def run_audit_export(args) -> int:
+    def body():
+        if args.page_size is not None and args.page_size < 1:
+            raise queries.GovernanceError(f"--page-size must be 1 or more; got {args.page_size}")
+        _, table = _clients(args, table_required=True)
+        result = audit_export.export(table, args.start, args.end, args.out, args.format, args.page_size)
+        kinds = ", ".join(f"{count} {kind}" for kind, count in result["kinds"].items()) or "none"
+        return result, (f"wrote {result['records']} audit records ({kinds}) from {result['from']} to "
+                        f"{result['to']} to {result['out']} ({result['format']}, {result['pages']} Scan pages)")
     return _run(args, body)
 
 
@@ -128,6 +216,10 @@ def format_lineage(result: dict) -> str:
     labels = {key: key.split(":", 1)[1] for key in schema.LINEAGE_KEYS}
     for key in schema.LINEAGE_KEYS:
         lines.append(f"  {labels[key]:<22} {result['recorded'].get(key, 'MISSING')}")
+    cycle = result.get("lifecycle") or {}
+    lines.append(f"  lifecycle      {cycle.get('stage') or '-'}/{cycle.get('status') or '-'}"
+                 + (f"  ({cycle['description']})" if cycle.get("description") else ""))
+    lines.append(f"  model card     {result.get('model_card_status') or 'none'}")
     job = result["training_job"]
     if job:
         lines.append(f"training job   {job['name']}" + (f"  (unavailable: {job['error']})" if "error" in job else ""))
@@ -147,6 +239,9 @@ def format_lineage(result: dict) -> str:
         lines.append("approvals")
         lines += [f"  {r['event_time']}  {r['approval_status']:<22} by {r['actor']}  {r.get('approval_description', '')}"
                   for r in audit["approvals"]] or ["  (none recorded)"]
+        lines.append("lifecycle")
+        lines += [f"  {r['event_time']}  {r['stage']}/{r['status']:<12} by {r['actor']}  {r['description']}".rstrip()
+                  for r in audit.get("lifecycle", [])] or ["  (none recorded)"]
         lines.append("deployments")
         lines += [f"  {r['event_time']}  {r['endpoint']:<28} {r['event_status']}"
                   + ("  (rolled back)" if r.get("rolled_back") else "") for r in audit["deployments"]] \
@@ -178,4 +273,53 @@ def format_which_model(result: dict) -> str:
             (f"    training    {lineage.get(contracts.META_TRAINING_JOB, 'MISSING')} "
             f"in {lineage.get(contracts.META_PIPELINE_EXECUTION, 'MISSING')}"),
         ]
+    return "\n".join(lines)
+
+
+def format_which_decision(result: dict) -> str:
+    decision = result["decision"]
+    capture = decision["capture"]
+    record = decision["endpoint_record"]
+    lines = [
+        f"inference {result['inference_id']} on {result['endpoint']} at {capture['inference_time']}",
+        f"  answered by variant {capture['variant']} ({decision['role']})",
+        f"  request  ({capture['input_content_type']}) {capture['input']}",
+        (f"  response ({capture['output_content_type']}) {capture['output'].strip()}  -> score "
+        f"{', '.join(str(s) for s in decision['scores'])}"),
+        *([f"  input record {json.dumps(decision['input_record'])}"] if decision.get("input_record") else []),
+        f"  captured in {capture['s3_uri']}",
+        (f"  endpoint then: {record['endpoint_status']} on config {record['endpoint_config'] or '-'} "
+        f"(audit record {record['event_time']}, {record['event']})"),
+    ]
+    if result["ambiguous"]:
+        lines.append("  AMBIGUOUS: an update was baking; blue/green traffic shifting may have sent the request to "
+                     "either package below")
+    for candidate in decision["candidates"]:
+        recorded = candidate["recorded"]
+        outcome = candidate.get("update_outcome") or {}
+        lines += [
+            f"  package ({candidate['fleet']} fleet) {candidate['model_package_arn']}",
+            f"    deployed     {candidate['deployed_at'] or '-'}"
+            + (f"; the update ended {outcome['event_time']} ({outcome['event']}"
+               f"{', rolled back' if outcome['rolled_back'] else ''})" if outcome else ""),
+            f"    approved by  {candidate['approved_by'] or '-'} at {candidate['approved_at'] or '-'} "
+            f"(status then: {candidate['status_then']}) {candidate['approval_description']}".rstrip(),
+            f"    trained by   {candidate['trained_by'] or '-'} (trigger {candidate['trigger'] or '-'})",
+            f"    data         {recorded.get(contracts.META_DATA_VERSION, 'MISSING')}",
+            (f"    code         git {recorded.get(contracts.META_GIT_COMMIT, 'MISSING')}, zip "
+            f"{recorded.get(contracts.META_CODE_URL, 'MISSING')} (sha256 {recorded.get(contracts.META_CODE_SHA256, 'MISSING')})"
+            f", config {recorded.get(contracts.META_CONFIG_HASH, 'MISSING')}"),
+            (f"    training     {recorded.get(contracts.META_TRAINING_JOB, 'MISSING')} in "
+            f"{recorded.get(contracts.META_PIPELINE_EXECUTION, 'MISSING')}"),
+            "    hyperparameters " + (json.dumps(candidate["hyperparameters"], sort_keys=True)
+                                      if candidate["hyperparameters"] else
+                                      f"(unavailable: {candidate['training_job_error'] or 'no training job'}; "
+                                      f"sha256 {recorded.get(contracts.META_HYPERPARAMETERS_HASH, 'MISSING')})"),
+            (f"    libraries    training image {candidate['training_image'] or '-'}; serving image "
+            f"{', '.join(candidate['serving_images']) or '-'}"),
+        ]
+    for shadow in result["shadow"]:
+        arns = ", ".join(c["model_package_arn"] for c in shadow["candidates"])
+        lines.append(f"  also seen by variant {shadow['capture']['variant']} ({shadow['role']}, did not decide): "
+                     f"score {', '.join(str(s) for s in shadow['scores'])}, package {arns}")
     return "\n".join(lines)

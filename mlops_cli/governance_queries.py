@@ -64,6 +64,10 @@ def lineage(sagemaker, package_arn: str, table=None) -> dict:
         "missing": [key for key in schema.LINEAGE_KEYS if key not in recorded],
         "training_job": _training_job(sagemaker, recorded.get(contracts.META_TRAINING_JOB)),
         "pipeline_execution": _execution(sagemaker, recorded.get(contracts.META_PIPELINE_EXECUTION)),
+        "lifecycle": {"stage": (package.get("ModelLifeCycle") or {}).get("Stage", ""),
+                      "status": (package.get("ModelLifeCycle") or {}).get("StageStatus", ""),
+                      "description": (package.get("ModelLifeCycle") or {}).get("StageDescription", "")},
+        "model_card_status": (package.get("ModelCard") or {}).get("ModelCardStatus", ""),
         "audit": None,
     }
     result["problems"] = lineage_problems(result)
@@ -74,8 +78,23 @@ def lineage(sagemaker, package_arn: str, table=None) -> dict:
             "approvals": [r for r in records if r["kind"] == schema.KIND_PACKAGE],
             "deployments": [r for r in records if r["kind"] == schema.KIND_DEPLOYMENT],
             "execution": execution_records(table, execution_arn) if execution_arn else [],
+            "lifecycle": lifecycle_transitions(records),
         }
     return result
+
+
+def lifecycle_transitions(records: list[dict]) -> list[dict]:
+    """Each change of (Stage, StageStatus) in a package's audit records, oldest first, with who made it."""
+    transitions, last = [], None
+    for record in records:
+        if record.get("kind") != schema.KIND_PACKAGE or not record.get("lifecycle_stage"):
+            continue
+        stage = (record["lifecycle_stage"], record.get("lifecycle_status", ""))
+        if stage != last:
+            transitions.append({"event_time": record["event_time"], "stage": stage[0], "status": stage[1],
+                                "description": record.get("lifecycle_description", ""), "actor": record["actor"]})
+            last = stage
+    return transitions
 
 
 def lineage_problems(result: dict) -> list[str]:

@@ -1,8 +1,8 @@
 """Entry point of the ``mlops`` console script. Each subcommand lives in its own module.
 
 Commands load lazily: only the module of the command being run is imported, so a command whose optional
-dependencies are missing (``pip install -e '.[cli]'`` or ``'.[ml]'``) cannot break the others, and says in one line
-what to install instead of printing a traceback.
+dependencies are missing (``pip install -e '.[cli]'``, ``'.[ml]'`` or ``'.[parquet]'``) cannot break the others, and
+says in one line what to install instead of printing a traceback.
 """
 from __future__ import annotations
 
@@ -37,6 +37,8 @@ COMMANDS = {
     "endpoint-promote": "mlops_cli.deploy_commands",
     "lineage": "mlops_cli.governance",
     "which-model": "mlops_cli.governance",
+    "which-decision": "mlops_cli.governance",
+    "audit": "mlops_cli.governance",
     "reproduce": "mlops_cli.governance",
     "run-local": "mlops_cli.run_local",
     "pipeline": "mlops_cli.pipeline_commands",
@@ -48,6 +50,7 @@ COMMANDS = {
 EXTRA_OF_MODULE = {
     "boto3": "cli", "botocore": "cli", "aws_lambda_powertools": "cli",
     "numpy": "ml", "pandas": "ml", "sklearn": "ml", "xgboost": "ml", "scipy": "ml",
+    "pyarrow": "parquet",
 }
 OWN_PACKAGES = ("mlops_cli", "mlops_constructs", "pipeline_code", "stacks")
 

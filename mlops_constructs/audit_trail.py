@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 from aws_cdk import ArnFormat, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
@@ -26,6 +27,18 @@ _STACK_STATUSES = [
 ]
 
 
+@dataclass(frozen=True)
+class RemoteEndpoint:
+    """An endpoint stack in a stage account: its events arrive on the governance bus, and the writer reads its
+    serving state through ``reader_role_name`` in that account."""
+
+    stack_name: str
+    endpoint_name: str
+    account: str
+    region: str
+    reader_role_name: str
+
+
 class AuditTrail(Construct):
     """Records who registered, approved, trained and deployed which model, and when, in an append-only table.
 
@@ -46,6 +59,11 @@ class AuditTrail(Construct):
             package lacks lineage; default none (the alarms still notify the topic ``alarm_topic``).
         key_pending_window_days: KMS deletion window; default 30.
         key_rotation_days: KMS rotation period; default 365.
+        remote_endpoints: endpoint stacks in other (stage) accounts; default none. With any, the trail gets the
+            governance event bus ``governance_bus_name``, whose policy admits PutEvents from exactly those
+            accounts, and rules on it for their endpoint and stack events.
+        governance_bus_name: name of that bus; default ``governance`` (the stack passes
+            ``contracts.governance_bus_name(prefix)``).
     """
 
     def __init__(
@@ -59,8 +77,11 @@ class AuditTrail(Construct):
         alarm_emails: Sequence[str] = (),
         key_pending_window_days: int = 30,
         key_rotation_days: int = 365,
+        remote_endpoints: Sequence[RemoteEndpoint] = (),
+        governance_bus_name: str = "governance",
     ) -> None:
         super().__init__(scope, construct_id)
+        self.remote_endpoints = list(remote_endpoints)
         if not model_package_groups:
             raise ValueError(f"AuditTrail {construct_id}: model_package_groups is empty; give at least one group")
         self.endpoint_stacks = dict(endpoint_stacks or {})
@@ -121,6 +142,7 @@ class AuditTrail(Construct):
         self.writer.function.add_environment("AUDIT_TABLE", self.table.table_name)
         self._grant_writer(stack, model_package_groups, build_pipelines)
         self._add_rules(stack, model_package_groups, build_pipelines)
+        self.bus = self._add_governance_bus(governance_bus_name) if self.remote_endpoints else None
         self._add_alarms(alarm_emails)
 
     @property
@@ -222,6 +244,40 @@ class AuditTrail(Construct):
                                                   *(events.Match.prefix(a) for a in stack_arns)),
                                                   "status-details": {"status": _STACK_STATUSES}}),
                                           targets=[target]))
+
+    def _add_governance_bus(self, name: str) -> events.EventBus:
+        """Stage accounts forward their endpoint and endpoint-stack events here; the writer reads each endpoint
+        through the audit role deployed with its stage."""
+        remote = self.remote_endpoints
+        accounts = sorted({r.account for r in remote})
+        bus = events.EventBus(self, "Bus", event_bus_name=name,
+                              description="Audit events forwarded from the stage accounts")
+        bus.add_to_resource_policy(iam.PolicyStatement(
+            sid="StageAccountsForwardAuditEvents", actions=["events:PutEvents"], resources=[bus.event_bus_arn],
+            principals=[iam.AccountPrincipal(a) for a in accounts]))
+        target = targets.LambdaFunction(self.writer.function, retry_attempts=4, max_event_age=Duration.hours(6),
+                                        dead_letter_queue=self.writer.dead_letter_queue)
+        events.Rule(self, "RemoteEndpointRule", event_bus=bus, description="Stage accounts' endpoint state changes",
+                    event_pattern=events.EventPattern(
+                        source=["aws.sagemaker"], detail_type=[audit_schema.DETAIL_ENDPOINT], account=accounts,
+                        detail={"EndpointName": sorted({r.endpoint_name for r in remote})}),
+                    targets=[target])
+        partition = Stack.of(self).partition
+        stack_arns = [f"arn:{partition}:cloudformation:{r.region}:{r.account}:stack/{r.stack_name}/"
+                      for r in sorted(remote, key=lambda r: r.stack_name)]
+        events.Rule(self, "RemoteEndpointStackRule", event_bus=bus, description="Stage accounts' endpoint stacks",
+                    event_pattern=events.EventPattern(
+                        source=["aws.cloudformation"], detail_type=[audit_schema.DETAIL_STACK], account=accounts,
+                        detail={"stack-id": events.Match.any_of(*(events.Match.prefix(a) for a in stack_arns)),
+                                "status-details": {"status": _STACK_STATUSES}}),
+                    targets=[target])
+        readers = {r.endpoint_name: {"role": f"arn:{partition}:iam::{r.account}:role/{r.reader_role_name}",
+                                     "region": r.region} for r in remote}
+        self.writer.function.add_environment("ENDPOINT_READERS", json.dumps(readers, sort_keys=True))
+        self.writer.role.add_to_principal_policy(iam.PolicyStatement(
+            sid="ReadStageEndpoints", actions=["sts:AssumeRole"],
+            resources=sorted({v["role"] for v in readers.values()})))
+        return bus
 
     def _add_alarms(self, emails: Sequence[str]) -> None:
         """A gap in the trail is a compliance finding: alarm on dead letters, writer errors and skipped events."""

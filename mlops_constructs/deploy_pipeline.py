@@ -35,6 +35,7 @@ from mlops_constructs.model_build_ci import (
     codebuild_default_grant_rules,
     source_object_key,
 )
+from mlops_constructs.model_lifecycle import LifecycleRecorder
 from mlops_constructs.nag import acknowledge, wildcard_rule
 from mlops_constructs.platform_function import PlatformFunction
 from mlops_constructs.rule_targets import TopicTarget
@@ -46,6 +47,7 @@ TEST_BUILDSPEC = "buildspecs/deploy-test.yml"
 VERIFY_BUILDSPEC = "buildspecs/deploy-verify.yml"
 PACKAGE_VARIABLE = "ModelPackageArn"  # V2 pipeline variable set by the trigger; "latest" = newest approved
 PACKAGE_EVENT = "SageMaker Model Package State Change"
+SERVING_PACKAGES_OUTPUT = "ModelPackageArns"  # endpoint stack output: every package the endpoint serves
 IDEMPOTENCY_WINDOW = Duration.days(7)
 
 @dataclass(frozen=True)
@@ -172,6 +174,8 @@ class ModelDeployPipeline(Construct):
 
         self.verify_project = self._verify_project(model_name, config_dir, prod)
         staging_action = self._deploy_action(staging, resolved, package_arns, key)
+        self.lifecycle = LifecycleRecorder(self, "Lifecycle", model_package_group_name=model_package_group_name,
+                                           pipeline_name=self.pipeline_name, key=key)
         # Stage accounts trust the pipeline's role by name to assume their deploy-action roles.
         pipeline_role = iam.Role(
             self, "PipelineServiceRole", role_name=pipeline_role_name(model_name),
@@ -203,7 +207,9 @@ class ModelDeployPipeline(Construct):
                         "EXPECTED_CONFIG": codebuild.BuildEnvironmentVariable(
                             value=f"#{{{_namespace(staging)}.EndpointConfigName}}"),
                         "MODEL_PACKAGE_ARN": codebuild.BuildEnvironmentVariable(
-                            value="#{Resolve.MODEL_PACKAGE_ARN}")})]),
+                            value="#{Resolve.MODEL_PACKAGE_ARN}")}),
+                    self.lifecycle.action("RecordStagingPassed", "staging-passed",
+                                          package="#{Resolve.MODEL_PACKAGE_ARN}", run_order=2)]),
                 codepipeline.StageProps(stage_name="Approve", actions=[actions.ManualApprovalAction(
                     action_name="PromoteToProd", notification_topic=topic,
                     additional_information=f"#{{Resolve.MODEL_PACKAGE_ARN}} passed the integration tests on "
@@ -214,7 +220,11 @@ class ModelDeployPipeline(Construct):
                 codepipeline.StageProps(stage_name="VerifyProd", actions=[actions.CodeBuildAction(
                     action_name="EndpointCheck", project=self.verify_project, input=self.source.output,
                     environment_variables={"EXPECTED_CONFIG": codebuild.BuildEnvironmentVariable(
-                        value=f"#{{{_namespace(prod)}.EndpointConfigName}}")})]),
+                        value=f"#{{{_namespace(prod)}.EndpointConfigName}}")}),
+                    # Production/Running only once prod is verified (a silent rollback fails EndpointCheck).
+                    self.lifecycle.action("RecordProdRunning", "prod-running", package="#{Resolve.MODEL_PACKAGE_ARN}",
+                                          serving=f"#{{{_namespace(prod)}.{SERVING_PACKAGES_OUTPUT}}}",
+                                          run_order=2)]),
             ],
         )
         self.failed_rule = self.pipeline.on_state_change(
@@ -224,6 +234,7 @@ class ModelDeployPipeline(Construct):
                 f"{self.pipeline_name} execution {events.EventField.from_path('$.detail.execution-id')} failed; "
                 "see the pipeline's failed action (a VerifyProd failure means prod rolled back).")))
         self._trigger(model_package_group_name, topic, key)
+        self.lifecycle.acknowledge_invoke_roles(self.pipeline)
         depend_on_policy_only(self.pipeline, self.pipeline.role)
         self._acknowledge_generated_policies(artifact_bucket, {staging.stage: staging.stack_name,
                                                                prod.stage: prod.stack_name})

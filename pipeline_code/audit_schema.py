@@ -134,6 +134,13 @@ def package_record(event: dict, package: dict, recorded_at: str) -> dict:
         "lineage": lineage_metadata(package.get("CustomerMetadataProperties")),
     })
     record["lineage_missing"] = [key for key in LINEAGE_KEYS if key not in record["lineage"]]
+    cycle = package.get("ModelLifeCycle") or {}
+    if cycle:  # SageMaker's ModelLifeCycle as it stood after this change (see pipeline_code.model_lifecycle)
+        record.update({"lifecycle_stage": cycle.get("Stage", ""), "lifecycle_status": cycle.get("StageStatus", ""),
+                       "lifecycle_description": cycle.get("StageDescription", "")})
+    card = package.get("ModelCard") or {}
+    if card.get("ModelCardStatus"):
+        record["model_card_status"] = card["ModelCardStatus"]
     return record
 
 
@@ -195,8 +202,13 @@ def serving_from(endpoint: dict | None, config: dict | None, models: dict[str, d
 
 
 def endpoint_records(event: dict, endpoint_name: str, status: str, actor: str, endpoint: dict | None,
-                     serving: list[dict], recorded_at: str) -> list[dict]:
-    """The endpoint record plus one deployment record per serving package (so a package lists its endpoints)."""
+                     serving: list[dict], recorded_at: str, pending: list[dict] | None = None) -> list[dict]:
+    """The endpoint record plus one deployment record per serving package (so a package lists its endpoints).
+
+    ``pending`` is what an update in progress is deploying (``serving_from`` of the endpoint's
+    ``PendingDeploymentSummary`` config); while it bakes, traffic may reach either, so ``mlops which-decision``
+    names both for a request in that window. Default none.
+    """
     stack_status = status.split(":", 1)[1] if status.startswith("stack:") else ""
     record = _envelope(event, KIND_ENDPOINT, endpoint_pk(endpoint_name), recorded_at)
     record.update({
@@ -209,6 +221,10 @@ def endpoint_records(event: dict, endpoint_name: str, status: str, actor: str, e
         "actor": actor,
         "serving": serving,
     })
+    if pending:
+        record["pending"] = pending
+        record["pending_endpoint_config_name"] = ((endpoint or {}).get("PendingDeploymentSummary") or {}).get(
+            "EndpointConfigName", "")
     records = [record]
     for package_arn in sorted({s["model_package_arn"] for s in serving if s["model_package_arn"]}):
         deployment = _envelope(event, KIND_DEPLOYMENT, package_pk(package_arn), recorded_at)

@@ -136,3 +136,34 @@ ENV_CATEGORICAL_INPUT = "CATEGORICAL_INPUT"  # drift detector: how captured cate
 CATEGORICAL_NAMES, CATEGORICAL_CODES = "names", "codes"  # raw records (default) or encoder.json codes
 REJECTION_REASONS = ("empty_body", "missing_column", "extra_column", "non_numeric", "unseen_category",
                      "malformed", "unsupported_content_type", "unsupported_accept")
+
+# Model lifecycle: SageMaker's ModelLifeCycle (Stage, StageStatus) on each model package. The build pipeline sets
+# the first at registration; the CD pipeline's lifecycle recorder sets the others (see pipeline_code.model_lifecycle).
+LIFECYCLE_REGISTERED = ("Registered", "GatesPassed")
+LIFECYCLE_STAGING_PASSED = ("Staging", "Passed")
+LIFECYCLE_PROD_RUNNING = ("Production", "Running")
+LIFECYCLE_PROD_REPLACED = ("Production", "Replaced")
+LIFECYCLE_STAGES = ("Registered", "Staging", "Production")  # every Stage this platform sets
+
+# Model cards: the evaluate step writes the card's evaluation_details (JSON text) under this key of
+# evaluation.json; the RegisterModel step splices it into the ModelCard it attaches to the package.
+MODEL_CARD_EVALUATION_PATH = "model_card_evaluation"
+MODEL_CARD_STATUS = "PendingReview"  # machine-filled at registration; the steward reviews it with the approval
+
+
+# Audit across accounts: stage accounts forward endpoint events to the tooling account's governance bus; the
+# audit writer reads the endpoint's serving state through a role deployed with the stage.
+def governance_bus_name(prefix: str) -> str:
+    """The tooling account's governance event bus: ``<prefix>-governance``."""
+    return f"{prefix}-governance"
+
+
+def audit_reader_role_name(endpoint: str) -> str:
+    """The role in a stage account that the audit writer assumes to describe the endpoint: ``<endpoint>-audit``."""
+    return f"{endpoint}-audit"
+
+
+def audit_forward_role_name(endpoint: str) -> str:
+    """The EventBridge role in a stage account that forwards the endpoint's audit events: ``<endpoint>-audit-forward``
+    (under ``<model>-*``, like every role the endpoint stack creates)."""
+    return f"{endpoint}-audit-forward"

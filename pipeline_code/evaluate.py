@@ -27,7 +27,7 @@ import pandas as pd
 import xgboost as xgb
 from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, precision_score, recall_score, roc_auc_score
 
-from pipeline_code import drift_stats, packaging, serving
+from pipeline_code import drift_stats, model_card, packaging, serving
 from pipeline_code.common import (
     EXACT_FLOATS,
     PROTECTED_PREFIX,
@@ -37,7 +37,7 @@ from pipeline_code.common import (
     run_cli,
     write_json,
 )
-from pipeline_code.contracts import BASELINE_FILE, EVALUATION_FILE, MODEL_SHA256_KEY
+from pipeline_code.contracts import BASELINE_FILE, EVALUATION_FILE, MODEL_CARD_EVALUATION_PATH, MODEL_SHA256_KEY
 
 MODEL_FILE = "xgboost-model"
 TEST_SCORES_FILE = "test_scores.csv"  # one score per test row, formatted as the served model formats it
@@ -199,6 +199,7 @@ def evaluate(spec: dict, booster: xgb.Booster, test: pd.DataFrame, baseline: dri
         verdict["champion_package_arn"] = champion_arn
     body = {"binary_classification_metrics": quality, "decision_threshold": threshold, "test_rows": len(y),
             "bias": bias_metrics(y, scores, threshold, attributes), "champion": verdict}
+    body[MODEL_CARD_EVALUATION_PATH] = model_card.evaluation_details_json(body)
     scored = drift_stats.Baseline(baseline.features, drift_stats.feature_baseline("prediction", scores, False),
                                   baseline.row_count)
     return body, scored

@@ -5,12 +5,13 @@ from aws_cdk import App, Environment, Tags, Validations
 from cdk_nag import AwsSolutionsChecks, NIST80053R5Checks
 
 from mlops_constructs.config import PlatformConfig
+from pipeline_code import contracts
 from stacks.deploy_wiring import deploy_targets
 from stacks.endpoint_stack import EndpointStack
 from stacks.governance_stack import GovernanceStack
 from stacks.model_stack import ModelStack
 from stacks.monitoring_wiring import MONITORED_STAGE, monitor_functions
-from stacks.stage_access_stack import StageAccessStack, stage_access_stack_name
+from stacks.stage_access_stack import AuditForwarding, StageAccessStack, stage_access_stack_name
 
 
 def stack_name(config: PlatformConfig, model_name: str) -> str:
@@ -41,7 +42,11 @@ def build_app(config: PlatformConfig, app: App | None = None, *, nag: bool = Tru
                     StageAccessStack(app, stage_access_stack_name(target.stack_name), model=model, stage=stage,
                                      endpoint_stack_name=target.stack_name, tooling_account=platform.tooling.account,
                                      integration_test=stage == "staging", deploy_check=stage == "prod", env=env,
-                                     monitors=monitor_functions(model) if stage == MONITORED_STAGE else None)
+                                     monitors=monitor_functions(model) if stage == MONITORED_STAGE else None,
+                                     audit_forwarding=AuditForwarding(
+                                         account=platform.tooling.account, region=platform.tooling.region,
+                                         bus_name=contracts.governance_bus_name(platform.prefix),
+                                         writer_role_prefix=f"{platform.prefix}-governance-"))
     GovernanceStack(app, f"{platform.prefix}-governance", platform=platform, models=config.models,
                     env=tooling)
     for key, value in sorted(platform.tags.items()):

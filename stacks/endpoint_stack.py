@@ -5,7 +5,7 @@ passes in a template-configuration file (see ``mlops_cli.deploy_commands``).
 """
 from __future__ import annotations
 
-from aws_cdk import CfnOutput, CfnParameter, DefaultStackSynthesizer, Stack, Tags
+from aws_cdk import CfnOutput, CfnParameter, DefaultStackSynthesizer, Fn, Stack, Tags
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
@@ -13,6 +13,7 @@ from aws_cdk import aws_sns as sns
 from constructs import Construct
 
 from mlops_constructs.config import ModelConfig
+from mlops_constructs.deploy_pipeline import SERVING_PACKAGES_OUTPUT
 from mlops_constructs.guarded_endpoint import (
     GuardedEndpoint,
     ScalingSpec,
@@ -120,6 +121,9 @@ class EndpointStack(Stack):
         Tags.of(self).add("mlops:stage", stage)
         CfnOutput(self, "EndpointName", value=self.endpoint.endpoint.attr_endpoint_name)
         CfnOutput(self, OUTPUT_ENDPOINT_CONFIG, value=self.endpoint.endpoint_config.attr_endpoint_config_name)
+        # Every package this endpoint serves (the CD pipeline's lifecycle recorder marks them Production/Running).
+        CfnOutput(self, SERVING_PACKAGES_OUTPUT, value=Fn.join(",", [package.value_as_string] + (
+            [champion.value_as_string] if champion else [])))
 
     def _param(self, name: str, description: str, pattern: str | None = None) -> CfnParameter:
         return CfnParameter(self, name, type="String", description=description, allowed_pattern=pattern,

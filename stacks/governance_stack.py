@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from aws_cdk import CfnOutput, Stack
 from constructs import Construct
 
-from mlops_constructs.audit_trail import AuditTrail
+from mlops_constructs.audit_trail import AuditTrail, RemoteEndpoint
 from mlops_constructs.config import ModelConfig, PlatformSettings
 from pipeline_code import contracts
 from stacks.endpoint_stack import endpoint_stack_name
@@ -20,6 +20,20 @@ def endpoint_stacks(platform: PlatformSettings, models: Sequence[ModelConfig]) -
         if model.deployment.mode in ("realtime", "serverless")
         for stage in platform.stages
     }
+
+
+def remote_endpoints(platform: PlatformSettings, models: Sequence[ModelConfig]) -> list[RemoteEndpoint]:
+    """Endpoint stacks deployed to stage accounts other than the tooling account."""
+    return [
+        RemoteEndpoint(stack_name=endpoint_stack_name(platform.prefix, model.name, stage),
+                       endpoint_name=contracts.endpoint_name(model.name, stage), account=settings.account,
+                       region=settings.region,
+                       reader_role_name=contracts.audit_reader_role_name(contracts.endpoint_name(model.name, stage)))
+        for model in models
+        if model.deployment.mode in ("realtime", "serverless")
+        for stage, settings in platform.stages.items()
+        if settings.account and settings.account != platform.tooling.account
+    ]
 
 
 class GovernanceStack(Stack):
@@ -49,6 +63,8 @@ class GovernanceStack(Stack):
             alarm_emails=list(platform.notifications.emails),
             key_pending_window_days=platform.kms.pending_window_days,
             key_rotation_days=platform.kms.rotation_period_days,
+            remote_endpoints=remote_endpoints(platform, models),
+            governance_bus_name=contracts.governance_bus_name(platform.prefix),
         )
         CfnOutput(self, "AuditTableName", value=self.audit.table_name,
                   description="Pass to `mlops lineage|which-model` as --table or MLOPS_AUDIT_TABLE")

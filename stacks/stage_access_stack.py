@@ -6,6 +6,8 @@ from the repository holds none, and the role that deploys it cannot create or ch
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from aws_cdk import Stack, Tags
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
@@ -36,6 +38,18 @@ from stacks.endpoint_stack import captures_data, serving_repository_arn
 ALARM_EVENT = "CloudWatch Alarm State Change"
 
 
+@dataclass(frozen=True)
+class AuditForwarding:
+    """Where a stage in its own account sends its audit events: the tooling account's governance bus
+    (``account``, ``region``, ``bus_name``), and which tooling-account roles may read the endpoint (IAM role names
+    starting ``writer_role_prefix``: the governance stack's roles)."""
+
+    account: str
+    region: str
+    bus_name: str
+    writer_role_prefix: str
+
+
 def stage_access_stack_name(endpoint_stack_name: str) -> str:
     return f"{endpoint_stack_name}-access"
 
@@ -63,6 +77,10 @@ class StageAccessStack(Stack):
       account describe the endpoint, its config, models and packages through it; trusted by those two roles.
     - An EventBridge rule that forwards the endpoint's alarm state changes to the tooling account's default bus,
       where the model stack publishes them to the model's topic.
+    - With ``audit_forwarding``: two rules that forward the endpoint's state changes and the endpoint stack's
+      statuses to the tooling account's governance bus through ``<endpoint>-audit-forward`` (EventBridge), and
+      ``<endpoint>-audit``, through which the governance stack's audit writer describes the endpoint, its configs
+      and models.
 
     Props:
         model: validated model config; realtime or serverless (required).
@@ -73,11 +91,14 @@ class StageAccessStack(Stack):
         deploy_check: add the post-deploy check role; default ``False``.
         monitors: names of the tooling account's monitor functions (``drift_detector``, ``quality_monitor``)
             that read this endpoint; default none (no monitor-read role).
+        audit_forwarding: the governance bus and audit writer of the tooling account; default none (no audit
+            forwarding and no audit role).
     """
 
     def __init__(self, scope: Construct, construct_id: str, *, model: ModelConfig, stage: str,
                  endpoint_stack_name: str, tooling_account: str, integration_test: bool = False,
-                 deploy_check: bool = False, monitors: list[str] | None = None, **kwargs) -> None:
+                 deploy_check: bool = False, monitors: list[str] | None = None,
+                 audit_forwarding: AuditForwarding | None = None, **kwargs) -> None:
         super().__init__(scope, construct_id,
                          description=f"Roles of model {model.name}'s {stage} endpoint in this account", **kwargs)
         endpoint = contracts.endpoint_name(model.name, stage)
@@ -117,6 +138,8 @@ class StageAccessStack(Stack):
                                                             resource="event-bus", resource_name="default")))])
         acknowledge(alarms_home, "EventBridge's role for the cross-account target holds one inline events:PutEvents "
                     "on the tooling account's default bus.", "NIST.800.53.R5-IAMNoInlinePolicy")
+        if audit_forwarding:
+            self._forward_audit_events(endpoint, endpoint_stack_name, audit_forwarding)
         Tags.of(self).add("mlops:model", model.name)
         Tags.of(self).add("mlops:stage", stage)
 
@@ -206,3 +229,47 @@ class StageAccessStack(Stack):
         acknowledge(role, "The test policy is inline so that it belongs to this role alone.",
                     "NIST.800.53.R5-IAMNoInlinePolicy")
         return role
+
+    def _forward_audit_events(self, endpoint: str, endpoint_stack_name: str, audit: AuditForwarding) -> None:
+        """The audit trail across accounts: the endpoint's state changes and its stack's statuses go to the
+        governance bus; the audit writer reads the endpoint's serving state through ``<endpoint>-audit``."""
+        bus = events.EventBus.from_event_bus_arn(
+            self, "GovernanceBus",
+            f"arn:{self.partition}:events:{audit.region}:{audit.account}:event-bus/{audit.bus_name}")
+        role = iam.Role(self, "AuditForwardRole", role_name=contracts.audit_forward_role_name(endpoint),
+                        description=f"EventBridge forwards {endpoint}'s audit events",
+                        assumed_by=iam.ServicePrincipal("events.amazonaws.com", conditions={
+                            "StringEquals": {"aws:SourceAccount": self.account}}))
+        forward = targets.EventBus(bus, role=role)
+        events.Rule(self, "AuditForwardEndpointRule", description=f"{endpoint} state changes to the governance bus",
+                    event_pattern=events.EventPattern(
+                        source=["aws.sagemaker"], detail_type=["SageMaker Endpoint State Change"],
+                        detail={"EndpointName": [endpoint]}),
+                    targets=[forward])
+        events.Rule(self, "AuditForwardStackRule",
+                    description=f"{endpoint_stack_name} statuses to the governance bus",
+                    event_pattern=events.EventPattern(
+                        source=["aws.cloudformation"], detail_type=["CloudFormation Stack Status Change"],
+                        detail={"stack-id": events.Match.prefix(
+                            f"arn:{self.partition}:cloudformation:{self.region}:{self.account}:stack/"
+                            f"{endpoint_stack_name}/")}),
+                    targets=[forward])
+        acknowledge(role, "The forwarding policy (events:PutEvents on the governance bus) is inline so that it "
+                    "belongs to this role alone.", "NIST.800.53.R5-IAMNoInlinePolicy")
+        reader = iam.Role(
+            self, "AuditReaderRole", role_name=contracts.audit_reader_role_name(endpoint),
+            description=f"The tooling account's audit writer describes {endpoint} and what it serves",
+            assumed_by=iam.AccountPrincipal(audit.account).with_conditions({"ArnLike": {
+                "aws:PrincipalArn": f"arn:{self.partition}:iam::{audit.account}:role/{audit.writer_role_prefix}*"}}))
+        reader.add_to_principal_policy(iam.PolicyStatement(
+            actions=["sagemaker:DescribeEndpoint"],
+            resources=[self.format_arn(service="sagemaker", resource="endpoint", resource_name=endpoint)]))
+        configs_and_models = [self.format_arn(service="sagemaker", resource="endpoint-config", resource_name="*"),
+                              self.format_arn(service="sagemaker", resource="model", resource_name="*")]
+        reader.add_to_principal_policy(iam.PolicyStatement(
+            actions=["sagemaker:DescribeEndpointConfig", "sagemaker:DescribeModel"], resources=configs_and_models))
+        acknowledge(reader, "CloudFormation names the endpoint configs and models at deploy time; the audit role "
+                    "only describes them, in this account and region.",
+                    *wildcard_rules(reader, configs_and_models))
+        acknowledge(reader, "The audit read policy is inline so that it belongs to this role alone.",
+                    "NIST.800.53.R5-IAMNoInlinePolicy")

@@ -101,7 +101,8 @@ def make_venv(path: Path, extras: set[str]) -> Path:
 def venvs(tmp_path_factory) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("extras")
     return {name: make_venv(root / name, extras) for name, extras in (("base", set()), ("cli", {"cli"}),
-                                                                       ("ml", {"ml"}))}
+                                                                       ("ml", {"ml"}),
+                                                                       ("cli-parquet", {"cli", "parquet"}))}
 
 
 def mlops(python: Path, *args, cwd=ROOT) -> subprocess.CompletedProcess:
@@ -139,6 +140,10 @@ def test_base_install_runs_the_config_commands_and_names_the_extra_for_the_rest(
     assert_refused(mlops(python, "lineage", "arn:aws:sagemaker:eu-west-1:111111111111:model-package/m/1"), "cli")
     assert_refused(mlops(python, "pipeline", "start", "--model", "hr-attrition"), "cli")
     assert_refused(mlops(python, "endpoint-promote", "--endpoint", "e", "--weights", "a=1"), "cli")
+    assert_refused(mlops(python, "which-decision", "--endpoint", "e", "--inference-id", "i", "--table", "t",
+                         "--bucket", "b"), "cli")
+    assert_refused(mlops(python, "audit", "export", "--from", "2026-05-01", "--to", "2026-05-31",
+                         "--out", tmp_path / "may.csv", "--table", "t"), "cli")
 
 
 def test_base_install_imports_every_construct_and_stack(venvs):
@@ -155,10 +160,23 @@ def test_cli_extra_reaches_aws_in_every_aws_command(venvs):
     for args in (["lineage", "arn:aws:sagemaker:eu-west-1:111111111111:model-package/m/1"],
                  ["which-model", "--endpoint", "m-prod", "--at", "2026-11-30T12:00:00Z", "--table", "audit"],
                  ["pipeline", "start", "--model", "employee-attrition"],
-                 ["endpoint-promote", "--endpoint", "m-prod", "--weights", "a=1"]):
+                 ["endpoint-promote", "--endpoint", "m-prod", "--weights", "a=1"],
+                 ["which-decision", "--endpoint", "m-prod", "--inference-id", "i-1", "--table", "audit",
+                  "--bucket", "data"],
+                 ["audit", "export", "--from", "2026-05-01", "--to", "2026-05-31", "--out", "/nonexistent/may.csv",
+                  "--table", "audit"]):
         result = mlops(python, *args)
         assert result.returncode == 1 and "Traceback" not in result.stderr, (args, result.stderr)
         assert "credentials" in result.stderr.lower() and "pip install" not in result.stderr, (args, result.stderr)
+
+
+def test_parquet_export_needs_the_parquet_extra_and_says_so_before_reading_the_table(venvs, tmp_path):
+    args = ["audit", "export", "--from", "2026-05-01", "--to", "2026-05-31", "--out", tmp_path / "may.parquet",
+            "--table", "audit"]
+    assert_refused(mlops(venvs["cli"], *args), "parquet")
+    result = mlops(venvs["cli-parquet"], *args)
+    assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
+    assert "credentials" in result.stderr.lower() and "pip install" not in result.stderr, result.stderr
 
 
 def test_ml_extra_runs_the_build_steps_locally(venvs, tmp_path):
@@ -196,7 +214,8 @@ def _raw_records(out: Path, rows: int) -> Path:
 
 
 def test_requirement_files_pin_what_the_extras_declare():
-    """requirements.txt pins the base and synth extra; requirements-dev.txt adds cli and ml (make setup-dev)."""
+    """requirements.txt pins the base and synth extra; requirements-dev.txt adds cli, ml and parquet (make
+    setup-dev)."""
     def pinned(path: Path) -> set[str]:
         names = set()
         for line in path.read_text().splitlines():
@@ -207,7 +226,7 @@ def test_requirement_files_pin_what_the_extras_declare():
 
     synth, dev = pinned(ROOT / "requirements.txt"), pinned(ROOT / "requirements-dev.txt")
     declared = {extra: {canonicalize_name(Requirement(r).name) for r in PYPROJECT["optional-dependencies"][extra]}
-                for extra in ("synth", "cli", "ml")}
+                for extra in ("synth", "cli", "ml", "parquet")}
     base = {canonicalize_name(Requirement(r).name) for r in PYPROJECT["dependencies"]}
     assert base | declared["synth"] <= synth
-    assert declared["cli"] | declared["ml"] <= dev
+    assert declared["cli"] | declared["ml"] | declared["parquet"] <= dev

@@ -28,10 +28,10 @@ def test_stages_and_actions_run_in_deployment_order(example_app):
         ("Source", [("Source", "S3")]),
         ("Resolve", [("ResolveAndSynth", "CodeBuild")]),
         ("DeployStaging", [("Deploy", "CloudFormation")]),
-        ("IntegrationTest", [("EndpointTest", "CodeBuild")]),
+        ("IntegrationTest", [("EndpointTest", "CodeBuild"), ("RecordStagingPassed", "Lambda")]),
         ("Approve", [("PromoteToProd", "Manual")]),
         ("DeployProd", [("Deploy", "CloudFormation")]),
-        ("VerifyProd", [("EndpointCheck", "CodeBuild")]),
+        ("VerifyProd", [("EndpointCheck", "CodeBuild"), ("RecordProdRunning", "Lambda")]),
     ]
     assert props["PipelineType"] == "V2"
     assert [(v["Name"], v["DefaultValue"]) for v in props["Variables"]] == [("ModelPackageArn", "latest")]

@@ -84,3 +84,22 @@ def test_events_that_are_not_approvals_of_this_model_are_skipped_not_deployed(tr
     result = module.handler(event, Context())  # no stubbed response: any pipeline start would raise
     assert reason in result["skipped"]
     stub.assert_no_pending_responses()
+
+
+@pytest.mark.parametrize("stage", ["Staging", "Production"])
+def test_a_lifecycle_update_of_a_deployed_package_does_not_deploy_it_again(trigger, stage):
+    module, stub = trigger
+    event = _event()
+    event["detail"]["ModelLifeCycle"] = {"Stage": stage, "StageStatus": "Replaced"}
+    result = module.handler(event, Context())  # no start_pipeline_execution response is stubbed
+    assert "the package was deployed before" in result["skipped"]
+    stub.assert_no_pending_responses()
+
+
+def test_an_approval_of_a_freshly_registered_package_deploys(trigger):
+    module, stub = trigger
+    stub.add_response("start_pipeline_execution", {"pipelineExecutionId": "exec-1"},
+                      module.start_request("fraud-detection-deploy", PACKAGE))
+    event = _event()
+    event["detail"]["ModelLifeCycle"] = {"Stage": "Registered", "StageStatus": "GatesPassed"}
+    assert module.handler(event, Context())["execution"] == "exec-1"

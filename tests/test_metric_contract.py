@@ -295,29 +295,26 @@ def retrain_trigger(env: dict) -> list[dict]:
 
 def lifecycle_recorder(env: dict) -> list[dict]:
     """A CodePipeline job recording that a package of the group passed staging."""
-    sagemaker = boto3.client("sagemaker")
     group = env["MODEL_PACKAGE_GROUP"]
+    sagemaker = boto3.client("sagemaker")
     sagemaker.create_model_package_group(ModelPackageGroupName=group)
-    arn = sagemaker.create_model_package(
-        ModelPackageGroupName=group, ModelApprovalStatus="Approved",
-        InferenceSpecification={"Containers": [{"Image": "img"}], "SupportedContentTypes": ["text/csv"],
-                                "SupportedResponseMIMETypes": ["text/csv"]})["ModelPackageArn"]
-    parameters = json.dumps({"transition": "staging-passed", "package": arn, "execution": "exec-1"})
+    arn = sagemaker.create_model_package(ModelPackageGroupName=group, InferenceSpecification={
+        "Containers": [{"Image": "img", "ModelDataUrl": "s3://artifacts/model.tar.gz"}],
+        "SupportedContentTypes": ["text/csv"], "SupportedResponseMIMETypes": ["text/csv"]})["ModelPackageArn"]
+    parameters = {"transition": "staging-passed", "package": arn, "execution": "exec-1"}
     return [{"CodePipeline.job": {"id": "job-1", "data": {"actionConfiguration": {"configuration": {
-        "UserParameters": parameters}}}}}]
+        "FunctionName": "recorder", "UserParameters": json.dumps(parameters)}}}}}]
 
 
 class _JobResults:
-    """CodePipeline's job-result calls (moto has none): records them."""
-
-    def __init__(self) -> None:
-        self.calls: list[str] = []
+    """CodePipeline's job-result calls (moto has no CodePipeline job API). The recorder reports a failed update
+    to CodePipeline instead of raising: here that failure is raised, so a scenario that no longer fits is named."""
 
     def put_job_success_result(self, **_) -> None:
-        self.calls.append("success")
+        pass
 
-    def put_job_failure_result(self, **_) -> None:
-        self.calls.append("failure")
+    def put_job_failure_result(self, *, failureDetails: dict, **_) -> None:
+        raise RuntimeError(f"the job failed: {failureDetails['message']}")
 
 
 SCENARIOS: dict[str, Callable[[dict], list[dict]]] = {f.__name__: f for f in (

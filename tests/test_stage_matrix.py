@@ -135,7 +135,8 @@ def test_stage_alarms_reach_the_model_topic(app_name, request):
             assert all("AlarmName" not in a["Properties"] and "AlarmActions" not in a["Properties"]
                        for a in alarms.values())
             access = app.templates[f"{name}-access"]
-            (forward,) = _resources(access, "AWS::Events::Rule").values()
+            (forward,) = [r for r in _resources(access, "AWS::Events::Rule").values()
+                          if r["Properties"]["EventPattern"]["source"] == ["aws.cloudwatch"]]
             assert forward["Properties"]["EventPattern"]["detail"] == {"alarmName": [{"prefix": f"{name}-"}]}
             tooling = contexts[f"mlops-{model}"]
             assert [render(t["Arn"], access, ctx) for t in forward["Properties"]["Targets"]] == [

@@ -6,6 +6,8 @@ with ``attribute_not_exists`` so nothing is overwritten: a redelivered event is 
 Environment:
     AUDIT_TABLE: the audit table name (required).
     ENDPOINT_STACKS: JSON object, CloudFormation stack name -> endpoint it deploys; default ``{}``.
+    ENDPOINT_READERS: JSON object, endpoint in a stage account -> {"role": ARN, "region": region} of the audit
+        role deployed with that stage, assumed to describe the endpoint; default ``{}`` (every endpoint is local).
 """
 from __future__ import annotations
 
@@ -59,9 +61,11 @@ def records_for(event: dict) -> list[dict]:
         return [schema.execution_record(event, execution, _parameters(arn), _now())]
     if detail_type in (schema.DETAIL_ENDPOINT, schema.DETAIL_STACK):
         name, status, actor = schema.endpoint_name_of(event, _endpoint_stacks())
-        endpoint, config, models = _describe_serving(name)
+        client = _sagemaker_for(name)
+        endpoint, config, models = _describe_serving(name, client)
         serving = schema.serving_from(endpoint, config, models)
-        return schema.endpoint_records(event, name, status, actor, endpoint, serving, _now())
+        pending = _describe_pending(endpoint, client)
+        return schema.endpoint_records(event, name, status, actor, endpoint, serving, _now(), pending=pending)
     raise schema.BadEvent(f"unsupported detail-type {detail_type!r}; expected one of "
                           f"{[schema.DETAIL_PACKAGE, schema.DETAIL_EXECUTION, schema.DETAIL_ENDPOINT, schema.DETAIL_STACK]}")
 
@@ -83,9 +87,21 @@ def _parameters(execution_arn: str) -> dict[str, str]:
             for p in page.get("PipelineParameters", [])}
 
 
-def _describe_serving(endpoint_name: str) -> tuple[dict | None, dict | None, dict[str, dict]]:
+def _sagemaker_for(endpoint_name: str):
+    """SageMaker in the endpoint's account: through its stage's audit role when it lives in another account."""
+    reader = json.loads(os.environ.get("ENDPOINT_READERS") or "{}").get(endpoint_name)
+    if not reader:
+        return _sagemaker()
+    credentials = boto3.client("sts").assume_role(RoleArn=reader["role"],
+                                                  RoleSessionName="mlops-audit-writer")["Credentials"]
+    return boto3.client("sagemaker", region_name=reader["region"], aws_access_key_id=credentials["AccessKeyId"],
+                        aws_secret_access_key=credentials["SecretAccessKey"],
+                        aws_session_token=credentials["SessionToken"])
+
+
+def _describe_serving(endpoint_name: str, client=None) -> tuple[dict | None, dict | None, dict[str, dict]]:
     """The endpoint as it is now (after a rollback: on its old config), its config and its models."""
-    client = _sagemaker()
+    client = client or _sagemaker()
     try:
         endpoint = client.describe_endpoint(EndpointName=endpoint_name)
     except ClientError as error:
@@ -96,6 +112,24 @@ def _describe_serving(endpoint_name: str) -> tuple[dict | None, dict | None, dic
     variants = list(config.get("ProductionVariants") or []) + list(config.get("ShadowProductionVariants") or [])
     names = sorted({v["ModelName"] for v in variants if v.get("ModelName")})
     return endpoint, config, {name: client.describe_model(ModelName=name) for name in names}
+
+
+def _describe_pending(endpoint: dict | None, client=None) -> list[dict]:
+    """What an update in progress deploys (the endpoint's ``PendingDeploymentSummary``); empty when none."""
+    pending_config = ((endpoint or {}).get("PendingDeploymentSummary") or {}).get("EndpointConfigName")
+    if not pending_config:
+        return []
+    client = client or _sagemaker()
+    try:
+        config = client.describe_endpoint_config(EndpointConfigName=pending_config)
+    except ClientError as error:
+        if error.response["Error"]["Code"] != "ValidationException":
+            raise
+        logger.warning("pending endpoint config no longer exists", extra={"config": pending_config})
+        return []
+    variants = list(config.get("ProductionVariants") or []) + list(config.get("ShadowProductionVariants") or [])
+    names = sorted({v["ModelName"] for v in variants if v.get("ModelName")})
+    return schema.serving_from(endpoint, config, {name: client.describe_model(ModelName=name) for name in names})
 
 
 def write(records: list[dict]) -> int:

@@ -65,6 +65,9 @@ def approval_message(detail: dict, metrics: dict[str, float] | None, region: str
     for key, value in sorted((detail.get("CustomerMetadataProperties") or {}).items()):
         lines.append(f"{key}: {value}")
     lines.append(f"Review: {console_link(region, arn)}")
+    card_status = (detail.get("ModelCard") or {}).get("ModelCardStatus")
+    lines.append(f"Model card{f' ({card_status})' if card_status else ''}: {console_link(region, arn)} "
+                 "(Model card tab: intended use, data version, evaluation and bias results, gate thresholds, limits)")
     return _subject(f"{group} v{version} pending approval"), "\n".join(lines)
 
 

@@ -19,8 +19,12 @@ from aws_lambda_powertools.utilities.idempotency import (
     idempotent_function,
 )
 
+from pipeline_code import contracts
+
 PIPELINE_VARIABLE = "ModelPackageArn"  # the V2 pipeline variable the Resolve stage reads
 METRIC_NAMESPACE = "MLOps/Deploy"
+# Lifecycle stages the CD pipeline sets once a package has been deployed.
+DEPLOYED_STAGES = (contracts.LIFECYCLE_STAGING_PASSED[0], contracts.LIFECYCLE_PROD_RUNNING[0])
 
 logger = Logger()
 metrics = Metrics(namespace=METRIC_NAMESPACE)
@@ -43,6 +47,13 @@ def approved_package(event: dict, group: str) -> str:
         raise SkippedEvent(f"package group {detail.get('ModelPackageGroupName')!r} is not {group!r}")
     if status != "Approved":
         raise SkippedEvent(f"approval status {status!r} is not 'Approved'")
+    stage = (detail.get("ModelLifeCycle") or {}).get("Stage")
+    if stage in DEPLOYED_STAGES:
+        # The CD pipeline's own lifecycle updates (staging passed, prod running, replaced) emit state changes of
+        # an approved package too; they must not deploy it again. Redeploy such a package by starting the
+        # pipeline with its ARN as the ModelPackageArn variable.
+        raise SkippedEvent(f"lifecycle stage {stage!r}: the package was deployed before; this is a lifecycle "
+                           "update, not an approval")
     if not isinstance(arn, str) or ":model-package/" not in arn:
         raise SkippedEvent(f"ModelPackageArn {arn!r} is not a model-package ARN")
     return arn

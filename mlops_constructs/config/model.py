@@ -62,6 +62,8 @@ class DataSettings(Strict):
         default_factory=list, description="Columns used for bias checks (need not be model features)."
     )
     max_null_fraction: Fraction = Field(0.05, description="Largest allowed null fraction in any feature column.")
+    notes: str = Field("", max_length=2048, description="Known limits of the data set (who and what it covers, "
+                                                        "gaps, label quality); the model card's caveats; default none.")
     columns: dict[str, ColumnRule] | None = Field(
         None, description="Optional per-column rules {column: {type, min, max, allowed}}; default none."
     )
@@ -389,6 +391,8 @@ class ModelConfig(Strict):
                       description="DNS-safe model name (lowercase, digits, hyphens; at most 32).")
     owner: str = Field(..., min_length=1, description="Team or steward email that owns the model.")
     description: str = Field("", max_length=1024)
+    intended_use: str = Field("", max_length=2048, description="What the model is for and not for; the model "
+                                                               "card's intended uses; default: the description.")
     problem_type: Literal["binary_classification"] = "binary_classification"
     data: DataSettings
     training: TrainingSettings = Field(default_factory=TrainingSettings)

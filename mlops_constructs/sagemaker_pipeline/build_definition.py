@@ -13,6 +13,7 @@ from mlops_constructs.config.model import QUALITY_METRICS, ModelConfig, is_insta
 from mlops_constructs.sagemaker_pipeline import code_bootstrap
 from mlops_constructs.sagemaker_pipeline import expressions as ex
 from mlops_constructs.sagemaker_pipeline import steps as st
+from mlops_constructs.sagemaker_pipeline.model_card import model_card
 from mlops_constructs.sagemaker_pipeline.step_images import StepImage
 from pipeline_code import contracts as c
 from pipeline_code.packaging import MODEL_ARCHIVE, serving_environment
@@ -266,6 +267,11 @@ class _Builder:
             "DriftCheckBaselines": {"ModelDataQuality": {"Statistics": {
                 "ContentType": "application/json", "S3Uri": self.evaluation_file_uri(c.BASELINE_FILE)}}},
             "CustomerMetadataProperties": metadata,
+            "ModelCard": model_card(model, model_data_url=self.model_data_url(), training_image=i.training_image,
+                                    config_hash=i.config_hash, hyperparameters=i.job_spec["hyperparameters"]),
+            "ModelLifeCycle": {"Stage": c.LIFECYCLE_REGISTERED[0], "StageStatus": c.LIFECYCLE_REGISTERED[1],
+                               "StageDescription": f"registered by {c.build_pipeline_name(model.name)} after "
+                                                   "its gates passed"},
         }
         return st.register_model_step("Register", arguments=arguments)
 
