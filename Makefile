@@ -80,7 +80,7 @@ lint: setup-dev
 	$(VENV)/bin/ruff check .
 
 clean:
-	rm -rf cdk.out .pytest_cache
+	rm -rf cdk.out .pytest_cache .diff
 
 # The served package inside the XGBoost framework container's serving library (sagemaker-containers, installed
 # without its stale pins and patched exactly as docker/3.0-5/final/Dockerfile.cpu patches it).

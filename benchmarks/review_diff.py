@@ -2,7 +2,8 @@
 
 In a temporary worktree of HEAD (so the real working tree is untouched), fraud-detection's AUC floor is raised from
 0.92 to 0.93, then ``python -m mlops_cli.review_diff --base HEAD`` runs there, exactly as ``make diff`` would.
-For scale, one ``cdk synth`` of the unchanged app runs in the same worktree. Target: the diff <= 30 s.
+For scale, one ``cdk synth`` of the unchanged app runs in the same worktree. The diff runs twice: cold, then with
+BASE's assembly cached in ``.diff/`` (as on a second ``make diff`` against the same base). Target: <= 30 s.
 """
 from __future__ import annotations
 
@@ -37,13 +38,16 @@ def main() -> None:
             synth_s, _ = timed([str(REPO / "node_modules/.bin/cdk"), "synth", "--no-lookups", "--no-notices",
                                 "--quiet", "--output", str(Path(tmp) / "synth.out")], tree)
             diff_s, report = timed([sys.executable, "-m", "mlops_cli.review_diff", "--base", "HEAD"], tree)
+            again_s, _ = timed([sys.executable, "-m", "mlops_cli.review_diff", "--base", "HEAD"], tree)
         finally:
             subprocess.run(["git", "worktree", "remove", "--force", str(tree)], cwd=REPO, capture_output=True,
                            check=False)
     summary = report.split("<details>", 1)[0].strip()
     print(summary)
-    print(f"\none cdk synth: {synth_s:.1f} s; make diff: {diff_s:.1f} s = {diff_s / synth_s:.2f}x one synth "
-          f"(target <= 30 s); load average {os.getloadavg()[0]:.1f}")
+    print(report.strip().splitlines()[-1])
+    print(f"\none cdk synth: {synth_s:.1f} s; make diff: {diff_s:.1f} s = {diff_s / synth_s:.2f}x one synth; "
+          f"again with BASE cached: {again_s:.1f} s = {again_s / synth_s:.2f}x (target <= 30 s); "
+          f"load average {os.getloadavg()[0]:.1f}")
 
 
 if __name__ == "__main__":

@@ -49,7 +49,7 @@ COMMANDS = {
 # Optional third-party modules and the pyproject extra that installs them.
 EXTRA_OF_MODULE = {
     "boto3": "cli", "botocore": "cli", "aws_lambda_powertools": "cli",
-    "numpy": "ml", "pandas": "ml", "sklearn": "ml", "xgboost": "ml", "scipy": "ml",
+    "numpy": "ml", "pandas": "ml", "sklearn": "ml", "xgboost": "ml", "scipy": "ml", "orjson": "ml",
     "pyarrow": "parquet",
 }
 OWN_PACKAGES = ("mlops_cli", "mlops_constructs", "pipeline_code", "stacks")

@@ -160,6 +160,8 @@ def test_cli_extra_reaches_aws_in_every_aws_command(venvs):
     for args in (["lineage", "arn:aws:sagemaker:eu-west-1:111111111111:model-package/m/1"],
                  ["which-model", "--endpoint", "m-prod", "--at", "2026-11-30T12:00:00Z", "--table", "audit"],
                  ["pipeline", "start", "--model", "employee-attrition"],
+                 ["reproduce", "arn:aws:sagemaker:eu-west-1:111111111111:model-package/m/1", "--dry-run"],
+                 ["endpoint-check", "--model", "fraud-detection", "--stage", "prod", "--expected-config", "c"],
                  ["endpoint-promote", "--endpoint", "m-prod", "--weights", "a=1"],
                  ["which-decision", "--endpoint", "m-prod", "--inference-id", "i-1", "--table", "audit",
                   "--bucket", "data"],
@@ -189,6 +191,7 @@ def test_ml_extra_runs_the_build_steps_locally(venvs, tmp_path):
     ran = mlops(python, "run-local", "hr-attrition", "--config-dir", tmp_path, "--data", ATTRITION,
                 "--out", tmp_path / "out", "--local-versions")  # the extra's versions, not the image's (make parity)
     assert ran.returncode == 0 and "gate passed" in ran.stdout, ran.stdout[-2000:] + ran.stderr[-2000:]
+    assert mlops(python, "drift", "--help").returncode == 0
     records = _raw_records(tmp_path / "out", rows=5)
     scored = mlops(python, "predict", "--model", tmp_path / "out", "--input", records)
     assert scored.returncode == 0, scored.stderr
