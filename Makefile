@@ -14,7 +14,7 @@ BASE ?= origin/main
 CDK := npx --no-install cdk
 MUTATION_JOBS ?= 2
 
-.PHONY: setup setup-dev synth test diff bench lint clean step-env parity picture mutation
+.PHONY: setup setup-dev synth test diff bench lint clean step-env parity container-check picture mutation
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -75,6 +75,7 @@ bench: setup-dev
 	$(PY) benchmarks/synth_scale.py
 	$(PY) benchmarks/local_pipeline.py
 	$(PY) benchmarks/drift.py
+	$(PY) benchmarks/serving.py
 
 # The README's architecture picture, rendered offline by the pinned D2 binary (tests/test_picture.py checks it).
 picture: setup-dev
@@ -91,3 +92,18 @@ lint: setup-dev
 
 clean:
 	rm -rf cdk.out .pytest_cache .diff mutants mutants-work
+
+# The served package inside the XGBoost framework container's serving library (sagemaker-containers, installed
+# without its stale pins and patched exactly as docker/3.0-5/final/Dockerfile.cpu patches it).
+CONTAINER_VENV := .venv-container
+CONTAINER_PYTHON ?= $(shell pyenv root 2>/dev/null)/versions/3.10.13/bin/python3.10
+$(CONTAINER_VENV)/.deps: requirements-container.txt
+	$(if $(wildcard $(CONTAINER_PYTHON)),$(CONTAINER_PYTHON),python3.10) -m venv $(CONTAINER_VENV)
+	$(CONTAINER_VENV)/bin/python -m pip install --quiet -r requirements-container.txt
+	$(CONTAINER_VENV)/bin/python -m pip install --quiet --no-deps sagemaker-containers==2.8.6.post2
+	sed -i 's/collections\.Mapping/collections.abc.Mapping/g' \
+		$(CONTAINER_VENV)/lib/python3.10/site-packages/sagemaker_containers/_mapping.py
+	touch $@
+
+container-check: $(CONTAINER_VENV)/.deps
+	PYTHONPATH=$(CURDIR) $(CONTAINER_VENV)/bin/python -m pytest tests/container -q -p no:cacheprovider

@@ -184,22 +184,39 @@ def encoder_for(sagemaker, s3, package_arn: str) -> dict:
                         {f.name: f.categories for f in baseline.features if f.kind == "categorical"})
 
 
-def score_cases(runtime, endpoint: str, matrix) -> list[float | None]:
+def score_cases(runtime, endpoint: str, rows: list[str]) -> list[float | None]:
     """Invoke the endpoint in batches of CSV rows; a failed or malformed batch yields None scores."""
     scores: list[float | None] = []
-    for start in range(0, len(matrix), BATCH_ROWS):
-        rows = matrix[start:start + BATCH_ROWS]
-        buffer = io.StringIO()
-        for row in rows:
-            buffer.write(",".join("" if math.isnan(value) else repr(float(value)) for value in row) + "\n")
+    for start in range(0, len(rows), BATCH_ROWS):
+        batch = rows[start:start + BATCH_ROWS]
         try:
             response = runtime.invoke_endpoint(EndpointName=endpoint, ContentType="text/csv", Accept="text/csv",
-                                               Body=buffer.getvalue().encode())
-            scores.extend(parse_scores(response["Body"].read().decode(), len(rows)))
-        except runtime.exceptions.ModelError as error:
+                                               Body="".join(batch).encode())
+            scores.extend(parse_scores(response["Body"].read().decode(), len(batch)))
+        except runtime.exceptions.ModelError as error:  # a 4xx from the served model arrives as ModelError
             print(f"batch at row {start} failed: {error}", file=sys.stderr)
-            scores.extend([None] * len(rows))
+            scores.extend([None] * len(batch))
     return scores
+
+
+def case_rows(frame, model, sagemaker, s3, package_arn: str) -> list[str]:
+    """The known cases as CSV request rows: raw records in training feature order (the served model encodes
+    them), or encoded with the package's encoding for a custom image declared ``input: encoded``."""
+    from pipeline_code import encoding
+
+    image = model.training.image
+    if image is not None and image.input == "encoded":
+        matrix = encoding.encode(frame, encoder_for(sagemaker, s3, package_arn))
+        return [",".join("" if math.isnan(v) else repr(float(v)) for v in row) + "\n" for row in matrix]
+    features = model.data.features
+    if isinstance(features, str):  # all_but_label: the case file's columns, in file order
+        features = [c for c in frame.columns if c != model.data.label]
+    missing = [f for f in features if f not in frame.columns]
+    if missing:
+        raise CheckFailed(f"the known cases lack feature columns {missing}")
+    buffer = io.StringIO()
+    frame[features].to_csv(buffer, header=False, index=False)
+    return buffer.getvalue().splitlines(keepends=True)
 
 
 def endpoint_test(args, sagemaker, runtime, s3, endpoint_sagemaker=None) -> list[str]:
@@ -210,8 +227,6 @@ def endpoint_test(args, sagemaker, runtime, s3, endpoint_sagemaker=None) -> list
     """
     import pandas as pd
 
-    from pipeline_code import encoding
-
     model = _load_model(args.config_dir, args.model)
     endpoint = contracts.endpoint_name(model.name, args.stage)
     described = (endpoint_sagemaker or sagemaker).describe_endpoint(EndpointName=endpoint)
@@ -219,11 +234,11 @@ def endpoint_test(args, sagemaker, runtime, s3, endpoint_sagemaker=None) -> list
     cases = model.deployment.known_cases
     if cases is None:
         return lines + ["no known cases configured: recall not checked"]
-    frame = pd.read_csv(args.config_dir / cases.file, dtype={model.data.label: str})
+    frame = pd.read_csv(args.config_dir / cases.file, dtype={c: str for c in [model.data.label,
+                                                                              *model.data.categorical]})
     if model.data.label not in frame.columns:
         raise CheckFailed(f"{cases.file} has no label column {model.data.label!r}")
-    matrix = encoding.encode(frame, encoder_for(sagemaker, s3, args.package_arn))
-    scores = score_cases(runtime, endpoint, matrix)
+    scores = score_cases(runtime, endpoint, case_rows(frame, model, sagemaker, s3, args.package_arn))
     result = recall_on_cases(frame[model.data.label].astype(str).tolist(), scores,
                              positive_class=model.data.positive_class,
                              threshold=model.quality_gate.decision_threshold)

@@ -5,6 +5,7 @@ baseline or capture paths. Files are read in bounded pieces, so memory stays fla
 """
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 from pathlib import Path
@@ -23,8 +24,10 @@ def register(subparsers) -> None:
     parser.add_argument("--metric", default="psi", choices=sorted(SCORERS), help="score that decides drift")
     parser.add_argument("--threshold", type=float, default=0.2, help="score above which a feature drifted")
     parser.add_argument("--min-samples", type=int, default=500, help="fewer rows give no verdict")
-    parser.add_argument("--categorical-names", action="store_true",
-                        help="payloads hold category names, not the model-input codes of encoder.json")
+    parser.add_argument("--categorical-codes", action="store_true",
+                        help="payloads hold the encoder.json codes of categoricals (a custom image with input: "
+                             "encoded); default: category names, as the served model takes them")
+    parser.add_argument("--categorical-names", action="store_true", help=argparse.SUPPRESS)  # now the default
     parser.add_argument("--json", action="store_true", help="print the full report as JSON")
     parser.set_defaults(func=run)
 
@@ -56,7 +59,7 @@ def run(args) -> int:
     except (BaselineError, FileNotFoundError) as exc:
         print(f"mlops drift: {exc}", file=sys.stderr)
         return 2
-    window = DriftWindow(baseline, categorical_codes=not args.categorical_names)
+    window = DriftWindow(baseline, categorical_codes=args.categorical_codes)
     for path in files:
         with path.open("rb") as stream:
             window.add_stream(stream)

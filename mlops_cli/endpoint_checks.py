@@ -57,8 +57,15 @@ class RecallResult:
 
 
 def parse_scores(body: str, expected: int) -> list[float | None]:
-    """Scores from a CSV response (one per line or comma-separated); unparseable ones become None."""
-    tokens = [t.strip() for t in SCORE_SEPARATORS.split(body.strip())] if body.strip() else []
+    """Scores from a CSV response: one ``score,label`` row per case (the served model), else one score per line or
+    comma-separated; unparseable ones become None."""
+    lines = body.strip().splitlines() if body.strip() else []
+    if expected > 1 and len(lines) == expected:
+        tokens = [line.split(",")[0].strip() for line in lines]
+    elif expected == 1 and len(lines) == 1 and line_is_score_and_label(lines[0]):
+        tokens = [lines[0].split(",")[0].strip()]
+    else:
+        tokens = [t.strip() for t in SCORE_SEPARATORS.split(body.strip())] if body.strip() else []
     if len(tokens) != expected:
         return [None] * expected
     scores: list[float | None] = []
@@ -68,6 +75,11 @@ def parse_scores(body: str, expected: int) -> list[float | None]:
         except ValueError:
             scores.append(None)
     return scores
+
+
+def line_is_score_and_label(line: str) -> bool:
+    parts = line.split(",")
+    return len(parts) == 2 and parts[1].strip() in ("0", "1")
 
 
 def recall_on_cases(labels: list[str], scores: list[float | None], *, positive_class: str,

@@ -20,6 +20,7 @@ COMMAND_MODULES = [
     "mlops_cli.pipeline_commands",
     "mlops_cli.drift",
     "mlops_cli.init_model",
+    "mlops_cli.predict",
 ]
 
 # Which module registers each command, so that running one imports only that module. A command missing here
@@ -42,6 +43,7 @@ COMMANDS = {
     "run-local": "mlops_cli.run_local",
     "pipeline": "mlops_cli.pipeline_commands",
     "drift": "mlops_cli.drift",
+    "predict": "mlops_cli.predict",
 }
 
 # Optional third-party modules and the pyproject extra that installs them.

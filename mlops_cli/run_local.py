@@ -32,12 +32,14 @@ from pipeline_code import evaluate, preprocess, train, validate
 from pipeline_code.code_bundle import build_code_zip
 from pipeline_code.common import DataError, write_json
 from pipeline_code.contracts import BASELINE_FILE, DATA_VERSION_FILE, EVALUATION_FILE
+from pipeline_code.evaluate import TEST_SCORES_FILE
 from pipeline_code.gate import describe_failures, evaluate_gates
 
 PIPELINE_CODE_DIR = Path(evaluate.__file__).resolve().parent
 RUN_FILE = "run.json"
 
 EXIT_PASSED, EXIT_BAD_INPUT, EXIT_GATE_FAILED = 0, 2, 3
+SERVED_DIR = "served"  # OUT/served/model.tar.gz: the model as the endpoint serves it (``mlops predict --model OUT``)
 
 
 def register(subparsers) -> None:
@@ -108,7 +110,8 @@ def _steps(spec_path: Path, data_dir: Path, work: Path) -> list:
         ("train", train.main, ["--train", prep / "train", "--validation", prep / "validation",
                                "--model-dir", work / "model"]),
         ("evaluate", evaluate.main, ["--model", work / "model", "--test", prep / "test",
-                                     "--baseline", prep / "baseline", "--output", work / "evaluate"]),
+                                     "--baseline", prep / "baseline", "--output", work / "evaluate",
+                                     "--encoder", prep / "encoder", "--package", work / SERVED_DIR]),
     ]
 
 
@@ -156,7 +159,8 @@ def run_pipeline(model_name: str, config_dir, data, out, seed: int | None = None
     if not data.is_file():
         echo(f"bad input: --data {data}: no such file", file=sys.stderr)
         return EXIT_BAD_INPUT
-    for stale in ("model", "baseline", "encoder", EVALUATION_FILE, "gate.json", RUN_FILE, "work"):
+    for stale in ("model", "baseline", "encoder", SERVED_DIR, EVALUATION_FILE, TEST_SCORES_FILE, "gate.json", RUN_FILE,
+                  "work"):
         target = out / stale
         shutil.rmtree(target) if target.is_dir() else target.unlink(missing_ok=True)
     work = out / "work"
@@ -184,6 +188,8 @@ def run_pipeline(model_name: str, config_dir, data, out, seed: int | None = None
     (out / "baseline").mkdir()
     shutil.copyfile(work / "evaluate" / BASELINE_FILE, out / "baseline" / BASELINE_FILE)
     shutil.copyfile(work / "evaluate" / EVALUATION_FILE, out / EVALUATION_FILE)
+    shutil.copyfile(work / "evaluate" / TEST_SCORES_FILE, out / TEST_SCORES_FILE)
+    shutil.copytree(work / SERVED_DIR, out / SERVED_DIR)
     write_json(out / "gate.json", verdict)
     write_json(out / RUN_FILE, {
         "model": model.name, "config_hash": config.config_hash(model.name), "seed": spec["seed"],

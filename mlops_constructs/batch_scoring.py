@@ -20,9 +20,12 @@ from mlops_constructs.config.model import INSTANCE_TYPE, is_instance_store
 from mlops_constructs.nag import acknowledge
 from mlops_constructs.serving_role import serving_role
 
-# Scoring files: CSV without header, first column a record ID (e.g. the employee ID), then the model's features
-# in training order. The ID is dropped before the model and joined back to its score in the output.
-SCORE_COLUMNS = [("record_id", "string"), ("score", "double")]
+# Scoring files: the raw extract as the source system writes it: a header row, then one record per line: a record
+# ID (e.g. the employee ID), then the model's features in training order with category names as in the data. The
+# ID is dropped before the model (InputFilter) and joined back (JoinSource) to the served model's ``score,label``
+# (pipeline_code.serving answers the header row with ``score,label``); OutputFilter keeps ID, score and label.
+SCORE_COLUMNS = [("record_id", "string"), ("score", "double"), ("label", "int")]
+DATA_PROCESSING = {"InputFilter": "$[1:]", "JoinSource": "Input", "OutputFilter": "$[0,-2,-1]"}
 PARTITION = "month"  # output under <output_prefix>month=yyyy-MM/, projected by Athena
 MAX_JOB = Duration.hours(6)
 
@@ -36,7 +39,8 @@ class BatchScoring(Construct):
     ``s3://<data bucket>/<output_prefix>month=<yyyy-MM>/``, deletes the model, and notifies ``topic`` on any
     failure. A Glue table with partition projection exposes the scores to Athena.
 
-    Input files hold one record per line, no header: ``record_id,<features...>``; outputs hold ``record_id,score``.
+    Input files are raw extracts with a header row: ``<id>,<features...>`` (category names as in the data);
+    outputs hold a header and ``<id>,score,label`` rows (``SCORE_COLUMNS``; Athena skips the header).
 
     Props:
         model_name: model name; names the state machine, schedule, Glue database (required).
@@ -126,7 +130,7 @@ class BatchScoring(Construct):
                                     "AssembleWith": "Line", "Accept": "text/csv", "KmsKeyId": key.key_arn},
                 "TransformResources": {"InstanceType": instance_type, "InstanceCount": instance_count,
                                        **({} if is_instance_store(instance_type) else {"VolumeKmsKeyId": key.key_arn})},
-                "DataProcessing": {"InputFilter": "$[1:]", "JoinSource": "Input", "OutputFilter": "$[0,-1]"},
+                "DataProcessing": dict(DATA_PROCESSING),
                 "Tags": [{"Key": "mlops:model", "Value": model_name}],
             },
             "ResultSelector": {"status.$": "$.TransformJobStatus", "output.$": "$.TransformOutput.S3OutputPath"},
@@ -209,10 +213,10 @@ class BatchScoring(Construct):
             self, "Scores", catalog_id=stack.account, database_name=self.database_name,
             table_input=glue.CfnTable.TableInputProperty(
                 name=self.table_name, table_type="EXTERNAL_TABLE",
-                description="Monthly batch scores: record_id, score; partition month (yyyy-MM)",
+                description="Monthly batch scores: record_id, score, label; partition month (yyyy-MM)",
                 partition_keys=[glue.CfnTable.ColumnProperty(name=PARTITION, type="string")],
                 parameters={
-                    "classification": "csv", "projection.enabled": "true",
+                    "classification": "csv", "skip.header.line.count": "1", "projection.enabled": "true",
                     f"projection.{PARTITION}.type": "date", f"projection.{PARTITION}.format": "yyyy-MM",
                     f"projection.{PARTITION}.range": "2020-01,NOW", f"projection.{PARTITION}.interval": "1",
                     f"projection.{PARTITION}.interval.unit": "MONTHS",

@@ -25,6 +25,11 @@ SCALING_ROLE = f"aws-service-role/{SCALING_SERVICE}/AWSServiceRoleForApplication
 AUTOSCALING_WRITES = ("application-autoscaling:RegisterScalableTarget", "application-autoscaling:DeregisterScalableTarget",
                       "application-autoscaling:PutScalingPolicy", "application-autoscaling:DeleteScalingPolicy",
                       "application-autoscaling:PutScheduledAction", "application-autoscaling:DeleteScheduledAction")
+# What CloudFormation calls for the endpoint's log group and its metric filter (GuardedEndpoint count_rejections):
+# the registry's create/read/update handler permissions for the properties set (KMS, retention, tags).
+ENDPOINT_LOG_ACTIONS = ("logs:CreateLogGroup", "logs:PutRetentionPolicy", "logs:AssociateKmsKey", "logs:TagResource",
+                        "logs:UntagResource", "logs:ListTagsForResource", "logs:GetDataProtectionPolicy",
+                        "logs:PutMetricFilter", "logs:DescribeMetricFilters", "logs:DeleteMetricFilter")
 
 
 def deploy_role_name(endpoint_name: str) -> str:
@@ -72,6 +77,11 @@ def variant_dashboard_name(endpoint_name: str) -> str:
     return f"{endpoint_name}-variants"
 
 
+def endpoint_log_group_name(endpoint_name: str) -> str:
+    """The log group SageMaker writes an endpoint's container output to."""
+    return f"/aws/sagemaker/Endpoints/{endpoint_name}"
+
+
 def role_arn(stack: Stack, name: str, account: str | None = None) -> str:
     return stack.format_arn(service="iam", region="", account=account or stack.account, resource="role",
                             resource_name=name)
@@ -108,7 +118,7 @@ def endpoint_serving_role(
     role = serving_role(
         scope, construct_id, description=f"Serves models behind endpoint {endpoint_name}",
         role_name=contracts.serving_role_name(endpoint_name), key=key, image_repository_arns=image_repository_arns,
-        log_group_name=f"/aws/sagemaker/Endpoints/{endpoint_name}",
+        log_group_name=endpoint_log_group_name(endpoint_name),
         reads=[(artifact_bucket, ARTIFACT_OBJECTS)],
         writes=[(capture_bucket, f"{contracts.CAPTURE_PREFIX}/")] if capture_bucket else [],
         resource_account=resource_account,
@@ -168,6 +178,11 @@ def add_endpoint_deploy_policy(
         # Target-tracking policies are validated against their metric (no resource-level permissions).
         ("ScalingMetrics", ["cloudwatch:GetMetricData"], ["*"]),
         ("EndpointVolumeKey", ["kms:CreateGrant", "kms:DescribeKey"], [key_arn]),
+        ("EndpointLogs", list(ENDPOINT_LOG_ACTIONS),
+         [arn("logs", "log-group", endpoint_log_group_name(endpoint_name), sep=True),
+          arn("logs", "log-group", f"{endpoint_log_group_name(endpoint_name)}:*", sep=True)]),
+        ("DescribeLogs", ["logs:DescribeLogGroups", "logs:DescribeResourcePolicies", "logs:DescribeIndexPolicies"],
+         ["*"]),
     ]
     for sid, actions, resources in statements:
         role.add_to_principal_policy(iam.PolicyStatement(sid=sid, actions=actions, resources=resources))

@@ -10,13 +10,14 @@ from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cw_actions
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
+from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sagemaker as sagemaker
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
 from mlops_constructs.config.model import is_instance_store
-from mlops_constructs.endpoint_access import endpoint_serving_role, variant_dashboard_name
+from mlops_constructs.endpoint_access import endpoint_log_group_name, endpoint_serving_role, variant_dashboard_name
 from mlops_constructs.nag import acknowledge
 from pipeline_code import contracts
 
@@ -122,6 +123,12 @@ class GuardedEndpoint(Construct):
             rollback alarm when exceeded in every one of ``error_minutes`` consecutive minutes; default 0.05.
         error_minutes: consecutive minutes the error rate must exceed ``max_error_rate``; default 3.
         max_latency_p99: p99 ModelLatency that trips the rollback alarm; default 1 second.
+        count_rejections: the model answers bad requests 4xx and logs each (``pipeline_code.serving``): own the
+            endpoint's log group (``/aws/sagemaker/Endpoints/<endpoint>``, KMS, one year, retained), count the
+            logged rejections per Model and Reason (``contracts.METRIC_REJECTED_REQUESTS``) with a metric filter,
+            and alarm on each variant's ``Invocation4XXErrors``; default False.
+        max_rejected_requests: 4XX responses per variant in 5 minutes that raise the rejection alarm (a
+            notification, not a rollback: a bad client is not a bad model); default 10.
 
     A dashboard ``<endpoint>-variants`` shows invocations, 5XX errors and p99 latency per production variant.
     """
@@ -152,6 +159,8 @@ class GuardedEndpoint(Construct):
         max_error_rate: float = 0.05,
         error_minutes: int = 3,
         max_latency_p99: Duration | None = None,
+        count_rejections: bool = False,
+        max_rejected_requests: int = 10,
     ) -> None:
         super().__init__(scope, construct_id)
         self.endpoint_name, self.model_name = endpoint_name, model_name
@@ -224,6 +233,13 @@ class GuardedEndpoint(Construct):
         if scaling and not serverless:
             for variant in self.variants:
                 self._autoscale(variant, scaling)
+        self.rejection_alarms: list[cloudwatch.Alarm] = []
+        if count_rejections:
+            self.log_group = self._rejection_metrics(key)
+            self.endpoint.node.add_dependency(self.log_group)  # SageMaker then writes into the group we own
+            self.rejection_alarms = self._rejection_alarms(max_rejected_requests)
+            for alarm in self.rejection_alarms if alarm_topic else []:  # else forwarded like the rollback alarms
+                alarm.add_alarm_action(cw_actions.SnsAction(alarm_topic))
         self.dashboard = self._variant_dashboard()
 
     def _execution_role(self, artifacts: s3.IBucket, key: kms.IKey, repositories: list[str],
@@ -297,6 +313,33 @@ class GuardedEndpoint(Construct):
                 comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
                 treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING))
         return alarms
+
+    def _rejection_metrics(self, key: kms.IKey) -> logs.LogGroup:
+        """The endpoint's log group, and a metric filter turning each logged rejection into a count."""
+        log_group = logs.LogGroup(
+            self, "Logs", log_group_name=endpoint_log_group_name(self.endpoint_name), encryption_key=key,
+            retention=logs.RetentionDays.ONE_YEAR, removal_policy=RemovalPolicy.RETAIN)
+        logs.MetricFilter(
+            self, "RejectedRequests", log_group=log_group,
+            filter_pattern=logs.FilterPattern.string_value(
+                f"$.{contracts.REJECTION_EVENT_FIELD}", "=", contracts.REJECTION_EVENT),
+            metric_namespace=contracts.METRIC_NAMESPACE, metric_name=contracts.METRIC_REJECTED_REQUESTS,
+            metric_value="1", unit=cloudwatch.Unit.COUNT,
+            dimensions={contracts.DIM_MODEL: f"$.{contracts.DIM_MODEL}", contracts.DIM_REASON: f"$.{contracts.DIM_REASON}"})
+        return log_group
+
+    def _rejection_alarms(self, max_rejected: int) -> list[cloudwatch.Alarm]:
+        """SageMaker counts every 4xx the container answers in Invocation4XXErrors, per variant."""
+        return [cloudwatch.Alarm(
+            self, f"Rejections{_pascal(v.name)}",
+            alarm_description=f"Requests to {self.endpoint_name}/{v.name} rejected (4XX); the reasons are in "
+                              f"{contracts.METRIC_NAMESPACE} {contracts.METRIC_REJECTED_REQUESTS} by Reason",
+            metric=cloudwatch.Metric(namespace="AWS/SageMaker", metric_name="Invocation4XXErrors", statistic="Sum",
+                                     period=Duration.minutes(5),
+                                     dimensions_map={"EndpointName": self.endpoint_name, "VariantName": v.name}),
+            threshold=max_rejected, evaluation_periods=1,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING) for v in self.variants]
 
     def _deployment_config(self) -> sagemaker.CfnEndpoint.DeploymentConfigProperty:
         shift = self.traffic_shift

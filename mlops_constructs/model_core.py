@@ -135,12 +135,24 @@ class ModelCore(Construct):
         principals = [iam.AccountPrincipal(a) for a in account_ids]
         self.artifact_bucket.grant_read(iam.CompositePrincipal(*principals), f"{ARTIFACT_PREFIX}/*")
 
-    def allow_stage_endpoint(self, serving_role_arn: str, deploy_role_arn: str) -> None:
+    def allow_stage_endpoint(self, serving_role_arn: str, deploy_role_arn: str,
+                             log_group_name: str | None = None) -> None:
         """A stage account's endpoint uses the key: its deploy role creates the grant SageMaker needs for the
         endpoint's volumes, its serving role decrypts artifacts and encrypts capture, both only through
         SageMaker or S3 (``kms:ViaService``). The principal is the account, narrowed to the role by
-        ``aws:PrincipalArn``: KMS rejects key policies naming roles that do not exist yet."""
+        ``aws:PrincipalArn``: KMS rejects key policies naming roles that do not exist yet.
+
+        ``log_group_name`` (default none): the endpoint stack's own log group in that account, which CloudWatch
+        Logs encrypts with the key (scoped by the log group's ARN as encryption context)."""
         account, region = serving_role_arn.split(":")[4], Stack.of(self).region
+        if log_group_name:
+            self.key.add_to_resource_policy(iam.PolicyStatement(
+                principals=[iam.ServicePrincipal(f"logs.{region}.amazonaws.com")],
+                actions=["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"],
+                resources=["*"],
+                conditions={"ArnEquals": {"kms:EncryptionContext:aws:logs:arn": Stack.of(self).format_arn(
+                    service="logs", account=account, resource="log-group", resource_name=log_group_name,
+                    arn_format=ArnFormat.COLON_RESOURCE_NAME)}}))
         services = [f"sagemaker.{region}.amazonaws.com", f"s3.{region}.amazonaws.com"]
         self.key.add_to_resource_policy(iam.PolicyStatement(
             actions=["kms:Decrypt", "kms:GenerateDataKey"], principals=[iam.AccountPrincipal(account)],

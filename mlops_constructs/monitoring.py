@@ -68,6 +68,8 @@ class ModelMonitoring(Construct):
             its config, models and packages; default none (the endpoint runs in this account). The monitors'
             roles are then named ``<model>-drift-detector`` and ``<model>-quality-monitor``, which that role
             trusts. Capture data is read here either way: endpoints write it to this account's data bucket.
+        categorical_codes: captured categoricals are encoder.json codes (a custom image with ``input: encoded``),
+            not names; default False.
     """
 
     def __init__(
@@ -90,6 +92,7 @@ class ModelMonitoring(Construct):
         pipeline_name: str | None = None,
         variants: list[str] | None = None,
         endpoint_role_arn: str | None = None,
+        categorical_codes: bool = False,
     ) -> None:
         super().__init__(scope, construct_id)
         if settings.drift is None and settings.quality is None:
@@ -102,6 +105,7 @@ class ModelMonitoring(Construct):
         self.model_name, self.endpoint_name = model_name, endpoint_name
         self._data_bucket, self._key, self._topic = data_bucket, key, topic
         self._endpoint_role_arn = endpoint_role_arn
+        self._categorical_codes = categorical_codes
         self.period = schedule_period(settings.schedule)
         self.schedule = events.Schedule.expression(settings.schedule)
         self.drift_function = self.quality_function = self.drift_fanout = None
@@ -188,7 +192,9 @@ class ModelMonitoring(Construct):
         fn = self._scheduled(
             "DriftDetector", contracts.SERVICE_DRIFT_DETECTOR, f"Data and prediction drift of {self.endpoint_name}",
             {"DRIFT_METRIC": drift.metric, "DRIFT_THRESHOLD": str(drift.threshold),
-             "MIN_SAMPLES": str(drift.min_samples)}, memory_size=2048, timeout=Duration.minutes(10),
+             "MIN_SAMPLES": str(drift.min_samples),
+             contracts.ENV_CATEGORICAL_INPUT: contracts.CATEGORICAL_CODES if self._categorical_codes
+             else contracts.CATEGORICAL_NAMES}, memory_size=2048, timeout=Duration.minutes(10),
         )
         self._grant_read(fn.role, artifact_bucket, f"{BASELINES_PREFIX}/")
         self.drift_function = fn

@@ -113,11 +113,14 @@ def deploy_role() -> tuple[Wildcard, ...]:
                   "cloudwatch:TagResource", "cloudwatch:UntagResource", "cloudwatch:ListTagsForResource"),
                  arn("cloudwatch", "alarm:{name}-*"),
                  "The endpoint stack's alarms are named under its stack name, with generated suffixes."),
-        Wildcard(("iam:CreateRole", "iam:DeleteRole", "iam:GetRole", "iam:PassRole", "iam:PutRolePolicy",
-                  "iam:GetRolePolicy", "iam:DeleteRolePolicy", "iam:TagRole", "iam:UntagRole",
-                  "iam:UpdateRoleDescription"),
-                 arn("iam", "role/{name}-*", region=False),
-                 "The serving role is named under the endpoint name; PassRole only to SageMaker (condition)."),
+        Wildcard(("logs:DescribeLogGroups", "logs:DescribeResourcePolicies", "logs:DescribeIndexPolicies"), "*",
+                 "The CloudFormation handlers of AWS::Logs::LogGroup call these Describe actions, which have no "
+                 "resource-level permissions."),
+        Wildcard(("logs:CreateLogGroup", "logs:PutRetentionPolicy", "logs:AssociateKmsKey", "logs:TagResource",
+                  "logs:UntagResource", "logs:ListTagsForResource", "logs:GetDataProtectionPolicy",
+                  "logs:PutMetricFilter", "logs:DescribeMetricFilters", "logs:DeleteMetricFilter"),
+                 arn("logs", "log-group:/aws/sagemaker/Endpoints/{name}:*"),
+                 "The endpoint's own log group, whose ARN as IAM matches it ends in :* (its streams)."),
     )
 
 

@@ -51,6 +51,8 @@ COMPARED = [
     ("model file", "model/xgboost-model", "model/xgboost-model"),
     ("evaluation", "evaluate/evaluation.json", "output/evaluation/evaluation.json"),
     ("prediction baseline", "evaluate/baseline.json", "output/evaluation/baseline.json"),
+    ("test scores", "evaluate/test_scores.csv", "output/evaluation/test_scores.csv"),
+    ("served model", "served/model.tar.gz", "output/served/model.tar.gz"),
 ]
 
 
@@ -218,11 +220,13 @@ def _run_sagemaker_side(model, spec, data, python, root: Path) -> Path:
     packed = training.train()
     prep = jobs["Preprocess"]
     jobs["Evaluate"].processing("Evaluate", {"model": packed, "test": prep.output("Preprocess", "test"),
-                                             "baseline": prep.output("Preprocess", "baseline")},
+                                             "baseline": prep.output("Preprocess", "baseline"),
+                                             "encoder": prep.output("Preprocess", "encoder")},
                                 drop_arguments=("--model-package-group",))
     # One view for the comparison, by the names in COMPARED.
     view = root / "view"
-    for what, target in (("Validate", "output/validation"), ("Evaluate", "output/evaluation")):
+    for what, target in (("Validate", "output/validation"), ("Evaluate", "output/evaluation"),
+                         ("Evaluate", "output/served")):
         shutil.copytree(jobs[what].root / target, view / target)
     for name in ("train", "test", "encoder", "baseline"):
         shutil.copytree(prep.output("Preprocess", name), view / "output" / name)

@@ -169,15 +169,25 @@ def _csv_rows(text: str) -> list[list[str]]:
     return [row for row in csv.reader(io.StringIO(text))] if text else [[]]
 
 
+# The served model answers CSV with ``score,label`` per row (pipeline_code.serving): only the score is a prediction.
+_SCORE_LABEL = re.compile(r"^([^,\n]*),[01]$", re.MULTILINE)
+
+
+def score_column(output: str) -> str:
+    """A CSV output with the score of each ``score,label`` row only; other outputs unchanged."""
+    return _SCORE_LABEL.sub(r"\1", output) if "," in output else output
+
+
 def _scores(kind: str, text: str) -> list[float]:
-    """Model scores from an output payload: CSV numbers, or JSON number(s) / {"predictions": [...]}."""
+    """Model scores from an output payload: CSV numbers (``score,label`` rows: the score), or JSON number(s) /
+    {"predictions": [...]} (objects: their ``score``)."""
     if kind == "json":
         body = _loads(text)
         if isinstance(body, dict):
             body = body.get("predictions", body.get("score"))
         body = body if isinstance(body, list) else [body]
         return [float(v["score"] if isinstance(v, dict) else v) for v in body]
-    return [float(v) for v in text.replace("\n", ",").split(",") if v.strip()]
+    return [float(v) for v in score_column(text).replace("\n", ",").split(",") if v.strip()]
 
 
 class CaptureDecoder:
@@ -264,6 +274,7 @@ class CaptureDecoder:
             small = [i for i, (p, o) in enumerate(zip(payloads, outputs)) if len(p) + len(o) <= self.max_record_bytes]
             malformed["too_large"] += len(payloads) - len(small)
             payloads, outputs, ids = ([seq[i] for i in small] for seq in (payloads, outputs, ids))
+        outputs = [score_column(o) for o in outputs]
         fast_inputs, fast_outputs = payloads, outputs
         if keep_ids:
             scored.extend((i, o) for i, p, o in zip(ids, payloads, outputs) if i and "\n" not in p.strip("\n"))

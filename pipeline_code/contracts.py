@@ -123,6 +123,20 @@ def bias_gate_path(metric: str) -> str:
 CHAMPION_PASSED_PATH = "champion.passed"  # 1.0 when the challenger is at least as good as the champion, else 0.0
 
 
+# Serving (pipeline_code.serving inside the framework container): the model artifact and rejected requests.
+SERVING_FILE = "serving.json"  # in model.tar.gz beside xgboost-model and encoder.json: threshold and model name
+SERVING_CODE_DIR = "code"  # model.tar.gz/code/: serve.py and the pipeline_code package the build ran
+SERVING_PROGRAM = "serve.py"
+ENV_ENDPOINT = "MLOPS_ENDPOINT"  # set on the endpoint's model, so rejection logs name the endpoint
+METRIC_REJECTED_REQUESTS = "RejectedRequests"  # per Model, Endpoint, Reason; from a log metric filter
+DIM_REASON = "Reason"
+REJECTION_EVENT_FIELD = "event"
+REJECTION_EVENT = "rejected_request"
+ENV_CATEGORICAL_INPUT = "CATEGORICAL_INPUT"  # drift detector: how captured categoricals arrive
+CATEGORICAL_NAMES, CATEGORICAL_CODES = "names", "codes"  # raw records (default) or encoder.json codes
+REJECTION_REASONS = ("empty_body", "missing_column", "extra_column", "non_numeric", "unseen_category",
+                     "malformed", "unsupported_content_type", "unsupported_accept")
+
 # Model lifecycle: SageMaker's ModelLifeCycle (Stage, StageStatus) on each model package. The build pipeline sets
 # the first at registration; the CD pipeline's lifecycle recorder sets the others (see pipeline_code.model_lifecycle).
 LIFECYCLE_REGISTERED = ("Registered", "GatesPassed")

@@ -47,9 +47,10 @@ def plan_batches(objects: dict[str, list[dict]], batch_bytes: int = BATCH_BYTES)
     return batches
 
 
-def count_batch(baseline: Baseline, streams: Iterable) -> dict:
-    """A child's work: every stream (one capture object each) counted into one window; its mergeable state."""
-    window = DriftWindow(baseline)
+def count_batch(baseline: Baseline, streams: Iterable, *, categorical_codes: bool = True) -> dict:
+    """A child's work: every stream (one capture object each) counted into one window; its mergeable state.
+    ``categorical_codes``: as ``DriftWindow``'s (categoricals arrive as encoder.json codes, not names)."""
+    window = DriftWindow(baseline, categorical_codes=categorical_codes)
     for stream in streams:
         window.add_stream(stream)
     return window.counts_state()

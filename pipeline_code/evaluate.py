@@ -1,11 +1,14 @@
 """Evaluate step: quality and bias at the decision threshold, champion comparison, prediction baseline.
 
 ``python3 -m pipeline_code.evaluate --spec S --model DIR --test DIR --baseline DIR --output DIR
-[--model-package-group NAME]``
+[--model-package-group NAME] [--encoder DIR --package DIR]``
 
 ``--model`` holds ``model.tar.gz`` (SageMaker training output) or ``xgboost-model``. Writes
 ``OUTPUT/evaluation.json`` (SageMaker model-quality format plus ``bias`` and ``champion``; paths in
-docs/model-build.md) and ``OUTPUT/baseline.json`` (the feature baseline plus the score distribution on test).
+docs/model-build.md), ``OUTPUT/baseline.json`` (the feature baseline plus the score distribution on test) and
+``OUTPUT/test_scores.csv`` (one score per test row, as the served model formats it). With ``--encoder`` (the
+preprocess step's ``encoder.json``) it also writes ``PACKAGE/model.tar.gz``, the served model
+(``pipeline_code.packaging``), and scores the test split through that package's loader.
 """
 from __future__ import annotations
 
@@ -24,7 +27,7 @@ import pandas as pd
 import xgboost as xgb
 from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, precision_score, recall_score, roc_auc_score
 
-from pipeline_code import drift_stats, model_card
+from pipeline_code import drift_stats, model_card, packaging, serving
 from pipeline_code.common import (
     EXACT_FLOATS,
     PROTECTED_PREFIX,
@@ -37,6 +40,7 @@ from pipeline_code.common import (
 from pipeline_code.contracts import BASELINE_FILE, EVALUATION_FILE, MODEL_CARD_EVALUATION_PATH, MODEL_SHA256_KEY
 
 MODEL_FILE = "xgboost-model"
+TEST_SCORES_FILE = "test_scores.csv"  # one score per test row, formatted as the served model formats it
 # evaluation.json paths of the bias gate, by configured metric: worst case over every protected attribute.
 BIAS_KEYS = {"positive_rate_difference": "max_positive_rate_difference",
              "equal_opportunity_difference": "max_equal_opportunity_difference",
@@ -152,21 +156,27 @@ def model_sha256(model_dir) -> str:
         return hashlib.sha256(tar.extractfile(member).read()).hexdigest()
 
 
-def load_booster(model_dir) -> xgb.Booster:
-    """The booster from ``xgboost-model`` or from inside ``model.tar.gz``."""
+def booster_file(model_dir, scratch) -> Path:
+    """``xgboost-model`` itself, or its bytes unpacked from ``model.tar.gz`` into ``scratch``."""
     model_dir = Path(model_dir)
     if (model_dir / MODEL_FILE).is_file():
-        return _read_booster(model_dir / MODEL_FILE)
+        return model_dir / MODEL_FILE
     archive = model_dir / "model.tar.gz"
     if not archive.is_file():
         raise DataError(f"{model_dir}: neither {MODEL_FILE} nor model.tar.gz")
-    with tempfile.TemporaryDirectory() as scratch, tarfile.open(archive) as tar:
+    with tarfile.open(archive) as tar:
         member = next((m for m in tar.getmembers() if Path(m.name).name == MODEL_FILE and m.isfile()), None)
         if member is None:
             raise DataError(f"{archive}: holds no {MODEL_FILE}")
         target = Path(scratch) / MODEL_FILE
         target.write_bytes(tar.extractfile(member).read())
-        return _read_booster(target)
+        return target
+
+
+def load_booster(model_dir) -> xgb.Booster:
+    """The booster from ``xgboost-model`` or from inside ``model.tar.gz``."""
+    with tempfile.TemporaryDirectory() as scratch:
+        return _read_booster(booster_file(model_dir, scratch))
 
 
 def evaluate(spec: dict, booster: xgb.Booster, test: pd.DataFrame, baseline: drift_stats.Baseline,
@@ -177,7 +187,7 @@ def evaluate(spec: dict, booster: xgb.Booster, test: pd.DataFrame, baseline: dri
     if missing:
         raise DataError(f"test set lacks columns {missing}")
     y = test[spec["label"]].to_numpy(dtype=np.int64)
-    scores = booster.predict(xgb.DMatrix(test[features].to_numpy(dtype=np.float64), missing=np.nan))
+    scores = serving.predict(booster, test[features].to_numpy(dtype=np.float64))
     threshold = float(spec["decision_threshold"])
     quality = quality_metrics(y, scores, threshold)
     attributes = {a: test[PROTECTED_PREFIX + a].to_numpy() for a in spec.get("protected_attributes", [])}
@@ -200,7 +210,11 @@ def main(argv=None) -> int:
     for name in ("--spec", "--model", "--test", "--baseline", "--output"):
         parser.add_argument(name, required=True)
     parser.add_argument("--model-package-group", help="registry group of the champion; default: no champion")
+    parser.add_argument("--encoder", help="preprocess's encoder folder; with --package, package the served model")
+    parser.add_argument("--package", help="where to write the served model.tar.gz (needs --encoder)")
     args = parser.parse_args(argv)
+    if bool(args.encoder) != bool(args.package):
+        raise DataError("--encoder and --package go together")
     spec = load_spec(args.spec)
     test = pd.concat([pd.read_csv(p, **EXACT_FLOATS) for p in csv_files(args.test)], ignore_index=True)
     try:
@@ -210,8 +224,20 @@ def main(argv=None) -> int:
     champion, arn = (None, None)
     if args.model_package_group and spec.get("gates", {}).get("must_beat_champion"):
         champion, arn = fetch_champion(args.model_package_group)
-    body, scored = evaluate(spec, load_booster(args.model), test, baseline, champion, arn)
+    with tempfile.TemporaryDirectory() as scratch:
+        if args.encoder:  # score through the served package's own loader, then ship exactly that package
+            served = packaging.build_model_dir(
+                booster_file(args.model, scratch), args.encoder, decision_threshold=spec["decision_threshold"],
+                model_name=spec.get("model", "model"), out_dir=Path(scratch) / "served")
+            booster = serving.load(served).booster
+            packaging.write_archive(served, Path(args.package) / packaging.MODEL_ARCHIVE)
+        else:
+            booster = load_booster(args.model)
+        body, scored = evaluate(spec, booster, test, baseline, champion, arn)
     body[MODEL_SHA256_KEY] = model_sha256(args.model)  # the registered package records it; `mlops reproduce` too
+    scores = serving.predict(booster, test[baseline.feature_names].to_numpy(dtype=np.float64))
+    (Path(args.output) / TEST_SCORES_FILE).parent.mkdir(parents=True, exist_ok=True)
+    (Path(args.output) / TEST_SCORES_FILE).write_text("".join(f"{s}\n" for s in serving.format_scores(scores)))
     write_json(Path(args.output) / EVALUATION_FILE, body)
     (Path(args.output) / BASELINE_FILE).write_text(scored.to_json())
     metrics = body["binary_classification_metrics"]

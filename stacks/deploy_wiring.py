@@ -7,12 +7,12 @@ from aws_cdk import aws_events as events
 from mlops_constructs.batch_scoring import BatchScoring
 from mlops_constructs.config import ModelConfig, PlatformSettings
 from mlops_constructs.deploy_pipeline import DeployTarget, ModelDeployPipeline
-from mlops_constructs.endpoint_access import deploy_role_name, endpoint_serving_role, role_arn
+from mlops_constructs.endpoint_access import deploy_role_name, endpoint_log_group_name, endpoint_serving_role, role_arn
 from mlops_constructs.model_core import ModelCore
 from mlops_constructs.rule_targets import TopicTarget
 from mlops_constructs.secure_bucket import SecureBucket
 from pipeline_code import contracts
-from stacks.endpoint_stack import captures_data, endpoint_stack_name, serving_repository_arn
+from stacks.endpoint_stack import captures_data, counts_rejections, endpoint_stack_name, serving_repository_arn
 from stacks.stage_access_stack import alarm_event_pattern
 
 
@@ -45,7 +45,8 @@ def add_deployment(stack: Stack, *, model: ModelConfig, platform: PlatformSettin
                 # state changes to this account's default bus.
                 core.allow_stage_endpoint(
                     role_arn(stack, contracts.serving_role_name(target.endpoint_name), target.account),
-                    role_arn(stack, deploy_role_name(target.endpoint_name), target.account))
+                    role_arn(stack, deploy_role_name(target.endpoint_name), target.account),
+                    log_group_name=endpoint_log_group_name(target.endpoint_name) if counts_rejections(model) else None)
                 events.CfnEventBusPolicy(stack, f"{target.stage.capitalize()}AlarmsIn", event_bus_name="default",
                                          statement_id=f"{target.stack_name}-alarms", statement={
                                              "Sid": f"{target.stack_name}-alarms", "Effect": "Allow",

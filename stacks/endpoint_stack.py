@@ -111,6 +111,7 @@ class EndpointStack(Stack):
             if deployment.autoscaling else None,
             serverless=ServerlessSpec(deployment.serverless.memory_mb, deployment.serverless.max_concurrency)
             if serverless else None,
+            count_rejections=counts_rejections(model),
         )
         if topic is None:
             acknowledge(self.endpoint, "The alarms of an endpoint in a stage account have no SNS action: the "
@@ -133,6 +134,12 @@ class EndpointStack(Stack):
 def captures_data(model: ModelConfig) -> bool:
     """Realtime endpoints capture requests and responses when ``data_capture_percent`` is set."""
     return model.deployment.mode == "realtime" and bool(model.deployment.data_capture_percent)
+
+
+def counts_rejections(model: ModelConfig) -> bool:
+    """The platform's serving code (built-in XGBoost) logs each rejected request: the endpoint stack owns the log
+    group and counts them (GuardedEndpoint ``count_rejections``). Custom images keep their own logging."""
+    return model.training.algorithm == "xgboost"
 
 
 def serving_repository_arn(stack: Stack, model: ModelConfig, account: str | None = None) -> str:

@@ -54,6 +54,7 @@ def add_monitoring(stack: Stack, *, model: ModelConfig, core: ModelCore,
         retraining=model.retraining,
         pipeline_name=contracts.build_pipeline_name(model.name),
         variants=variants,
+        categorical_codes=model.training.image is not None and model.training.image.input == "encoded",
         endpoint_role_arn=role_arn(stack, monitor_read_role_name(endpoint), prod.account) if elsewhere else None,
     )
     CfnOutput(stack, "MonitoringDashboardName", value=monitor.dashboard.dashboard.dashboard_name)

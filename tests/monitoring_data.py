@@ -29,20 +29,23 @@ def encoder_for(baseline: drift_stats.Baseline) -> dict:
     return encoding.fit(FEATURES, {f.name: f.categories for f in baseline.features if f.kind == "categorical"})
 
 
-def capture_lines(frame: pd.DataFrame, encoder: dict, *, rows_per_record: int = 1, start_id: int = 0) -> list[str]:
-    """Capture records of a frame, as an encoded CSV payload per record (multi-row when rows_per_record > 1)."""
-    matrix = encoding.encode(frame, encoder)
+def capture_lines(frame: pd.DataFrame, encoder: dict, *, rows_per_record: int = 1, start_id: int = 0,
+                  raw: bool = False) -> list[str]:
+    """Capture records of a frame, as an encoded CSV payload per record (multi-row when rows_per_record > 1);
+    ``raw``: the raw records clients send the served model (category names), as capture now holds them."""
+    matrix = frame[encoder["features"]].to_numpy(dtype=object) if raw else encoding.encode(frame, encoder)
     predicted = scores(frame)
     lines = []
     for start in range(0, len(frame), rows_per_record):
         block = range(start, min(start + rows_per_record, len(frame)))
-        payload = "\n".join(csv_row([float(v) for v in matrix[i]]) for i in block)
+        payload = "\n".join(csv_row([v if raw and isinstance(v, str) else float(v) for v in matrix[i]])
+                             for i in block)
         output = "\n".join(f"{predicted[i]:.6f}" for i in block)
         lines.append(capture_line(payload, output, inference_id=str(start_id + start)))
     return lines
 
 
 def capture_file(rows: int, *, seed: int, drift: float, baseline: drift_stats.Baseline,
-                 rows_per_record: int = 1) -> str:
+                 rows_per_record: int = 1, raw: bool = False) -> str:
     frame = transactions.generate(rows, seed=seed, drift=drift)
-    return "\n".join(capture_lines(frame, encoder_for(baseline), rows_per_record=rows_per_record)) + "\n"
+    return "\n".join(capture_lines(frame, encoder_for(baseline), rows_per_record=rows_per_record, raw=raw)) + "\n"

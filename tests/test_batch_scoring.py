@@ -60,7 +60,7 @@ def test_the_newest_approved_package_is_scored_over_the_months_input(batch):
     source = params["TransformInput"]["DataSource"]["S3DataSource"]["S3Uri.$"]
     assert source.startswith("States.Format('s3://<CoreDataBucket") and "/hr/attrition/scoring/{}/'" in source
     assert "/hr/attrition/scores/month={}/'" in params["TransformOutput"]["S3OutputPath.$"]
-    assert params["DataProcessing"] == {"InputFilter": "$[1:]", "JoinSource": "Input", "OutputFilter": "$[0,-1]"}
+    assert params["DataProcessing"] == {"InputFilter": "$[1:]", "JoinSource": "Input", "OutputFilter": "$[0,-2,-1]"}
     assert params["TransformOutput"]["KmsKeyId"].startswith("<CoreKey")
     assert states["Transform"]["Resource"].endswith(":states:::sagemaker:createTransformJob.sync")
 
@@ -91,10 +91,11 @@ def test_scores_are_queryable_by_month_through_athena(batch):
             "Name": "scores",
             "PartitionKeys": [{"Name": "month", "Type": "string"}],
             "Parameters": Match.object_like({"projection.enabled": "true", "projection.month.type": "date",
-                                             "projection.month.format": "yyyy-MM"}),
+                                             "projection.month.format": "yyyy-MM", "skip.header.line.count": "1"}),
             "StorageDescriptor": Match.object_like({
                 "Location": location,
-                "Columns": [{"Name": "record_id", "Type": "string"}, {"Name": "score", "Type": "double"}]}),
+                "Columns": [{"Name": "record_id", "Type": "string"}, {"Name": "score", "Type": "double"},
+                            {"Name": "label", "Type": "int"}]}),
         }),
     })
     assert location.as_object()["Fn::Join"][1][-1] == "/hr/attrition/scores/"

@@ -136,6 +136,7 @@ def test_base_install_runs_the_config_commands_and_names_the_extra_for_the_rest(
     assert_refused(mlops(python, "run-local", "hr-attrition", "--config-dir", tmp_path, "--data", ATTRITION,
                          "--out", tmp_path / "out"), "ml")
     assert_refused(mlops(python, "drift", "--baseline", tmp_path, "--capture", ATTRITION), "ml")
+    assert_refused(mlops(python, "predict", "--model", tmp_path, "--input", ATTRITION), "ml")
     assert_refused(mlops(python, "lineage", "arn:aws:sagemaker:eu-west-1:111111111111:model-package/m/1"), "cli")
     assert_refused(mlops(python, "pipeline", "start", "--model", "hr-attrition"), "cli")
     assert_refused(mlops(python, "endpoint-promote", "--endpoint", "e", "--weights", "a=1"), "cli")
@@ -191,7 +192,28 @@ def test_ml_extra_runs_the_build_steps_locally(venvs, tmp_path):
                 "--out", tmp_path / "out", "--local-versions")  # the extra's versions, not the image's (make parity)
     assert ran.returncode == 0 and "gate passed" in ran.stdout, ran.stdout[-2000:] + ran.stderr[-2000:]
     assert mlops(python, "drift", "--help").returncode == 0
+    records = _raw_records(tmp_path / "out", rows=5)
+    scored = mlops(python, "predict", "--model", tmp_path / "out", "--input", records)
+    assert scored.returncode == 0, scored.stderr
+    assert scored.stdout.splitlines()[0] == "score,label" and len(scored.stdout.splitlines()) == 6, scored.stdout
     assert_refused(mlops(python, "lineage", "arn:aws:sagemaker:eu-west-1:111111111111:model-package/m/1"), "cli")
+
+
+def _raw_records(out: Path, rows: int) -> Path:
+    """The first rows of the attrition data as clients send them: the served model's features, in its order,
+    category names as they are, under a header row."""
+    import csv
+    import json
+    import tarfile
+
+    with tarfile.open(out / "served" / "model.tar.gz") as archive:
+        features = json.load(archive.extractfile("encoder.json"))["features"]
+    with ATTRITION.open(newline="") as source:
+        reader = csv.DictReader(source)
+        lines = [",".join(features)] + [",".join(row[f] for f in features) for _, row in zip(range(rows), reader)]
+    path = out / "records.csv"
+    path.write_text("\n".join(lines) + "\n")
+    return path
 
 
 def test_requirement_files_pin_what_the_extras_declare():

@@ -104,6 +104,7 @@ BAD_CONFIGS = [
     (FRAUD, _set("traning", {"seed": 1}), "traning", "seed", "unknown field"),
     (FRAUD, _set("quality_gate.bias.limit", 3), "quality_gate.bias.limit", "3", "must lie in [0, 1]"),
     (ASSIST, _set("training.image", None), "training.image", "None", "'custom' needs image"),
+    (ASSIST, _set("training.image.input", "parquet"), "training.image.input", "parquet", "'raw' or 'encoded'"),
     (ASSIST, _set("deployment.variants", [{"name": "a", "weight": 0.5}, {"name": "a", "weight": 0.5}]),
      "deployment.variants", "'a', 'a'", "variant names repeat"),
     (FRAUD, _set("deployment.mode", "serverless"), "deployment.data_capture_percent", "100",

@@ -11,7 +11,7 @@ import boto3
 import pandas as pd
 import pytest
 from botocore.response import StreamingBody
-from botocore.stub import ANY, Stubber
+from botocore.stub import Stubber
 
 from mlops_cli import deploy_commands
 from mlops_cli.endpoint_checks import CheckFailed, parse_scores, recall_on_cases, resolve_packages, weight_updates
@@ -126,7 +126,22 @@ class Clients:
         for text in batches:
             self.stubs["runtime"].add_response(
                 "invoke_endpoint", {"Body": _body(text), "ContentType": "text/csv"},
-                {"EndpointName": ENDPOINT, "ContentType": "text/csv", "Accept": "text/csv", "Body": ANY})
+                {"EndpointName": ENDPOINT, "ContentType": "text/csv", "Accept": "text/csv", "Body": self.sent})
+
+    class Sent:
+        """Matches any body and keeps it, so a test can read what was sent."""
+
+        def __init__(self):
+            self.bodies = []
+
+        def __eq__(self, other):
+            self.bodies.append(other)
+            return True
+
+    @property
+    def sent(self):
+        self.__dict__.setdefault("_sent", Clients.Sent())
+        return self.__dict__["_sent"]
 
     def run(self, monkeypatch, capsys) -> tuple[int, str]:
         monkeypatch.setattr(deploy_commands, "_client", self.client)
@@ -143,11 +158,15 @@ class Clients:
 def test_endpoint_test_passes_on_the_new_config_with_enough_recall(monkeypatch, capsys):
     clients = Clients()
     clients.endpoint(NEW_CONFIG)
-    clients.baseline()
-    clients.scores("\n".join(["0.97"] * 49 + ["0.10"]), "\n".join(["0.80"] * 48 + ["0.20", "0.30"]))
+    clients.scores("\n".join(["0.97,1"] * 49 + ["0.10,0"]), "\n".join(["0.80,1"] * 48 + ["0.20,0", "0.30,0"]))
     code, output = clients.run(monkeypatch, capsys)
     assert code == 0, output
     assert "recall 0.970 on 100 known positive cases (97 detected, 0 skipped); minimum 0.95" in output
+    # The known cases go out as raw records: the case file's rows, features in training order, names as they are.
+    cases = pd.read_csv(CASES, dtype=str)
+    features = [c for c in cases.columns if c != "is_fraud"]
+    sent = b"".join(clients.sent.bodies).decode().splitlines()
+    assert len(sent) == len(cases) and sent[0].split(",")[3:5] == list(cases[features].iloc[0, 3:5])
 
 
 def test_a_silent_rollback_fails_before_any_case_is_sent(monkeypatch, capsys):
@@ -168,7 +187,6 @@ def test_an_endpoint_that_is_not_in_service_fails(monkeypatch, capsys):
 def test_malformed_rows_are_skipped_and_counted(monkeypatch, capsys):
     clients = Clients()
     clients.endpoint(NEW_CONFIG)
-    clients.baseline()
     clients.scores("\n".join(["0.97"] * 49 + ["oops"]), "\n".join(["0.9"] * 50))
     code, output = clients.run(monkeypatch, capsys)
     assert code == 0, output
@@ -178,7 +196,6 @@ def test_malformed_rows_are_skipped_and_counted(monkeypatch, capsys):
 def test_too_many_unscorable_cases_fail(monkeypatch, capsys):
     clients = Clients()
     clients.endpoint(NEW_CONFIG)
-    clients.baseline()
     clients.scores("\n".join(["0.9"] * 50), "not,a,score")  # second batch cannot be matched to its 50 rows
     code, output = clients.run(monkeypatch, capsys)
     assert code == 1 and "50 of 100 known positive cases could not be scored" in output
@@ -187,7 +204,6 @@ def test_too_many_unscorable_cases_fail(monkeypatch, capsys):
 def test_recall_below_the_floor_fails(monkeypatch, capsys):
     clients = Clients()
     clients.endpoint(NEW_CONFIG)
-    clients.baseline()
     clients.scores("\n".join(["0.9"] * 40 + ["0.1"] * 10), "\n".join(["0.9"] * 50))
     code, output = clients.run(monkeypatch, capsys)
     assert code == 1 and "recall 0.900 on 100 known positive cases" in output and "minimum 0.95" in output

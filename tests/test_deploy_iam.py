@@ -28,6 +28,30 @@ IGNORED = {
     "iam:GetGroupPolicy": "IAM groups", "iam:PutGroupPolicy": "IAM groups", "iam:DeleteGroupPolicy": "IAM groups",
 }
 
+# Handler permissions the registry lists for every resource of a type, but whose call depends on a property: set
+# (the permission is needed only when the resource sets it) or removed (needed only when the resource lacks it, the
+# update then removing it). Each is required exactly when the template's resource is in that state.
+NEEDED_WHEN_SET = {
+    "AWS::Logs::LogGroup": {
+        # A data protection policy, and the delivery of its audit findings to S3, Firehose or another log group.
+        "logs:PutDataProtectionPolicy": "DataProtectionPolicy", "logs:DeleteDataProtectionPolicy": "DataProtectionPolicy",
+        "logs:CreateLogDelivery": "DataProtectionPolicy", "s3:REST.PUT.OBJECT": "DataProtectionPolicy",
+        "firehose:TagDeliveryStream": "DataProtectionPolicy",
+        "logs:PutResourcePolicy": "ResourcePolicyDocument", "logs:DeleteResourcePolicy": "ResourcePolicyDocument",
+        "logs:PutIndexPolicy": "FieldIndexPolicies", "logs:DeleteIndexPolicy": "FieldIndexPolicies",
+        "logs:PutBearerTokenAuthentication": "BearerTokenAuthenticationEnabled",
+        "logs:PutLogGroupDeletionProtection": "DeletionProtectionEnabled",
+    },
+}
+NEEDED_WHEN_ABSENT = {
+    "AWS::Logs::LogGroup": {"logs:DisassociateKmsKey": "KmsKeyId", "logs:DeleteRetentionPolicy": "RetentionInDays"},
+}
+
+
+def _retained(resource: dict) -> bool:
+    """CloudFormation never calls the delete handler of a resource it retains on delete and on replacement."""
+    return resource.get("DeletionPolicy") == resource.get("UpdateReplacePolicy") == "Retain"
+
 
 def _contexts(app) -> dict[str, Context]:
     """Concrete account and region per stack; env-agnostic stacks share one stand-in account."""
@@ -93,8 +117,14 @@ def _required(lid: str, resource: dict, template: dict, stack_name: str, ctx: Co
     }.get(kind)
     service = kind.split("::")[1].lower()
     for handler, permissions in registry_handlers(kind, r).items():
+        if handler == "delete" and _retained(resource) and kind == "AWS::Logs::LogGroup":
+            continue
         for permission in permissions:
             if permission in IGNORED:
+                continue
+            if NEEDED_WHEN_SET.get(kind, {}).get(permission, "") not in ("", *props):
+                continue
+            if NEEDED_WHEN_ABSENT.get(kind, {}).get(permission) in props:
                 continue
             target = None
             if permission.split(":")[0] == service.replace("applicationautoscaling", "application-autoscaling"):

@@ -17,8 +17,8 @@ def run_dir(tmp_path_factory):
     (out / "baseline" / "baseline.json").write_text(baseline.to_json())
     (out / "capture" / "primary").mkdir(parents=True)
     (out / "capture" / "primary" / "drifted.jsonl").write_text(capture_file(1500, seed=3, drift=1.0,
-                                                                            baseline=baseline))
-    (out / "stable.jsonl").write_text(capture_file(1500, seed=4, drift=0.0, baseline=baseline) + "{trunc\n")
+                                                                            baseline=baseline, raw=True))
+    (out / "stable.jsonl").write_text(capture_file(1500, seed=4, drift=0.0, baseline=baseline, raw=True) + "{trunc\n")
     return out
 
 

@@ -25,6 +25,7 @@ def detector(monkeypatch):
     monkeypatch.setenv("DRIFT_METRIC", "psi")
     monkeypatch.setenv("DRIFT_THRESHOLD", "0.2")
     monkeypatch.setenv("MIN_SAMPLES", "500")
+    monkeypatch.setenv(contracts.ENV_CATEGORICAL_INPUT, contracts.CATEGORICAL_NAMES)  # as the template sets it
     with mock_aws():
         yield aws.load_handler("drift_detector")
 
@@ -41,9 +42,9 @@ def stored_report() -> dict:
 
 def test_drift_in_the_window_publishes_scores_and_a_report(detector, baseline, capsys):
     aws.serve(baseline.to_json())
-    aws.put_capture(capture_file(2000, seed=4, drift=1.0, baseline=baseline), name="a.jsonl")
-    aws.put_capture(capture_file(1000, seed=5, drift=1.0, baseline=baseline) + "{truncated\n", name="b.jsonl")
-    aws.put_capture(capture_file(900, seed=6, drift=0.0, baseline=baseline), window="2026/11/01/11")  # not ours
+    aws.put_capture(capture_file(2000, seed=4, drift=1.0, baseline=baseline, raw=True), name="a.jsonl")
+    aws.put_capture(capture_file(1000, seed=5, drift=1.0, baseline=baseline, raw=True) + "{truncated\n", name="b.jsonl")
+    aws.put_capture(capture_file(900, seed=6, drift=0.0, baseline=baseline, raw=True), window="2026/11/01/11")  # not ours
     result, docs = invoke(detector, capsys)
     dims = {contracts.DIM_MODEL: aws.MODEL, contracts.DIM_ENDPOINT: aws.ENDPOINT}
     assert result["verdict"] == "drift" and "amount" in result["drifted_features"]
@@ -64,7 +65,7 @@ def test_drift_in_the_window_publishes_scores_and_a_report(detector, baseline, c
 
 def test_too_few_records_publish_the_guard_and_no_score(detector, baseline, capsys):
     aws.serve(baseline.to_json())
-    aws.put_capture(capture_file(50, seed=4, drift=1.0, baseline=baseline))
+    aws.put_capture(capture_file(50, seed=4, drift=1.0, baseline=baseline, raw=True))
     result, docs = invoke(detector, capsys)
     dims = {contracts.DIM_MODEL: aws.MODEL, contracts.DIM_ENDPOINT: aws.ENDPOINT}
     assert result["verdict"] == "insufficient_samples"
@@ -79,7 +80,7 @@ def test_too_few_records_publish_the_guard_and_no_score(detector, baseline, caps
 ])
 def test_missing_or_corrupt_baseline_publishes_baseline_error(detector, baseline, capsys, baseline_json, message):
     aws.serve(baseline_json)
-    aws.put_capture(capture_file(800, seed=4, drift=0.0, baseline=baseline))
+    aws.put_capture(capture_file(800, seed=4, drift=0.0, baseline=baseline, raw=True))
     _, docs = invoke(detector, capsys)
     dims = {contracts.DIM_MODEL: aws.MODEL, contracts.DIM_ENDPOINT: aws.ENDPOINT}
     assert aws.metric_values(docs, contracts.METRIC_BASELINE_ERROR, **dims) == [1]
@@ -88,8 +89,8 @@ def test_missing_or_corrupt_baseline_publishes_baseline_error(detector, baseline
 
 def test_each_variant_is_checked_against_its_own_package(detector, baseline, capsys):
     aws.serve(baseline.to_json(), variants=("champion", "challenger"))
-    aws.put_capture(capture_file(1000, seed=4, drift=0.0, baseline=baseline), variant="champion")
-    aws.put_capture(capture_file(1000, seed=5, drift=1.0, baseline=baseline), variant="challenger")
+    aws.put_capture(capture_file(1000, seed=4, drift=0.0, baseline=baseline, raw=True), variant="champion")
+    aws.put_capture(capture_file(1000, seed=5, drift=1.0, baseline=baseline, raw=True), variant="challenger")
     result, _ = invoke(detector, capsys)
     report = stored_report()
     assert report["variants"]["champion"]["verdict"] == "no_drift"

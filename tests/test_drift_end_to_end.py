@@ -1,5 +1,6 @@
-"""End to end with the build's real outputs: `mlops run-local` trains on synthetic transactions, its model scores
-new traffic encoded with its encoder.json, and `mlops drift` checks the capture against its baseline."""
+"""End to end with the build's real outputs: `mlops run-local` trains on synthetic transactions, its served package's
+inference handler scores new raw traffic (category names, as clients send it), data capture records request and
+reply, and `mlops drift` checks that capture against the baseline, reading the category names natively."""
 from __future__ import annotations
 
 import json
@@ -7,7 +8,7 @@ import json
 import pytest
 
 from mlops_cli.main import main
-from pipeline_code import encoding
+from pipeline_code import packaging, serving
 from pipeline_code.capture_records import capture_line, csv_row
 from pipeline_code.synthetic import transactions
 
@@ -22,17 +23,17 @@ def run_local(tmp_path_factory):
 
 
 def capture(run_local, name: str, drift: float, seed: int):
-    import xgboost as xgb
-
     out = run_local / "out"
-    frame = transactions.generate(4000, seed=seed, drift=drift)
-    matrix = encoding.encode(frame, encoding.load(out / "encoder"))
-    booster = xgb.Booster()
-    booster.load_model(str(out / "model" / "xgboost-model"))
-    scores = booster.predict(xgb.DMatrix(matrix))
+    model = serving.load(packaging.extract_archive(out / "served" / packaging.MODEL_ARCHIVE, run_local / "served"))
+    frame = transactions.generate(4000, seed=seed, drift=drift)[model.encoder["features"]]
+    lines = []
+    for i, row in enumerate(frame.itertuples(index=False)):
+        payload = csv_row([v if isinstance(v, str) else float(v) for v in row])
+        reply = serving.handle(model, payload.encode(), "text/csv", "text/csv")
+        assert reply.status == 200, reply.body
+        lines.append(capture_line(payload, reply.body, inference_id=str(i)))
     path = run_local / f"{name}.jsonl"
-    path.write_text("\n".join(capture_line(csv_row([float(v) for v in row]), repr(float(s)), inference_id=str(i))
-                              for i, (row, s) in enumerate(zip(matrix, scores))) + "\n")
+    path.write_text("\n".join(lines) + "\n")
     return path
 
 
@@ -44,6 +45,7 @@ def drift_report(run_local, path, capsys) -> tuple[int, dict]:
 def test_traffic_like_training_shows_no_drift_in_features_or_scores(run_local, capsys):
     code, report = drift_report(run_local, capture(run_local, "stable", 0.0, 11), capsys)
     assert code == 0 and report["verdict"] == "no_drift"
+    assert report["malformed_records"] == 0 and report["records"] == 4000
     assert report["prediction"]["drifted"] is False
 
 

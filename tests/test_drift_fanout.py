@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 
 import boto3
 import numpy as np
@@ -37,7 +38,8 @@ def baseline():
 @pytest.fixture
 def lambdas(monkeypatch):
     for name, value in {"MODEL_NAME": aws.MODEL, "ENDPOINT_NAME": aws.ENDPOINT, "DATA_BUCKET": aws.BUCKET,
-                        "DRIFT_METRIC": "psi", "DRIFT_THRESHOLD": "0.2", "MIN_SAMPLES": "500"}.items():
+                        "DRIFT_METRIC": "psi", "DRIFT_THRESHOLD": "0.2", "MIN_SAMPLES": "500",
+                        contracts.ENV_CATEGORICAL_INPUT: contracts.CATEGORICAL_NAMES}.items():  # as the template
         monkeypatch.setenv(name, value)
     with mock_aws():
         handler = aws.load_handler("drift_detector")
@@ -107,13 +109,14 @@ def stored_report_bytes() -> bytes:
     return boto3.client("s3").get_object(Bucket=aws.BUCKET, Key=key)["Body"].read()
 
 
-def hour_with_two_variants(baseline) -> None:
+def hour_with_two_variants(baseline, *, raw: bool = True) -> None:
+    """``raw``: capture holds category names, as the platform's served model receives them; else encoder codes."""
     aws.serve(baseline.to_json(), variants=("champion", "challenger"))
     for i in range(4):  # stable champion, drifting challenger; malformed, blank and multi-row records in places
-        aws.put_capture(capture_file(400, seed=10 + i, drift=0.0, baseline=baseline) + ("{truncated\n" if i else ""),
-                        variant="champion", name=f"c-{i}.jsonl")
-        aws.put_capture(capture_file(300, seed=20 + i, drift=1.0, baseline=baseline, rows_per_record=1 + i % 2)
-                        + "\n\n", variant="challenger", name=f"x-{i}.jsonl")
+        aws.put_capture(capture_file(400, seed=10 + i, drift=0.0, baseline=baseline, raw=raw)
+                        + ("{truncated\n" if i else ""), variant="champion", name=f"c-{i}.jsonl")
+        aws.put_capture(capture_file(300, seed=20 + i, drift=1.0, baseline=baseline, rows_per_record=1 + i % 2,
+                                     raw=raw) + "\n\n", variant="challenger", name=f"x-{i}.jsonl")
 
 
 def fanout_input(handler, batch_bytes: int) -> tuple[dict, StepFunctions]:
@@ -130,13 +133,18 @@ def _plan(handler):
     uris, _, errors = handler.serving_baselines(s3, sm, aws.ENDPOINT)
     objects = {v: handler.window_objects(s3, aws.BUCKET, handler.capture_prefix(aws.ENDPOINT, v, hour)) for v in uris}
     settings = {"model": aws.MODEL, "endpoint": aws.ENDPOINT, "bucket": aws.BUCKET, "hour": hour.isoformat(),
-                "metric": "psi", "threshold": 0.2, "min_samples": 500, "baselines": uris, "errors": errors}
+                "metric": "psi", "threshold": 0.2, "min_samples": 500, "baselines": uris, "errors": errors,
+                "categorical_codes": os.environ[contracts.ENV_CATEGORICAL_INPUT] == contracts.CATEGORICAL_CODES}
     return settings, objects
 
 
+@pytest.mark.parametrize("categorical_input", [contracts.CATEGORICAL_NAMES, contracts.CATEGORICAL_CODES])
 def test_merged_counts_of_n_children_give_the_single_pass_report_byte_for_byte(lambdas, baseline, monkeypatch,
-                                                                               capsys):
-    hour_with_two_variants(baseline)
+                                                                               capsys, categorical_input):
+    """Names: what capture holds in front of the platform's served model; codes: a custom image declared
+    ``input: encoded``. The plan carries the setting to the children, which read each form as the single pass."""
+    monkeypatch.setenv(contracts.ENV_CATEGORICAL_INPUT, categorical_input)
+    hour_with_two_variants(baseline, raw=categorical_input == contracts.CATEGORICAL_NAMES)
     single_result = lambdas.handler({"time": aws.EVENT_TIME}, aws.Context())
     single = stored_report_bytes()
     capsys.readouterr()
@@ -147,6 +155,7 @@ def test_merged_counts_of_n_children_give_the_single_pass_report_byte_for_byte(l
     assert fanned["result"] == single_result
     report = json.loads(single)
     assert report["variants"]["challenger"]["verdict"] == "drift" and report["verdict"] == "drift"
+    assert report["variants"]["champion"]["verdict"] == "no_drift"  # categoricals read in the form they arrive
     assert report["variants"]["champion"]["malformed_by_reason"] == {"invalid_json": 3}
     assert report["variants"]["challenger"]["blank_lines"] == 8  # two empty lines after each of four files
 

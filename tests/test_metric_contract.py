@@ -179,7 +179,7 @@ def drift_detector(env: dict) -> list[dict]:
     _serve(env["MODEL_NAME"], endpoint, with_baseline=True)
     rows = 2 * int(env.get("MIN_SAMPLES", "500"))
     key = f"{contracts.CAPTURE_PREFIX}/{endpoint}/primary/{hour_path(window_hour(EVENT_TIME))}/part-0.jsonl"
-    body = capture_file(rows, seed=4, drift=1.0, baseline=_baseline()).encode()
+    body = capture_file(rows, seed=4, drift=1.0, baseline=_baseline(), raw=True).encode()  # raw, as served
     boto3.client("s3").put_object(Bucket=env["DATA_BUCKET"], Key=key, Body=body)
     step = env.get("DRIFT_STEP", contracts.DRIFT_STEP_PLAN)
     return [_scheduled()] if step == contracts.DRIFT_STEP_PLAN else [_fanout_event(env, step, key, body)]
@@ -195,7 +195,7 @@ def _fanout_event(env: dict, step: str, key: str, body: bytes) -> dict:
     uri = f"s3://contract-artifacts/pipelines/exec-1/preprocess/baseline/{contracts.BASELINE_FILE}"
     plan = {"model": env["MODEL_NAME"], "endpoint": env["ENDPOINT_NAME"], "bucket": bucket,
             "hour": hour.isoformat(), "metric": "psi", "threshold": 0.2, "min_samples": 500,
-            "baselines": {"primary": uri}, "errors": {}}
+            "baselines": {"primary": uri}, "errors": {}, "categorical_codes": False}
     s3.put_object(Bucket=bucket, Key=f"{prefix}/plan.json", Body=json.dumps(plan).encode())
     event = {"bucket": bucket, "plan_key": f"{prefix}/plan.json"}
     if step == contracts.DRIFT_STEP_COUNT:

@@ -224,8 +224,19 @@ def test_register_records_metrics_baseline_approval_and_every_metadata_key(defin
     quality = register["ModelMetrics"]["ModelQuality"]["Statistics"]["S3Uri"]["Std:Join"]["Values"]
     drift = register["DriftCheckBaselines"]["ModelDataQuality"]["Statistics"]["S3Uri"]["Std:Join"]["Values"]
     assert quality[-1] == f"/{c.EVALUATION_FILE}" and drift[-1] == f"/{c.BASELINE_FILE}"
-    assert register["InferenceSpecification"]["Containers"][0]["ModelDataUrl"] == {
-        "Get": "Steps.Train.ModelArtifacts.S3ModelArtifacts"}
+    # The served model is the package Evaluate built (booster + encoder.json + pipeline_code) in script mode.
+    container = register["InferenceSpecification"]["Containers"][0]
+    assert container["ModelDataUrl"] == {"Std:Join": {"On": "", "Values": [
+        {"Get": "Steps.Evaluate.ProcessingOutputConfig.Outputs['served'].S3Output.S3Uri"}, "/model.tar.gz"]}}
+    assert container["Environment"]["SAGEMAKER_PROGRAM"] == c.SERVING_PROGRAM
+    assert container["Environment"]["SAGEMAKER_SUBMIT_DIRECTORY"] == "/opt/ml/model/code"
+    assert register["InferenceSpecification"]["SupportedContentTypes"] == ["text/csv", "application/json"]
+    evaluate = step_named(definitions["fraud"], "Evaluate")["Arguments"]
+    encoder = next(i for i in evaluate["ProcessingInputs"] if i["InputName"] == "encoder")
+    assert encoder["S3Input"]["S3Uri"] == {
+        "Get": "Steps.Preprocess.ProcessingOutputConfig.Outputs['encoder'].S3Output.S3Uri"}
+    arguments = evaluate["AppSpecification"]["ContainerArguments"]
+    assert arguments[arguments.index("--encoder") + 1] == encoder["S3Input"]["LocalPath"]
 
 
 # --- jobs -------------------------------------------------------------------------------------------------------
@@ -305,9 +316,9 @@ def test_tuning_searches_the_ranges_and_registers_the_best_job(definitions, vari
     definition = tune["TrainingJobDefinition"]
     assert "VolumeKmsKeyId" not in definition["ResourceConfig"], "ml.m5d has instance storage only"
     assert definition["VpcConfig"] == {"Subnets": VPC["subnet_ids"], "SecurityGroupIds": VPC["security_group_ids"]}
-    model_url = step_named(tuned, "Register")["Arguments"]["InferenceSpecification"]["Containers"][0]["ModelDataUrl"]
-    assert {"Get": "Steps.Tune.BestTrainingJob.TrainingJobName"} in model_url["Std:Join"]["Values"]
     evaluate = step_named(tuned, "Evaluate")["Arguments"]
+    model_url = next(i for i in evaluate["ProcessingInputs"] if i["InputName"] == "model")["S3Input"]["S3Uri"]
+    assert {"Get": "Steps.Tune.BestTrainingJob.TrainingJobName"} in model_url["Std:Join"]["Values"]
     assert evaluate["NetworkConfig"]["VpcConfig"]["Subnets"] == VPC["subnet_ids"]
 
 

@@ -3,7 +3,9 @@
 Environment: MODEL_NAME, ENDPOINT_NAME, DATA_BUCKET, DRIFT_METRIC, DRIFT_THRESHOLD, MIN_SAMPLES; DRIFT_STEP
 (``plan``, the default: the scheduled check; ``count`` and ``reduce``: the fan-out's child and final step);
 STATE_MACHINE_ARN and FANOUT_BYTES (an hour holding more capture bytes than this is fanned out to that state
-machine's Distributed Map; without STATE_MACHINE_ARN every hour is checked here).
+machine's Distributed Map; without STATE_MACHINE_ARN every hour is checked here). CATEGORICAL_INPUT (``names``, the
+default: capture holds raw category names; ``codes``: a custom image's encoder.json codes; the plan passes it on to
+the fan-out's children).
 Publishes EMF metrics (namespace ``contracts.METRIC_NAMESPACE``) and writes a JSON report to
 ``monitoring/<endpoint>/yyyy/mm/dd/hh/drift.json`` in the data bucket. Capture objects are streamed in bounded
 pieces, whatever their size; the single pass and the fan-out share the counting and scoring code
@@ -38,10 +40,15 @@ metrics = Metrics(namespace=contracts.METRIC_NAMESPACE)
 
 
 def analyze_variant(s3, bucket: str, baseline, objects: list[dict], *, metric: str, threshold: float,
-                    min_samples: int) -> dict:
+                    min_samples: int, categorical_codes: bool = False) -> dict:
     """Drift report of one variant's window (``objects``: its listed capture objects): the fan-out's code path
-    (``count_batch``, ``merged_windows``) with one batch of every object, each streamed in bounded pieces."""
-    state = drift_fanout.count_batch(baseline, _bodies(s3, bucket, [o["Key"] for o in objects]))
+    (``count_batch``, ``merged_windows``) with one batch of every object, each streamed in bounded pieces.
+
+    Capture holds what clients send: raw records with category names (the served model encodes them), or the
+    encoder.json codes for a custom image declared ``input: encoded`` (``categorical_codes``).
+    """
+    state = drift_fanout.count_batch(baseline, _bodies(s3, bucket, [o["Key"] for o in objects]),
+                                     categorical_codes=categorical_codes)
     window = drift_fanout.merged_windows({"v": baseline}, [{"variant": "v", "state": state}])["v"]
     return window.report(metric=metric, threshold=threshold, min_samples=min_samples)
 
@@ -133,19 +140,23 @@ def serving_baselines(s3, sagemaker, endpoint: str) -> tuple[dict[str, str], dic
 
 def run(s3, sagemaker, *, model: str, endpoint: str, bucket: str, event_time: str | None, metric: str,
         threshold: float, min_samples: int, state_machine: str | None = None,
-        fanout_bytes: int = drift_fanout.FANOUT_BYTES, batch_bytes: int = drift_fanout.BATCH_BYTES) -> dict:
+        fanout_bytes: int = drift_fanout.FANOUT_BYTES, batch_bytes: int = drift_fanout.BATCH_BYTES,
+        categorical_codes: bool = False) -> dict:
     """Check every variant of the endpoint for the window: here, or (an hour of more than ``fanout_bytes`` of
-    capture, with a ``state_machine``) by starting the Distributed Map fan-out, whose reduce step reports."""
+    capture, with a ``state_machine``) by starting the Distributed Map fan-out, whose reduce step reports.
+    ``categorical_codes``: see ``analyze_variant``; the plan carries it to the fan-out's children."""
     hour = window_hour(event_time)
     uris, baselines, errors = serving_baselines(s3, sagemaker, endpoint)
     objects = {v: window_objects(s3, bucket, capture_prefix(endpoint, v, hour)) for v in uris}
     total = sum(o["Size"] for listed in objects.values() for o in listed)
     settings = {"model": model, "endpoint": endpoint, "bucket": bucket, "hour": hour.isoformat(), "metric": metric,
-                "threshold": threshold, "min_samples": min_samples, "baselines": uris, "errors": errors}
+                "threshold": threshold, "min_samples": min_samples, "baselines": uris, "errors": errors,
+                "categorical_codes": categorical_codes}
     if state_machine and total > fanout_bytes:
         return fan_out(s3, boto3.client("stepfunctions"), state_machine, settings, objects, batch_bytes)
     variants = {variant: analyze_variant(s3, bucket, baselines[variant], objects[variant], metric=metric,
-                                         threshold=threshold, min_samples=min_samples) for variant in uris}
+                                         threshold=threshold, min_samples=min_samples,
+                                         categorical_codes=categorical_codes) for variant in uris}
     return finish(s3, settings, variants)
 
 
@@ -173,7 +184,8 @@ def count(s3, event: dict) -> dict:
     batch = event["batch"]
     baseline = load_baseline(s3, plan["baselines"][batch["variant"]])
     return {"variant": batch["variant"],
-            "state": drift_fanout.count_batch(baseline, _bodies(s3, plan["bucket"], batch["keys"]))}
+            "state": drift_fanout.count_batch(baseline, _bodies(s3, plan["bucket"], batch["keys"]),
+                                              categorical_codes=plan.get("categorical_codes", False))}
 
 
 def reduce(s3, event: dict) -> dict:
@@ -228,6 +240,7 @@ def handler(event, context):
             min_samples=int(os.environ.get("MIN_SAMPLES", "500")),
             state_machine=os.environ.get("STATE_MACHINE_ARN") or None,
             fanout_bytes=int(os.environ.get("FANOUT_BYTES", drift_fanout.FANOUT_BYTES)),
+            categorical_codes=os.environ.get(contracts.ENV_CATEGORICAL_INPUT) == contracts.CATEGORICAL_CODES,
         )
         if report["verdict"] == "fanned_out":
             return report

@@ -128,6 +128,9 @@ class CustomImage(Strict):
 
     repository: str = Field(..., pattern=r"^[a-z0-9]+([._/-][a-z0-9]+)*$", description="ECR repository name.")
     tag: str = Field(..., pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$", description="Immutable image tag.")
+    input: Literal["raw", "encoded"] = Field(
+        "raw", description="What the image's endpoint expects: raw records (category names, as the platform's "
+                           "XGBoost serving takes them) or the encoded matrix (encoder.json codes); see docs/deploy.md.")
 
 
 class TrainingSettings(Strict):

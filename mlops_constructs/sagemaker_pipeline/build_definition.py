@@ -16,6 +16,7 @@ from mlops_constructs.sagemaker_pipeline import steps as st
 from mlops_constructs.sagemaker_pipeline.model_card import model_card
 from mlops_constructs.sagemaker_pipeline.step_images import StepImage
 from pipeline_code import contracts as c
+from pipeline_code.packaging import MODEL_ARCHIVE, serving_environment
 
 CODE_DIR = "/opt/ml/processing/input/code"
 SPEC_DIR = "/opt/ml/processing/input/spec"
@@ -195,19 +196,39 @@ class _Builder:
             return ex.step_property("Tune", "BestTrainingJob.TrainingJobName")
         return ex.step_property("Train", "TrainingJobName")
 
+    @property
+    def packages_model(self) -> bool:
+        """Built-in XGBoost models are served by the framework container in script mode: Evaluate packages the
+        booster with encoder.json and pipeline_code (``pipeline_code.packaging``). Custom images serve their
+        own training output."""
+        return self.i.model.training.algorithm == "xgboost"
+
     def evaluate(self) -> dict:
+        args = ["--model", f"{IN}/model", "--test", f"{IN}/test", "--baseline", f"{IN}/baseline",
+                "--output", f"{OUT}/evaluation", "--model-package-group", self.i.model_package_group_name]
+        inputs = [st.ProcessingInput("model", self.model_data_url(), f"{IN}/model"),
+                  st.ProcessingInput("test", ex.processing_output_uri("Preprocess", "test"), f"{IN}/test"),
+                  st.ProcessingInput("baseline", ex.processing_output_uri("Preprocess", "baseline"), f"{IN}/baseline")]
+        outputs = [st.ProcessingOutput("evaluation", f"{OUT}/evaluation", self.step_uri("Evaluate", "evaluation"))]
+        if self.packages_model:
+            args += ["--encoder", f"{IN}/encoder", "--package", f"{OUT}/served"]
+            inputs.append(st.ProcessingInput("encoder", ex.processing_output_uri("Preprocess", "encoder"),
+                                             f"{IN}/encoder"))
+            outputs.append(st.ProcessingOutput("served", f"{OUT}/served", self.step_uri("Evaluate", "served")))
         return self.script(
-            "Evaluate", "evaluate",
-            ["--model", f"{IN}/model", "--test", f"{IN}/test", "--baseline", f"{IN}/baseline",
-             "--output", f"{OUT}/evaluation", "--model-package-group", self.i.model_package_group_name],
-            [st.ProcessingInput("model", self.model_data_url(), f"{IN}/model"),
-             st.ProcessingInput("test", ex.processing_output_uri("Preprocess", "test"), f"{IN}/test"),
-             st.ProcessingInput("baseline", ex.processing_output_uri("Preprocess", "baseline"), f"{IN}/baseline")],
-            [st.ProcessingOutput("evaluation", f"{OUT}/evaluation", self.step_uri("Evaluate", "evaluation"))],
+            "Evaluate", "evaluate", args, inputs, outputs,
             self.i.evaluation_image,
             network_isolation=False,  # reads the champion's metrics from the Model Registry through the API
             property_files=[st.PropertyFile("Evaluation", "evaluation", c.EVALUATION_FILE)],
             depends_on=[self.train_step])
+
+    def served_container(self) -> dict:
+        """The model package's container: the served package in script mode, or a custom image's own output."""
+        if not self.packages_model:
+            return {"Image": self.i.serving_image, "ModelDataUrl": self.model_data_url()}
+        return {"Image": self.i.serving_image,
+                "ModelDataUrl": ex.join([ex.processing_output_uri("Evaluate", "served"), f"/{MODEL_ARCHIVE}"]),
+                "Environment": serving_environment()}
 
     def evaluation_file_uri(self, file_name: str) -> dict:
         return ex.join([ex.processing_output_uri("Evaluate", "evaluation"), f"/{file_name}"])
@@ -233,12 +254,13 @@ class _Builder:
         instance_types = {"SupportedRealtimeInferenceInstanceTypes": [deployment.instance_type]}
         if deployment.batch:
             instance_types = {"SupportedTransformInstanceTypes": [deployment.batch.instance_type]}
+        content_types = ["text/csv", "application/json"] if self.packages_model else ["text/csv"]
         arguments = {
             "ModelPackageGroupName": i.model_package_group_name,
             "ModelPackageDescription": f"{model.name} built by pipeline {c.build_pipeline_name(model.name)}",
             "InferenceSpecification": {
-                "Containers": [{"Image": i.serving_image, "ModelDataUrl": self.model_data_url()}],
-                "SupportedContentTypes": ["text/csv"], "SupportedResponseMIMETypes": ["text/csv"], **instance_types},
+                "Containers": [self.served_container()],
+                "SupportedContentTypes": content_types, "SupportedResponseMIMETypes": content_types, **instance_types},
             "ModelApprovalStatus": ex.param(c.PARAM_APPROVAL_STATUS),
             "ModelMetrics": {"ModelQuality": {"Statistics": {
                 "ContentType": "application/json", "S3Uri": self.evaluation_file_uri(c.EVALUATION_FILE)}}},
