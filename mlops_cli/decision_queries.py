@@ -194,34 +194,22 @@ def deploy_time(table, endpoint: str, at: str, variant: str, package_arn: str, m
 
 def _package_lineage(sagemaker, table, package_arn: str, at: str) -> dict:
     """Approval (as of ``at``), recorded metadata, training hyperparameters and images of one package."""
-    bound = schema.sort_key_upper_bound(at)
-    history = [r for r in queries.package_records(table, package_arn) if r["sk"] <= bound]
-    states = [r for r in history if r["kind"] == schema.KIND_PACKAGE]
-    approval = next((r for r in reversed(states) if r.get("approval_status") == "Approved"), None)
-    recorded = next((r["lineage"] for r in reversed(states) if r.get("lineage")), {})
+    states, approval, recorded = queries.package_as_of(table, package_arn, at)
     package = {}
     try:
         package = queries.describe_package(sagemaker, package_arn)
     except queries.GovernanceError:
         pass  # a deleted package still has its audit records
     recorded = recorded or schema.lineage_metadata(package.get("CustomerMetadataProperties"))
-    job = queries._training_job(sagemaker, recorded.get(contracts.META_TRAINING_JOB)) or {}
-    execution_arn = recorded.get(contracts.META_PIPELINE_EXECUTION, "")
-    started = queries.execution_records(table, execution_arn) if execution_arn else []
+    job = queries.training_job(sagemaker, recorded.get(contracts.META_TRAINING_JOB)) or {}
     return {
         "model_package_arn": package_arn,
-        "approved_by": approval["actor"] if approval else "",
-        "approved_at": approval["event_time"] if approval else "",
-        "approval_description": approval.get("approval_description", "") if approval else "",
-        "status_then": states[-1]["approval_status"] if states else "unknown",
-        "trained_by": started[0]["actor"] if started else "",
-        "trigger": started[0].get("trigger", "") if started else "",
+        **queries.approval_summary(table, states, approval, recorded),
         "recorded": recorded,
         "hyperparameters": job.get("hyperparameters", {}),
         "training_job_error": job.get("error", ""),
         "training_image": job.get("image") or recorded.get(contracts.META_IMAGE_URI, ""),
-        "serving_images": [c.get("Image", "") for c in
-                           (package.get("InferenceSpecification") or {}).get("Containers", [])],
+        "serving_images": queries.serving_images(package),
     }
 
 

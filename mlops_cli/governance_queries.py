@@ -58,11 +58,10 @@ def lineage(sagemaker, package_arn: str, table=None) -> dict:
         "version": package.get("ModelPackageVersion"),
         "approval_status": package.get("ModelApprovalStatus", ""),
         "registered_by": schema.identity(package.get("CreatedBy")),
-        "serving_images": [c.get("Image", "") for c in
-                           (package.get("InferenceSpecification") or {}).get("Containers", [])],
+        "serving_images": serving_images(package),
         "recorded": recorded,
         "missing": [key for key in schema.LINEAGE_KEYS if key not in recorded],
-        "training_job": _training_job(sagemaker, recorded.get(contracts.META_TRAINING_JOB)),
+        "training_job": training_job(sagemaker, recorded.get(contracts.META_TRAINING_JOB)),
         "pipeline_execution": _execution(sagemaker, recorded.get(contracts.META_PIPELINE_EXECUTION)),
         "lifecycle": {"stage": (package.get("ModelLifeCycle") or {}).get("Stage", ""),
                       "status": (package.get("ModelLifeCycle") or {}).get("StageStatus", ""),
@@ -116,7 +115,8 @@ def lineage_problems(result: dict) -> list[str]:
     return problems
 
 
-def _training_job(sagemaker, name: str | None) -> dict | None:
+def training_job(sagemaker, name: str | None) -> dict | None:
+    """Image, hyperparameters and inputs of a training job; its error message if it cannot be described."""
     if not name:
         return None
     try:
@@ -165,31 +165,45 @@ def serving_record(table, endpoint: str, at: str) -> dict:
     raise GovernanceError(f"endpoint {endpoint!r} has no audit records; check the endpoint name and --table")
 
 
+def package_as_of(table, package_arn: str, at: str) -> tuple[list[dict], dict | None, dict]:
+    """A package's audit state records up to ``at``, its approval as of then (None if not yet approved), and the
+    lineage recorded with it ({} if none)."""
+    bound = schema.sort_key_upper_bound(at)
+    states = [r for r in package_records(table, package_arn) if r["sk"] <= bound and r["kind"] == schema.KIND_PACKAGE]
+    approval = next((r for r in reversed(states) if r.get("approval_status") == "Approved"), None)
+    recorded = next((r["lineage"] for r in reversed(states) if r.get("lineage")), {})
+    return states, approval, recorded
+
+
+def approval_summary(table, states: list[dict], approval: dict | None, recorded: dict) -> dict:
+    """Who approved the package and when (as of its ``states``), its status then, and who started its training."""
+    execution_arn = recorded.get(contracts.META_PIPELINE_EXECUTION, "")
+    started = execution_records(table, execution_arn) if execution_arn else []
+    return {
+        "approved_by": approval["actor"] if approval else "",
+        "approved_at": approval["event_time"] if approval else "",
+        "approval_description": approval.get("approval_description", "") if approval else "",
+        "status_then": states[-1]["approval_status"] if states else "unknown",
+        "trained_by": started[0]["actor"] if started else "",
+        "trigger": started[0].get("trigger", "") if started else "",
+    }
+
+
+def serving_images(package: dict) -> list[str]:
+    """The images of a described package's inference containers."""
+    return [c.get("Image", "") for c in (package.get("InferenceSpecification") or {}).get("Containers", [])]
+
+
 def which_model(table, endpoint: str, at: str, sagemaker=None) -> dict:
     """Which packages served ``endpoint`` at ``at``, who approved each (as of then), and its data and code."""
     record = serving_record(table, endpoint, at)
-    bound = schema.sort_key_upper_bound(at)
     models = []
     for variant in record.get("serving", []):
         arn = variant.get("model_package_arn", "")
-        history = [r for r in package_records(table, arn) if r["sk"] <= bound] if arn else []
-        states = [r for r in history if r["kind"] == schema.KIND_PACKAGE]
-        approval = next((r for r in reversed(states) if r.get("approval_status") == "Approved"), None)
-        recorded = next((r["lineage"] for r in reversed(states) if r.get("lineage")), {})
+        states, approval, recorded = package_as_of(table, arn, at) if arn else ([], None, {})
         if not recorded and arn and sagemaker is not None:
             recorded = schema.lineage_metadata(describe_package(sagemaker, arn).get("CustomerMetadataProperties"))
-        execution_arn = recorded.get(contracts.META_PIPELINE_EXECUTION, "")
-        started = execution_records(table, execution_arn) if execution_arn else []
-        models.append({
-            **variant,
-            "approved_by": approval["actor"] if approval else "",
-            "approved_at": approval["event_time"] if approval else "",
-            "approval_description": approval.get("approval_description", "") if approval else "",
-            "status_then": states[-1]["approval_status"] if states else "unknown",
-            "trained_by": started[0]["actor"] if started else "",
-            "trigger": started[0].get("trigger", "") if started else "",
-            "lineage": recorded,
-        })
+        models.append({**variant, **approval_summary(table, states, approval, recorded), "lineage": recorded})
     return {"endpoint": endpoint, "at": schema.normalize_time(at), "record_time": record["event_time"],
             "state_captured_at": record.get("recorded_at", ""),
             "event": record.get("event_status", ""), "rolled_back": bool(record.get("rolled_back")),
