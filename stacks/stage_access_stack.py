@@ -124,10 +124,16 @@ class StageAccessStack(Stack):
             package_arns=self.format_arn(service="sagemaker", account=tooling_account, resource="model-package",
                                          resource_name=f"{model.name}/*"))
         self.action_role = self._action_role(model.name, endpoint, endpoint_stack_name, tooling_account)
-        self.integration_test_role = self._integration_test_role(model.name, endpoint, tooling_account) \
-            if integration_test else None
-        self.deploy_check_role = self._deploy_check_role(model.name, endpoint, tooling_account) \
-            if deploy_check else None
+        self.integration_test_role = self._endpoint_caller_role(
+            "IntegrationTestRole", endpoint, integration_test_role_name(endpoint),
+            self._trusting(tooling_account, test_project_role_name(model.name)),
+            f"The CD pipeline's integration test calls {endpoint}",
+            ["sagemaker:DescribeEndpoint", "sagemaker:InvokeEndpoint"], "test") if integration_test else None
+        self.deploy_check_role = self._endpoint_caller_role(
+            "DeployCheckRole", endpoint, deploy_check_role_name(endpoint),
+            self._trusting(tooling_account, verify_project_role_name(model.name)),
+            f"The CD pipeline checks which endpoint config {endpoint} runs",
+            ["sagemaker:DescribeEndpoint"], "check") if deploy_check else None
         self.monitor_read_role = self._monitor_read_role(model.name, endpoint, tooling_account, monitors) \
             if monitors else None
         alarms_home = events.Rule(self, "AlarmsHome", description=f"Alarm state changes of {endpoint_stack_name} go to the "
@@ -200,25 +206,14 @@ class StageAccessStack(Stack):
                     "NIST.800.53.R5-IAMNoInlinePolicy")
         return role
 
-    def _deploy_check_role(self, model_name: str, endpoint: str, tooling: str) -> iam.Role:
-        role = iam.Role(self, "DeployCheckRole", role_name=deploy_check_role_name(endpoint),
-                        assumed_by=self._trusting(tooling, verify_project_role_name(model_name)),
-                        description=f"The CD pipeline checks which endpoint config {endpoint} runs")
+    def _endpoint_caller_role(self, construct_id: str, endpoint: str, role_name: str, trusted: iam.IPrincipal,
+                              description: str, actions: list[str], policy: str) -> iam.Role:
+        """A role a tooling-account project assumes to call this stage's endpoint with ``actions``, and nothing else."""
+        role = iam.Role(self, construct_id, role_name=role_name, assumed_by=trusted, description=description)
         role.add_to_principal_policy(iam.PolicyStatement(
-            actions=["sagemaker:DescribeEndpoint"],
+            actions=actions,
             resources=[self.format_arn(service="sagemaker", resource="endpoint", resource_name=endpoint)]))
-        acknowledge(role, "The check policy is inline so that it belongs to this role alone.",
-                    "NIST.800.53.R5-IAMNoInlinePolicy")
-        return role
-
-    def _integration_test_role(self, model_name: str, endpoint: str, tooling: str) -> iam.Role:
-        role = iam.Role(self, "IntegrationTestRole", role_name=integration_test_role_name(endpoint),
-                        assumed_by=self._trusting(tooling, test_project_role_name(model_name)),
-                        description=f"The CD pipeline's integration test calls {endpoint}")
-        role.add_to_principal_policy(iam.PolicyStatement(
-            actions=["sagemaker:DescribeEndpoint", "sagemaker:InvokeEndpoint"],
-            resources=[self.format_arn(service="sagemaker", resource="endpoint", resource_name=endpoint)]))
-        acknowledge(role, "The test policy is inline so that it belongs to this role alone.",
+        acknowledge(role, f"The {policy} policy is inline so that it belongs to this role alone.",
                     "NIST.800.53.R5-IAMNoInlinePolicy")
         return role
 
