@@ -9,7 +9,6 @@ Exit codes: 0 the gates pass, 3 a gate fails, 2 bad input (config, data or argum
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import shutil
 import subprocess
@@ -29,7 +28,7 @@ from mlops_constructs.sagemaker_pipeline.step_images import (
     step_image,
 )
 from pipeline_code import evaluate, preprocess, train, validate
-from pipeline_code.code_bundle import build_code_zip
+from pipeline_code.code_bundle import build_code_zip, file_sha256
 from pipeline_code.common import DataError, write_json
 from pipeline_code.contracts import BASELINE_FILE, DATA_VERSION_FILE, EVALUATION_FILE
 from pipeline_code.evaluate import TEST_SCORES_FILE
@@ -127,10 +126,6 @@ def _launch(runner: StepRunner, code, name: str, argv: list[str]) -> None:
         raise RuntimeError(f"step {name} exited {result.returncode}: {result.stderr.strip()[-2000:]}")
 
 
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
 def run_pipeline(model_name: str, config_dir, data, out, seed: int | None = None, echo=print, *,
                  step_python=None, local_versions: bool = False) -> int:
     """Run every step; returns the exit code. Outputs land in ``out`` only once evaluation has succeeded."""
@@ -197,7 +192,7 @@ def run_pipeline(model_name: str, config_dir, data, out, seed: int | None = None
         "code_sha256": code.sha256,
         "step_image": image.version, "image_versions": {"python": image.python, **image.libraries},
         "ran_with": runner.found, "matches_image": not runner.differences, "differences": runner.differences,
-        "model_sha256": _sha256(out / "model" / train.MODEL_FILE), "evaluation_sha256": _sha256(out / EVALUATION_FILE),
+        "model_sha256": file_sha256(out / "model" / train.MODEL_FILE), "evaluation_sha256": file_sha256(out / EVALUATION_FILE),
     })
     for gate in verdict["gates"]:
         mark = "pass" if gate["passed"] else "FAIL"

@@ -146,16 +146,6 @@ def _read_booster(path: Path) -> xgb.Booster:
         return xgb.Booster(model_file=str(path))
 
 
-def model_sha256(model_dir) -> str:
-    """SHA-256 of the ``xgboost-model`` file itself, read directly or from inside ``model.tar.gz``."""
-    model_dir = Path(model_dir)
-    if (model_dir / MODEL_FILE).is_file():
-        return hashlib.sha256((model_dir / MODEL_FILE).read_bytes()).hexdigest()
-    with tarfile.open(model_dir / "model.tar.gz") as tar:
-        member = next(m for m in tar.getmembers() if Path(m.name).name == MODEL_FILE and m.isfile())
-        return hashlib.sha256(tar.extractfile(member).read()).hexdigest()
-
-
 def booster_file(model_dir, scratch) -> Path:
     """``xgboost-model`` itself, or its bytes unpacked from ``model.tar.gz`` into ``scratch``."""
     model_dir = Path(model_dir)
@@ -180,8 +170,9 @@ def load_booster(model_dir) -> xgb.Booster:
 
 
 def evaluate(spec: dict, booster: xgb.Booster, test: pd.DataFrame, baseline: drift_stats.Baseline,
-             champion: dict | None = None, champion_arn: str | None = None) -> tuple[dict, drift_stats.Baseline]:
-    """evaluation.json's body and the baseline with the test score distribution."""
+             champion: dict | None = None, champion_arn: str | None = None,
+             ) -> tuple[dict, drift_stats.Baseline, np.ndarray]:
+    """evaluation.json's body, the baseline with the test score distribution, and the test scores."""
     features = baseline.feature_names
     missing = [c for c in [spec["label"], *features] if c not in test.columns]
     if missing:
@@ -202,7 +193,7 @@ def evaluate(spec: dict, booster: xgb.Booster, test: pd.DataFrame, baseline: dri
     body[MODEL_CARD_EVALUATION_PATH] = model_card.evaluation_details_json(body)
     scored = drift_stats.Baseline(baseline.features, drift_stats.feature_baseline("prediction", scores, False),
                                   baseline.row_count)
-    return body, scored
+    return body, scored, scores
 
 
 def main(argv=None) -> int:
@@ -225,17 +216,18 @@ def main(argv=None) -> int:
     if args.model_package_group and spec.get("gates", {}).get("must_beat_champion"):
         champion, arn = fetch_champion(args.model_package_group)
     with tempfile.TemporaryDirectory() as scratch:
+        model_file = booster_file(args.model, scratch)
+        model_sha256 = hashlib.sha256(model_file.read_bytes()).hexdigest()
         if args.encoder:  # score through the served package's own loader, then ship exactly that package
             served = packaging.build_model_dir(
-                booster_file(args.model, scratch), args.encoder, decision_threshold=spec["decision_threshold"],
+                model_file, args.encoder, decision_threshold=spec["decision_threshold"],
                 model_name=spec.get("model", "model"), out_dir=Path(scratch) / "served")
             booster = serving.load(served).booster
             packaging.write_archive(served, Path(args.package) / packaging.MODEL_ARCHIVE)
         else:
-            booster = load_booster(args.model)
-        body, scored = evaluate(spec, booster, test, baseline, champion, arn)
-    body[MODEL_SHA256_KEY] = model_sha256(args.model)  # the registered package records it; `mlops reproduce` too
-    scores = serving.predict(booster, test[baseline.feature_names].to_numpy(dtype=np.float64))
+            booster = _read_booster(model_file)
+        body, scored, scores = evaluate(spec, booster, test, baseline, champion, arn)
+    body[MODEL_SHA256_KEY] = model_sha256  # the registered package records it; `mlops reproduce` too
     (Path(args.output) / TEST_SCORES_FILE).parent.mkdir(parents=True, exist_ok=True)
     (Path(args.output) / TEST_SCORES_FILE).write_text("".join(f"{s}\n" for s in serving.format_scores(scores)))
     write_json(Path(args.output) / EVALUATION_FILE, body)

@@ -100,7 +100,7 @@ def test_evaluate_applies_the_configured_threshold_not_the_default():
     baseline = drift_stats.build_baseline({"x": np.arange(8.0)}, set())
     spec = {"label": "label", "decision_threshold": 0.3, "protected_attributes": ["sex"],
             "gates": {"min_metrics": {"recall": 0.7}}}
-    body, _ = evaluate.evaluate(spec, _FixedScores(scores), test, baseline)
+    body, _, _ = evaluate.evaluate(spec, _FixedScores(scores), test, baseline)
     metrics = body["binary_classification_metrics"]
     # At 0.3: TP 0.9, 0.4, 0.3; FN 0.1; FP 0.6, 0.35; TN 0.2, 0.05.
     assert metrics["confusion_matrix"] == {"0": {"0": 2, "1": 2}, "1": {"0": 1, "1": 3}}
