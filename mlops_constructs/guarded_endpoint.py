@@ -16,15 +16,12 @@ from aws_cdk import aws_sagemaker as sagemaker
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
-from mlops_constructs.config.model import is_instance_store
+from mlops_constructs.config.model import EXECUTION_TIMEOUT_RANGE, PROVISIONING_ALLOWANCE_SECONDS, is_instance_store
 from mlops_constructs.endpoint_access import endpoint_log_group_name, endpoint_serving_role, variant_dashboard_name
 from mlops_constructs.nag import acknowledge
 from pipeline_code import contracts
 
-MIN_EXECUTION_TIMEOUT = 600
-MAX_EXECUTION_TIMEOUT = 28_800
-# Time allowed for provisioning the green fleet and passing health checks, on top of the bake intervals.
-PROVISIONING_ALLOWANCE_SECONDS = 1_200
+MIN_EXECUTION_TIMEOUT, MAX_EXECUTION_TIMEOUT = EXECUTION_TIMEOUT_RANGE  # defined once, with the config rule
 STEP_LIMITS = {"LINEAR": (10, 50), "CANARY": (1, 50)}
 # With autoscaling the endpoint retains variant properties across updates, except these (UpdateEndpoint
 # VariantPropertyType values): A/B weights and data capture follow the deployed config.

@@ -272,8 +272,10 @@ class KnownCases(Strict):
     min_recall: Fraction = Field(0.9, description="Recall the staging endpoint must reach on the cases.")
 
 
-# SageMaker's MaximumExecutionTimeoutInSeconds range and the provisioning allowance GuardedEndpoint adds to the bakes;
-# tests/test_config_parity.py checks these rules against the construct's own validation.
+# SageMaker's MaximumExecutionTimeoutInSeconds range and the provisioning allowance (green fleet start and health
+# checks) GuardedEndpoint adds to the bakes; GuardedEndpoint imports both from here.
+# tests/test_first_model.py::test_validate_and_the_construct_agree_on_every_strategy checks _check_shift against the
+# construct's own validation.
 EXECUTION_TIMEOUT_RANGE = (600, 28_800)
 PROVISIONING_ALLOWANCE_SECONDS = 1_200
 
