@@ -104,13 +104,13 @@ def _statement_grants(document: Mapping) -> Iterator[tuple[str, str]]:
                     yield action, resource
 
 
-def _role_id(stack: Stack, reference) -> str:
+def _role_id(reference) -> str:
     return reference["Ref"] if isinstance(reference, dict) and "Ref" in reference else flatten_reference(reference)
 
 
 def wildcard_grants(stack: Stack) -> list[Grant]:
     """Every wildcard (action, resource) pair that ``stack``'s IAM policies grant, by role."""
-    grants = []
+    grants, stack_name = [], stack.stack_name  # one jsii round trip, not one per grant
     for construct in stack.node.find_all():
         if isinstance(construct, (iam.CfnPolicy, iam.CfnManagedPolicy)):
             resolved = stack.resolve({"roles": construct.roles, "document": construct.policy_document})
@@ -124,7 +124,7 @@ def wildcard_grants(stack: Stack) -> list[Grant]:
             continue
         for document in documents:
             for action, resource in _statement_grants(document):
-                grants.extend(Grant(stack.stack_name, _role_id(stack, r), owner, action, resource) for r in roles)
+                grants.extend(Grant(stack_name, _role_id(r), owner, action, resource) for r in roles)
     return grants
 
 

@@ -23,8 +23,8 @@ def monitor_functions(model: ModelConfig) -> list[str]:
     """The monitor functions a monitored model runs: ``drift_detector`` and/or ``quality_monitor``."""
     if not is_monitored(model):
         return []
-    return [name for name, settings in (("drift_detector", model.monitoring.drift),
-                                        ("quality_monitor", model.monitoring.quality)) if settings is not None]
+    return [name for name, settings in ((contracts.SERVICE_DRIFT_DETECTOR, model.monitoring.drift),
+                                        (contracts.SERVICE_QUALITY_MONITOR, model.monitoring.quality)) if settings is not None]
 
 
 def add_monitoring(stack: Stack, *, model: ModelConfig, core: ModelCore,

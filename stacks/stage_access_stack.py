@@ -32,7 +32,7 @@ from mlops_constructs.endpoint_access import (
 )
 from mlops_constructs.monitoring import monitor_role_name
 from mlops_constructs.nag import acknowledge
-from pipeline_code import contracts
+from pipeline_code import audit_schema, contracts
 from stacks.endpoint_stack import captures_data, serving_repository_arn
 
 ALARM_EVENT = "CloudWatch Alarm State Change"
@@ -230,13 +230,13 @@ class StageAccessStack(Stack):
         forward = targets.EventBus(bus, role=role)
         events.Rule(self, "AuditForwardEndpointRule", description=f"{endpoint} state changes to the governance bus",
                     event_pattern=events.EventPattern(
-                        source=["aws.sagemaker"], detail_type=["SageMaker Endpoint State Change"],
+                        source=["aws.sagemaker"], detail_type=[audit_schema.DETAIL_ENDPOINT],
                         detail={"EndpointName": [endpoint]}),
                     targets=[forward])
         events.Rule(self, "AuditForwardStackRule",
                     description=f"{endpoint_stack_name} statuses to the governance bus",
                     event_pattern=events.EventPattern(
-                        source=["aws.cloudformation"], detail_type=["CloudFormation Stack Status Change"],
+                        source=["aws.cloudformation"], detail_type=[audit_schema.DETAIL_STACK],
                         detail={"stack-id": events.Match.prefix(
                             f"arn:{self.partition}:cloudformation:{self.region}:{self.account}:stack/"
                             f"{endpoint_stack_name}/")}),
