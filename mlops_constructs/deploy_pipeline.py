@@ -223,7 +223,6 @@ class ModelDeployPipeline(Construct):
                 f"{self.pipeline_name} execution {events.EventField.from_path('$.detail.execution-id')} failed; "
                 "see the pipeline's failed action (a VerifyProd failure means prod rolled back).")))
         self._trigger(model_package_group_name, topic, key)
-        self.lifecycle.acknowledge_invoke_roles(self.pipeline)
         depend_on_policy_only(self.pipeline, self.pipeline.role)
         self._acknowledge_generated_policies()
 

@@ -7,7 +7,6 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from constructs import Construct
 
-from mlops_constructs.nag import acknowledge
 from mlops_constructs.platform_function import PlatformFunction
 from pipeline_code import contracts
 from pipeline_code.model_lifecycle import TRANSITIONS
@@ -30,7 +29,6 @@ class LifecycleRecorder(Construct):
     def __init__(self, scope: Construct, construct_id: str, *, model_package_group_name: str, pipeline_name: str,
                  key: kms.IKey) -> None:
         super().__init__(scope, construct_id)
-        self._action_names: set[str] = set()
         stack = Stack.of(self)
         self.function = PlatformFunction(
             self, "Function", function="lifecycle_recorder", key=key, timeout=Duration.seconds(60),
@@ -57,18 +55,8 @@ class LifecycleRecorder(Construct):
         if transition not in TRANSITIONS:
             raise ValueError(f"LifecycleRecorder {self.node.id}: transition {transition!r} is not one of "
                              f"{list(TRANSITIONS)}")
-        self._action_names.add(action_name)
         parameters = {"transition": transition, "package": package, "execution": "#{codepipeline.PipelineExecutionId}"}
         if serving:
             parameters["serving"] = serving
         return actions.LambdaInvokeAction(action_name=action_name, lambda_=self.function.function,
                                           user_parameters=parameters, run_order=run_order)
-
-    def acknowledge_invoke_roles(self, pipeline: Construct) -> None:
-        """CDK's Lambda-invoke action roles: InvokeFunction on this function (and its versions), ListFunctions."""
-        for child in pipeline.node.find_all():
-            if isinstance(child, iam.Role) and child.node.id == "CodePipelineActionRole" \
-                    and child.node.scope.node.id in self._action_names:
-                # CDK's Lambda invoke action: its wildcards are acknowledged from wildcard_allowlist.py.
-                acknowledge(child, "The invoke action's policy is inline so that it belongs to this role alone.",
-                            "NIST.800.53.R5-IAMNoInlinePolicy")
