@@ -132,15 +132,20 @@ def find_captures(s3, bucket: str, endpoint: str, inference_id: str, around: str
 
 
 def scores(output: str) -> list[float | str]:
-    """The response as numbers where it parses (CSV or JSON list), else the raw values."""
-    text = output.strip()
+    """The response's scores as numbers where they parse (CSV or JSON list), else the raw values. The served model's
+    ``score,label`` rows and ``{"score", "label"}`` objects give their score."""
+    text = contracts.score_column(output.strip())
     try:
         parsed = json.loads(text)
     except ValueError:
         parsed = [t.strip() for t in text.replace("\n", ",").split(",") if t.strip()]
+    if isinstance(parsed, dict) and isinstance(parsed.get("predictions"), list):
+        parsed = parsed["predictions"]
     values = parsed if isinstance(parsed, list) else [parsed]
     result = []
     for value in values:
+        if isinstance(value, dict) and "score" in value:
+            value = value["score"]
         try:
             result.append(float(value))
         except (TypeError, ValueError):

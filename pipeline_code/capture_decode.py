@@ -29,6 +29,8 @@ import numpy as np
 import orjson
 import pandas as pd
 
+from pipeline_code.contracts import score_column
+
 MAX_RECORD_BYTES = 1_000_000  # larger capture lines are skipped as "too_large"
 # Bytes read and decoded at a time from a stream. A piece needs up to ~15x its size while decoded (spaced lines
 # are copied a few times): 4 MiB pieces peak near 130 MB in all, 16 MiB ones near 300 MB, at the same speed.
@@ -167,15 +169,6 @@ def _csv_rows(text: str) -> list[list[str]]:
     """CSV rows; an empty payload is one row of no fields (a wrong width, as on the vectorized path)."""
     text = text.strip("\n")
     return [row for row in csv.reader(io.StringIO(text))] if text else [[]]
-
-
-# The served model answers CSV with ``score,label`` per row (pipeline_code.serving): only the score is a prediction.
-_SCORE_LABEL = re.compile(r"^([^,\n]*),[01]$", re.MULTILINE)
-
-
-def score_column(output: str) -> str:
-    """A CSV output with the score of each ``score,label`` row only; other outputs unchanged."""
-    return _SCORE_LABEL.sub(r"\1", output) if "," in output else output
 
 
 def _scores(kind: str, text: str) -> list[float]:

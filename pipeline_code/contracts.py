@@ -4,6 +4,8 @@ Pure Python with no dependencies, so it loads in SageMaker containers, Lambda im
 """
 from __future__ import annotations
 
+import re
+
 # CloudWatch metrics published by the monitors and watched by alarms (rollback and retraining).
 METRIC_NAMESPACE = "MLOps/ModelMonitoring"
 DIM_MODEL = "Model"
@@ -167,3 +169,12 @@ def audit_forward_role_name(endpoint: str) -> str:
     """The EventBridge role in a stage account that forwards the endpoint's audit events: ``<endpoint>-audit-forward``
     (under ``<model>-*``, like every role the endpoint stack creates)."""
     return f"{endpoint}-audit-forward"
+
+
+# The served model answers CSV with ``score,label`` per row (pipeline_code.serving): only the score is a prediction.
+_SCORE_LABEL = re.compile(r"^([^,\n]*),[01]$", re.MULTILINE)
+
+
+def score_column(output: str) -> str:
+    """A CSV output with the score of each ``score,label`` row only; other outputs unchanged."""
+    return _SCORE_LABEL.sub(r"\1", output) if "," in output else output

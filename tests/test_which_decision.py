@@ -280,3 +280,14 @@ def test_unknown_packages_and_endpoints_are_one_line_in_every_command(story, cap
     code = main([*argv, "--table", h.TABLE, "--region", h.REGION])
     out = capsys.readouterr()
     assert (code, out.out) == (1, "") and out.err.count("\n") == 1 and message in out.err
+
+
+def test_the_served_models_score_label_reply_gives_its_score_not_the_label_as_a_second_score():
+    """pipeline_code.serving.score_request answers ``score,label`` rows (CSV) or {"predictions": [{"score", "label"}]}
+    (JSON); the decision printed is the score. Plain score replies (custom images, older packages) read as before."""
+    from mlops_cli import decision_queries
+
+    assert decision_queries.scores("0.73,1\n0.2,0\n") == [0.73, 0.2]
+    assert decision_queries.scores('{"predictions": [{"score": 0.73, "label": 1}]}') == [0.73]
+    assert decision_queries.scores("0.73\n0.2") == [0.73, 0.2]
+    assert decision_queries.scores("[0.73, 0.2]") == [0.73, 0.2]
