@@ -27,7 +27,7 @@ from pipeline_code import audit_schema as schema
 from pipeline_code import contracts
 
 DEFAULT_WINDOW_HOURS = 2  # with --around: capture hours searched either side of it
-MAX_CAPTURE_OBJECT_BYTES = 256 * 1024 * 1024  # larger objects are skipped (and counted), never loaded
+CAPTURE_READ_BYTES = 1 << 20  # capture objects are streamed line by line in pieces this size, whatever their size
 UPDATING = "Updating"
 
 
@@ -111,21 +111,19 @@ def find_captures(s3, bucket: str, endpoint: str, inference_id: str, around: str
         raise queries.GovernanceError(
             f"endpoint {endpoint!r} has no data capture under s3://{bucket}/{contracts.CAPTURE_PREFIX}/{endpoint}/;"
             " check --endpoint and --bucket (the model stack's DataBucketName output)")
-    found, searched = [], 0
+    found, searched, wanted = [], 0, inference_id.encode()
     for variant in variants:
         prefixes = (hour_prefixes(endpoint, variant, around, window_hours) if around
                     else [f"{contracts.CAPTURE_PREFIX}/{endpoint}/{variant}/"])
         for prefix in prefixes:
             for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
                 for obj in page.get("Contents", []):
-                    if obj.get("Size", 0) > MAX_CAPTURE_OBJECT_BYTES:
-                        continue
                     searched += 1
-                    text = s3.get_object(Bucket=bucket, Key=obj["Key"])["Body"].read().decode("utf-8", "replace")
-                    if inference_id not in text:
-                        continue
-                    for line in text.splitlines():
-                        record = match_line(line, inference_id) if inference_id in line else None
+                    body = s3.get_object(Bucket=bucket, Key=obj["Key"])["Body"]
+                    for raw in body.iter_lines(chunk_size=CAPTURE_READ_BYTES):
+                        if wanted not in raw:
+                            continue
+                        record = match_line(raw.decode("utf-8", "replace"), inference_id)
                         if record is not None:
                             found.append(captured_request(record, variant, f"s3://{bucket}/{obj['Key']}"))
     return found, searched

@@ -291,3 +291,22 @@ def test_the_served_models_score_label_reply_gives_its_score_not_the_label_as_a_
     assert decision_queries.scores('{"predictions": [{"score": 0.73, "label": 1}]}') == [0.73]
     assert decision_queries.scores("0.73\n0.2") == [0.73, 0.2]
     assert decision_queries.scores("[0.73, 0.2]") == [0.73, 0.2]
+
+
+def test_a_capture_object_of_any_size_is_searched_line_by_line(story, monkeypatch):
+    """Capture files reach gigabytes at high volume; none may be skipped for its size (a missed record would read
+    as "not found"), and each is streamed, never held whole: here in 4 KiB pieces, lines crossing piece edges."""
+    from mlops_cli import decision_queries
+
+    monkeypatch.setattr(decision_queries, "CAPTURE_READ_BYTES", 4096)
+    s3 = boto3.client("s3")
+    target = capture_line("1,0.5", "0.91", inference_id="req-big", inference_time="2026-07-04T09:30:00Z")
+    _put_capture(s3, "primary", "2026/07/04/09", "big", [*_noise(2000, "2026-07-04T09:05:00Z"), target])
+
+    def reported_as_huge(parsed, **_):  # as S3 lists a 1 GiB capture object
+        for obj in parsed.get("Contents", []):
+            obj["Size"] = 1 << 30
+
+    s3.meta.events.register("after-call.s3.ListObjectsV2", reported_as_huge)
+    found, searched = decision_queries.find_captures(s3, BUCKET, h.ENDPOINT, "req-big", "2026-07-04T09:30:00Z")
+    assert [c.inference_id for c in found] == ["req-big"] and searched == 1
