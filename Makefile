@@ -56,7 +56,7 @@ test: setup-dev
 	$(PY) -m pytest -n 2 --durations=8
 
 # The step environment of an XGBoost image (IMAGE=3.0-5 or 1.7-1): its Python (pyenv) and exact library versions,
-# from mlops_constructs/sagemaker_pipeline/step_images.json. `mlops run-local` runs the steps there.
+# from mlops_constructs/build/sagemaker_pipeline/step_images.json. `mlops run-local` runs the steps there.
 IMAGE ?= 3.0-5
 step-env: setup-dev
 	$(PY) -m mlops_cli.step_env --image "$(IMAGE)"
@@ -77,15 +77,15 @@ bench: setup-dev
 	$(PY) benchmarks/drift.py
 	$(PY) benchmarks/serving.py
 
-# The README's architecture picture, rendered offline by the pinned D2 binary (tests/test_picture.py checks it).
+# The README's architecture picture, rendered offline by the pinned D2 binary (tests/end_to_end/test_picture.py checks it).
 picture: setup-dev
 	$(VENV)/bin/d2 --layout=dagre docs/images/architecture.d2 docs/images/architecture.svg
 
-# Mutation testing of the release-critical modules, one module at a time with its fast tests (tests/mutation.py);
+# Mutation testing of the release-critical modules, one module at a time with its fast tests (tests/support/mutation.py);
 # not part of `make test`. Offline, on 2 cores (figures in docs/testing.md). A re-run retests changed functions only;
-# MUTATION_MODULES=pipeline_code/gate.py limits it to some modules.
+# MUTATION_MODULES=pipeline_code/training/gate.py limits it to some modules.
 mutation: setup-dev $(VENV)/.mutation-deps
-	nice $(PY) tests/mutation.py $(MUTATION_MODULES) --jobs $(MUTATION_JOBS) --min-score 85
+	nice $(PY) tests/support/mutation.py $(MUTATION_MODULES) --jobs $(MUTATION_JOBS) --min-score 85
 
 lint: setup-dev
 	$(VENV)/bin/ruff check .

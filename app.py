@@ -4,7 +4,7 @@ import sys
 
 from aws_cdk import App
 
-from mlops_constructs.config import ConfigError, load_config
+from mlops_config import ConfigError, load_config
 from stacks.app_factory import build_app
 
 app = App()

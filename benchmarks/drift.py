@@ -1,7 +1,7 @@
 """Drift detector benchmark: 1M capture records (20-feature CSV payloads, some features drifted on purpose).
 
 Measures, on one core (CPU affinity 1, single-threaded BLAS/OpenMP), in separate child processes so that peak
-RSS is each detector's own: records/s and peak RSS of our detector (``pipeline_code.drift_detect``, the code the
+RSS is each detector's own: records/s and peak RSS of our detector (``monitoring_code.drift_detect``, the code the
 Lambda runs), then Evidently 0.7.23's DataDriftPreset on the same files and the same reference data, in
 .venv-evidently (pandas<3; created here on first use). Prints a JSON summary and a Markdown table.
 
@@ -70,7 +70,7 @@ def scores(f: pd.DataFrame) -> np.ndarray:
 
 def generate(work: Path, records: int, files: int, seed: int = 7) -> None:
     """reference.csv (training sample), baseline.json (its baseline) and capture/*.jsonl."""
-    from pipeline_code import drift_stats
+    from pipeline_code.training import drift_stats
 
     rng = np.random.default_rng(seed)
     reference = frame(rng, 200_000, drift=False)
@@ -102,7 +102,8 @@ def one_core() -> None:
 def run_detector(workdir: str) -> None:
     """Child process: our detector over every capture file; prints JSON."""
     one_core()
-    from pipeline_code import drift_detect, drift_stats
+    from monitoring_code import drift_detect
+    from pipeline_code.training import drift_stats
 
     work = Path(workdir)
     rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -161,9 +162,9 @@ def run_memory_child(kind: str, workdir: str, capture: str) -> None:
 
         from botocore.response import StreamingBody
 
-        from pipeline_code.drift_stats import Baseline
+        from pipeline_code.training.drift_stats import Baseline
 
-        spec = importlib.util.spec_from_file_location("drift_handler", REPO / "lambda" / "drift_detector" / "handler.py")
+        spec = importlib.util.spec_from_file_location("drift_handler", REPO / "functions" / "drift_detector" / "handler.py")
         handler = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(handler)
         size = os.path.getsize(capture)

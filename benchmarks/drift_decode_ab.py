@@ -36,7 +36,8 @@ def child(tree: str, workdir: str, files: int) -> None:
     if hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
     sys.path.insert(0, tree)
-    from pipeline_code import drift_detect, drift_stats
+    from monitoring_code import drift_detect
+    from pipeline_code.training import drift_stats
 
     work = Path(workdir)
     baseline = drift_stats.Baseline.from_json((work / "baseline.json").read_bytes())

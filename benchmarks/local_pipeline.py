@@ -18,11 +18,12 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from mlops_constructs.config import load_config
-from mlops_constructs.job_spec import job_spec
-from pipeline_code import evaluate, preprocess, train
+from mlops_config import load_config
+from mlops_constructs.build.job_spec import job_spec
 from pipeline_code.common import write_json
-from pipeline_code.synthetic import transactions
+from pipeline_code.data import preprocess
+from pipeline_code.training import evaluate, train
+from tooling_code.synthetic import transactions
 
 TARGET_SECONDS = 60.0
 

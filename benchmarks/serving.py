@@ -1,7 +1,7 @@
 """The served model's cost over a bare ``Booster.predict``, side by side in one run.
 
 Trains fraud-detection's configured XGBoost (its hyperparameters, on synthetic transactions), packages it as the
-build does (``pipeline_code.packaging``) and loads it as the container does (``serving.model_fn``). Then, on one
+build does (``pipeline_code.endpoint.packaging``) and loads it as the container does (``serving.model_fn``). Then, on one
 core, alternating the two in the same loop so machine noise hits both alike:
 
 - **single record**: ``serving.handle`` on one raw CSV row (parse, encode, predict, format the reply) against
@@ -32,11 +32,12 @@ for _name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 def build(work: Path):
     import xgboost as xgb
 
-    from mlops_constructs.config import load_config
-    from mlops_constructs.job_spec import job_spec
-    from pipeline_code import encoding, packaging, serving
-    from pipeline_code.synthetic import transactions
-    from pipeline_code.train import booster_params
+    from mlops_config import load_config
+    from mlops_constructs.build.job_spec import job_spec
+    from pipeline_code.data import encoding
+    from pipeline_code.endpoint import packaging, serving
+    from pipeline_code.training.train import booster_params
+    from tooling_code.synthetic import transactions
 
     spec = job_spec(load_config(REPO / "config").model("fraud-detection"))
     frame = transactions.generate(20_000, seed=1)
@@ -73,7 +74,8 @@ def main() -> int:
     import numpy as np
     import xgboost as xgb
 
-    from pipeline_code import encoding, serving
+    from pipeline_code.data import encoding
+    from pipeline_code.endpoint import serving
 
     with tempfile.TemporaryDirectory() as scratch:
         model, traffic = build(Path(scratch))

@@ -34,7 +34,7 @@ PLATFORM = """
 import json, sys
 sys.path.insert(0, {repo!r})
 import aws_cdk as cdk
-from mlops_constructs.config import load_config
+from mlops_config import load_config
 from stacks.app_factory import build_app
 context = json.load(open({repo!r} + "/cdk.json"))["context"]
 app = cdk.App(outdir={outdir!r}, context=context)

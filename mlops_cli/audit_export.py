@@ -1,7 +1,7 @@
 """``mlops audit export --from D1 --to D2 --out FILE``: the audit records of a period as CSV or Parquet.
 
 Records are read with a paged Scan of the audit table filtered on ``event_time`` (every record type carries it;
-see ``pipeline_code.audit_schema``), so a period spans every endpoint, package and execution. One row per record;
+see ``governance_code.audit_schema``), so a period spans every endpoint, package and execution. One row per record;
 the common fields are columns, nested values (lineage, serving variants, parameters, lifecycle) are JSON text, and
 a field this version does not know is kept as an extra column rather than dropped. Parquet needs ``pyarrow`` (the
 ``parquet`` extra).
@@ -16,8 +16,8 @@ from pathlib import Path
 
 from boto3.dynamodb.conditions import Attr
 
+from governance_code import audit_schema as schema
 from mlops_cli.governance_queries import GovernanceError
-from pipeline_code import audit_schema as schema
 
 FORMATS = ("csv", "parquet")
 # Every field the writer sets, in a stable order; nested ones are exported as JSON text.

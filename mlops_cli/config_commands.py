@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 import sys
 
-from mlops_constructs.config import ConfigError, ModelConfig, PlatformSettings, load_config
+from mlops_config import ConfigError, ModelConfig, PlatformSettings, load_config
 
 
 def register(subparsers) -> None:

@@ -3,7 +3,7 @@
 Structural checks use the standard library: every column the config names (label, features, categoricals,
 protected attributes, per-column rules) must exist, header names must not carry stray whitespace, and text
 feature columns must be categorical. With the ``ml`` extra installed, the pipeline's own validate step
-(``pipeline_code.validate.check``) then checks every value: types, ranges, categories and null fractions.
+(``pipeline_code.data.validate.check``) then checks every value: types, ranges, categories and null fractions.
 """
 from __future__ import annotations
 
@@ -66,12 +66,12 @@ def value_problems(model, data_file: Path) -> list[str] | None:
     """The pipeline validate step's own findings on the file; None when its dependencies are not installed."""
     try:
         from pipeline_code.common import read_batch
-        from pipeline_code.validate import check
+        from pipeline_code.data.validate import check
     except ModuleNotFoundError:
         return None
     import tempfile
 
-    from mlops_constructs.job_spec import job_spec
+    from mlops_constructs.build.job_spec import job_spec
 
     spec = job_spec(model)
     with tempfile.TemporaryDirectory(prefix="mlops-validate-") as directory:

@@ -22,9 +22,9 @@ from urllib.parse import urlparse
 from boto3.dynamodb.conditions import Key
 from botocore.exceptions import ClientError
 
+import mlops_contracts as contracts
+from governance_code import audit_schema as schema
 from mlops_cli import governance_queries as queries
-from pipeline_code import audit_schema as schema
-from pipeline_code import contracts
 
 DEFAULT_WINDOW_HOURS = 2  # with --around: capture hours searched either side of it
 CAPTURE_READ_BYTES = 1 << 20  # capture objects are streamed line by line in pieces this size, whatever their size
@@ -157,7 +157,7 @@ def input_record(s3, baseline_uri: str, capture: CapturedRequest) -> dict[str, s
     rows = [r for r in capture.input.splitlines() if r.strip()]
     if not baseline_uri or "csv" not in capture.input_content_type or len(rows) != 1:
         return {}
-    from pipeline_code.drift_stats import Baseline, BaselineError
+    from pipeline_code.training.drift_stats import Baseline, BaselineError
 
     location = urlparse(baseline_uri)
     try:

@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 from urllib.parse import urlparse
 
+import mlops_contracts as contracts
 from mlops_cli.endpoint_checks import (
     PULL_ACTIONS,
     CheckFailed,
@@ -28,7 +29,6 @@ from mlops_cli.endpoint_checks import (
     template_configuration,
     weight_updates,
 )
-from pipeline_code import contracts
 
 BATCH_ROWS = 50  # rows per InvokeEndpoint request: well under the 6 MB payload limit
 
@@ -69,7 +69,7 @@ def _model_args(parser) -> None:
 
 
 def _load_model(config_dir: Path, name: str):
-    from mlops_constructs.config import load_model
+    from mlops_config import load_model
 
     return load_model(config_dir / "models" / f"{name}.yaml")
 
@@ -129,7 +129,7 @@ def resolve(args, sagemaker, ecr=None) -> dict[str, dict]:
     from stacks import endpoint_stack as es
 
     model = _load_model(args.config_dir, args.model)
-    from mlops_constructs.config import load_platform
+    from mlops_config import load_platform
 
     platform = load_platform(args.config_dir / "platform.yaml")
     if model.training.algorithm == "custom":
@@ -170,8 +170,8 @@ def run_resolve(args) -> int:
 
 def encoder_for(sagemaker, s3, package_arn: str) -> dict:
     """The model's input encoding, rebuilt from the drift baseline recorded on its package."""
-    from pipeline_code import encoding
-    from pipeline_code.drift_stats import Baseline
+    from pipeline_code.data import encoding
+    from pipeline_code.training.drift_stats import Baseline
 
     metadata = sagemaker.describe_model_package(ModelPackageName=package_arn).get("CustomerMetadataProperties", {})
     uri = metadata.get(contracts.META_BASELINE_URI)
@@ -202,7 +202,7 @@ def score_cases(runtime, endpoint: str, rows: list[str]) -> list[float | None]:
 def case_rows(frame, model, sagemaker, s3, package_arn: str) -> list[str]:
     """The known cases as CSV request rows: raw records in training feature order (the served model encodes
     them), or encoded with the package's encoding for a custom image declared ``input: encoded``."""
-    from pipeline_code import encoding
+    from pipeline_code.data import encoding
 
     image = model.training.image
     if image is not None and image.input == "encoded":

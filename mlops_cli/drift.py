@@ -10,9 +10,9 @@ import json
 import sys
 from pathlib import Path
 
-from pipeline_code.contracts import BASELINE_FILE
-from pipeline_code.drift_detect import VERDICT_DRIFT, DriftWindow, wrong_width_message
-from pipeline_code.drift_stats import SCORERS, Baseline, BaselineError
+from mlops_contracts import BASELINE_FILE
+from monitoring_code.drift_detect import VERDICT_DRIFT, DriftWindow, wrong_width_message
+from pipeline_code.training.drift_stats import SCORERS, Baseline, BaselineError
 
 
 def register(subparsers) -> None:

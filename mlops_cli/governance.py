@@ -17,11 +17,11 @@ from pathlib import Path
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
+import mlops_contracts as contracts
+from governance_code import audit_schema as schema
 from mlops_cli import audit_export
 from mlops_cli import decision_queries as decisions
 from mlops_cli import governance_queries as queries
-from pipeline_code import audit_schema as schema
-from pipeline_code import contracts
 
 TABLE_ENV = "MLOPS_AUDIT_TABLE"
 BUCKET_ENV = "MLOPS_DATA_BUCKET"

@@ -1,15 +1,15 @@
 """Lineage, audit-trail and reproduce queries behind ``mlops lineage|which-model|reproduce``.
 
 Every function takes its boto3 clients (and the audit table resource) as arguments, so tests pass moto-backed or
-stubbed ones. Record keys and shapes are those of ``pipeline_code.audit_schema``.
+stubbed ones. Record keys and shapes are those of ``governance_code.audit_schema``.
 """
 from __future__ import annotations
 
 from boto3.dynamodb.conditions import Key
 from botocore.exceptions import ClientError
 
-from pipeline_code import audit_schema as schema
-from pipeline_code import contracts
+import mlops_contracts as contracts
+from governance_code import audit_schema as schema
 
 # Execution parameters that the package's metadata records; reproduce passes them back, lineage cross-checks them.
 RECORDED_PARAMETERS = {contracts.PARAM_GIT_COMMIT: contracts.META_GIT_COMMIT,

@@ -179,9 +179,9 @@ def run(args) -> int:
     import yaml
     from pydantic import ValidationError
 
-    from mlops_constructs.config import ConfigError
-    from mlops_constructs.config.errors import describe_validation_error
-    from mlops_constructs.config.model import ModelConfig
+    from mlops_config import ConfigError
+    from mlops_config.errors import describe_validation_error
+    from mlops_config.model import ModelConfig
 
     target = Path(args.config_dir) / "models" / f"{args.name}.yaml"
     if target.exists() and not args.force:
@@ -201,7 +201,7 @@ def run(args) -> int:
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(text)
     try:
-        from mlops_constructs.config import load_config
+        from mlops_config import load_config
 
         load_config(args.config_dir)
     except ConfigError as error:

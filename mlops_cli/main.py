@@ -24,7 +24,7 @@ COMMAND_MODULES = [
 ]
 
 # Which module registers each command, so that running one imports only that module. A command missing here
-# still works (every module is then imported); tests/test_cli_lazy.py fails until it is listed.
+# still works (every module is then imported); tests/cli/test_cli_lazy.py fails until it is listed.
 COMMANDS = {
     "validate": "mlops_cli.config_commands",
     "schema": "mlops_cli.config_commands",

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import sys
 
-from pipeline_code.contracts import TRIGGERS, build_pipeline_name
-from pipeline_code.pipeline_runner import (
+from mlops_contracts import TRIGGERS, build_pipeline_name
+from tooling_code.pipeline_runner import (
     PipelineExecutionFailed,
     UploadedCode,
     display_name,

@@ -3,7 +3,7 @@
 ``--model`` is a ``mlops run-local`` output folder (its ``served/model.tar.gz``), a ``model.tar.gz`` or an
 unpacked model folder. ``--input`` is CSV (features in training order, category names as in the data, an optional
 header row of the feature names) or JSON lines (one object keyed by feature name per line). The records go through
-``pipeline_code.serving.handle``, exactly as the endpoint scores them. Prints ``score,label`` rows (CSV) or the
+``pipeline_code.endpoint.serving.handle``, exactly as the endpoint scores them. Prints ``score,label`` rows (CSV) or the
 JSON reply. Exit codes: 0 scored, 2 bad input (the message names column and value).
 """
 from __future__ import annotations
@@ -25,8 +25,9 @@ def register(subparsers) -> None:
 
 
 def _model_folder(model: Path, scratch: str) -> Path:
+    import mlops_contracts as contracts
     from mlops_cli.run_local import SERVED_DIR
-    from pipeline_code import contracts, packaging
+    from pipeline_code.endpoint import packaging
 
     if (model / contracts.SERVING_FILE).is_file():
         return model
@@ -48,7 +49,7 @@ def _request(path: Path) -> tuple[bytes, str]:
 
 
 def run(args) -> int:
-    from pipeline_code import serving
+    from pipeline_code.endpoint import serving
 
     source = Path(args.input)
     if not source.is_file():

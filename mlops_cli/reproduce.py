@@ -19,10 +19,10 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+import mlops_contracts as c
 from mlops_cli import run_local
-from mlops_constructs.config import ConfigError, load_config
-from mlops_constructs.sagemaker_pipeline.step_images import step_image, step_images
-from pipeline_code import contracts as c
+from mlops_config import ConfigError, load_config
+from mlops_constructs.build.sagemaker_pipeline.step_images import step_image, step_images
 from pipeline_code.code_bundle import build_code_zip
 
 EXIT_IDENTICAL, EXIT_DIFFERENT, EXIT_BAD_INPUT = 0, 1, 2

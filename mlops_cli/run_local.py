@@ -18,23 +18,24 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mlops_cli import step_env
-from mlops_constructs.config import ConfigError, load_config
-from mlops_constructs.job_spec import job_spec
-from mlops_constructs.sagemaker_pipeline import code_bootstrap
-from mlops_constructs.sagemaker_pipeline.step_images import (
+from mlops_config import ConfigError, load_config
+from mlops_constructs.build.job_spec import job_spec
+from mlops_constructs.build.sagemaker_pipeline import code_bootstrap
+from mlops_constructs.build.sagemaker_pipeline.step_images import (
     StepImage,
     differences,
     installed_versions,
     step_image,
 )
-from pipeline_code import evaluate, preprocess, train, validate
+from mlops_contracts import BASELINE_FILE, DATA_VERSION_FILE, EVALUATION_FILE, STEP_MODULES
 from pipeline_code.code_bundle import build_code_zip, file_sha256
 from pipeline_code.common import DataError, write_json
-from pipeline_code.contracts import BASELINE_FILE, DATA_VERSION_FILE, EVALUATION_FILE
-from pipeline_code.evaluate import TEST_SCORES_FILE
-from pipeline_code.gate import describe_failures, evaluate_gates
+from pipeline_code.data import preprocess, validate
+from pipeline_code.training import evaluate, train
+from pipeline_code.training.evaluate import TEST_SCORES_FILE
+from pipeline_code.training.gate import describe_failures, evaluate_gates
 
-PIPELINE_CODE_DIR = Path(evaluate.__file__).resolve().parent
+PIPELINE_CODE_DIR = Path(evaluate.__file__).resolve().parents[1]
 RUN_FILE = "run.json"
 
 EXIT_PASSED, EXIT_BAD_INPUT, EXIT_GATE_FAILED = 0, 2, 3
@@ -117,7 +118,7 @@ def _steps(spec_path: Path, data_dir: Path, work: Path) -> list:
 def _launch(runner: StepRunner, code, name: str, argv: list[str]) -> None:
     """One step as the pipeline launches it: ``python -c BOOTSTRAP <zip> <sha256> pipeline_code.<step> ARGS``."""
     command = [str(runner.python), *code_bootstrap.ENTRYPOINT[1:],
-               *code_bootstrap.container_arguments(str(code.path.parent), code.sha256, f"pipeline_code.{name}", argv)]
+               *code_bootstrap.container_arguments(str(code.path.parent), code.sha256, STEP_MODULES[name], argv)]
     result = subprocess.run(command, capture_output=True, text=True, check=False)
     sys.stdout.write(result.stdout)
     if result.returncode == 2 and result.stderr.startswith("ERROR: "):

@@ -16,7 +16,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from mlops_constructs.sagemaker_pipeline.step_images import DEFAULT_VERSION, StepImage, step_image
+from mlops_constructs.build.sagemaker_pipeline.step_images import DEFAULT_VERSION, StepImage, step_image
 
 REPO = Path(__file__).resolve().parent.parent
 STEP_ENV_ROOT = REPO / ".venv-steps"

@@ -1,7 +1,7 @@
 """SageMaker's built-in XGBoost in algorithm mode, single instance, CSV in File mode: the reference for parity.
 
 A line-by-line transcription of aws/sagemaker-xgboost-container (Apache-2.0) at the commits step_images.json
-records, kept apart from ``pipeline_code/train.py`` on purpose: ``make parity`` trains with both and compares
+records, kept apart from ``pipeline_code/training/train.py`` on purpose: ``make parity`` trains with both and compares
 the bytes. Runs in the image's step environment (Python 3.9 or 3.10, no project imports).
 
     python algorithm_mode.py --hyperparameters HP.json --input-data-config IDC.json --channels DIR --model-dir DIR

@@ -27,10 +27,11 @@ from pathlib import Path
 import pytest
 
 from mlops_cli import step_env
-from mlops_constructs.config import load_config
-from mlops_constructs.job_spec import job_spec
-from mlops_constructs.sagemaker_pipeline.build_definition import BuildInputs, build_definition
-from mlops_constructs.sagemaker_pipeline.step_images import step_image, step_images
+from mlops_config import load_config
+from mlops_constructs.build.job_spec import job_spec
+from mlops_constructs.build.sagemaker_pipeline.build_definition import BuildInputs, build_definition
+from mlops_constructs.build.sagemaker_pipeline.step_images import step_image, step_images
+from mlops_contracts import STEP_MODULES
 from pipeline_code.code_bundle import build_code_zip
 
 REPO = Path(__file__).resolve().parent.parent
@@ -157,7 +158,7 @@ class SageMakerSide:
 @pytest.fixture(scope="module")
 def fraud_data(tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("fraud") / "transactions.csv"
-    subprocess.run([sys.executable, "-m", "pipeline_code.synthetic.transactions", "--rows", str(FRAUD_ROWS),
+    subprocess.run([sys.executable, "-m", "tooling_code.synthetic.transactions", "--rows", str(FRAUD_ROWS),
                     "--seed", str(FRAUD_SEED), "--out", str(path)], check=True, cwd=REPO)
     return path
 
@@ -241,7 +242,7 @@ PREPROCESSED = ["validate/data_version.json", "preprocess/train/train.csv", "pre
 
 def _preprocess_with(python: Path, spec_path: Path, data: Path, out: Path) -> Path:
     for step, args in (("validate", ["--output", out / "validate"]), ("preprocess", ["--output", out / "preprocess"])):
-        subprocess.run([str(python), "-m", f"pipeline_code.{step}", "--spec", str(spec_path), "--input", str(data),
+        subprocess.run([str(python), "-m", STEP_MODULES[step], "--spec", str(spec_path), "--input", str(data),
                         *map(str, args)], check=True, cwd=REPO, capture_output=True)
     return out
 

@@ -17,7 +17,7 @@ class DataError(ValueError):
 
 
 def load_spec(path) -> dict:
-    """Read the job spec written by ``mlops_constructs.job_spec``."""
+    """Read the job spec written by ``mlops_constructs.build.job_spec``."""
     try:
         spec = json.loads(Path(path).read_text())
     except (OSError, ValueError) as exc:

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 from aws_cdk import App, Environment, Tags
 
-from mlops_constructs.config import PlatformConfig
-from mlops_constructs.wildcard_review import add_nag_checks
-from pipeline_code import contracts
+import mlops_contracts as contracts
+from mlops_config import PlatformConfig
+from mlops_constructs._private.wildcard_review import add_nag_checks
 from stacks.deploy_wiring import deploy_targets
 from stacks.endpoint_stack import EndpointStack
 from stacks.governance_stack import GovernanceStack
@@ -20,7 +20,7 @@ def stack_name(config: PlatformConfig, model_name: str) -> str:
 
 def build_app(config: PlatformConfig, app: App | None = None, *, nag: bool = True) -> App:
     """Add every configured model's stacks to ``app`` (a new App by default) and attach cdk-nag, with IAM
-    wildcards acknowledged from the reviewed allow-list (``mlops_constructs.wildcard_allowlist``)."""
+    wildcards acknowledged from the reviewed allow-list (``mlops_constructs._private.wildcard_allowlist``)."""
     app = app or App()
     platform = config.platform
     tooling = _env(platform.tooling.account, platform.tooling.region)

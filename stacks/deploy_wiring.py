@@ -4,14 +4,19 @@ from __future__ import annotations
 from aws_cdk import CfnOutput, Stack
 from aws_cdk import aws_events as events
 
-from mlops_constructs.batch_scoring import BatchScoring
-from mlops_constructs.config import ModelConfig, PlatformSettings
-from mlops_constructs.deploy_pipeline import DeployTarget, ModelDeployPipeline
-from mlops_constructs.endpoint_access import deploy_role_name, endpoint_log_group_name, endpoint_serving_role, role_arn
-from mlops_constructs.model_core import ModelCore
-from mlops_constructs.rule_targets import TopicTarget
-from mlops_constructs.secure_bucket import SecureBucket
-from pipeline_code import contracts
+import mlops_contracts as contracts
+from mlops_config import ModelConfig, PlatformSettings
+from mlops_constructs._private.rule_targets import TopicTarget
+from mlops_constructs._private.secure_bucket import SecureBucket
+from mlops_constructs.core.model_core import ModelCore
+from mlops_constructs.deploy.batch_scoring import BatchScoring
+from mlops_constructs.deploy.deploy_pipeline import DeployTarget, ModelDeployPipeline
+from mlops_constructs.deploy.endpoint_access import (
+    deploy_role_name,
+    endpoint_log_group_name,
+    endpoint_serving_role,
+    role_arn,
+)
 from stacks.endpoint_stack import captures_data, counts_rejections, endpoint_stack_name, serving_repository_arn
 from stacks.stage_access_stack import alarm_event_pattern
 

@@ -12,17 +12,17 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
-from mlops_constructs.config import ModelConfig
-from mlops_constructs.deploy_pipeline import SERVING_PACKAGES_OUTPUT
-from mlops_constructs.guarded_endpoint import (
+import mlops_contracts as contracts
+from mlops_config import ModelConfig
+from mlops_constructs._private.nag import acknowledge
+from mlops_constructs.deploy.deploy_pipeline import SERVING_PACKAGES_OUTPUT
+from mlops_constructs.deploy.guarded_endpoint import (
     GuardedEndpoint,
     ScalingSpec,
     ServerlessSpec,
     TrafficShift,
     VariantSpec,
 )
-from mlops_constructs.nag import acknowledge
-from pipeline_code import contracts
 
 # Parameter names: the contract between this stack and the CD pipeline's Resolve step.
 PARAM_PACKAGE = "ModelPackageArn"

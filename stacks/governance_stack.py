@@ -6,9 +6,9 @@ from collections.abc import Sequence
 from aws_cdk import CfnOutput, Stack
 from constructs import Construct
 
-from mlops_constructs.audit_trail import AuditTrail, RemoteEndpoint
-from mlops_constructs.config import ModelConfig, PlatformSettings
-from pipeline_code import contracts
+import mlops_contracts as contracts
+from mlops_config import ModelConfig, PlatformSettings
+from mlops_constructs.govern.audit_trail import AuditTrail, RemoteEndpoint
 from stacks.endpoint_stack import endpoint_stack_name
 
 

@@ -4,14 +4,14 @@ from __future__ import annotations
 from aws_cdk import Aws, CfnOutput, Stack, Tags
 from constructs import Construct
 
-from mlops_constructs.build_triggers import BuildTriggers
-from mlops_constructs.code_areas import model_code_areas
-from mlops_constructs.config import ModelConfig, PlatformSettings
-from mlops_constructs.job_spec import job_spec
-from mlops_constructs.model_build_ci import ModelBuildCI
-from mlops_constructs.model_build_pipeline import ModelBuildPipeline
-from mlops_constructs.model_core import ModelCore
-from pipeline_code.contracts import endpoint_name, serving_role_name
+from mlops_config import ModelConfig, PlatformSettings
+from mlops_constructs.build.build_triggers import BuildTriggers
+from mlops_constructs.build.code_areas import model_code_areas
+from mlops_constructs.build.job_spec import job_spec
+from mlops_constructs.build.model_build_ci import ModelBuildCI
+from mlops_constructs.build.model_build_pipeline import ModelBuildPipeline
+from mlops_constructs.core.model_core import ModelCore
+from mlops_contracts import endpoint_name, serving_role_name
 from stacks.deploy_wiring import add_deployment
 from stacks.monitoring_wiring import add_monitoring
 

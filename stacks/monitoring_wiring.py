@@ -3,11 +3,11 @@ from __future__ import annotations
 
 from aws_cdk import CfnOutput, Stack
 
-from mlops_constructs.config import ModelConfig, PlatformSettings
-from mlops_constructs.endpoint_access import monitor_read_role_name, role_arn
-from mlops_constructs.model_core import ModelCore
-from mlops_constructs.monitoring import ModelMonitoring
-from pipeline_code import contracts
+import mlops_contracts as contracts
+from mlops_config import ModelConfig, PlatformSettings
+from mlops_constructs.core.model_core import ModelCore
+from mlops_constructs.deploy.endpoint_access import monitor_read_role_name, role_arn
+from mlops_constructs.monitor.model_monitoring import ModelMonitoring
 
 MONITORED_STAGE = "prod"
 

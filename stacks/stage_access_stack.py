@@ -16,8 +16,11 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from mlops_constructs.config import ModelConfig
-from mlops_constructs.endpoint_access import (
+import mlops_contracts as contracts
+from governance_code import audit_schema
+from mlops_config import ModelConfig
+from mlops_constructs._private.nag import acknowledge
+from mlops_constructs.deploy.endpoint_access import (
     add_endpoint_deploy_policy,
     deploy_action_role_name,
     deploy_check_role_name,
@@ -30,9 +33,7 @@ from mlops_constructs.endpoint_access import (
     test_project_role_name,
     verify_project_role_name,
 )
-from mlops_constructs.monitoring import monitor_role_name
-from mlops_constructs.nag import acknowledge
-from pipeline_code import audit_schema, contracts
+from mlops_constructs.monitor.model_monitoring import monitor_role_name
 from stacks.endpoint_stack import captures_data, serving_repository_arn
 
 ALARM_EVENT = "CloudWatch Alarm State Change"

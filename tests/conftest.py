@@ -52,7 +52,7 @@ def synthesize(config_dir: Path | str = CONFIG_DIR, outdir: Path | None = None, 
     """Build and synthesize the platform app for a config directory, in-process."""
     from aws_cdk import Stack
 
-    from mlops_constructs.config import load_config
+    from mlops_config import load_config
     from stacks.app_factory import build_app
 
     config = load_config(config_dir)
@@ -66,7 +66,7 @@ def synthesize(config_dir: Path | str = CONFIG_DIR, outdir: Path | None = None, 
 
 @pytest.fixture(scope="session")
 def example_config():
-    from mlops_constructs.config import load_config
+    from mlops_config import load_config
 
     return load_config(CONFIG_DIR)
 

@@ -20,7 +20,8 @@ from pathlib import Path
 import pandas as pd
 import xgboost as xgb
 
-from pipeline_code import encoding, packaging
+from pipeline_code.data import encoding
+from pipeline_code.endpoint import packaging
 
 REPO = Path(__file__).resolve().parents[2]
 ATTRITION = REPO / "data" / "attrition" / "attrition.csv"

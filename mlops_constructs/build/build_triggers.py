@@ -1,0 +1,234 @@
+"""What starts a model's build pipeline besides code (new data, a schedule) and who hears how it went."""
+from __future__ import annotations
+
+import jsii
+from aws_cdk import Duration, RemovalPolicy, Resource, Stack
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_sagemaker as sagemaker
+from aws_cdk import aws_scheduler as scheduler
+from aws_cdk import aws_scheduler_targets as scheduler_targets
+from aws_cdk import aws_sns as sns
+from aws_cdk.interfaces import aws_sagemaker as sagemaker_refs
+from constructs import Construct
+
+from mlops_constructs._private.nag import acknowledge
+from mlops_constructs._private.platform_function import PlatformFunction
+from mlops_contracts import PARAM_TRIGGER
+
+MARKER = "_SUCCESS"  # functions/new_data_trigger/handler.py: the last object of a drop
+PIPELINES_PREFIX = "pipelines"  # docs/architecture.md: step outputs under pipelines/<execution id>/<step>/
+PIPELINE_STATUS_CHANGE = "SageMaker Model Building Pipeline Execution Status Change"
+PACKAGE_STATE_CHANGE = "SageMaker Model Package State Change"
+
+
+@jsii.implements(sagemaker.IPipeline)
+class _PipelineByName(Resource):
+    """A SageMaker pipeline referenced by name (aws-cdk-lib has no ``Pipeline.fromPipelineName`` returning
+    an IPipeline); what the Scheduler target needs."""
+
+    def __init__(self, scope: Construct, construct_id: str, *, pipeline_name: str) -> None:
+        super().__init__(scope, construct_id)
+        self._name = pipeline_name
+        self._arn = Stack.of(self).format_arn(service="sagemaker", resource="pipeline", resource_name=pipeline_name)
+
+    @property
+    def pipeline_name(self) -> str:
+        return self._name
+
+    @property
+    def pipeline_arn(self) -> str:
+        return self._arn
+
+    @property
+    def pipeline_ref(self) -> sagemaker_refs.PipelineReference:
+        return sagemaker_refs.PipelineReference(pipeline_name=self._name)
+
+    def grant_start_pipeline_execution(self, grantee: iam.IGrantable) -> iam.Grant:
+        return iam.Grant.add_to_principal(grantee=grantee, actions=["sagemaker:StartPipelineExecution"],
+                                          resource_arns=[self._arn])
+
+
+class BuildTriggers(Construct):
+    """New-data and scheduled starts of a model's build pipeline; failure and approval notifications.
+
+    Props:
+        pipeline_name: SageMaker build pipeline (required).
+        key: the model's KMS key: idempotency table, schedule, function logs and environment (required).
+        topic: the model's SNS topic; failures and approval requests go here (required).
+        artifact_bucket: where the build writes evaluation reports the approval message quotes (required).
+        model_package_group_name: the model's registry group, watched for pending approvals (required).
+        data_bucket: the data bucket (EventBridge notifications on); required with ``new_data_prefix``.
+        new_data_prefix: start on a completed drop ``<prefix><drop>/_SUCCESS``; default none (off).
+        schedule: EventBridge Scheduler expression (``cron(...)``/``rate(...)``, UTC); default none (off).
+        dedup_window: how long a drop's start is remembered (a re-written marker does nothing); default 7 days.
+        log_retention: function log retention; default one year.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        pipeline_name: str,
+        key: kms.IKey,
+        topic: sns.ITopic,
+        artifact_bucket: s3.IBucket,
+        model_package_group_name: str,
+        data_bucket: s3.IBucket | None = None,
+        new_data_prefix: str | None = None,
+        schedule: str | None = None,
+        dedup_window: Duration | None = None,
+        log_retention: logs.RetentionDays = logs.RetentionDays.ONE_YEAR,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        if new_data_prefix is not None and data_bucket is None:
+            raise ValueError(f"BuildTriggers {construct_id}: new_data_prefix needs data_bucket")
+        if new_data_prefix is not None and not new_data_prefix.endswith("/"):
+            raise ValueError(f"BuildTriggers {construct_id}: new_data_prefix {new_data_prefix!r} must end in '/'")
+        self.pipeline = _PipelineByName(self, "Pipeline", pipeline_name=pipeline_name)
+        self._key, self._retention = key, log_retention
+        self.new_data_rule = self.schedule = self.new_data_function = None
+        if new_data_prefix is not None:
+            self._new_data(data_bucket, new_data_prefix, dedup_window or Duration.days(7))
+        if schedule is not None:
+            self._schedule(schedule)
+        self._notifications(topic, artifact_bucket, model_package_group_name)
+
+    def _new_data(self, bucket: s3.IBucket, prefix: str, dedup_window: Duration) -> None:
+        self.idempotency_table = dynamodb.Table(
+            self,
+            "DropStarts",
+            partition_key=dynamodb.Attribute(name="id", type=dynamodb.AttributeType.STRING),
+            billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
+            encryption=dynamodb.TableEncryption.CUSTOMER_MANAGED,
+            encryption_key=self._key,
+            point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
+                point_in_time_recovery_enabled=True),
+            time_to_live_attribute="expiration",
+            removal_policy=RemovalPolicy.RETAIN,
+        )
+        self.new_data_function = PlatformFunction(
+            self,
+            "NewDataTrigger",
+            function="new_data_trigger",
+            description="Starts the build pipeline once per completed data drop (_SUCCESS marker)",
+            key=self._key,
+            log_retention=self._retention,
+            environment={
+                "IDEMPOTENCY_TABLE": self.idempotency_table.table_name,
+                "PIPELINE_NAME": self.pipeline.pipeline_name,
+                "DATA_BUCKET": bucket.bucket_name,
+                "NEW_DATA_PREFIX": prefix,
+                "DEDUP_WINDOW_SECONDS": str(int(dedup_window.to_seconds())),
+            },
+        )
+        role = self.new_data_function.role
+        # Exactly what Powertools idempotency calls; the table's key also encrypts what it writes.
+        role.add_to_principal_policy(iam.PolicyStatement(
+            sid="IdempotencyRecords",
+            actions=["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"],
+            resources=[self.idempotency_table.table_arn],
+        ))
+        role.add_to_principal_policy(iam.PolicyStatement(
+            sid="EncryptIdempotencyRecords", actions=["kms:Encrypt", "kms:GenerateDataKey"],
+            resources=[self._key.key_arn],
+        ))
+        self.pipeline.grant_start_pipeline_execution(role)
+        acknowledge(
+            self.idempotency_table,
+            "The table holds only short-lived dedup records (TTL = the dedup window); point-in-time recovery is "
+            "on, and losing it at worst lets a re-written marker start one more execution.",
+            "NIST.800.53.R5-DynamoDBInBackupPlan",
+        )
+        self.new_data_rule = events.Rule(
+            self,
+            "NewData",
+            description=f"A data drop under {prefix} is complete (its {MARKER} marker was written)",
+            event_pattern=events.EventPattern(
+                source=["aws.s3"],
+                detail_type=["Object Created"],
+                detail={"bucket": {"name": [bucket.bucket_name]},
+                        "object": {"key": events.Match.wildcard(f"{prefix}*/{MARKER}")}},
+            ),
+            targets=[targets.LambdaFunction(self.new_data_function.function, retry_attempts=4,
+                                            max_event_age=Duration.hours(6),
+                                            dead_letter_queue=self.new_data_function.dead_letter_queue)],
+        )
+
+    def _schedule(self, expression: str) -> None:
+        role = iam.Role(self, "ScheduleRole", assumed_by=iam.ServicePrincipal("scheduler.amazonaws.com"),
+                        description="Lets EventBridge Scheduler start the model's build pipeline")
+        self.schedule = scheduler.Schedule(
+            self,
+            "Retraining",
+            description="Scheduled retraining (retraining.schedule in the model config)",
+            schedule=scheduler.ScheduleExpression.expression(expression),
+            key=self._key,
+            target=scheduler_targets.SageMakerStartPipelineExecution(
+                self.pipeline,
+                role=role,
+                pipeline_parameter_list=[scheduler_targets.SageMakerPipelineParameter(
+                    name=PARAM_TRIGGER, value="schedule")],
+                retry_attempts=3,
+                max_event_age=Duration.hours(6),
+            ),
+        )
+        self.schedule_role = role
+        acknowledge(role, "The role's policy is inline so that it belongs to this role alone; a managed policy "
+                          "could be attached to other principals and widen access.",
+                    "NIST.800.53.R5-IAMNoInlinePolicy")
+
+    def _notifications(self, topic: sns.ITopic, artifact_bucket: s3.IBucket, group_name: str) -> None:
+        self.notifier = PlatformFunction(
+            self,
+            "Notifier",
+            function="build_notifier",
+            description="Explains failed build executions and asks the steward to review pending packages",
+            key=self._key,
+            log_retention=self._retention,
+            environment={"TOPIC_ARN": topic.topic_arn},
+        )
+        role = self.notifier.role
+        role.add_to_principal_policy(iam.PolicyStatement(
+            sid="PublishToModelTopic", actions=["sns:Publish"], resources=[topic.topic_arn]))
+        role.add_to_principal_policy(iam.PolicyStatement(
+            sid="EncryptForModelTopic", actions=["kms:GenerateDataKey"], resources=[self._key.key_arn]))
+        reports = artifact_bucket.arn_for_objects(f"{PIPELINES_PREFIX}/*")
+        role.add_to_principal_policy(iam.PolicyStatement(
+            sid="ReadEvaluationReports", actions=["s3:GetObject"], resources=[reports]))
+        executions = f"{self.pipeline.pipeline_arn}/execution/*"
+        role.add_to_principal_policy(iam.PolicyStatement(
+            sid="ReadFailedSteps",
+            actions=["sagemaker:ListPipelineExecutionSteps", "sagemaker:DescribePipelineExecution"],
+            resources=[executions],
+        ))
+        target = targets.LambdaFunction(self.notifier.function, retry_attempts=4, max_event_age=Duration.hours(6),
+                                        dead_letter_queue=self.notifier.dead_letter_queue)
+        self.failure_rule = events.Rule(
+            self,
+            "BuildFailed",
+            description="The model's build pipeline execution failed",
+            event_pattern=events.EventPattern(
+                source=["aws.sagemaker"],
+                detail_type=[PIPELINE_STATUS_CHANGE],
+                detail={"pipelineArn": [self.pipeline.pipeline_arn], "currentPipelineExecutionStatus": ["Failed"]},
+            ),
+            targets=[target],
+        )
+        self.approval_rule = events.Rule(
+            self,
+            "PendingApproval",
+            description="A new model package waits for the steward's approval",
+            event_pattern=events.EventPattern(
+                source=["aws.sagemaker"],
+                detail_type=[PACKAGE_STATE_CHANGE],
+                detail={"ModelPackageGroupName": [group_name], "ModelApprovalStatus": ["PendingManualApproval"]},
+            ),
+            targets=[target],
+        )

@@ -1,0 +1,1 @@
+"""Deploy: the approval-driven deploy pipeline, guarded endpoints, serving access, batch scoring."""

@@ -1,0 +1,372 @@
+"""Approval-driven CD of one model: registry approval -> staging -> integration test -> manual approval -> prod."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from aws_cdk import CfnCapabilities, Duration, RemovalPolicy, Stack, Token
+from aws_cdk import aws_codebuild as codebuild
+from aws_cdk import aws_codepipeline as codepipeline
+from aws_cdk import aws_codepipeline_actions as actions
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_sns as sns
+from constructs import Construct
+
+from mlops_config.platform import SourceSettings
+from mlops_constructs._private.dependencies import depend_on_policy_only
+from mlops_constructs._private.nag import acknowledge
+from mlops_constructs._private.platform_function import PlatformFunction
+from mlops_constructs._private.rule_targets import TopicTarget
+from mlops_constructs._private.source import code_source
+from mlops_constructs.build.model_build_ci import acknowledge_cdk_artifact_grants, source_object_key
+from mlops_constructs.deploy.endpoint_access import (
+    add_endpoint_deploy_policy,
+    deploy_action_role_name,
+    deploy_check_role_name,
+    deploy_role_name,
+    integration_test_role_name,
+    pipeline_role_name,
+    role_arn,
+    test_project_role_name,
+    verify_project_role_name,
+)
+from mlops_constructs.govern.model_lifecycle import LifecycleRecorder
+from mlops_contracts import serving_role_name
+
+RESOLVE_BUILDSPEC = "buildspecs/deploy-resolve.yml"
+TEST_BUILDSPEC = "buildspecs/deploy-test.yml"
+VERIFY_BUILDSPEC = "buildspecs/deploy-verify.yml"
+PACKAGE_VARIABLE = "ModelPackageArn"  # V2 pipeline variable set by the trigger; "latest" = newest approved
+PACKAGE_EVENT = "SageMaker Model Package State Change"
+SERVING_PACKAGES_OUTPUT = "ModelPackageArns"  # endpoint stack output: every package the endpoint serves
+IDEMPOTENCY_WINDOW = Duration.days(7)
+
+@dataclass(frozen=True)
+class DeployTarget:
+    """One stage's endpoint stack: ``stage`` name, CloudFormation ``stack_name``, ``endpoint_name``, and the
+    ``account``/``region`` it lives in (none = the pipeline's own)."""
+
+    stage: str
+    stack_name: str
+    endpoint_name: str
+    account: str | None = None
+    region: str | None = None
+
+
+class ModelDeployPipeline(Construct):
+    """A CodePipeline V2 that deploys a model's endpoint stacks when a package is approved in the registry.
+
+    Stages: Source (the platform repository) -> Resolve (CodeBuild: pick the package, synthesize the endpoint
+    templates and per-stage parameter files) -> DeployStaging (CloudFormation) -> IntegrationTest (CodeBuild:
+    ``mlops endpoint-test``) -> Approve (manual, notified through the model's topic) -> DeployProd
+    (CloudFormation) -> VerifyProd (CodeBuild: ``mlops endpoint-check``: prod must run the endpoint config this
+    deployment created, so a silent blue/green rollback fails the pipeline). An EventBridge rule sends approvals to
+    an idempotent Lambda that starts the pipeline once per package; a second rule notifies rejections and deploys
+    nothing; a third sends failed executions to the model's topic.
+
+    Props:
+        model_name: model name; names the projects and the pipeline ``<model>-deploy`` (required).
+        model_package_group_name: the registry group whose approvals deploy (required).
+        staging: the staging target (required).
+        prod: the prod target (required).
+        source: where the platform repository comes from (required).
+        artifact_bucket: model artifacts and, for an S3 source, the repository zip (required).
+        stage_image_repository_arns: custom serving-image repositories whose policy the Resolve step checks for
+            stages in other accounts (``ecr:GetRepositoryPolicy``); default none.
+        artifact_store: the pipeline's artifact store; default ``artifact_bucket``. Stages in other accounts
+            read the artifact store whole (CodePipeline's cross-account deploy actions), so give them a store
+            of their own that holds pipeline artifacts only.
+        data_bucket: the model's data bucket, passed to the endpoint stacks for capture (required).
+        key: the model's KMS key (required).
+        topic: the model's SNS topic: approval requests, rejections, failures (required).
+        config_dir: config directory inside the repository; default ``config``.
+        build_image: CodeBuild image; default ``LinuxBuildImage.STANDARD_7_0``.
+        log_retention: CodeBuild log retention; default one year.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        model_name: str,
+        model_package_group_name: str,
+        staging: DeployTarget,
+        prod: DeployTarget,
+        source: SourceSettings,
+        artifact_bucket: s3.IBucket,
+        data_bucket: s3.IBucket,
+        key: kms.IKey,
+        topic: sns.ITopic,
+        artifact_store: s3.IBucket | None = None,
+        stage_image_repository_arns: list[str] | None = None,
+        config_dir: str = "config",
+        build_image: codebuild.IBuildImage | None = None,
+        log_retention: logs.RetentionDays = logs.RetentionDays.ONE_YEAR,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        if staging.stage == prod.stage or staging.stack_name == prod.stack_name:
+            raise ValueError(f"ModelDeployPipeline {construct_id}: staging and prod must be different stages and "
+                             f"stacks; got {staging.stage}/{staging.stack_name} twice")
+        stack = Stack.of(self)
+        if any(t.account for t in (staging, prod)) and Token.is_unresolved(stack.region):
+            raise ValueError(f"ModelDeployPipeline {construct_id}: stages in other accounts "
+                             f"({[t.account for t in (staging, prod) if t.account]}) need the pipeline's stack to "
+                             "have an explicit region (CodePipeline cross-account actions); pin the model stack "
+                             "to the tooling account and region (platform.tooling)")
+        self._key, self._retention = key, log_retention
+        self._image = build_image or codebuild.LinuxBuildImage.STANDARD_7_0
+        self.pipeline_name = f"{model_name}-deploy"
+        package_arns = stack.format_arn(service="sagemaker", resource="model-package",
+                                        resource_name=f"{model_package_group_name}/*")
+        self.source = code_source(settings=source, bucket=artifact_bucket, object_key=source_object_key(model_name))
+        resolved = codepipeline.Artifact("Resolved")
+
+        self.resolve_project = self._project("Resolve", f"{model_name}-deploy-resolve", RESOLVE_BUILDSPEC, {
+            "MODEL_NAME": model_name, "CONFIG_DIR": config_dir, "DATA_BUCKET": data_bucket.bucket_name,
+            "ARTIFACT_BUCKET": artifact_bucket.bucket_name, "KEY_ARN": key.key_arn, "TOPIC_ARN": topic.topic_arn,
+            "STACKS": f"{staging.stack_name} {prod.stack_name}"})
+        self.resolve_project.add_to_role_policy(iam.PolicyStatement(
+            sid="ListApprovedPackages", actions=["sagemaker:ListModelPackages"], resources=["*"]))
+        if stage_image_repository_arns:
+            self.resolve_project.add_to_role_policy(iam.PolicyStatement(
+                sid="CheckStageImageAccess", actions=["ecr:GetRepositoryPolicy"],
+                resources=stage_image_repository_arns))
+
+        test_variables = {"MODEL_NAME": model_name, "CONFIG_DIR": config_dir, "STAGE": staging.stage}
+        test_project_role = None
+        if staging.account:
+            test_role = role_arn(stack, integration_test_role_name(staging.endpoint_name), staging.account)
+            test_variables["TEST_ROLE_ARN"] = test_role
+            # The staging account trusts exactly this role, by name.
+            test_project_role = iam.Role(self, "IntegrationTestProjectRole",
+                                         role_name=test_project_role_name(model_name),
+                                         assumed_by=iam.ServicePrincipal("codebuild.amazonaws.com"),
+                                         description=f"{model_name}-deploy-test tests the staging endpoint")
+        self.test_project = self._project("IntegrationTest", f"{model_name}-deploy-test", TEST_BUILDSPEC,
+                                          test_variables, role=test_project_role)
+        if staging.account:
+            self.test_project.add_to_role_policy(iam.PolicyStatement(
+                sid="AssumeStagingTestRole", actions=["sts:AssumeRole"], resources=[test_role]))
+        staging_endpoint = self._endpoint_arn(staging)
+        self.test_project.add_to_role_policy(iam.PolicyStatement(
+            sid="TestStagingEndpoint", actions=["sagemaker:DescribeEndpoint", "sagemaker:InvokeEndpoint"],
+            resources=[staging_endpoint]))
+        self.test_project.add_to_role_policy(iam.PolicyStatement(
+            sid="ReadPackageBaseline", actions=["sagemaker:DescribeModelPackage"], resources=[package_arns]))
+        artifact_bucket.grant_read(self.test_project, "pipelines/*")
+
+        self.verify_project = self._verify_project(model_name, config_dir, prod)
+        staging_action = self._deploy_action(staging, resolved, package_arns, key)
+        self.lifecycle = LifecycleRecorder(self, "Lifecycle", model_package_group_name=model_package_group_name,
+                                           pipeline_name=self.pipeline_name, key=key)
+        # Stage accounts trust the pipeline's role by name to assume their deploy-action roles.
+        pipeline_role = iam.Role(
+            self, "PipelineServiceRole", role_name=pipeline_role_name(model_name),
+            assumed_by=iam.ServicePrincipal("codepipeline.amazonaws.com"),
+            description=f"{self.pipeline_name}: CodePipeline service role") if any(
+            t.account for t in (staging, prod)) else None
+        self.pipeline = codepipeline.Pipeline(
+            self,
+            "Pipeline",
+            pipeline_name=self.pipeline_name,
+            role=pipeline_role,
+            pipeline_type=codepipeline.PipelineType.V2,
+            artifact_bucket=artifact_store or artifact_bucket,
+            cross_account_keys=False,
+            restart_execution_on_update=False,
+            variables=[codepipeline.Variable(variable_name=PACKAGE_VARIABLE, default_value="latest",
+                                             description="Approved model package ARN to deploy")],
+            stages=[
+                codepipeline.StageProps(stage_name="Source", actions=[self.source.action]),
+                codepipeline.StageProps(stage_name="Resolve", actions=[actions.CodeBuildAction(
+                    action_name="ResolveAndSynth", project=self.resolve_project, input=self.source.output,
+                    outputs=[resolved], variables_namespace="Resolve",
+                    environment_variables={"MODEL_PACKAGE_ARN": codebuild.BuildEnvironmentVariable(
+                        value=f"#{{variables.{PACKAGE_VARIABLE}}}")})]),
+                codepipeline.StageProps(stage_name="DeployStaging", actions=[staging_action]),
+                codepipeline.StageProps(stage_name="IntegrationTest", actions=[actions.CodeBuildAction(
+                    action_name="EndpointTest", project=self.test_project, input=self.source.output,
+                    environment_variables={
+                        "EXPECTED_CONFIG": codebuild.BuildEnvironmentVariable(
+                            value=f"#{{{_namespace(staging)}.EndpointConfigName}}"),
+                        "MODEL_PACKAGE_ARN": codebuild.BuildEnvironmentVariable(
+                            value="#{Resolve.MODEL_PACKAGE_ARN}")}),
+                    self.lifecycle.action("RecordStagingPassed", "staging-passed",
+                                          package="#{Resolve.MODEL_PACKAGE_ARN}", run_order=2)]),
+                codepipeline.StageProps(stage_name="Approve", actions=[actions.ManualApprovalAction(
+                    action_name="PromoteToProd", notification_topic=topic,
+                    additional_information=f"#{{Resolve.MODEL_PACKAGE_ARN}} passed the integration tests on "
+                                           f"{staging.endpoint_name}. Approve to deploy it to {prod.endpoint_name}.",
+                    )]),
+                codepipeline.StageProps(stage_name="DeployProd", actions=[
+                    self._deploy_action(prod, resolved, package_arns, key)]),
+                codepipeline.StageProps(stage_name="VerifyProd", actions=[actions.CodeBuildAction(
+                    action_name="EndpointCheck", project=self.verify_project, input=self.source.output,
+                    environment_variables={"EXPECTED_CONFIG": codebuild.BuildEnvironmentVariable(
+                        value=f"#{{{_namespace(prod)}.EndpointConfigName}}")}),
+                    # Production/Running only once prod is verified (a silent rollback fails EndpointCheck).
+                    self.lifecycle.action("RecordProdRunning", "prod-running", package="#{Resolve.MODEL_PACKAGE_ARN}",
+                                          serving=f"#{{{_namespace(prod)}.{SERVING_PACKAGES_OUTPUT}}}",
+                                          run_order=2)]),
+            ],
+        )
+        self.failed_rule = self.pipeline.on_state_change(
+            "Failed", description=f"Failed executions of {self.pipeline_name} (a rollback included) notify the topic",
+            event_pattern=events.EventPattern(detail={"state": ["FAILED"]}),
+            target=TopicTarget(topic, message=events.RuleTargetInput.from_text(
+                f"{self.pipeline_name} execution {events.EventField.from_path('$.detail.execution-id')} failed; "
+                "see the pipeline's failed action (a VerifyProd failure means prod rolled back).")))
+        self._trigger(model_package_group_name, topic, key)
+        depend_on_policy_only(self.pipeline, self.pipeline.role)
+        self._acknowledge_generated_policies()
+
+    # CodeBuild
+
+    def _verify_project(self, model_name: str, config_dir: str, prod: DeployTarget) -> codebuild.PipelineProject:
+        """Describes the prod endpoint after its deployment: it must run the config the stack just deployed.
+
+        No traffic is sent: known-case requests would land in prod's data capture and in its drift statistics.
+        """
+        variables = {"MODEL_NAME": model_name, "CONFIG_DIR": config_dir, "STAGE": prod.stage}
+        stack = Stack.of(self)
+        verify_role = None
+        if prod.account:
+            check_role = role_arn(stack, deploy_check_role_name(prod.endpoint_name), prod.account)
+            variables["CHECK_ROLE_ARN"] = check_role
+            # The prod account trusts exactly this role, by name.
+            verify_role = iam.Role(self, "VerifyProdProjectRole", role_name=verify_project_role_name(model_name),
+                                   assumed_by=iam.ServicePrincipal("codebuild.amazonaws.com"),
+                                   description=f"{model_name}-deploy-verify checks the prod endpoint")
+        project = self._project("VerifyProd", f"{model_name}-deploy-verify", VERIFY_BUILDSPEC, variables,
+                                role=verify_role)
+        if prod.account:
+            project.add_to_role_policy(iam.PolicyStatement(
+                sid="AssumeProdCheckRole", actions=["sts:AssumeRole"], resources=[check_role]))
+        else:
+            project.add_to_role_policy(iam.PolicyStatement(
+                sid="DescribeProdEndpoint", actions=["sagemaker:DescribeEndpoint"],
+                resources=[self._endpoint_arn(prod)]))
+        return project
+
+    def _project(self, construct_id: str, name: str, buildspec: str, variables: dict[str, str],
+                 role: iam.IRole | None = None):
+        log_group = logs.LogGroup(self, f"{construct_id}Logs", retention=self._retention, encryption_key=self._key,
+                                  removal_policy=RemovalPolicy.RETAIN)
+        return codebuild.PipelineProject(
+            self, construct_id, project_name=name, description=f"{name}: runs {buildspec} from the repository",
+            build_spec=codebuild.BuildSpec.from_source_filename(buildspec),
+            environment=codebuild.BuildEnvironment(build_image=self._image, compute_type=codebuild.ComputeType.SMALL,
+                                                   privileged=False),
+            environment_variables={k: codebuild.BuildEnvironmentVariable(value=v) for k, v in variables.items()},
+            encryption_key=self._key, timeout=Duration.minutes(60), role=role,
+            logging=codebuild.LoggingOptions(cloud_watch=codebuild.CloudWatchLoggingOptions(log_group=log_group)),
+        )
+
+    # CloudFormation
+
+    def _endpoint_arn(self, target: DeployTarget) -> str:
+        stack = Stack.of(self)
+        return stack.format_arn(service="sagemaker", resource="endpoint", resource_name=target.endpoint_name,
+                                account=target.account or stack.account, region=target.region or stack.region)
+
+    def _deploy_action(self, target: DeployTarget, resolved: codepipeline.Artifact, package_arns: str,
+                       key: kms.IKey) -> actions.CloudFormationCreateUpdateStackAction:
+        common = {
+            "action_name": "Deploy", "stack_name": target.stack_name,
+            "template_path": resolved.at_path(f"{target.stack_name}.template.json"),
+            "template_configuration": resolved.at_path(f"{target.stage}.json"),
+            "admin_permissions": False, "replace_on_failure": False,
+            "cfn_capabilities": [CfnCapabilities.NAMED_IAM], "variables_namespace": _namespace(target),
+        }
+        if target.account:
+            # Cross-account: the roles of the stage's access stack (stacks/stage_access_stack.py), which trust
+            # this pipeline's role and deploy with the same least privilege as a same-account deploy role.
+            stack, stage = Stack.of(self), target.stage.capitalize()
+            role = iam.Role.from_role_arn(
+                self, f"{stage}ActionRole", role_arn(stack, deploy_action_role_name(target.endpoint_name),
+                                                     target.account), mutable=False)
+            deployment_role = iam.Role.from_role_arn(
+                self, f"{stage}DeploymentRole", role_arn(stack, deploy_role_name(target.endpoint_name),
+                                                         target.account), mutable=False)
+            return actions.CloudFormationCreateUpdateStackAction(
+                **common, role=role, deployment_role=deployment_role, account=target.account, region=target.region)
+        return actions.CloudFormationCreateUpdateStackAction(
+            **common, deployment_role=self._deployment_role(target, package_arns, key))
+
+    def _deployment_role(self, target: DeployTarget, package_arns: str, key: kms.IKey) -> iam.Role:
+        """What CloudFormation needs to create one endpoint stack in this account, and no more."""
+        stack = Stack.of(self)
+        role = iam.Role(self, f"{target.stage.capitalize()}DeployRole",
+                        assumed_by=iam.ServicePrincipal("cloudformation.amazonaws.com"),
+                        description=f"CloudFormation deploys {target.stack_name}")
+        add_endpoint_deploy_policy(
+            role, endpoint_name=target.endpoint_name, endpoint_stack_name=target.stack_name,
+            serving_role_arn=role_arn(stack, serving_role_name(target.endpoint_name)), package_arns=package_arns,
+            key_arn=key.key_arn)
+        return role
+
+    # Trigger
+
+    def _trigger(self, group: str, topic: sns.ITopic, key: kms.IKey) -> None:
+        self.idempotency_table = dynamodb.Table(
+            self, "Idempotency",
+            partition_key=dynamodb.Attribute(name="id", type=dynamodb.AttributeType.STRING),
+            billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
+            encryption=dynamodb.TableEncryption.CUSTOMER_MANAGED, encryption_key=key,
+            time_to_live_attribute="expiration",
+            point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
+                point_in_time_recovery_enabled=True),
+            removal_policy=RemovalPolicy.RETAIN,
+        )
+        acknowledge(self.idempotency_table, "The table only holds short-lived idempotency records (TTL "
+                    f"{IDEMPOTENCY_WINDOW.to_days()} days) that guard against duplicate events; nothing to restore.",
+                    "NIST.800.53.R5-DynamoDBInBackupPlan")
+        self.trigger = PlatformFunction(
+            self, "Trigger", function="deploy_trigger", key=key,
+            description=f"Starts {self.pipeline_name} once per approved model package",
+            environment={"IDEMPOTENCY_TABLE": self.idempotency_table.table_name,
+                         "IDEMPOTENCY_SECONDS": str(int(IDEMPOTENCY_WINDOW.to_seconds())),
+                         "PIPELINE_NAME": self.pipeline_name, "MODEL_PACKAGE_GROUP": group},
+        )
+        self.idempotency_table.grant_read_write_data(self.trigger.role)
+        self.trigger.role.add_to_principal_policy(iam.PolicyStatement(
+            actions=["codepipeline:StartPipelineExecution"], resources=[self.pipeline.pipeline_arn]))
+        detail_pattern = {"ModelPackageGroupName": [group]}
+        self.approved_rule = events.Rule(
+            self, "Approved", description=f"Approved packages of {group} start {self.pipeline_name}",
+            event_pattern=events.EventPattern(
+                source=["aws.sagemaker"], detail_type=[PACKAGE_EVENT],
+                detail={**detail_pattern, "ModelApprovalStatus": ["Approved"]}),
+            targets=[targets.LambdaFunction(self.trigger.function, retry_attempts=4,
+                                            dead_letter_queue=self.trigger.dead_letter_queue)],
+        )
+        self.rejected_rule = events.Rule(
+            self, "Rejected", description=f"Rejected packages of {group} are announced, never deployed",
+            event_pattern=events.EventPattern(
+                source=["aws.sagemaker"], detail_type=[PACKAGE_EVENT],
+                detail={**detail_pattern, "ModelApprovalStatus": ["Rejected"]}),
+            targets=[TopicTarget(topic, message=events.RuleTargetInput.from_text(
+                f"Model package {events.EventField.from_path('$.detail.ModelPackageArn')} was rejected; "
+                "it will not be deployed."))],
+        )
+
+    def _acknowledge_generated_policies(self) -> None:
+        """CDK's inline policies; their wildcards are acknowledged from ``wildcard_allowlist``."""
+        for project in (self.resolve_project, self.test_project, self.verify_project):
+            acknowledge_cdk_artifact_grants(project.role)
+        acknowledge_cdk_artifact_grants(self.pipeline.role)
+        for child in self.pipeline.node.find_all():
+            if isinstance(child, iam.Role) and child.node.id == "CodePipelineActionRole":
+                acknowledge_cdk_artifact_grants(child)
+
+
+
+def _namespace(target: DeployTarget) -> str:
+    """Variables namespace of a stage's deploy action: its stack outputs, e.g. #{DeployStaging.EndpointConfigName}."""
+    return f"Deploy{target.stage.capitalize()}"

@@ -1,0 +1,1 @@
+"""Govern: the audit trail and the registry lifecycle recorder."""

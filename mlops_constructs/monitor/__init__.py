@@ -1,0 +1,1 @@
+"""Monitor: drift and quality monitors, their fan-out, dashboard and retrain trigger."""

@@ -1,0 +1,260 @@
+"""The platform's own model monitoring: scheduled drift and quality checks, their alarms and retraining."""
+from __future__ import annotations
+
+import re
+
+from aws_cdk import ArnFormat, Duration, Stack
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_cloudwatch_actions as cw_actions
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_sns as sns
+from constructs import Construct
+
+import mlops_contracts as contracts
+from mlops_config.model import MonitoringSettings, RetrainingSettings
+from mlops_constructs._private.platform_function import PlatformFunction
+from mlops_constructs.monitor.drift_fanout import DriftFanOut
+from mlops_constructs.monitor.monitoring_dashboard import MonitoringDashboard
+from mlops_constructs.monitor.retrain_trigger import RetrainTrigger
+from monitoring_code.endpoint_session import ENV_ENDPOINT_ROLE
+
+BASELINES_PREFIX = "pipelines"  # docs/architecture.md: step outputs (the baseline) under pipelines/<execution>/
+
+_RATE = re.compile(r"^rate\((\d+) (minute|hour|day)s?\)$")
+
+
+def monitor_role_name(model_name: str, function: str) -> str:
+    """The named role of a monitor (``drift_detector`` -> ``<model>-drift-detector``), trusted across accounts."""
+    return f"{model_name}-{function.replace('_', '-')}"
+
+
+def schedule_period(expression: str) -> Duration:
+    """The alarm period that matches a schedule: its rate, capped at one day; one hour for cron schedules."""
+    match = _RATE.match(expression)
+    if not match:
+        return Duration.hours(1)
+    seconds = int(match.group(1)) * {"minute": 60, "hour": 3600, "day": 86400}[match.group(2)]
+    return Duration.seconds(min(max(seconds, 60), 86400))
+
+
+def monitoring_dimensions(model: str, endpoint: str, service: str) -> dict[str, str]:
+    """The exact dimension set of a monitoring metric: Model, Endpoint and the emitting function's ``service``."""
+    return {contracts.DIM_MODEL: model, contracts.DIM_ENDPOINT: endpoint, contracts.DIM_SERVICE: service}
+
+
+class ModelMonitoring(Construct):
+    """Drift and quality monitors of one endpoint, their alarms, the retraining trigger and a dashboard.
+
+    Props:
+        model_name: the model (metric dimension ``Model``) (required).
+        endpoint_name: the monitored endpoint (dimension ``Endpoint``), e.g. ``<model>-prod`` (required).
+        data_bucket: holds capture data, ground truth and the reports (required).
+        artifact_bucket: holds the build pipeline's baselines under ``pipelines/`` (required).
+        key: the model's KMS key (required).
+        topic: SNS topic every alarm notifies (required).
+        settings: ``monitoring`` config: schedule, drift and quality thresholds (required).
+        ground_truth_prefix: labels prefix in the data bucket (required when ``settings.quality`` is set).
+        positive_class: label value that counts as positive; default ``"1"``.
+        decision_threshold: score at or above which a prediction is positive; default 0.5.
+        label_delay_hours: the quality check scores the hour this many hours before the last; default 0.
+        retraining: ``retraining`` config; a retraining trigger is added when ``on_drift`` is set; default none.
+        pipeline_name: the build pipeline the trigger starts; required with ``retraining.on_drift``.
+        variants: variant names shown on the dashboard; default ``["primary"]``.
+        endpoint_role_arn: a role in the endpoint's account that the monitors assume to describe the endpoint,
+            its config, models and packages; default none (the endpoint runs in this account). The monitors'
+            roles are then named ``<model>-drift-detector`` and ``<model>-quality-monitor``, which that role
+            trusts. Capture data is read here either way: endpoints write it to this account's data bucket.
+        categorical_codes: captured categoricals are encoder.json codes (a custom image with ``input: encoded``),
+            not names; default False.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        model_name: str,
+        endpoint_name: str,
+        data_bucket: s3.IBucket,
+        artifact_bucket: s3.IBucket,
+        key: kms.IKey,
+        topic: sns.ITopic,
+        settings: MonitoringSettings,
+        ground_truth_prefix: str | None = None,
+        positive_class: str = "1",
+        decision_threshold: float = 0.5,
+        label_delay_hours: int = 0,
+        retraining: RetrainingSettings | None = None,
+        pipeline_name: str | None = None,
+        variants: list[str] | None = None,
+        endpoint_role_arn: str | None = None,
+        categorical_codes: bool = False,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        if settings.drift is None and settings.quality is None:
+            raise ValueError(f"ModelMonitoring {construct_id}: monitoring has neither drift nor quality settings")
+        if settings.quality is not None and not ground_truth_prefix:
+            raise ValueError(f"ModelMonitoring {construct_id}: monitoring.quality needs ground_truth_prefix")
+        wants_retraining = retraining is not None and retraining.on_drift
+        if wants_retraining and not pipeline_name:
+            raise ValueError(f"ModelMonitoring {construct_id}: retraining.on_drift needs pipeline_name")
+        self.model_name, self.endpoint_name = model_name, endpoint_name
+        self._data_bucket, self._key, self._topic = data_bucket, key, topic
+        self._endpoint_role_arn = endpoint_role_arn
+        self._categorical_codes = categorical_codes
+        self.period = schedule_period(settings.schedule)
+        self.schedule = events.Schedule.expression(settings.schedule)
+        self.drift_function = self.quality_function = self.drift_fanout = None
+        self.drift_alarm = self.prediction_drift_alarm = self.baseline_error_alarm = self.quality_alarm = None
+        if settings.drift is not None:
+            self._drift(settings, artifact_bucket)
+        if settings.quality is not None:
+            self._quality(settings, ground_truth_prefix, positive_class, decision_threshold, label_delay_hours)
+        retrain_alarms = {a.alarm_name: kind for a, kind in ((self.drift_alarm, "drift"),
+                                                             (self.prediction_drift_alarm, "drift"),
+                                                             (self.quality_alarm, "quality")) if a is not None}
+        self.retrain_trigger = None
+        if wants_retraining:
+            self.retrain_trigger = RetrainTrigger(
+                self, "Retrain", model_name=model_name, pipeline_name=pipeline_name, key=key,
+                alarms=[a for a in (self.drift_alarm, self.prediction_drift_alarm, self.quality_alarm) if a],
+                alarm_triggers=retrain_alarms, cooldown_hours=retraining.cooldown_hours,
+            )
+        self.dashboard = MonitoringDashboard(
+            self, "Dashboard", model_name=model_name, endpoint_name=endpoint_name, variants=variants or ["primary"],
+            pipeline_name=pipeline_name, period=self.period,
+            quality_metrics=[contracts.QUALITY_METRIC_NAMES[m] for m in ("auc", "recall", "precision")]
+            if settings.quality is not None else None,  # without a quality monitor nothing publishes them
+            alarms=[a for a in (self.drift_alarm, self.baseline_error_alarm, self.quality_alarm) if a],
+        )
+
+    def metric(self, name: str, service: str, statistic: str = "Maximum",
+               feature: str | None = None) -> cloudwatch.Metric:
+        """A monitoring metric of this model and endpoint, as ``service`` (the emitting function, e.g.
+        ``contracts.SERVICE_DRIFT_DETECTOR``) publishes it: Powertools adds the ``service`` dimension."""
+        dimensions = monitoring_dimensions(self.model_name, self.endpoint_name, service)
+        if feature:
+            dimensions[contracts.DIM_FEATURE] = feature
+        return cloudwatch.Metric(namespace=contracts.METRIC_NAMESPACE, metric_name=name,
+                                 dimensions_map=dimensions, statistic=statistic, period=self.period)
+
+    def _scheduled(self, construct_id: str, function: str, description: str, environment: dict[str, str],
+                   memory_size: int, timeout: Duration) -> PlatformFunction:
+        fn = PlatformFunction(
+            self, construct_id, function=function, description=description, key=self._key,
+            memory_size=memory_size, timeout=timeout, retry_attempts=0,
+            environment={"MODEL_NAME": self.model_name, "ENDPOINT_NAME": self.endpoint_name,
+                         "DATA_BUCKET": self._data_bucket.bucket_name,
+                         "POWERTOOLS_METRICS_NAMESPACE": contracts.METRIC_NAMESPACE, **environment,
+                         **({ENV_ENDPOINT_ROLE: self._endpoint_role_arn} if self._endpoint_role_arn else {})},
+            role_name=monitor_role_name(self.model_name, function) if self._endpoint_role_arn else None,
+        )
+        if self._endpoint_role_arn:
+            fn.role.add_to_principal_policy(iam.PolicyStatement(
+                sid="ReadEndpointInItsAccount", actions=["sts:AssumeRole"], resources=[self._endpoint_role_arn]))
+        events.Rule(self, f"{construct_id}Schedule", schedule=self.schedule,
+                    description=f"Runs the {function} of {self.endpoint_name}",
+                    targets=[targets.LambdaFunction(fn.function, retry_attempts=0)])
+        self._grant_describe_serving_models(fn.role)
+        capture = f"{contracts.CAPTURE_PREFIX}/{self.endpoint_name}/"
+        reports = f"{contracts.MONITORING_REPORTS_PREFIX}/{self.endpoint_name}/"
+        self._grant_read(fn.role, self._data_bucket, capture)
+        report_objects = self._data_bucket.arn_for_objects(f"{reports}*")
+        fn.role.add_to_principal_policy(iam.PolicyStatement(actions=["s3:PutObject"], resources=[report_objects]))
+        fn.role.add_to_principal_policy(iam.PolicyStatement(
+            actions=["kms:GenerateDataKey"], resources=[self._key.key_arn]))
+        return fn
+
+    def _grant_read(self, role: iam.IRole, bucket: s3.IBucket, prefix: str) -> None:
+        """GetObject under one prefix and ListBucket limited to it (no s3:* action wildcards)."""
+        objects = bucket.arn_for_objects(f"{prefix}*")
+        role.add_to_principal_policy(iam.PolicyStatement(actions=["s3:GetObject"], resources=[objects]))
+        role.add_to_principal_policy(iam.PolicyStatement(
+            actions=["s3:ListBucket"], resources=[bucket.bucket_arn],
+            conditions={"StringLike": {"s3:prefix": [f"{prefix}*"]}}))
+
+    def _alarm(self, construct_id: str, metric: cloudwatch.Metric, threshold: float,
+               comparison: cloudwatch.ComparisonOperator, suffix: str, description: str) -> cloudwatch.Alarm:
+        alarm = cloudwatch.Alarm(
+            self, construct_id, metric=metric, threshold=threshold, comparison_operator=comparison,
+            evaluation_periods=1, datapoints_to_alarm=1, alarm_name=f"{self.endpoint_name}-{suffix}",
+            alarm_description=description, treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+        )
+        alarm.add_alarm_action(cw_actions.SnsAction(self._topic))
+        return alarm
+
+    def _drift(self, settings: MonitoringSettings, artifact_bucket: s3.IBucket) -> None:
+        drift = settings.drift
+        fn = self._scheduled(
+            "DriftDetector", contracts.SERVICE_DRIFT_DETECTOR, f"Data and prediction drift of {self.endpoint_name}",
+            {"DRIFT_METRIC": drift.metric, "DRIFT_THRESHOLD": str(drift.threshold),
+             "MIN_SAMPLES": str(drift.min_samples),
+             contracts.ENV_CATEGORICAL_INPUT: contracts.CATEGORICAL_CODES if self._categorical_codes
+             else contracts.CATEGORICAL_NAMES}, memory_size=2048, timeout=Duration.minutes(10),
+        )
+        self._grant_read(fn.role, artifact_bucket, f"{BASELINES_PREFIX}/")
+        self.drift_function = fn
+        # Hours too large for this one invocation go to a Distributed Map (docs/monitoring.md, "Scale").
+        self.drift_fanout = DriftFanOut(
+            self, "DriftFanOut", endpoint_name=self.endpoint_name, data_bucket=self._data_bucket,
+            artifact_bucket=artifact_bucket, baselines_prefix=f"{BASELINES_PREFIX}/", key=self._key,
+            topic=self._topic,
+            environment={"MODEL_NAME": self.model_name, "ENDPOINT_NAME": self.endpoint_name,
+                         "DATA_BUCKET": self._data_bucket.bucket_name,
+                         "POWERTOOLS_METRICS_NAMESPACE": contracts.METRIC_NAMESPACE})
+        fn.function.add_environment("STATE_MACHINE_ARN", self.drift_fanout.state_machine.state_machine_arn)
+        self.drift_fanout.grant_start(fn.role)
+        above, drift_service = cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD, contracts.SERVICE_DRIFT_DETECTOR
+        self.drift_alarm = self._alarm(
+            "DriftAlarm", self.metric(contracts.METRIC_DRIFT_SCORE, drift_service), drift.threshold, above, "drift",
+            f"A feature's {drift.metric} drift score exceeds {drift.threshold} (no data or too few samples: OK)",
+        )
+        self.prediction_drift_alarm = self._alarm(
+            "PredictionDriftAlarm", self.metric(contracts.METRIC_PREDICTION_DRIFT, drift_service), drift.threshold, above,
+            "prediction-drift", f"The prediction distribution's {drift.metric} score exceeds {drift.threshold}",
+        )
+        self.baseline_error_alarm = self._alarm(
+            "BaselineErrorAlarm", self.metric(contracts.METRIC_BASELINE_ERROR, drift_service), 1,
+            cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD, "baseline-error",
+            "The drift baseline of the serving model is missing or corrupt: drift is not being checked",
+        )
+
+    def _quality(self, settings: MonitoringSettings, ground_truth_prefix: str, positive_class: str,
+                 decision_threshold: float, label_delay_hours: int) -> None:
+        quality = settings.quality
+        fn = self._scheduled(
+            "QualityMonitor", contracts.SERVICE_QUALITY_MONITOR, f"Model quality of {self.endpoint_name} on ground truth",
+            {"GROUND_TRUTH_PREFIX": ground_truth_prefix, "POSITIVE_CLASS": positive_class,
+             "DECISION_THRESHOLD": str(decision_threshold), "MIN_SAMPLES": str(quality.min_samples),
+             "LABEL_DELAY_HOURS": str(label_delay_hours)}, memory_size=1024, timeout=Duration.minutes(5),
+        )
+        self._grant_read(fn.role, self._data_bucket, ground_truth_prefix)
+        self.quality_function = fn
+        name = contracts.QUALITY_METRIC_NAMES[quality.metric]
+        self.quality_alarm = self._alarm(
+            "QualityAlarm", self.metric(name, contracts.SERVICE_QUALITY_MONITOR, "Minimum"), quality.floor,
+            cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD, "quality",
+            f"{name} on ground truth fell below {quality.floor} (fewer than {quality.min_samples} labels: OK)",
+        )
+
+    def _grant_describe_serving_models(self, role: iam.IRole) -> list[str]:
+        """Endpoint → config → model → package, to find the serving model's baseline; returns the wildcard ARNs."""
+        stack = Stack.of(self)
+
+        def arn(resource: str, name: str) -> str:
+            return stack.format_arn(service="sagemaker", resource=resource, resource_name=name,
+                                    arn_format=ArnFormat.SLASH_RESOURCE_NAME)
+
+        role.add_to_principal_policy(iam.PolicyStatement(
+            actions=["sagemaker:DescribeEndpoint"], resources=[arn("endpoint", self.endpoint_name)]))
+        configs_and_models = [arn("endpoint-config", "*"), arn("model", "*")]
+        role.add_to_principal_policy(iam.PolicyStatement(
+            actions=["sagemaker:DescribeEndpointConfig", "sagemaker:DescribeModel"], resources=configs_and_models))
+        packages = arn("model-package", f"{self.model_name}/*")
+        role.add_to_principal_policy(iam.PolicyStatement(
+            actions=["sagemaker:DescribeModelPackage"], resources=[packages]))
+        return [*configs_and_models, packages]

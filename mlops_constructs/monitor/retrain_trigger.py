@@ -1,0 +1,99 @@
+"""Drift and quality alarms → one build pipeline execution per cooldown."""
+from __future__ import annotations
+
+import json
+
+from aws_cdk import Duration, RemovalPolicy, Stack
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from constructs import Construct
+
+from mlops_constructs._private.nag import acknowledge
+from mlops_constructs._private.platform_function import PlatformFunction
+
+ALARM_STATE_CHANGE = "CloudWatch Alarm State Change"
+
+
+class RetrainTrigger(Construct):
+    """An EventBridge rule on the alarms entering ALARM and the Lambda that starts the build pipeline.
+
+    The Lambda is idempotent per model (Powertools idempotency in a DynamoDB table) for the cooldown, and
+    skips the start while an execution runs or one started within the cooldown.
+
+    Props:
+        model_name: the model (required).
+        pipeline_name: the build pipeline to start (required).
+        key: KMS key for the table, function and queue (required).
+        alarms: the alarms whose ALARM state starts retraining (required, at least one).
+        alarm_triggers: alarm name → ``drift`` | ``quality``, the pipeline's Trigger parameter (required).
+        cooldown_hours: no alarm-started execution within this many hours of another; default 24.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        model_name: str,
+        pipeline_name: str,
+        key: kms.IKey,
+        alarms: list[cloudwatch.IAlarm],
+        alarm_triggers: dict[str, str],
+        cooldown_hours: int = 24,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        if not alarms:
+            raise ValueError(f"RetrainTrigger {construct_id}: needs at least one alarm")
+        bad = sorted(v for v in alarm_triggers.values() if v not in ("drift", "quality"))
+        if bad:
+            raise ValueError(f"RetrainTrigger {construct_id}: alarm triggers {bad} must be 'drift' or 'quality'")
+        # An idempotency cache: records expire by TTL after the cooldown. RETAIN like every table of the platform
+        # (and the two other idempotency tables): deleting the stack mid-cooldown must not re-arm a retraining.
+        self.table = dynamodb.Table(
+            self, "Idempotency",
+            partition_key=dynamodb.Attribute(name="id", type=dynamodb.AttributeType.STRING),
+            billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
+            encryption=dynamodb.TableEncryption.CUSTOMER_MANAGED,
+            encryption_key=key,
+            point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
+                point_in_time_recovery_enabled=True),
+            time_to_live_attribute="expiration",
+            removal_policy=RemovalPolicy.RETAIN,
+        )
+        acknowledge(
+            self.table,
+            "Idempotency cache of the retraining trigger: entries expire after the cooldown; a backup plan "
+            "would only preserve expired de-duplication keys.",
+            "NIST.800.53.R5-DynamoDBInBackupPlan",
+        )
+        self.function = PlatformFunction(
+            self, "Function", function="retrain_trigger", key=key,
+            description=f"Starts {pipeline_name} on drift and quality alarms of {model_name}",
+            environment={"MODEL_NAME": model_name, "PIPELINE_NAME": pipeline_name,
+                         "COOLDOWN_HOURS": str(cooldown_hours), "IDEMPOTENCY_TABLE": self.table.table_name,
+                         "ALARM_TRIGGERS": json.dumps(alarm_triggers, sort_keys=True)},
+            timeout=Duration.seconds(60),
+        )
+        role = self.function.role
+        # Exactly what Powertools idempotency calls; the table's key also encrypts what it writes.
+        self.table.grant(role, "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem")
+        role.add_to_principal_policy(iam.PolicyStatement(
+            actions=["kms:Encrypt", "kms:GenerateDataKey"], resources=[key.key_arn]))
+        stack = Stack.of(self)
+        role.add_to_principal_policy(iam.PolicyStatement(
+            actions=["sagemaker:StartPipelineExecution", "sagemaker:ListPipelineExecutions"],
+            resources=[stack.format_arn(service="sagemaker", resource="pipeline", resource_name=pipeline_name)],
+        ))
+        self.rule = events.Rule(
+            self, "OnAlarm",
+            description=f"Drift or quality alarm of {model_name} in ALARM",
+            event_pattern=events.EventPattern(
+                source=["aws.cloudwatch"], detail_type=[ALARM_STATE_CHANGE],
+                resources=[a.alarm_arn for a in alarms], detail={"state": {"value": ["ALARM"]}},
+            ),
+            targets=[targets.LambdaFunction(self.function.function, retry_attempts=2)],
+        )

@@ -1,0 +1,183 @@
+"""Names shared by the build pipeline, the Lambdas, the CDK constructs and the CLI. One place, no copies.
+
+Pure Python with no dependencies, so it loads in SageMaker containers, Lambda images and CDK apps alike.
+"""
+from __future__ import annotations
+
+import re
+
+# CloudWatch metrics published by the monitors and watched by alarms (rollback and retraining).
+METRIC_NAMESPACE = "MLOps/ModelMonitoring"
+DIM_MODEL = "Model"
+DIM_ENDPOINT = "Endpoint"
+DIM_FEATURE = "Feature"
+# Powertools Metrics adds a ``service`` dimension (POWERTOOLS_SERVICE_NAME, which PlatformFunction sets to the
+# function's folder name) to every metric it emits; CloudWatch matches dimension sets exactly, so every alarm and
+# dashboard names it too. The values are the functions/<folder> names of the emitting functions.
+DIM_SERVICE = "service"
+SERVICE_DRIFT_DETECTOR = "drift_detector"
+SERVICE_QUALITY_MONITOR = "quality_monitor"
+SERVICE_AUDIT_WRITER = "audit_writer"
+METRIC_DRIFT_SCORE = "DriftScore"  # per feature (Model, Endpoint, Feature) and overall max (Model, Endpoint)
+METRIC_DRIFTED_FEATURES = "DriftedFeatures"
+METRIC_PREDICTION_DRIFT = "PredictionDriftScore"
+METRIC_RECORDS = "RecordsAnalyzed"
+METRIC_MALFORMED = "MalformedRecords"
+METRIC_INSUFFICIENT = "InsufficientSamples"  # 1 when the window had too few records for a verdict
+METRIC_BASELINE_ERROR = "BaselineError"  # 1 when the baseline is missing or corrupt
+METRIC_LABELED_RECORDS = "LabeledRecords"  # predictions joined to a ground-truth label in the window
+QUALITY_METRIC_NAMES = {"auc": "AUC", "recall": "Recall", "precision": "Precision", "f1": "F1",
+                        "accuracy": "Accuracy"}
+
+# Customer metadata recorded on every model package (values are at most 256 characters).
+META_GIT_COMMIT = "mlops:git_commit"
+META_CONFIG_HASH = "mlops:config_hash"
+META_DATA_VERSION = "mlops:data_version"
+META_PIPELINE_EXECUTION = "mlops:pipeline_execution_arn"
+META_TRAINING_JOB = "mlops:training_job"
+META_IMAGE_URI = "mlops:image_uri"
+META_HYPERPARAMETERS_HASH = "mlops:hyperparameters_sha256"
+META_BASELINE_URI = "mlops:baseline_uri"
+META_CODE_URL = "mlops:code_url"  # s3:// URI of the pipeline_code zip the steps ran
+META_CODE_SHA256 = "mlops:code_sha256"  # its SHA-256, checked by every step before it runs
+META_STEP_IMAGE = "mlops:step_image"  # XGBoost image version the steps ran in (step_images.json), e.g. 3.0-5
+META_STEP_LIBRARIES = "mlops:step_libraries"  # its recorded versions: "python=3.10 ... xgboost=3.0.5"
+META_MODEL_SHA256 = "mlops:model_sha256"  # SHA-256 of the xgboost-model file the Evaluate step scored
+MODEL_SHA256_KEY = "model_sha256"  # where evaluation.json holds that hash
+
+# S3 layout in a model's artifact bucket: step outputs (model.tar.gz, baselines) under pipelines/<execution>/.
+ARTIFACT_PREFIX = "pipelines"
+
+# S3 layout in a model's data bucket.
+CAPTURE_PREFIX = "capture"  # SageMaker appends /<endpoint>/<variant>/yyyy/mm/dd/hh/<file>.jsonl
+MONITORING_REPORTS_PREFIX = "monitoring"  # /<endpoint>/<yyyy>/<mm>/<dd>/<hh>/drift.json
+# Under MONITORING_REPORTS_PREFIX/<endpoint>/: a drift fan-out's plan, batches and the Map's ResultWriter output,
+# as <DRIFT_FANOUT_PREFIX>/<yyyy>/<mm>/<dd>/<hh>/{plan.json, batches.json, results/...}.
+DRIFT_FANOUT_PREFIX = "drift-fanout"
+# Environment of the drift detector image: which step a function runs (plan: the scheduled check; count and
+# reduce: the Distributed Map's child and the step after it).
+DRIFT_STEP_PLAN, DRIFT_STEP_COUNT, DRIFT_STEP_REDUCE = "plan", "count", "reduce"
+
+# Files written by the build steps.
+BASELINE_FILE = "baseline.json"
+EVALUATION_FILE = "evaluation.json"
+DATA_VERSION_FILE = "data_version.json"
+
+
+def endpoint_name(model: str, stage: str) -> str:
+    """Endpoint names come from config: ``<model>-<stage>`` (e.g. ``fraud-detection-prod``)."""
+    return f"{model}-{stage}"
+
+
+def serving_role_name(endpoint: str) -> str:
+    """The endpoint's execution role (it also writes data capture): ``<endpoint>-serving``."""
+    return f"{endpoint}-serving"
+
+
+# The model build pipeline (AWS::SageMaker::Pipeline) and the parameters every starter passes.
+PARAM_INPUT_DATA = "InputDataUrl"  # s3:// URI of the training data (a prefix or a manifest)
+PARAM_GIT_COMMIT = "GitCommit"
+PARAM_APPROVAL_STATUS = "ModelApprovalStatus"
+PARAM_TRIGGER = "Trigger"  # code | schedule | new-data | drift | quality | manual | reproduce
+TRIGGERS = ("code", "schedule", "new-data", "drift", "quality", "manual", "reproduce")
+# The module each processing step runs from the CodeUrl zip (``python3 -c BOOTSTRAP ... <module> ARGS``).
+STEP_MODULES = {"validate": "pipeline_code.data.validate", "preprocess": "pipeline_code.data.preprocess",
+                "train": "pipeline_code.training.train", "evaluate": "pipeline_code.training.evaluate"}
+PARAM_CODE_URL = "CodeUrl"  # s3:// URI of a zip of the pipeline_code package; default: the CDK asset
+PARAM_CODE_SHA256 = "CodeSha256"  # SHA-256 (hex) of that zip; a step whose zip differs fails before it runs
+CODE_PREFIX = "code"  # in the artifact bucket: code/<model>/<git commit>/pipeline_code.zip, uploaded by CI
+CODE_ZIP_NAME = "pipeline_code.zip"
+
+
+def code_object_key(model: str, git_commit: str) -> str:
+    """Artifact-bucket key of the code zip CI builds from a commit: ``code/<model>/<commit>/pipeline_code.zip``."""
+    return f"{code_prefix(model)}{git_commit}/{CODE_ZIP_NAME}"
+
+
+def code_prefix(model: str) -> str:
+    """``code/<model>/``: every code zip of one model (the CI role writes here, the pipeline role reads)."""
+    return f"{CODE_PREFIX}/{model}/"
+
+
+def build_pipeline_name(model: str) -> str:
+    """The SageMaker pipeline of a model: ``<model>-build``."""
+    return f"{model}-build"
+
+
+# Gate thresholds are pipeline parameters too (defaults from the model config); see ModelBuildPipeline.
+PARAM_BIAS_LIMIT = "BiasLimit"
+
+
+def min_metric_parameter(metric: str) -> str:
+    """The pipeline parameter holding a quality metric's floor, e.g. ``auc`` -> ``MinAUC``."""
+    return f"Min{QUALITY_METRIC_NAMES[metric]}"
+
+
+# Where the build pipeline's gates read evaluation.json (Std:JsonGet paths); evaluate writes exactly these.
+def quality_metric_path(metric: str) -> str:
+    """``binary_classification_metrics.<metric>.value`` (SageMaker's model-quality format)."""
+    return f"binary_classification_metrics.{metric}.value"
+
+
+def bias_gate_path(metric: str) -> str:
+    """The worst value over protected attributes: ``bias.max_<metric>`` for differences (|d|, lower is
+    better), ``bias.min_disparate_impact`` for the ratio (higher is better)."""
+    return "bias.min_disparate_impact" if metric == "disparate_impact" else f"bias.max_{metric}"
+
+
+CHAMPION_PASSED_PATH = "champion.passed"  # 1.0 when the challenger is at least as good as the champion, else 0.0
+
+
+# Serving (pipeline_code.endpoint.serving inside the framework container): the model artifact and rejected requests.
+SERVING_FILE = "serving.json"  # in model.tar.gz beside xgboost-model and encoder.json: threshold and model name
+SERVING_CODE_DIR = "code"  # model.tar.gz/code/: serve.py and the pipeline_code package the build ran
+SERVING_PROGRAM = "serve.py"
+ENV_ENDPOINT = "MLOPS_ENDPOINT"  # set on the endpoint's model, so rejection logs name the endpoint
+METRIC_REJECTED_REQUESTS = "RejectedRequests"  # per Model, Endpoint, Reason; from a log metric filter
+DIM_REASON = "Reason"
+REJECTION_EVENT_FIELD = "event"
+REJECTION_EVENT = "rejected_request"
+ENV_CATEGORICAL_INPUT = "CATEGORICAL_INPUT"  # drift detector: how captured categoricals arrive
+CATEGORICAL_NAMES, CATEGORICAL_CODES = "names", "codes"  # raw records (default) or encoder.json codes
+REJECTION_REASONS = ("empty_body", "missing_column", "extra_column", "non_numeric", "unseen_category",
+                     "malformed", "unsupported_content_type", "unsupported_accept")
+
+# Model lifecycle: SageMaker's ModelLifeCycle (Stage, StageStatus) on each model package. The build pipeline sets
+# the first at registration; the CD pipeline's lifecycle recorder sets the others (see governance_code.model_lifecycle).
+LIFECYCLE_REGISTERED = ("Registered", "GatesPassed")
+LIFECYCLE_STAGING_PASSED = ("Staging", "Passed")
+LIFECYCLE_PROD_RUNNING = ("Production", "Running")
+LIFECYCLE_PROD_REPLACED = ("Production", "Replaced")
+LIFECYCLE_STAGES = ("Registered", "Staging", "Production")  # every Stage this platform sets
+
+# Model cards: the evaluate step writes the card's evaluation_details (JSON text) under this key of
+# evaluation.json; the RegisterModel step splices it into the ModelCard it attaches to the package.
+MODEL_CARD_EVALUATION_PATH = "model_card_evaluation"
+MODEL_CARD_STATUS = "PendingReview"  # machine-filled at registration; the steward reviews it with the approval
+
+
+# Audit across accounts: stage accounts forward endpoint events to the tooling account's governance bus; the
+# audit writer reads the endpoint's serving state through a role deployed with the stage.
+def governance_bus_name(prefix: str) -> str:
+    """The tooling account's governance event bus: ``<prefix>-governance``."""
+    return f"{prefix}-governance"
+
+
+def audit_reader_role_name(endpoint: str) -> str:
+    """The role in a stage account that the audit writer assumes to describe the endpoint: ``<endpoint>-audit``."""
+    return f"{endpoint}-audit"
+
+
+def audit_forward_role_name(endpoint: str) -> str:
+    """The EventBridge role in a stage account that forwards the endpoint's audit events: ``<endpoint>-audit-forward``
+    (under ``<model>-*``, like every role the endpoint stack creates)."""
+    return f"{endpoint}-audit-forward"
+
+
+# The served model answers CSV with ``score,label`` per row (pipeline_code.endpoint.serving): only the score is a prediction.
+_SCORE_LABEL = re.compile(r"^([^,\n]*),[01]$", re.MULTILINE)
+
+
+def score_column(output: str) -> str:
+    """A CSV output with the score of each ``score,label`` row only; other outputs unchanged."""
+    return _SCORE_LABEL.sub(r"\1", output) if "," in output else output

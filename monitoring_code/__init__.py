@@ -1,0 +1,1 @@
+"""Monitoring runtime (run by the monitor Lambdas and `mlops drift`): capture decoding, drift detection and fan-out, quality metrics."""

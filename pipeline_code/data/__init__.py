@@ -1,0 +1,1 @@
+"""Data engineering's job steps: validation, preprocessing and the feature encoder."""

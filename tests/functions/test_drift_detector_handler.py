@@ -1,0 +1,106 @@
+"""The drift detector Lambda against moto S3 and SageMaker: baseline lookup, metrics, report, guards."""
+from __future__ import annotations
+
+import json
+
+import boto3
+import pytest
+from moto import mock_aws
+
+import mlops_contracts as contracts
+from tests.support import monitoring_aws as aws
+from tests.support.monitoring_data import capture_file, fraud_baseline
+
+
+@pytest.fixture(scope="module")
+def baseline():
+    return fraud_baseline(rows=10_000)
+
+
+@pytest.fixture
+def detector(monkeypatch):
+    monkeypatch.setenv("MODEL_NAME", aws.MODEL)
+    monkeypatch.setenv("ENDPOINT_NAME", aws.ENDPOINT)
+    monkeypatch.setenv("DATA_BUCKET", aws.BUCKET)
+    monkeypatch.setenv("DRIFT_METRIC", "psi")
+    monkeypatch.setenv("DRIFT_THRESHOLD", "0.2")
+    monkeypatch.setenv("MIN_SAMPLES", "500")
+    monkeypatch.setenv(contracts.ENV_CATEGORICAL_INPUT, contracts.CATEGORICAL_NAMES)  # as the template sets it
+    with mock_aws():
+        yield aws.load_handler("drift_detector")
+
+
+def invoke(detector, capsys):
+    result = detector.handler({"time": aws.EVENT_TIME, "detail-type": "Scheduled Event"}, aws.Context())
+    return result, aws.emf(capsys.readouterr().out)
+
+
+def stored_report() -> dict:
+    key = f"monitoring/{aws.ENDPOINT}/{aws.WINDOW}/drift.json"
+    return json.loads(boto3.client("s3").get_object(Bucket=aws.BUCKET, Key=key)["Body"].read())
+
+
+def test_drift_in_the_window_publishes_scores_and_a_report(detector, baseline, capsys):
+    aws.serve(baseline.to_json())
+    aws.put_capture(capture_file(2000, seed=4, drift=1.0, baseline=baseline, raw=True), name="a.jsonl")
+    aws.put_capture(capture_file(1000, seed=5, drift=1.0, baseline=baseline, raw=True) + "{truncated\n", name="b.jsonl")
+    aws.put_capture(capture_file(900, seed=6, drift=0.0, baseline=baseline, raw=True), window="2026/11/01/11")  # not ours
+    result, docs = invoke(detector, capsys)
+    dims = {contracts.DIM_MODEL: aws.MODEL, contracts.DIM_ENDPOINT: aws.ENDPOINT}
+    assert result["verdict"] == "drift" and "amount" in result["drifted_features"]
+    assert aws.metric_values(docs, contracts.METRIC_RECORDS, **dims) == [3001]
+    assert aws.metric_values(docs, contracts.METRIC_MALFORMED, **dims) == [1]
+    assert aws.metric_values(docs, contracts.METRIC_INSUFFICIENT, **dims) == [0]
+    assert aws.metric_values(docs, contracts.METRIC_BASELINE_ERROR, **dims) == [0]
+    [overall] = aws.metric_values(docs, contracts.METRIC_DRIFT_SCORE, **dims)
+    assert overall > 0.2
+    [amount] = aws.metric_values(docs, contracts.METRIC_DRIFT_SCORE, **dims, Feature="amount")
+    [hour] = aws.metric_values(docs, contracts.METRIC_DRIFT_SCORE, **dims, Feature="hour_of_day")
+    assert amount > 0.2 > hour
+    report = stored_report()
+    assert report["window"] == "2026-11-01T12:00:00+00:00"
+    assert report["variants"]["primary"]["malformed_by_reason"] == {"invalid_json": 1}
+    assert report["drift_score"] == overall
+
+
+def test_too_few_records_publish_the_guard_and_no_score(detector, baseline, capsys):
+    aws.serve(baseline.to_json())
+    aws.put_capture(capture_file(50, seed=4, drift=1.0, baseline=baseline, raw=True))
+    result, docs = invoke(detector, capsys)
+    dims = {contracts.DIM_MODEL: aws.MODEL, contracts.DIM_ENDPOINT: aws.ENDPOINT}
+    assert result["verdict"] == "insufficient_samples"
+    assert aws.metric_values(docs, contracts.METRIC_INSUFFICIENT, **dims) == [1]
+    assert aws.metric_values(docs, contracts.METRIC_DRIFT_SCORE, **dims) == []  # no score: the alarm cannot fire
+    assert aws.metric_values(docs, contracts.METRIC_PREDICTION_DRIFT, **dims) == []
+
+
+@pytest.mark.parametrize("baseline_json, message", [
+    (b"{\"version\": 1, \"features\": [", "corrupt baseline"),
+    (None, "no DriftCheckBaselines"),
+])
+def test_missing_or_corrupt_baseline_publishes_baseline_error(detector, baseline, capsys, baseline_json, message):
+    aws.serve(baseline_json)
+    aws.put_capture(capture_file(800, seed=4, drift=0.0, baseline=baseline, raw=True))
+    _, docs = invoke(detector, capsys)
+    dims = {contracts.DIM_MODEL: aws.MODEL, contracts.DIM_ENDPOINT: aws.ENDPOINT}
+    assert aws.metric_values(docs, contracts.METRIC_BASELINE_ERROR, **dims) == [1]
+    assert message in stored_report()["baseline_errors"]["primary"]
+
+
+def test_each_variant_is_checked_against_its_own_package(detector, baseline, capsys):
+    aws.serve(baseline.to_json(), variants=("champion", "challenger"))
+    aws.put_capture(capture_file(1000, seed=4, drift=0.0, baseline=baseline, raw=True), variant="champion")
+    aws.put_capture(capture_file(1000, seed=5, drift=1.0, baseline=baseline, raw=True), variant="challenger")
+    result, _ = invoke(detector, capsys)
+    report = stored_report()
+    assert report["variants"]["champion"]["verdict"] == "no_drift"
+    assert report["variants"]["challenger"]["verdict"] == "drift"
+    assert result["verdict"] == "drift" and result["records"] == 2000
+
+
+def test_endpoint_not_deployed_yet_is_no_data_not_an_error(detector, capsys):
+    boto3.client("s3").create_bucket(Bucket=aws.BUCKET)
+    result, docs = invoke(detector, capsys)
+    dims = {contracts.DIM_MODEL: aws.MODEL, contracts.DIM_ENDPOINT: aws.ENDPOINT}
+    assert result["verdict"] == "insufficient_samples"
+    assert aws.metric_values(docs, contracts.METRIC_BASELINE_ERROR, **dims) == [0]

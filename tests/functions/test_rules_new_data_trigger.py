@@ -1,0 +1,29 @@
+"""An object that is not a drop marker is skipped and counted: one ObjectsSkipped (Count) in MLOps/BuildTriggers and
+a log line naming the bucket and key, through the Lambda's entry point."""
+from __future__ import annotations
+
+import json
+import sys
+
+from tests.functions.test_new_data_trigger import BUCKET, PIPELINE, PREFIX, TABLE, _Context, _object_created, aws  # noqa: F401
+from tests.support.monitoring_aws import load_handler
+
+
+def test_a_skipped_object_is_logged_and_counted(aws, monkeypatch, capsys):  # noqa: F811
+    for name, value in {"IDEMPOTENCY_TABLE": TABLE, "PIPELINE_NAME": PIPELINE, "DATA_BUCKET": BUCKET,
+                        "NEW_DATA_PREFIX": PREFIX}.items():
+        monkeypatch.setenv(name, value)
+    handler = load_handler("new_data_trigger")
+    # Powertools keeps one stream handler per service, created by the first import: point it at captured stdout.
+    key = f"{PREFIX}2027-01/part-0001.csv"
+    # (assigned, not setStream: that flushes the old stream, which an earlier test's capture may have closed)
+    monkeypatch.setattr(handler.logger.registered_handler, "stream", sys.stdout)
+    assert handler.handler(_object_created(key), _Context()) == {"started": False, "key": key}
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
+    [log] = [line for line in lines if line.get("message") == "not a drop marker; skipped"]
+    assert (log["bucket"], log["key"]) == (BUCKET, key)
+    [emf] = [line for line in lines if "_aws" in line]
+    assert emf["ObjectsSkipped"] == [1.0]
+    [directive] = emf["_aws"]["CloudWatchMetrics"]
+    assert directive["Namespace"] == "MLOps/BuildTriggers"
+    assert {"Name": "ObjectsSkipped", "Unit": "Count"} in directive["Metrics"]

@@ -1,0 +1,155 @@
+"""Shared by the governance tests: the writer handler loaded by path, EventBridge events, moto resources."""
+from __future__ import annotations
+
+import importlib.util
+import itertools
+import json
+from dataclasses import dataclass
+
+import boto3
+
+import mlops_contracts as contracts
+from tests.conftest import REPO
+
+REGION = "us-east-1"
+ACCOUNT = "123456789012"
+TABLE = "audit-test"
+MODEL = "fraud-detection"
+ENDPOINT = contracts.endpoint_name(MODEL, "prod")
+STACK = f"mlops-{ENDPOINT}"
+ROLE = f"arn:aws:iam::{ACCOUNT}:role/sagemaker-execution"
+_ids = itertools.count(1)
+
+
+def load_writer():
+    """``functions/audit_writer/handler.py`` as a module (``lambda`` is a keyword, so it is loaded by path)."""
+    spec = importlib.util.spec_from_file_location("functions.audit_writer.handler",
+                                                  REPO / "functions/audit_writer/handler.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@dataclass
+class FakeContext:
+    function_name: str = "audit-writer"
+    memory_limit_in_mb: int = 256
+    invoked_function_arn: str = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:audit-writer"
+    aws_request_id: str = "req-1"
+
+
+def event(detail_type: str, time: str, detail: dict, source: str = "aws.sagemaker") -> dict:
+    return {"version": "0", "id": f"evt-{next(_ids):04d}", "detail-type": detail_type, "source": source,
+            "account": ACCOUNT, "time": time, "region": REGION, "resources": [], "detail": detail}
+
+
+def package_event(time: str, arn: str, status: str) -> dict:
+    return event("SageMaker Model Package State Change", time,
+                 {"ModelPackageArn": arn, "ModelPackageGroupName": MODEL, "ModelApprovalStatus": status})
+
+
+def endpoint_event(time: str, status: str = "IN_SERVICE") -> dict:
+    return event("SageMaker Endpoint State Change", time, {"EndpointName": ENDPOINT, "EndpointStatus": status})
+
+
+def stack_event(time: str, status: str, stack: str = STACK) -> dict:
+    stack_id = f"arn:aws:cloudformation:{REGION}:{ACCOUNT}:stack/{stack}/0b1c2d3e-aaaa-bbbb-cccc-123456789012"
+    return event("CloudFormation Stack Status Change", time,
+                 {"stack-id": stack_id, "status-details": {"status": status, "status-reason": ""}},
+                 source="aws.cloudformation")
+
+
+def execution_event(time: str, arn: str, status: str) -> dict:
+    return event("SageMaker Model Building Pipeline Execution Status Change", time,
+                 {"pipelineArn": arn.split("/execution/")[0], "pipelineExecutionArn": arn,
+                  "currentPipelineExecutionStatus": status, "previousPipelineExecutionStatus": "Executing"})
+
+
+def create_table():
+    dynamodb = boto3.resource("dynamodb", region_name=REGION)
+    return dynamodb.create_table(
+        TableName=TABLE, BillingMode="PAY_PER_REQUEST",
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"},
+                              {"AttributeName": "sk", "AttributeType": "S"}])
+
+
+PIPELINE_DEFINITION = json.dumps({"Version": "2020-12-01", "Steps": [], "Parameters": [
+    {"Name": name, "Type": "String"} for name in (contracts.PARAM_INPUT_DATA, contracts.PARAM_GIT_COMMIT,
+                                                   contracts.PARAM_TRIGGER, contracts.PARAM_APPROVAL_STATUS,
+                                                   contracts.PARAM_CODE_URL, contracts.PARAM_CODE_SHA256)]})
+
+
+def code_url(git_commit: str) -> str:
+    return f"s3://artifacts/{contracts.code_object_key(MODEL, git_commit)}"
+
+
+def code_sha256(git_commit: str) -> str:
+    """A stand-in for the hash of the commit's code zip: distinct per commit."""
+    return (git_commit[0] * 2 + "c0de") * 10 + git_commit[0] * 4
+
+
+def start_build(sagemaker, git_commit: str, data_url: str, trigger: str = "code") -> str:
+    """A build pipeline execution (creating the pipeline once) with its recorded parameters."""
+    name = contracts.build_pipeline_name(MODEL)
+    if name not in [p["PipelineName"] for p in sagemaker.list_pipelines()["PipelineSummaries"]]:
+        sagemaker.create_pipeline(PipelineName=name, PipelineDefinition=PIPELINE_DEFINITION, RoleArn=ROLE)
+    return sagemaker.start_pipeline_execution(PipelineName=name, PipelineParameters=[
+        {"Name": contracts.PARAM_INPUT_DATA, "Value": data_url}, {"Name": contracts.PARAM_GIT_COMMIT, "Value": git_commit},
+        {"Name": contracts.PARAM_TRIGGER, "Value": trigger},
+        {"Name": contracts.PARAM_APPROVAL_STATUS, "Value": "PendingManualApproval"},
+        {"Name": contracts.PARAM_CODE_URL, "Value": code_url(git_commit)},
+        {"Name": contracts.PARAM_CODE_SHA256, "Value": code_sha256(git_commit)}])["PipelineExecutionArn"]
+
+
+def lineage_metadata(git_commit: str, execution_arn: str, job: str, data_version: str) -> dict[str, str]:
+    return {contracts.META_GIT_COMMIT: git_commit, contracts.META_CONFIG_HASH: "c0nf19" * 4,
+            contracts.META_DATA_VERSION: data_version, contracts.META_PIPELINE_EXECUTION: execution_arn,
+            contracts.META_TRAINING_JOB: job, contracts.META_IMAGE_URI: f"{ACCOUNT}.dkr.ecr/xgboost:1.7-1",
+            contracts.META_HYPERPARAMETERS_HASH: "h" * 64, contracts.META_BASELINE_URI: "s3://artifacts/baseline.json",
+            contracts.META_CODE_URL: code_url(git_commit), contracts.META_CODE_SHA256: code_sha256(git_commit)}
+
+
+def register_package(sagemaker, metadata: dict[str, str]) -> str:
+    return sagemaker.create_model_package(
+        ModelPackageGroupName=MODEL, ModelApprovalStatus="PendingManualApproval",
+        CustomerMetadataProperties=metadata,
+        InferenceSpecification={"Containers": [{"Image": metadata[contracts.META_IMAGE_URI],
+                                                "ModelDataUrl": "s3://artifacts/model.tar.gz"}],
+                                "SupportedContentTypes": ["text/csv"], "SupportedResponseMIMETypes": ["text/csv"]},
+    )["ModelPackageArn"]
+
+
+def set_approval(sagemaker, arn: str, status: str, description: str, metadata: dict[str, str]) -> None:
+    # moto drops CustomerMetadataProperties on UpdateModelPackage unless they are passed again; the real API keeps them.
+    sagemaker.update_model_package(ModelPackageArn=arn, ModelApprovalStatus=status, ApprovalDescription=description,
+                                   CustomerMetadataProperties=metadata)
+
+
+def serve(sagemaker, package_arn: str, config: str) -> None:
+    """A model and endpoint config for ``package_arn``, as the endpoint stack creates them."""
+    model = f"model-{config}"
+    sagemaker.create_model(ModelName=model, ExecutionRoleArn=ROLE, PrimaryContainer={"ModelPackageName": package_arn})
+    sagemaker.create_endpoint_config(EndpointConfigName=config, ProductionVariants=[
+        {"VariantName": "primary", "ModelName": model, "InitialInstanceCount": 1, "InstanceType": "ml.m5.large"}])
+
+
+def point_endpoint_at(sagemaker, config: str) -> None:
+    """The endpoint now serves ``config`` (moto has no UpdateEndpoint: re-create it)."""
+    names = [e["EndpointName"] for e in sagemaker.list_endpoints()["Endpoints"]]
+    if ENDPOINT in names:
+        sagemaker.delete_endpoint(EndpointName=ENDPOINT)
+    sagemaker.create_endpoint(EndpointName=ENDPOINT, EndpointConfigName=config)
+
+
+def record_approver_identity(sagemaker, approvers: dict[str, str]) -> None:
+    """moto reports a fake Studio profile as LastModifiedBy; add the approver's IAM identity the real API returns.
+
+    ``approvers`` maps package ARN -> IAM ARN of whoever last changed it; the test updates it between approvals.
+    """
+    def add_identity(parsed, **_):
+        arn = parsed.get("ModelPackageArn")
+        if arn in approvers:
+            parsed["LastModifiedBy"] = {"IamIdentity": {"Arn": approvers[arn], "PrincipalId": "AROAEXAMPLE:x"}}
+
+    sagemaker.meta.events.register("after-call.sagemaker.DescribeModelPackage", add_identity)
