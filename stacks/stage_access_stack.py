@@ -17,7 +17,6 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 import mlops_contracts as contracts
-from governance_code import audit_schema
 from mlops_config import ModelConfig
 from mlops_constructs._private.nag import acknowledge
 from mlops_constructs.deploy.endpoint_access import (
@@ -35,8 +34,6 @@ from mlops_constructs.deploy.endpoint_access import (
 )
 from mlops_constructs.monitor.model_monitoring import monitor_role_name
 from stacks.endpoint_stack import captures_data, serving_repository_arn
-
-ALARM_EVENT = "CloudWatch Alarm State Change"
 
 
 @dataclass(frozen=True)
@@ -57,7 +54,7 @@ def stage_access_stack_name(endpoint_stack_name: str) -> str:
 
 def alarm_event_pattern(endpoint_stack_name: str, account: str | None = None) -> events.EventPattern:
     """State changes of the endpoint stack's alarms (CloudFormation names them ``<stack>-<logical ID>-...``)."""
-    return events.EventPattern(source=["aws.cloudwatch"], detail_type=[ALARM_EVENT],
+    return events.EventPattern(source=[contracts.EVENT_SOURCE_CLOUDWATCH], detail_type=[contracts.DETAIL_ALARM_STATE],
                                account=[account] if account else None,
                                detail={"alarmName": [{"prefix": f"{endpoint_stack_name}-"}]})
 
@@ -231,13 +228,13 @@ class StageAccessStack(Stack):
         forward = targets.EventBus(bus, role=role)
         events.Rule(self, "AuditForwardEndpointRule", description=f"{endpoint} state changes to the governance bus",
                     event_pattern=events.EventPattern(
-                        source=["aws.sagemaker"], detail_type=[audit_schema.DETAIL_ENDPOINT],
+                        source=[contracts.EVENT_SOURCE_SAGEMAKER], detail_type=[contracts.DETAIL_ENDPOINT_STATE],
                         detail={"EndpointName": [endpoint]}),
                     targets=[forward])
         events.Rule(self, "AuditForwardStackRule",
                     description=f"{endpoint_stack_name} statuses to the governance bus",
                     event_pattern=events.EventPattern(
-                        source=["aws.cloudformation"], detail_type=[audit_schema.DETAIL_STACK],
+                        source=[contracts.EVENT_SOURCE_CLOUDFORMATION], detail_type=[contracts.DETAIL_STACK_STATUS],
                         detail={"stack-id": events.Match.prefix(
                             f"arn:{self.partition}:cloudformation:{self.region}:{self.account}:stack/"
                             f"{endpoint_stack_name}/")}),

@@ -22,7 +22,7 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 
 import mlops_contracts as contracts
-from monitoring_code import drift_fanout
+from monitoring_code import drift_fanout, limits
 from monitoring_code.drift_detect import VERDICT_DRIFT, VERDICT_INSUFFICIENT, VERDICT_NO_DRIFT
 from monitoring_code.endpoint_session import endpoint_sagemaker_client
 from monitoring_code.monitoring_window import (
@@ -236,9 +236,9 @@ def handler(event, context):
         report = run(
             s3, endpoint_sagemaker_client(),
             model=os.environ["MODEL_NAME"], endpoint=os.environ["ENDPOINT_NAME"], bucket=os.environ["DATA_BUCKET"],
-            event_time=(event or {}).get("time"), metric=os.environ.get("DRIFT_METRIC", "psi"),
-            threshold=float(os.environ.get("DRIFT_THRESHOLD", "0.2")),
-            min_samples=int(os.environ.get("MIN_SAMPLES", "500")),
+            event_time=(event or {}).get("time"), metric=os.environ.get("DRIFT_METRIC", limits.DEFAULT_DRIFT_METRIC),
+            threshold=float(os.environ.get("DRIFT_THRESHOLD", limits.DEFAULT_DRIFT_THRESHOLD)),
+            min_samples=int(os.environ.get("MIN_SAMPLES", limits.DEFAULT_DRIFT_MIN_SAMPLES)),
             state_machine=os.environ.get("STATE_MACHINE_ARN") or None,
             fanout_bytes=int(os.environ.get("FANOUT_BYTES", drift_fanout.FANOUT_BYTES)),
             categorical_codes=os.environ.get(contracts.ENV_CATEGORICAL_INPUT) == contracts.CATEGORICAL_CODES,

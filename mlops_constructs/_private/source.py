@@ -24,6 +24,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
+import mlops_contracts as contracts
 from mlops_config.platform import SourceSettings
 
 
@@ -85,8 +86,8 @@ class CodeSource:
             "SourceUploaded",
             description=f"Start the pipeline when s3://.../{object_key} is uploaded",
             event_pattern=events.EventPattern(
-                source=["aws.s3"],
-                detail_type=["Object Created"],
+                source=[contracts.EVENT_SOURCE_S3],
+                detail_type=[contracts.DETAIL_OBJECT_CREATED],
                 detail={"bucket": {"name": [bucket.bucket_name]}, "object": {"key": [object_key]}},
             ),
             targets=[targets.CodePipeline(pipeline, event_role=role)],

@@ -19,12 +19,8 @@ from constructs import Construct
 
 from mlops_constructs._private.nag import acknowledge
 from mlops_constructs._private.platform_function import PlatformFunction
-from mlops_contracts import PARAM_TRIGGER
+import mlops_contracts as contracts
 
-MARKER = "_SUCCESS"  # functions/new_data_trigger/handler.py: the last object of a drop
-PIPELINES_PREFIX = "pipelines"  # docs/architecture.md: step outputs under pipelines/<execution id>/<step>/
-PIPELINE_STATUS_CHANGE = "SageMaker Model Building Pipeline Execution Status Change"
-PACKAGE_STATE_CHANGE = "SageMaker Model Package State Change"
 
 
 @jsii.implements(sagemaker.IPipeline)
@@ -149,12 +145,12 @@ class BuildTriggers(Construct):
         self.new_data_rule = events.Rule(
             self,
             "NewData",
-            description=f"A data drop under {prefix} is complete (its {MARKER} marker was written)",
+            description=f"A data drop under {prefix} is complete (its {contracts.DROP_MARKER} marker was written)",
             event_pattern=events.EventPattern(
-                source=["aws.s3"],
-                detail_type=["Object Created"],
+                source=[contracts.EVENT_SOURCE_S3],
+                detail_type=[contracts.DETAIL_OBJECT_CREATED],
                 detail={"bucket": {"name": [bucket.bucket_name]},
-                        "object": {"key": events.Match.wildcard(f"{prefix}*/{MARKER}")}},
+                        "object": {"key": events.Match.wildcard(f"{prefix}*/{contracts.DROP_MARKER}")}},
             ),
             targets=[targets.LambdaFunction(self.new_data_function.function, retry_attempts=4,
                                             max_event_age=Duration.hours(6),
@@ -174,7 +170,7 @@ class BuildTriggers(Construct):
                 self.pipeline,
                 role=role,
                 pipeline_parameter_list=[scheduler_targets.SageMakerPipelineParameter(
-                    name=PARAM_TRIGGER, value="schedule")],
+                    name=contracts.PARAM_TRIGGER, value="schedule")],
                 retry_attempts=3,
                 max_event_age=Duration.hours(6),
             ),
@@ -199,7 +195,7 @@ class BuildTriggers(Construct):
             sid="PublishToModelTopic", actions=["sns:Publish"], resources=[topic.topic_arn]))
         role.add_to_principal_policy(iam.PolicyStatement(
             sid="EncryptForModelTopic", actions=["kms:GenerateDataKey"], resources=[self._key.key_arn]))
-        reports = artifact_bucket.arn_for_objects(f"{PIPELINES_PREFIX}/*")
+        reports = artifact_bucket.arn_for_objects(f"{contracts.ARTIFACT_PREFIX}/*")
         role.add_to_principal_policy(iam.PolicyStatement(
             sid="ReadEvaluationReports", actions=["s3:GetObject"], resources=[reports]))
         executions = f"{self.pipeline.pipeline_arn}/execution/*"
@@ -215,8 +211,8 @@ class BuildTriggers(Construct):
             "BuildFailed",
             description="The model's build pipeline execution failed",
             event_pattern=events.EventPattern(
-                source=["aws.sagemaker"],
-                detail_type=[PIPELINE_STATUS_CHANGE],
+                source=[contracts.EVENT_SOURCE_SAGEMAKER],
+                detail_type=[contracts.DETAIL_PIPELINE_EXECUTION],
                 detail={"pipelineArn": [self.pipeline.pipeline_arn], "currentPipelineExecutionStatus": ["Failed"]},
             ),
             targets=[target],
@@ -226,8 +222,8 @@ class BuildTriggers(Construct):
             "PendingApproval",
             description="A new model package waits for the steward's approval",
             event_pattern=events.EventPattern(
-                source=["aws.sagemaker"],
-                detail_type=[PACKAGE_STATE_CHANGE],
+                source=[contracts.EVENT_SOURCE_SAGEMAKER],
+                detail_type=[contracts.DETAIL_PACKAGE_STATE],
                 detail={"ModelPackageGroupName": [group_name], "ModelApprovalStatus": ["PendingManualApproval"]},
             ),
             targets=[target],

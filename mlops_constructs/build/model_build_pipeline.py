@@ -1,6 +1,8 @@
 """One model's SageMaker build pipeline: validate -> preprocess -> train/tune -> evaluate -> gates -> register."""
 from __future__ import annotations
 
+import mlops_contracts as contracts
+
 import hashlib
 import json
 import os
@@ -23,7 +25,7 @@ from mlops_constructs.build.sagemaker_pipeline.build_definition import BuildInpu
 from mlops_constructs.build.sagemaker_pipeline.images import account_image_uri, builtin_image_uri
 from mlops_constructs.build.sagemaker_pipeline.step_images import step_image
 from pipeline_code.code_bundle import CodeZip, build_code_zip
-from mlops_contracts import build_pipeline_name, code_prefix
+from mlops_contracts import CODE_ZIP_NAME, build_pipeline_name, code_prefix
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 PIPELINE_CODE_DIR = REPO_ROOT / "pipeline_code"
@@ -175,8 +177,8 @@ class ModelBuildPipeline(Construct):
         data_prefixes = [self.model.data.input_prefix, self.model.data.new_data_prefix]
         self._allow(["s3:GetObject", "s3:GetObjectVersion"], [data.arn_for_objects(f"{p}*") for p in data_prefixes])
         self._allow(["s3:ListBucket"], [data.bucket_arn], {"StringLike": {"s3:prefix": [f"{p}*" for p in data_prefixes]}})
-        self._allow(["s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload"], [artifacts.arn_for_objects("pipelines/*")])
-        self._allow(["s3:ListBucket"], [artifacts.bucket_arn], {"StringLike": {"s3:prefix": ["pipelines/*"]}})
+        self._allow(["s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload"], [artifacts.arn_for_objects(f"{contracts.ARTIFACT_PREFIX}/*")])
+        self._allow(["s3:ListBucket"], [artifacts.bucket_arn], {"StringLike": {"s3:prefix": [f"{contracts.ARTIFACT_PREFIX}/*"]}})
         code = code_prefix(self.model.name)  # the zips CI builds per commit, read through CodeUrl
         self._allow(["s3:GetObject"], [artifacts.arn_for_objects(f"{code}*")])
         self._allow(["s3:ListBucket"], [artifacts.bucket_arn], {"StringLike": {"s3:prefix": [f"{code}*"]}})
@@ -222,8 +224,8 @@ def _build_code_zip() -> CodeZip:
     root = Path(tempfile.gettempdir()) / "mlops-code-zip"
     root.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=root) as scratch:
-        built = build_code_zip(PIPELINE_CODE_DIR, Path(scratch) / "pipeline_code.zip")
-        final = root / built.sha256[:16] / "pipeline_code.zip"
+        built = build_code_zip(PIPELINE_CODE_DIR, Path(scratch) / CODE_ZIP_NAME)
+        final = root / built.sha256[:16] / CODE_ZIP_NAME
         final.parent.mkdir(exist_ok=True)
         os.replace(built.path, final)
     return CodeZip(final, built.sha256, built.entries)

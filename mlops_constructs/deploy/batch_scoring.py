@@ -16,6 +16,7 @@ from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
+import mlops_contracts as contracts
 from mlops_config.model import INSTANCE_TYPE, is_instance_store
 from mlops_constructs._private.nag import acknowledge
 from mlops_constructs.deploy.serving_role import serving_role
@@ -86,7 +87,7 @@ class BatchScoring(Construct):
         self.model_role = serving_role(
             self, "ModelRole", description=f"Runs batch transforms of {model_name}", key=key,
             image_repository_arns=image_repository_arns, log_group_name="/aws/sagemaker/TransformJobs",
-            reads=[(artifact_bucket, "pipelines/"), (data_bucket, input_prefix)],
+            reads=[(artifact_bucket, f"{contracts.ARTIFACT_PREFIX}/"), (data_bucket, input_prefix)],
             writes=[(data_bucket, output_prefix)])
         output_root = f"s3://{data_bucket.bucket_name}/{output_prefix}"
 

@@ -17,6 +17,7 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
+import mlops_contracts as contracts
 from mlops_config.platform import SourceSettings
 from mlops_constructs._private.dependencies import depend_on_policy_only
 from mlops_constructs._private.nag import acknowledge
@@ -41,8 +42,7 @@ from mlops_contracts import serving_role_name
 RESOLVE_BUILDSPEC = "buildspecs/deploy-resolve.yml"
 TEST_BUILDSPEC = "buildspecs/deploy-test.yml"
 VERIFY_BUILDSPEC = "buildspecs/deploy-verify.yml"
-PACKAGE_VARIABLE = "ModelPackageArn"  # V2 pipeline variable set by the trigger; "latest" = newest approved
-PACKAGE_EVENT = "SageMaker Model Package State Change"
+PACKAGE_VARIABLE = contracts.DEPLOY_PACKAGE_VARIABLE  # set by the trigger; "latest" = newest approved
 SERVING_PACKAGES_OUTPUT = "ModelPackageArns"  # endpoint stack output: every package the endpoint serves
 IDEMPOTENCY_WINDOW = Duration.days(7)
 
@@ -159,7 +159,7 @@ class ModelDeployPipeline(Construct):
             resources=[staging_endpoint]))
         self.test_project.add_to_role_policy(iam.PolicyStatement(
             sid="ReadPackageBaseline", actions=["sagemaker:DescribeModelPackage"], resources=[package_arns]))
-        artifact_bucket.grant_read(self.test_project, "pipelines/*")
+        artifact_bucket.grant_read(self.test_project, f"{contracts.ARTIFACT_PREFIX}/*")
 
         self.verify_project = self._verify_project(model_name, config_dir, prod)
         staging_action = self._deploy_action(staging, resolved, package_arns, key)
@@ -341,7 +341,7 @@ class ModelDeployPipeline(Construct):
         self.approved_rule = events.Rule(
             self, "Approved", description=f"Approved packages of {group} start {self.pipeline_name}",
             event_pattern=events.EventPattern(
-                source=["aws.sagemaker"], detail_type=[PACKAGE_EVENT],
+                source=[contracts.EVENT_SOURCE_SAGEMAKER], detail_type=[contracts.DETAIL_PACKAGE_STATE],
                 detail={**detail_pattern, "ModelApprovalStatus": ["Approved"]}),
             targets=[targets.LambdaFunction(self.trigger.function, retry_attempts=4,
                                             dead_letter_queue=self.trigger.dead_letter_queue)],
@@ -349,7 +349,7 @@ class ModelDeployPipeline(Construct):
         self.rejected_rule = events.Rule(
             self, "Rejected", description=f"Rejected packages of {group} are announced, never deployed",
             event_pattern=events.EventPattern(
-                source=["aws.sagemaker"], detail_type=[PACKAGE_EVENT],
+                source=[contracts.EVENT_SOURCE_SAGEMAKER], detail_type=[contracts.DETAIL_PACKAGE_STATE],
                 detail={**detail_pattern, "ModelApprovalStatus": ["Rejected"]}),
             targets=[TopicTarget(topic, message=events.RuleTargetInput.from_text(
                 f"Model package {events.EventField.from_path('$.detail.ModelPackageArn')} was rejected; "

@@ -12,10 +12,10 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from constructs import Construct
 
+import mlops_contracts as contracts
 from mlops_constructs._private.nag import acknowledge
 from mlops_constructs._private.platform_function import PlatformFunction
-
-ALARM_STATE_CHANGE = "CloudWatch Alarm State Change"
+from monitoring_code import limits
 
 
 class RetrainTrigger(Construct):
@@ -30,7 +30,8 @@ class RetrainTrigger(Construct):
         key: KMS key for the table, function and queue (required).
         alarms: the alarms whose ALARM state starts retraining (required, at least one).
         alarm_triggers: alarm name → ``drift`` | ``quality``, the pipeline's Trigger parameter (required).
-        cooldown_hours: no alarm-started execution within this many hours of another; default 24.
+        cooldown_hours: no alarm-started execution within this many hours of another, 0 to 720; default 24
+            (``monitoring_code.limits``).
     """
 
     def __init__(
@@ -43,7 +44,7 @@ class RetrainTrigger(Construct):
         key: kms.IKey,
         alarms: list[cloudwatch.IAlarm],
         alarm_triggers: dict[str, str],
-        cooldown_hours: int = 24,
+        cooldown_hours: int = limits.DEFAULT_COOLDOWN_HOURS,
     ) -> None:
         super().__init__(scope, construct_id)
         if not alarms:
@@ -51,6 +52,8 @@ class RetrainTrigger(Construct):
         bad = sorted(v for v in alarm_triggers.values() if v not in ("drift", "quality"))
         if bad:
             raise ValueError(f"RetrainTrigger {construct_id}: alarm triggers {bad} must be 'drift' or 'quality'")
+        if error := limits.cooldown_error(cooldown_hours):
+            raise ValueError(f"RetrainTrigger {construct_id}: {error}")
         # An idempotency cache: records expire by TTL after the cooldown. RETAIN like every table of the platform
         # (and the two other idempotency tables): deleting the stack mid-cooldown must not re-arm a retraining.
         self.table = dynamodb.Table(
@@ -92,7 +95,7 @@ class RetrainTrigger(Construct):
             self, "OnAlarm",
             description=f"Drift or quality alarm of {model_name} in ALARM",
             event_pattern=events.EventPattern(
-                source=["aws.cloudwatch"], detail_type=[ALARM_STATE_CHANGE],
+                source=[contracts.EVENT_SOURCE_CLOUDWATCH], detail_type=[contracts.DETAIL_ALARM_STATE],
                 resources=[a.alarm_arn for a in alarms], detail={"state": {"value": ["ALARM"]}},
             ),
             targets=[targets.LambdaFunction(self.function.function, retry_attempts=2)],

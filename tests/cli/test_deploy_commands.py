@@ -120,7 +120,7 @@ class Clients:
             {"ModelPackageName": PACKAGE})
         body = _baseline_body()
         self.stubs["s3"].add_response("get_object", {"Body": _body(body.decode())},
-                                      {"Bucket": "artifacts", "Key": "pipelines/exec-1/Evaluate/baseline.json"})
+                                      {"Bucket": "artifacts", "Key": f"{contracts.ARTIFACT_PREFIX}/exec-1/Evaluate/baseline.json"})
 
     def scores(self, *batches: str):
         for text in batches:

@@ -5,6 +5,7 @@ import pytest
 from aws_cdk import Stack
 from aws_cdk.assertions import Capture, Match, Template
 
+import mlops_contracts as contracts
 from mlops_config.platform import SourceSettings
 from mlops_constructs._private.source import PathFilter
 from mlops_constructs.build.code_areas import TEAMS, model_code_areas
@@ -100,7 +101,7 @@ def test_s3_source_reads_the_model_zip_and_starts_on_upload_with_its_own_role(s3
     role = Capture()
     pipeline = next(iter(s3_source.find_resources("AWS::CodePipeline::Pipeline")))
     s3_source.has_resource_properties("AWS::Events::Rule", {
-        "EventPattern": {"source": ["aws.s3"], "detail-type": ["Object Created"], "detail": {
+        "EventPattern": {"source": [contracts.EVENT_SOURCE_S3], "detail-type": [contracts.DETAIL_OBJECT_CREATED], "detail": {
             "bucket": {"name": [{"Ref": Match.string_like_regexp("CoreArtifactBucket")}]},
             "object": {"key": ["ci/fraud-detection/source.zip"]}}},
         "Targets": [Match.object_like({"RoleArn": {"Fn::GetAtt": [role, "Arn"]}})],

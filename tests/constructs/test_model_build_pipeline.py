@@ -184,7 +184,7 @@ def test_threshold_parameters_default_to_the_config(definitions, example_config)
     fraud = next(m for m in example_config.models if m.name == "fraud-detection")
     defaults = {p["Name"]: p["DefaultValue"] for p in definitions["fraud"]["Parameters"]}
     assert defaults["MinAUC"] == fraud.quality_gate.min_metrics["auc"] == 0.92
-    assert defaults["MinPrecision"] == 0.80 and defaults["BiasLimit"] == fraud.quality_gate.bias.limit
+    assert defaults["MinPrecision"] == 0.80 and defaults[c.PARAM_BIAS_LIMIT] == fraud.quality_gate.bias.limit
     assert defaults[c.PARAM_APPROVAL_STATUS] == "PendingManualApproval"
     assert {c.PARAM_INPUT_DATA, c.PARAM_GIT_COMMIT, c.PARAM_TRIGGER} <= set(defaults)
     assert defaults[c.PARAM_INPUT_DATA].endswith("/transactions/training/")
@@ -397,7 +397,7 @@ def test_job_command_runs_the_step_from_a_zip_of_any_name_after_checking_its_has
     _, entry, arguments = _code_job(definition)
     code_dir = tmp_path / "code"
     code_dir.mkdir()
-    (code_dir / "pipeline_code.zip").write_bytes(_asset_dir(variants["assembly"], "Tuned",
+    (code_dir / c.CODE_ZIP_NAME).write_bytes(_asset_dir(variants["assembly"], "Tuned",
                                                             defaults[c.PARAM_CODE_URL]).read_bytes())
     sha256 = defaults[c.PARAM_CODE_SHA256]
     ran = _run_job_locally(entry, arguments, code_dir, tmp_path, sha256, "--help")
@@ -495,7 +495,7 @@ def test_role_reads_the_code_zips_ci_uploads_for_this_model_only(templates):
     assert not [r for r in reads if r.startswith(f"arn:aws:s3:::{artifacts}/code/") and "fraud-detection" not in r]
     lists = [s for s in _statement(statements, "s3:ListBucket") if _resources(s, template) == [
         f"arn:aws:s3:::{artifacts}"]]
-    assert {"StringLike": {"s3:prefix": ["code/fraud-detection/*"]}} in [s["Condition"] for s in lists]
+    assert {"StringLike": {"s3:prefix": [f"{c.CODE_PREFIX}/fraud-detection/*"]}} in [s["Condition"] for s in lists]
 
 
 def test_custom_image_role_pulls_only_its_repository(templates):

@@ -10,6 +10,8 @@ import pytest
 from botocore.stub import Stubber
 from moto import mock_aws
 
+import mlops_contracts as contracts
+
 HANDLER = Path(__file__).resolve().parents[2] / "functions" / "deploy_trigger" / "handler.py"
 PACKAGE = "arn:aws:sagemaker:us-east-1:111111111111:model-package/fraud-detection/7"
 
@@ -25,7 +27,7 @@ class Context:
 
 
 def _event(status="Approved", group="fraud-detection", arn=PACKAGE, event_id="e-1") -> dict:
-    return {"id": event_id, "source": "aws.sagemaker", "detail-type": "SageMaker Model Package State Change",
+    return {"id": event_id, "source": contracts.EVENT_SOURCE_SAGEMAKER, "detail-type": contracts.DETAIL_PACKAGE_STATE,
             "detail": {"ModelPackageArn": arn, "ModelPackageGroupName": group, "ModelApprovalStatus": status}}
 
 
@@ -34,7 +36,7 @@ def trigger(monkeypatch):
     monkeypatch.setenv("IDEMPOTENCY_TABLE", "deploy-idempotency")
     monkeypatch.setenv("PIPELINE_NAME", "fraud-detection-deploy")
     monkeypatch.setenv("MODEL_PACKAGE_GROUP", "fraud-detection")
-    monkeypatch.setenv("POWERTOOLS_METRICS_NAMESPACE", "MLOps/Deploy")
+    monkeypatch.setenv("POWERTOOLS_METRICS_NAMESPACE", contracts.DEPLOY_METRIC_NAMESPACE)
     with mock_aws():
         boto3.client("dynamodb").create_table(
             TableName="deploy-idempotency", KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],

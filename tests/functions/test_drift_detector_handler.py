@@ -27,7 +27,7 @@ def detector(monkeypatch):
     monkeypatch.setenv("MIN_SAMPLES", "500")
     monkeypatch.setenv(contracts.ENV_CATEGORICAL_INPUT, contracts.CATEGORICAL_NAMES)  # as the template sets it
     with mock_aws():
-        yield aws.load_handler("drift_detector")
+        yield aws.load_handler(contracts.SERVICE_DRIFT_DETECTOR)
 
 
 def invoke(detector, capsys):
@@ -36,7 +36,7 @@ def invoke(detector, capsys):
 
 
 def stored_report() -> dict:
-    key = f"monitoring/{aws.ENDPOINT}/{aws.WINDOW}/drift.json"
+    key = f"{contracts.MONITORING_REPORTS_PREFIX}/{aws.ENDPOINT}/{aws.WINDOW}/drift.json"
     return json.loads(boto3.client("s3").get_object(Bucket=aws.BUCKET, Key=key)["Body"].read())
 
 

@@ -53,7 +53,7 @@ def monitor(monkeypatch):
     for key, value in env.items():
         monkeypatch.setenv(key, value)
     with mock_aws():
-        yield aws.load_handler("quality_monitor")
+        yield aws.load_handler(contracts.SERVICE_QUALITY_MONITOR)
 
 
 def put_window(n: int, recall_misses: int, seed: int = 0) -> None:
@@ -81,7 +81,7 @@ def test_window_quality_is_published(monitor, capsys):
     assert aws.metric_values(docs, "Recall", **dims) == [pytest.approx(0.8)]
     assert aws.metric_values(docs, "Precision", **dims) == [pytest.approx(1.0)]
     assert aws.metric_values(docs, contracts.METRIC_LABELED_RECORDS, **dims) == [500]
-    key = f"monitoring/{aws.ENDPOINT}/{aws.WINDOW}/quality.json"
+    key = f"{contracts.MONITORING_REPORTS_PREFIX}/{aws.ENDPOINT}/{aws.WINDOW}/quality.json"
     report = json.loads(boto3.client("s3").get_object(Bucket=aws.BUCKET, Key=key)["Body"].read())
     assert report["metrics"]["recall"] == pytest.approx(0.8)
 

@@ -8,6 +8,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
+import mlops_contracts as contracts
 from tests.support import monitoring_aws as aws
 
 PIPELINE = "fraud-detection-build"
@@ -17,7 +18,7 @@ QUALITY_ALARM = "fraud-detection-prod-quality"
 
 
 def alarm_event(name=DRIFT_ALARM, state="ALARM", event_id="e-1") -> dict:
-    return {"id": event_id, "source": "aws.cloudwatch", "detail-type": "CloudWatch Alarm State Change",
+    return {"id": event_id, "source": contracts.EVENT_SOURCE_CLOUDWATCH, "detail-type": contracts.DETAIL_ALARM_STATE,
             "time": "2026-11-01T13:05:00Z",
             "detail": {"alarmName": name, "state": {"value": state}, "previousState": {"value": "OK"}}}
 
@@ -57,7 +58,7 @@ def test_execution_carries_the_trigger_parameter(trigger):
     trigger.handler(alarm_event(QUALITY_ALARM), aws.Context())
     arn = executions()[0]["PipelineExecutionArn"]
     params = boto3.client("sagemaker").list_pipeline_parameters_for_execution(PipelineExecutionArn=arn)
-    assert {"Name": "Trigger", "Value": "quality"} in params["PipelineParameters"]
+    assert {"Name": contracts.PARAM_TRIGGER, "Value": "quality"} in params["PipelineParameters"]
 
 
 def test_ok_state_and_unknown_alarms_are_ignored(trigger):

@@ -9,6 +9,7 @@ from boto3.dynamodb.conditions import Key
 from botocore.stub import Stubber
 from moto import mock_aws
 
+import mlops_contracts as contracts
 from governance_code import audit_schema as schema
 from tests.support import governance_helpers as h
 
@@ -75,5 +76,5 @@ def test_an_execution_actor_is_who_started_it():
     arn = f"arn:aws:sagemaker:{h.REGION}:{h.ACCOUNT}:pipeline/{h.MODEL}-build/execution/abc"
     execution = {"CreatedBy": _iam(REGISTRAR), "LastModifiedBy": _iam(APPROVER)}
     record = schema.execution_record(h.execution_event("2026-05-02T00:00:00Z", arn, "Executing"), execution,
-                                     {"Trigger": "drift"}, "2026-05-02T00:00:01Z")
+                                     {contracts.PARAM_TRIGGER: "drift"}, "2026-05-02T00:00:01Z")
     assert (record["actor"], record["trigger"]) == (REGISTRAR, "drift")

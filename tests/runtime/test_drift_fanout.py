@@ -43,7 +43,7 @@ def lambdas(monkeypatch):
                         contracts.ENV_CATEGORICAL_INPUT: contracts.CATEGORICAL_NAMES}.items():  # as the template
         monkeypatch.setenv(name, value)
     with mock_aws():
-        handler = aws.load_handler("drift_detector")
+        handler = aws.load_handler(contracts.SERVICE_DRIFT_DETECTOR)
         yield handler
         handler.metrics.clear_metrics()  # run() called directly publishes outside log_metrics: Powertools shares them
 
@@ -106,7 +106,7 @@ def run_fanout(handler, monkeypatch, capsys, execution_input: dict, *, item_sele
 
 
 def stored_report_bytes() -> bytes:
-    key = f"monitoring/{aws.ENDPOINT}/{aws.WINDOW}/drift.json"
+    key = f"{contracts.MONITORING_REPORTS_PREFIX}/{aws.ENDPOINT}/{aws.WINDOW}/drift.json"
     return boto3.client("s3").get_object(Bucket=aws.BUCKET, Key=key)["Body"].read()
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+import mlops_contracts as contracts
 from tests.conftest import CONFIG_DIR, pin_accounts
 from tests.stacks.test_deploy_iam import _contexts, _roles, _serving_roles
 from tests.support.iam_eval import allows, render, resource_arn, role_statements
@@ -136,7 +137,7 @@ def test_stage_alarms_reach_the_model_topic(app_name, request):
                        for a in alarms.values())
             access = app.templates[f"{name}-access"]
             (forward,) = [r for r in _resources(access, "AWS::Events::Rule").values()
-                          if r["Properties"]["EventPattern"]["source"] == ["aws.cloudwatch"]]
+                          if r["Properties"]["EventPattern"]["source"] == [contracts.EVENT_SOURCE_CLOUDWATCH]]
             assert forward["Properties"]["EventPattern"]["detail"] == {"alarmName": [{"prefix": f"{name}-"}]}
             tooling = contexts[f"mlops-{model}"]
             assert [render(t["Arn"], access, ctx) for t in forward["Properties"]["Targets"]] == [
