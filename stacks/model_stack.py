@@ -6,12 +6,12 @@ from constructs import Construct
 
 from mlops_config import ModelConfig, PlatformSettings
 from mlops_constructs.build.build_triggers import BuildTriggers
-from mlops_constructs.build.code_areas import model_code_areas
 from mlops_constructs.build.job_spec import job_spec
 from mlops_constructs.build.model_build_ci import ModelBuildCI
 from mlops_constructs.build.model_build_pipeline import ModelBuildPipeline
 from mlops_constructs.core.model_core import ModelCore
 from mlops_contracts import endpoint_name, serving_role_name
+from stacks.build_props import build_ci_props, build_network, import_network
 from stacks.deploy_wiring import add_deployment
 from stacks.monitoring_wiring import add_monitoring
 
@@ -60,6 +60,7 @@ class ModelStack(Stack):
         )
         # Each capability plugs in below, in its own block, in build -> deploy -> watch order.
         # [model build]
+        subnets, security_groups = import_network(self, *build_network(platform))
         self.build = ModelBuildPipeline(
             self,
             "Build",
@@ -70,20 +71,18 @@ class ModelStack(Stack):
             data_bucket=self.core.data_bucket,
             artifact_bucket=self.core.artifact_bucket,
             model_package_group_name=self.core.model_package_group_name,
-            vpc=platform.vpc if platform.vpc.enabled else None,
+            subnets=subnets,
+            security_groups=security_groups,
         )
         CfnOutput(self, "BuildPipelineName", value=self.build.pipeline_name)
         # [build CI and triggers]
         self.build_ci = ModelBuildCI(
             self,
             "BuildCI",
-            model_name=model.name,
             pipeline_name=self.build.pipeline_name,
-            source=platform.source,
             artifact_bucket=self.core.artifact_bucket,
             key=self.core.key,
-            code_areas=model_code_areas(model.name, algorithm=model.training.algorithm),
-            start_on_change=model.retraining.on_code_change,
+            **build_ci_props(model, platform),
         )
         self.build_triggers = BuildTriggers(
             self,

@@ -2,12 +2,12 @@
 
 One helper, shared by the build CI and the deploy pipeline::
 
-    source = code_source(settings=platform.source, bucket=core.artifact_bucket,
+    source = code_source(connection_arn=arn, repository="acme/mlops", branch="main", bucket=core.artifact_bucket,
                          object_key="ci/fraud-detection/source.zip")
     stage = {"stage_name": "Source", "actions": [source.action]}
     triggers = source.push_triggers(pipeline_filters)   # [] for an S3 source
 
-With a connection, pushes to ``settings.branch`` start the pipeline through V2 triggers (with file-path filters).
+With a connection, pushes to ``branch`` start the pipeline through V2 triggers (with file-path filters).
 With the S3 source, uploading a new version of ``object_key`` starts it through an EventBridge "Object Created"
 rule; the bucket must send events to EventBridge (versioned, as S3 sources require).
 """
@@ -25,7 +25,6 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 import mlops_contracts as contracts
-from mlops_config.platform import SourceSettings
 
 
 @dataclass(frozen=True)
@@ -96,27 +95,33 @@ class CodeSource:
 
 def code_source(
     *,
-    settings: SourceSettings,
     bucket: s3.IBucket,
     object_key: str,
+    connection_arn: str | None = None,
+    repository: str | None = None,
+    branch: str = "main",
     action_name: str = "Source",
 ) -> CodeSource:
-    """The source for ``settings``: a connection when ``settings.connection_arn`` is set, else ``bucket/object_key``.
+    """The source: a connection when ``connection_arn`` is set, else the S3 object ``bucket/object_key``.
 
     Args:
-        settings: the platform's source settings (connection ARN, repository, branch).
-        bucket: versioned bucket holding the S3 source object (used only without a connection).
-        object_key: zip of the repository in ``bucket`` (used only without a connection).
+        bucket: versioned bucket holding the S3 source object (used only without a connection) (required).
+        object_key: zip of the repository in ``bucket`` (used only without a connection) (required).
+        connection_arn: CodeStar/CodeConnections connection (GitHub or GitLab); default none (the S3 source).
+        repository: ``owner/name`` of the repository; required with ``connection_arn``.
+        branch: the branch a connection source reads; default ``"main"``.
         action_name: source action name; default ``"Source"``.
     """
     output = codepipeline.Artifact("SourceOutput")
-    if settings.connection_arn:
-        owner, repo = settings.repository.split("/", 1)
+    if connection_arn:
+        if not repository or "/" not in repository:
+            raise ValueError(f"a connection source needs repository as 'owner/name'; got {repository!r}")
+        owner, repo = repository.split("/", 1)
         action = actions.CodeStarConnectionsSourceAction(
-            action_name=action_name, connection_arn=settings.connection_arn, owner=owner, repo=repo,
-            branch=settings.branch, output=output, trigger_on_push=False, code_build_clone_output=False,
+            action_name=action_name, connection_arn=connection_arn, owner=owner, repo=repo,
+            branch=branch, output=output, trigger_on_push=False, code_build_clone_output=False,
         )
-        return CodeSource(action, output, action.variables.commit_id, settings.branch, True)
+        return CodeSource(action, output, action.variables.commit_id, branch, True)
     action = actions.S3SourceAction(
         action_name=action_name, bucket=bucket, bucket_key=object_key, output=output,
         trigger=actions.S3Trigger.NONE,

@@ -8,9 +8,11 @@ import json
 import os
 import re
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 
 from aws_cdk import ArnFormat, Stack
+from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
@@ -19,7 +21,6 @@ from aws_cdk import aws_sagemaker as sagemaker
 from constructs import Construct
 
 from mlops_config.model import INSTANCE_TYPE, ModelConfig
-from mlops_config.platform import VpcSettings
 from mlops_constructs._private.nag import acknowledge
 from mlops_constructs.build.sagemaker_pipeline.build_definition import BuildInputs, JobNames, build_definition
 from mlops_constructs.build.sagemaker_pipeline.images import account_image_uri, builtin_image_uri
@@ -51,7 +52,8 @@ class ModelBuildPipeline(Construct):
         artifact_bucket: bucket for step outputs under ``pipelines/`` and CI's code zips under ``code/<model>/``
             (required).
         model_package_group_name: registry group to register into (required).
-        vpc: subnets and security groups for the jobs; default none (AWS-managed networking).
+        subnets: subnets the jobs run in; default none (AWS-managed networking). Given with ``security_groups``.
+        security_groups: security groups of the jobs; default none. Given with ``subnets``.
         processing_instance_type: instance of the validate, preprocess and evaluate jobs; default ``ml.m5.xlarge``.
 
     Validate, preprocess and evaluate run in the SageMaker XGBoost image of ``training.xgboost_version`` (also
@@ -70,10 +72,14 @@ class ModelBuildPipeline(Construct):
         data_bucket: s3.IBucket,
         artifact_bucket: s3.IBucket,
         model_package_group_name: str,
-        vpc: VpcSettings | None = None,
+        subnets: Sequence[ec2.ISubnet] = (),
+        security_groups: Sequence[ec2.ISecurityGroup] = (),
         processing_instance_type: str = "ml.m5.xlarge",
     ) -> None:
         super().__init__(scope, construct_id)
+        if bool(subnets) != bool(security_groups):
+            raise ValueError(f"ModelBuildPipeline {construct_id}: give both subnets and security_groups, or neither; "
+                             f"got {len(subnets)} subnets and {len(security_groups)} security groups")
         if not re.fullmatch(INSTANCE_TYPE, processing_instance_type):
             raise ValueError(f"ModelBuildPipeline {construct_id}: processing_instance_type "
                              f"{processing_instance_type!r} is not a SageMaker instance type like 'ml.m5.xlarge'")
@@ -103,11 +109,11 @@ class ModelBuildPipeline(Construct):
             serving_image=training_image,
             step_image=step_image(model.training.xgboost_version),
             processing_instance_type=processing_instance_type,
-            subnet_ids=tuple(vpc.subnet_ids) if vpc else (),
-            security_group_ids=tuple(vpc.security_group_ids) if vpc else (),
+            subnet_ids=tuple(s.subnet_id for s in subnets),
+            security_group_ids=tuple(g.security_group_id for g in security_groups),
         )
         self.definition = build_definition(inputs)
-        self._grant(vpc)
+        self._grant(subnets, security_groups)
         self.pipeline = sagemaker.CfnPipeline(
             self, "Pipeline",
             pipeline_name=self.pipeline_name,
@@ -132,7 +138,7 @@ class ModelBuildPipeline(Construct):
         self.role.add_to_principal_policy(iam.PolicyStatement(actions=actions, resources=resources,
                                                               conditions=conditions))
 
-    def _grant(self, vpc: VpcSettings | None) -> None:
+    def _grant(self, subnets: Sequence[ec2.ISubnet], security_groups: Sequence[ec2.ISecurityGroup]) -> None:
         """Least privilege: this model's jobs, buckets, key, registry group and log groups only."""
         stack, names = Stack.of(self), self.job_names
         processing = [self._arn("processing-job", f"{names.processing(s)}*")
@@ -168,8 +174,8 @@ class ModelBuildPipeline(Construct):
             self._allow(["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:BatchCheckLayerAvailability"],
                         [repository])
             self._allow(["ecr:GetAuthorizationToken"], ["*"])
-        if vpc and vpc.enabled:
-            self._grant_vpc(vpc)
+        if subnets:
+            self._grant_vpc(subnets, security_groups)
         self._acknowledge()
 
     def _grant_storage(self) -> None:
@@ -189,17 +195,17 @@ class ModelBuildPipeline(Construct):
         self._allow(["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:DescribeKey"], [self._key.key_arn])
         self._allow(["kms:CreateGrant"], [self._key.key_arn], {"Bool": {"kms:GrantIsForAWSResource": "true"}})
 
-    def _grant_vpc(self, vpc: VpcSettings) -> None:
+    def _grant_vpc(self, subnets: Sequence[ec2.ISubnet], security_groups: Sequence[ec2.ISecurityGroup]) -> None:
         stack = Stack.of(self)
 
-        def ec2(resource: str, name: str) -> str:
+        def arn(resource: str, name: str) -> str:
             return stack.format_arn(service="ec2", resource=resource, resource_name=name)
 
         self._allow(["ec2:CreateNetworkInterface"],
-                    [ec2("network-interface", "*")] + [ec2("subnet", s) for s in vpc.subnet_ids]
-                    + [ec2("security-group", g) for g in vpc.security_group_ids])
+                    [arn("network-interface", "*")] + [arn("subnet", s.subnet_id) for s in subnets]
+                    + [arn("security-group", g.security_group_id) for g in security_groups])
         self._allow(["ec2:CreateNetworkInterfacePermission", "ec2:DeleteNetworkInterface",
-                     "ec2:DeleteNetworkInterfacePermission"], [ec2("network-interface", "*")])
+                     "ec2:DeleteNetworkInterfacePermission"], [arn("network-interface", "*")])
         self._allow(["ec2:DescribeNetworkInterfaces", "ec2:DescribeVpcs", "ec2:DescribeDhcpOptions",
                      "ec2:DescribeSubnets", "ec2:DescribeSecurityGroups"], ["*"])
 

@@ -124,7 +124,8 @@ class ModelDeployPipeline(Construct):
         self.pipeline_name = f"{model_name}-deploy"
         package_arns = stack.format_arn(service="sagemaker", resource="model-package",
                                         resource_name=f"{model_package_group_name}/*")
-        self.source = code_source(settings=source, bucket=artifact_bucket, object_key=source_object_key(model_name))
+        self.source = code_source(connection_arn=source.connection_arn, repository=source.repository,
+                                  branch=source.branch, bucket=artifact_bucket, object_key=source_object_key(model_name))
         resolved = codepipeline.Artifact("Resolved")
 
         self.resolve_project = self._project("Resolve", f"{model_name}-deploy-resolve", RESOLVE_BUILDSPEC, {

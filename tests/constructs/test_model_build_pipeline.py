@@ -42,8 +42,8 @@ def _variant(model, **training):
 def variants(example_config, tmp_path_factory):
     """Tuned fraud model in a VPC, synthesized with cdk-nag (unacknowledged findings fail synth)."""
     from aws_cdk import Stack
+    from aws_cdk import aws_ec2 as ec2
 
-    from mlops_config.platform import VpcSettings
     from mlops_constructs._private.wildcard_review import add_nag_checks
     from mlops_constructs.build.job_spec import job_spec
     from mlops_constructs.build.model_build_pipeline import ModelBuildPipeline
@@ -57,7 +57,11 @@ def variants(example_config, tmp_path_factory):
     core = ModelCore(stack, "Core", model_name=tuned.name, owner=tuned.owner)
     build = ModelBuildPipeline(stack, "Build", model=tuned, job_spec=job_spec(tuned), config_hash="c0ffee",
                                key=core.key, data_bucket=core.data_bucket, artifact_bucket=core.artifact_bucket,
-                               model_package_group_name=core.model_package_group_name, vpc=VpcSettings(**VPC))
+                               model_package_group_name=core.model_package_group_name,
+                               subnets=[ec2.Subnet.from_subnet_id(stack, f"S{i}", s)
+                                        for i, s in enumerate(VPC["subnet_ids"])],
+                               security_groups=[ec2.SecurityGroup.from_security_group_id(stack, f"G{i}", g)
+                                                for i, g in enumerate(VPC["security_group_ids"])])
     add_nag_checks(app)
     assembly = app.synth()
     return {"stack": stack, "build": build, "model": tuned, "assembly": assembly,
@@ -285,6 +289,25 @@ def test_bad_processing_instance_type_is_a_clear_error(example_config):
                            data_bucket=core.data_bucket, artifact_bucket=core.artifact_bucket,
                            model_package_group_name=model.name, processing_instance_type="m5.xlarge")
 
+
+
+def test_subnets_without_security_groups_are_a_clear_error(example_config):
+    from aws_cdk import Stack
+    from aws_cdk import aws_ec2 as ec2
+
+    from mlops_constructs.build.job_spec import job_spec
+    from mlops_constructs.build.model_build_pipeline import ModelBuildPipeline
+    from mlops_constructs.core.model_core import ModelCore
+    from tests.conftest import new_app
+
+    model = example_config.models[0]
+    stack = Stack(new_app(), "Bad")
+    core = ModelCore(stack, "Core", model_name=model.name, owner=model.owner)
+    with pytest.raises(ValueError, match="give both subnets and security_groups, or neither; got 1 subnets and 0"):
+        ModelBuildPipeline(stack, "Build", model=model, job_spec=job_spec(model), config_hash="x", key=core.key,
+                           data_bucket=core.data_bucket, artifact_bucket=core.artifact_bucket,
+                           model_package_group_name=model.name,
+                           subnets=[ec2.Subnet.from_subnet_id(stack, "S", "subnet-0abc")])
 
 def test_unknown_image_version_is_a_clear_error():
     from mlops_constructs.build.sagemaker_pipeline.images import image_key

@@ -1,0 +1,49 @@
+"""Config to ModelBuildCI / ModelBuildPipeline props: pure mapping, no synth."""
+from __future__ import annotations
+
+import inspect
+
+import pytest
+
+from mlops_config import load_config
+from mlops_config.platform import SourceSettings, VpcSettings
+from mlops_constructs.build.code_areas import model_code_areas
+from mlops_constructs.build.model_build_ci import ModelBuildCI
+from stacks.build_props import build_ci_props, build_network
+from tests.conftest import CONFIG_DIR
+
+CONNECTION = "arn:aws:codeconnections:us-east-1:123456789012:connection/12345678-1234-1234-1234-123456789012"
+
+
+@pytest.fixture(scope="module")
+def config():
+    return load_config(CONFIG_DIR)
+
+
+def test_ci_props_are_keywords_of_the_construct(config):
+    keywords = {n for n, p in inspect.signature(ModelBuildCI.__init__).parameters.items()
+                if p.kind is inspect.Parameter.KEYWORD_ONLY}
+    for model in config.models:
+        assert set(build_ci_props(model, config.platform)) <= keywords
+
+
+def test_ci_props_carry_the_source_and_the_models_code_areas(config):
+    source = SourceSettings(connection_arn=CONNECTION, repository="acme/mlops", branch="release")
+    platform = config.platform.model_copy(update={"source": source})
+    for model in config.models:
+        props = build_ci_props(model, platform)
+        assert (props["connection_arn"], props["repository"], props["branch"]) == (CONNECTION, "acme/mlops", "release")
+        assert props["model_name"] == model.name
+        assert props["code_areas"] == model_code_areas(model.name, algorithm=model.training.algorithm)
+        assert props["start_on_change"] is model.retraining.on_code_change
+
+
+def test_without_a_connection_ci_reads_the_s3_source(config):
+    props = build_ci_props(config.models[0], config.platform.model_copy(update={"source": SourceSettings()}))
+    assert props["connection_arn"] is None and props["repository"] is None
+
+
+def test_build_network_is_the_configured_subnets_and_groups(config):
+    assert build_network(config.platform.model_copy(update={"vpc": VpcSettings()})) == ((), ())
+    vpc = VpcSettings(subnet_ids=["subnet-0a", "subnet-0b"], security_group_ids=["sg-01"])
+    assert build_network(config.platform.model_copy(update={"vpc": vpc})) == (("subnet-0a", "subnet-0b"), ("sg-01",))
