@@ -24,7 +24,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-import mlops_contracts as contracts
+from mlops_constructs._private.s3_events import object_created
 
 
 @dataclass(frozen=True)
@@ -84,11 +84,7 @@ class CodeSource:
             scope,
             "SourceUploaded",
             description=f"Start the pipeline when s3://.../{object_key} is uploaded",
-            event_pattern=events.EventPattern(
-                source=[contracts.EVENT_SOURCE_S3],
-                detail_type=[contracts.DETAIL_OBJECT_CREATED],
-                detail={"bucket": {"name": [bucket.bucket_name]}, "object": {"key": [object_key]}},
-            ),
+            event_pattern=object_created(bucket, [object_key]),
             targets=[targets.CodePipeline(pipeline, event_role=role)],
         )
 

@@ -19,6 +19,7 @@ from constructs import Construct
 
 from mlops_constructs._private.nag import acknowledge
 from mlops_constructs._private.platform_function import PlatformFunction
+from mlops_constructs._private.s3_events import object_created
 import mlops_contracts as contracts
 
 
@@ -146,12 +147,7 @@ class BuildTriggers(Construct):
             self,
             "NewData",
             description=f"A data drop under {prefix} is complete (its {contracts.DROP_MARKER} marker was written)",
-            event_pattern=events.EventPattern(
-                source=[contracts.EVENT_SOURCE_S3],
-                detail_type=[contracts.DETAIL_OBJECT_CREATED],
-                detail={"bucket": {"name": [bucket.bucket_name]},
-                        "object": {"key": events.Match.wildcard(f"{prefix}*/{contracts.DROP_MARKER}")}},
-            ),
+            event_pattern=object_created(bucket, events.Match.wildcard(f"{prefix}*/{contracts.DROP_MARKER}")),
             targets=[targets.LambdaFunction(self.new_data_function.function, retry_attempts=4,
                                             max_event_age=Duration.hours(6),
                                             dead_letter_queue=self.new_data_function.dead_letter_queue)],

@@ -129,10 +129,11 @@ def fanout_input(handler, batch_bytes: int) -> tuple[dict, StepFunctions]:
 
 
 def _plan(handler):
-    hour = handler.window_hour(aws.EVENT_TIME)
+    hour = handler.monitoring_window.window_hour(aws.EVENT_TIME)
     s3, sm = boto3.client("s3"), boto3.client("sagemaker")
     uris, _, errors = handler.serving_baselines(s3, sm, aws.ENDPOINT)
-    objects = {v: handler.window_objects(s3, aws.BUCKET, handler.capture_prefix(aws.ENDPOINT, v, hour)) for v in uris}
+    window = handler.monitoring_window
+    objects = {v: window.window_objects(s3, aws.BUCKET, window.capture_prefix(aws.ENDPOINT, v, hour)) for v in uris}
     settings = {"model": aws.MODEL, "endpoint": aws.ENDPOINT, "bucket": aws.BUCKET, "hour": hour.isoformat(),
                 "metric": "psi", "threshold": 0.2, "min_samples": 500, "baselines": uris, "errors": errors,
                 "categorical_codes": os.environ[contracts.ENV_CATEGORICAL_INPUT] == contracts.CATEGORICAL_CODES}
