@@ -17,6 +17,7 @@ from aws_cdk import aws_sns as sns
 from aws_cdk.interfaces import aws_sagemaker as sagemaker_refs
 from constructs import Construct
 
+from mlops_constructs._private.idempotency_table import idempotency_table
 from mlops_constructs._private.nag import acknowledge
 from mlops_constructs._private.platform_function import PlatformFunction
 from mlops_constructs._private.s3_events import object_created
@@ -97,34 +98,26 @@ class BuildTriggers(Construct):
             self._schedule(schedule)
         self._notifications(topic, artifact_bucket, model_package_group_name)
 
+    def _function(self, construct_id: str, function: str, description: str,
+                  environment: dict[str, str]) -> PlatformFunction:
+        return PlatformFunction(self, construct_id, function=function, description=description, key=self._key,
+                                log_retention=self._retention, environment=environment)
+
     def _new_data(self, bucket: s3.IBucket, prefix: str, dedup_window: Duration) -> None:
-        self.idempotency_table = dynamodb.Table(
-            self,
-            "DropStarts",
-            partition_key=dynamodb.Attribute(name="id", type=dynamodb.AttributeType.STRING),
-            billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
-            encryption=dynamodb.TableEncryption.CUSTOMER_MANAGED,
-            encryption_key=self._key,
-            point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
-                point_in_time_recovery_enabled=True),
-            time_to_live_attribute="expiration",
-            removal_policy=RemovalPolicy.RETAIN,
-        )
-        self.new_data_function = PlatformFunction(
-            self,
-            "NewDataTrigger",
-            function="new_data_trigger",
-            description="Starts the build pipeline once per completed data drop (_SUCCESS marker)",
-            key=self._key,
-            log_retention=self._retention,
-            environment={
+        self.idempotency_table = idempotency_table(
+            self, "DropStarts", key=self._key,
+            no_backup_reason="The table holds only short-lived dedup records (TTL = the dedup window); point-in-time "
+                             "recovery is on, and losing it at worst lets a re-written marker start one more execution.")
+        self.new_data_function = self._function(
+            "NewDataTrigger", "new_data_trigger",
+            "Starts the build pipeline once per completed data drop (_SUCCESS marker)",
+            {
                 "IDEMPOTENCY_TABLE": self.idempotency_table.table_name,
                 "PIPELINE_NAME": self.pipeline.pipeline_name,
                 "DATA_BUCKET": bucket.bucket_name,
                 "NEW_DATA_PREFIX": prefix,
                 "DEDUP_WINDOW_SECONDS": str(int(dedup_window.to_seconds())),
-            },
-        )
+            })
         role = self.new_data_function.role
         # Exactly what Powertools idempotency calls; the table's key also encrypts what it writes.
         role.add_to_principal_policy(iam.PolicyStatement(
@@ -137,12 +130,6 @@ class BuildTriggers(Construct):
             resources=[self._key.key_arn],
         ))
         self.pipeline.grant_start_pipeline_execution(role)
-        acknowledge(
-            self.idempotency_table,
-            "The table holds only short-lived dedup records (TTL = the dedup window); point-in-time recovery is "
-            "on, and losing it at worst lets a re-written marker start one more execution.",
-            "NIST.800.53.R5-DynamoDBInBackupPlan",
-        )
         self.new_data_rule = events.Rule(
             self,
             "NewData",
@@ -177,15 +164,10 @@ class BuildTriggers(Construct):
                     "NIST.800.53.R5-IAMNoInlinePolicy")
 
     def _notifications(self, topic: sns.ITopic, artifact_bucket: s3.IBucket, group_name: str) -> None:
-        self.notifier = PlatformFunction(
-            self,
-            "Notifier",
-            function="build_notifier",
-            description="Explains failed build executions and asks the steward to review pending packages",
-            key=self._key,
-            log_retention=self._retention,
-            environment={"TOPIC_ARN": topic.topic_arn},
-        )
+        self.notifier = self._function(
+            "Notifier", "build_notifier",
+            "Explains failed build executions and asks the steward to review pending packages",
+            {"TOPIC_ARN": topic.topic_arn})
         role = self.notifier.role
         role.add_to_principal_policy(iam.PolicyStatement(
             sid="PublishToModelTopic", actions=["sns:Publish"], resources=[topic.topic_arn]))

@@ -7,7 +7,6 @@ from aws_cdk import CfnCapabilities, Duration, RemovalPolicy, Stack, Token
 from aws_cdk import aws_codebuild as codebuild
 from aws_cdk import aws_codepipeline as codepipeline
 from aws_cdk import aws_codepipeline_actions as actions
-from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
@@ -20,7 +19,7 @@ from constructs import Construct
 import mlops_contracts as contracts
 from mlops_config.platform import SourceSettings
 from mlops_constructs._private.dependencies import depend_on_policy_only
-from mlops_constructs._private.nag import acknowledge
+from mlops_constructs._private.idempotency_table import idempotency_table
 from mlops_constructs._private.platform_function import PlatformFunction
 from mlops_constructs._private.rule_targets import TopicTarget
 from mlops_constructs._private.source import code_source
@@ -315,19 +314,11 @@ class ModelDeployPipeline(Construct):
     # Trigger
 
     def _trigger(self, group: str, topic: sns.ITopic, key: kms.IKey) -> None:
-        self.idempotency_table = dynamodb.Table(
-            self, "Idempotency",
-            partition_key=dynamodb.Attribute(name="id", type=dynamodb.AttributeType.STRING),
-            billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
-            encryption=dynamodb.TableEncryption.CUSTOMER_MANAGED, encryption_key=key,
-            time_to_live_attribute="expiration",
-            point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
-                point_in_time_recovery_enabled=True),
-            removal_policy=RemovalPolicy.RETAIN,
-        )
-        acknowledge(self.idempotency_table, "The table only holds short-lived idempotency records (TTL "
-                    f"{IDEMPOTENCY_WINDOW.to_days()} days) that guard against duplicate events; nothing to restore.",
-                    "NIST.800.53.R5-DynamoDBInBackupPlan")
+        self.idempotency_table = idempotency_table(
+            self, "Idempotency", key=key,
+            no_backup_reason="The table only holds short-lived idempotency records (TTL "
+                             f"{IDEMPOTENCY_WINDOW.to_days()} days) that guard against duplicate events; nothing "
+                             "to restore.")
         self.trigger = PlatformFunction(
             self, "Trigger", function="deploy_trigger", key=key,
             description=f"Starts {self.pipeline_name} once per approved model package",

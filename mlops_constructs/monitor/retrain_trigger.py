@@ -3,9 +3,8 @@ from __future__ import annotations
 
 import json
 
-from aws_cdk import Duration, RemovalPolicy, Stack
+from aws_cdk import Duration, Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
-from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
@@ -13,7 +12,7 @@ from aws_cdk import aws_kms as kms
 from constructs import Construct
 
 import mlops_contracts as contracts
-from mlops_constructs._private.nag import acknowledge
+from mlops_constructs._private.idempotency_table import idempotency_table
 from mlops_constructs._private.platform_function import PlatformFunction
 from monitoring_code import limits
 
@@ -56,23 +55,10 @@ class RetrainTrigger(Construct):
             raise ValueError(f"RetrainTrigger {construct_id}: {error}")
         # An idempotency cache: records expire by TTL after the cooldown. RETAIN like every table of the platform
         # (and the two other idempotency tables): deleting the stack mid-cooldown must not re-arm a retraining.
-        self.table = dynamodb.Table(
-            self, "Idempotency",
-            partition_key=dynamodb.Attribute(name="id", type=dynamodb.AttributeType.STRING),
-            billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
-            encryption=dynamodb.TableEncryption.CUSTOMER_MANAGED,
-            encryption_key=key,
-            point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
-                point_in_time_recovery_enabled=True),
-            time_to_live_attribute="expiration",
-            removal_policy=RemovalPolicy.RETAIN,
-        )
-        acknowledge(
-            self.table,
-            "Idempotency cache of the retraining trigger: entries expire after the cooldown; a backup plan "
-            "would only preserve expired de-duplication keys.",
-            "NIST.800.53.R5-DynamoDBInBackupPlan",
-        )
+        self.table = idempotency_table(
+            self, "Idempotency", key=key,
+            no_backup_reason="Idempotency cache of the retraining trigger: entries expire after the cooldown; a "
+                             "backup plan would only preserve expired de-duplication keys.")
         self.function = PlatformFunction(
             self, "Function", function="retrain_trigger", key=key,
             description=f"Starts {pipeline_name} on drift and quality alarms of {model_name}",
