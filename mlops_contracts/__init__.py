@@ -59,6 +59,11 @@ METRIC_OBJECTS_SKIPPED = "ObjectsSkipped"
 # The deploy pipeline's V2 variable that the deploy trigger sets to the approved package ARN ("latest": newest).
 DEPLOY_PACKAGE_VARIABLE = "ModelPackageArn"
 
+# Tags on every resource of a model (stacks, registry group, jobs), read back by the CLI.
+TAG_MODEL = "mlops:model"
+TAG_STAGE = "mlops:stage"
+TAG_MODEL_PACKAGE = "mlops:model-package"
+
 # A data drop under ``data.new_data_prefix``: ``<prefix><drop>/...`` and, written last, ``<prefix><drop>/_SUCCESS``.
 DROP_MARKER = "_SUCCESS"
 # ---- end of events, build/governance metrics and data-drop layout ----

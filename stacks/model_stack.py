@@ -10,7 +10,7 @@ from mlops_constructs.build.job_spec import job_spec
 from mlops_constructs.build.model_build_ci import ModelBuildCI
 from mlops_constructs.build.model_build_pipeline import ModelBuildPipeline
 from mlops_constructs.core.model_core import ModelCore
-from mlops_contracts import endpoint_name, serving_role_name
+from mlops_contracts import TAG_MODEL, endpoint_name, serving_role_name
 from stacks.build_props import build_ci_props, build_network, import_network
 from stacks.deploy_wiring import add_deployment
 from stacks.monitoring_wiring import add_monitoring
@@ -100,7 +100,7 @@ class ModelStack(Stack):
         add_deployment(self, model=model, platform=platform, core=self.core)
         # [monitoring]
         self.monitoring = add_monitoring(self, model=model, core=self.core, platform=platform)
-        Tags.of(self).add("mlops:model", model.name)
+        Tags.of(self).add(TAG_MODEL, model.name)
         CfnOutput(self, "DataBucketName", value=self.core.data_bucket.bucket_name)
         CfnOutput(self, "ArtifactBucketName", value=self.core.artifact_bucket.bucket_name)
         CfnOutput(self, "ModelPackageGroupName", value=self.core.model_package_group_name)

@@ -144,8 +144,8 @@ class StageAccessStack(Stack):
                     "on the tooling account's default bus.", "NIST.800.53.R5-IAMNoInlinePolicy")
         if audit_forwarding:
             self._forward_audit_events(endpoint, endpoint_stack_name, audit_forwarding)
-        Tags.of(self).add("mlops:model", model.name)
-        Tags.of(self).add("mlops:stage", stage)
+        Tags.of(self).add(contracts.TAG_MODEL, model.name)
+        Tags.of(self).add(contracts.TAG_STAGE, stage)
 
     def _trusting(self, tooling_account: str, role_name: str) -> iam.IPrincipal:
         """The tooling account, narrowed to one role by name: a trust policy naming the role itself would break

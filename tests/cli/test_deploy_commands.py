@@ -64,7 +64,7 @@ def test_resolve_writes_one_template_configuration_per_stage_with_the_ab_champio
     assert set(configs) == {"staging", "prod"}
     params = configs["staging"]["Parameters"]
     assert params["ModelPackageArn"].endswith("/m/2") and params["ChampionModelPackageArn"].endswith("/m/1")
-    assert configs["prod"]["Tags"]["mlops:stage"] == "prod"
+    assert configs["prod"]["Tags"][contracts.TAG_STAGE] == "prod"
 
 
 def _parse(argv):
