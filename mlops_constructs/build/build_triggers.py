@@ -184,25 +184,15 @@ class BuildTriggers(Construct):
         ))
         target = targets.LambdaFunction(self.notifier.function, retry_attempts=4, max_event_age=Duration.hours(6),
                                         dead_letter_queue=self.notifier.dead_letter_queue)
-        self.failure_rule = events.Rule(
-            self,
-            "BuildFailed",
-            description="The model's build pipeline execution failed",
-            event_pattern=events.EventPattern(
-                source=[contracts.EVENT_SOURCE_SAGEMAKER],
-                detail_type=[contracts.DETAIL_PIPELINE_EXECUTION],
-                detail={"pipelineArn": [self.pipeline.pipeline_arn], "currentPipelineExecutionStatus": ["Failed"]},
-            ),
-            targets=[target],
-        )
-        self.approval_rule = events.Rule(
-            self,
-            "PendingApproval",
-            description="A new model package waits for the steward's approval",
-            event_pattern=events.EventPattern(
-                source=[contracts.EVENT_SOURCE_SAGEMAKER],
-                detail_type=[contracts.DETAIL_PACKAGE_STATE],
-                detail={"ModelPackageGroupName": [group_name], "ModelApprovalStatus": ["PendingManualApproval"]},
-            ),
-            targets=[target],
-        )
+
+        def on_sagemaker(construct_id: str, description: str, detail_type: str, detail: dict) -> events.Rule:
+            return events.Rule(self, construct_id, description=description, targets=[target],
+                               event_pattern=events.EventPattern(source=[contracts.EVENT_SOURCE_SAGEMAKER],
+                                                                 detail_type=[detail_type], detail=detail))
+
+        self.failure_rule = on_sagemaker(
+            "BuildFailed", "The model's build pipeline execution failed", contracts.DETAIL_PIPELINE_EXECUTION,
+            {"pipelineArn": [self.pipeline.pipeline_arn], "currentPipelineExecutionStatus": ["Failed"]})
+        self.approval_rule = on_sagemaker(
+            "PendingApproval", "A new model package waits for the steward's approval", contracts.DETAIL_PACKAGE_STATE,
+            {"ModelPackageGroupName": [group_name], "ModelApprovalStatus": ["PendingManualApproval"]})

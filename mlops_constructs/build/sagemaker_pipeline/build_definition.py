@@ -132,7 +132,7 @@ class _Builder:
 
     def step_uri(self, step: str, leaf: str) -> dict:
         """``s3://<artifact bucket>/pipelines/<execution id>/<step>/<leaf>``."""
-        return ex.join([f"s3://{self.i.artifact_bucket_name}/pipelines/", ex.EXECUTION_ID, f"/{step}/{leaf}"])
+        return ex.join([f"s3://{self.i.artifact_bucket_name}/{c.ARTIFACT_PREFIX}/", ex.EXECUTION_ID, f"/{step}/{leaf}"])
 
     def script(self, step: str, module: str, args: list[str], inputs: list[st.ProcessingInput],
                outputs: list[st.ProcessingOutput], image: str, **kwargs) -> dict:
