@@ -181,4 +181,4 @@ def test_a_gap_in_the_trail_alarms_the_platform_team(template, example_config):
     for metric in (contracts.METRIC_AUDIT_EVENTS_SKIPPED, contracts.METRIC_INCOMPLETE_LINEAGE):
         template.has_resource_properties("AWS::CloudWatch::Alarm", {
             "Namespace": contracts.GOVERNANCE_METRIC_NAMESPACE, "MetricName": metric, "AlarmActions": [{"Ref": topic}],
-            "Dimensions": [{"Name": "service", "Value": contracts.SERVICE_AUDIT_WRITER}], "TreatMissingData": "notBreaching"})
+            "Dimensions": [{"Name": contracts.DIM_SERVICE, "Value": contracts.SERVICE_AUDIT_WRITER}], "TreatMissingData": "notBreaching"})

@@ -17,10 +17,10 @@ MODEL, ENDPOINT = "fraud-detection", "fraud-detection-prod"
 MONITORS = {"schedule": "rate(1 hour)", "drift_metric": "psi", "drift_threshold": 0.2, "quality_metric": "recall",
             "quality_floor": 0.9, "retrain_on_alarm": True, "retrain_cooldown_hours": 12}
 # CDK sorts them; ``service`` is the one Powertools adds (tests/end_to_end/test_metric_contract.py runs the real handlers).
-DRIFT_DIMENSIONS = [{"Name": "Endpoint", "Value": ENDPOINT}, {"Name": "Model", "Value": MODEL},
-                    {"Name": "service", "Value": contracts.SERVICE_DRIFT_DETECTOR}]
-QUALITY_DIMENSIONS = [{"Name": "Endpoint", "Value": ENDPOINT}, {"Name": "Model", "Value": MODEL},
-                      {"Name": "service", "Value": contracts.SERVICE_QUALITY_MONITOR}]
+DRIFT_DIMENSIONS = [{"Name": contracts.DIM_ENDPOINT, "Value": ENDPOINT}, {"Name": contracts.DIM_MODEL, "Value": MODEL},
+                    {"Name": contracts.DIM_SERVICE, "Value": contracts.SERVICE_DRIFT_DETECTOR}]
+QUALITY_DIMENSIONS = [{"Name": contracts.DIM_ENDPOINT, "Value": ENDPOINT}, {"Name": contracts.DIM_MODEL, "Value": MODEL},
+                      {"Name": contracts.DIM_SERVICE, "Value": contracts.SERVICE_QUALITY_MONITOR}]
 
 
 def build(**overrides):

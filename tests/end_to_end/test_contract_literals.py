@@ -12,6 +12,10 @@ or more). An S3 prefix (``*_PREFIX``) also matches a string that starts with ``<
 dimension names ``Model``, ``Endpoint``; ``code``, ``drift``) are not names by themselves: CloudFormation and AWS
 APIs use them as field names too, so they are left alone, as are the values in ``NOT_ENFORCED``.
 
+Dimension names (``DIM_*``) are single words, so they count only where they name a dimension: a key of a
+``dimensions_map=`` / ``default_dimensions=`` / ``dimensions=`` dict, the ``"Name"`` of a ``{"Name": ..., "Value":
+...}`` dimension, or the first argument of ``add_dimension()``.
+
 Not copies: docstrings; construct IDs (the string after the scope in ``Construct(scope, "Id", ...)``: IDs are
 their own public contract); and, for values that are also AWS API field names (``AWS_FIELD_NAMES``), their use
 as a key of a dict, a subscript or ``.get()`` (reading an AWS response or event is not naming our contract).
@@ -76,9 +80,30 @@ def _exempt(node: ast.Constant, parents: dict[ast.AST, ast.AST]) -> bool:
     return False
 
 
+DIMENSION_KEYWORDS = frozenset({"dimensions_map", "default_dimensions", "dimensions"})
+
+
+def dimension_names(module=contracts) -> dict[str, str]:
+    """value -> constant of the dimension names (``DIM_*``)."""
+    return {v: n for n, v in sorted(vars(module).items()) if n.startswith("DIM_") and isinstance(v, str)}
+
+
+def _names_a_dimension(node: ast.Constant, parents: dict[ast.AST, ast.AST]) -> bool:
+    parent = parents.get(node)
+    if isinstance(parent, ast.Dict):
+        if any(k is node for k in parent.keys):
+            holder = parents.get(parent)
+            return isinstance(holder, ast.keyword) and holder.arg in DIMENSION_KEYWORDS
+        keys = {k.value: v for k, v in zip(parent.keys, parent.values) if isinstance(k, ast.Constant)}
+        return keys.get("Name") is node and "Value" in keys
+    return (isinstance(parent, ast.Call) and isinstance(parent.func, ast.Attribute)
+            and parent.func.attr == "add_dimension" and bool(parent.args) and parent.args[0] is node)
+
+
 def literal_copies(source: str, filename: str, names: tuple[dict[str, str], dict[str, str]]) -> list[str]:
     """``file:line: 'value' is contracts.NAME`` for every copy of a contract name in one module's source."""
     exact, prefixes = names
+    dimensions = dimension_names()
     tree = ast.parse(source, filename)
     parents = {child: node for node in ast.walk(tree) for child in ast.iter_child_nodes(node)}
     found = []
@@ -86,6 +111,8 @@ def literal_copies(source: str, filename: str, names: tuple[dict[str, str], dict
         if not isinstance(node, ast.Constant) or not isinstance(node.value, str) or _exempt(node, parents):
             continue
         name = exact.get(node.value) or next((n for p, n in prefixes.items() if node.value.startswith(p)), None)
+        if not name and node.value in dimensions and _names_a_dimension(node, parents):
+            name = dimensions[node.value]
         if name:
             found.append(f"{filename}:{node.lineno}: {node.value!r} is mlops_contracts.{name}")
     return found
@@ -128,6 +155,10 @@ def test_the_scan_covers_every_capability():
     ('fn(function="drift_detector")', "'drift_detector' is mlops_contracts.SERVICE_DRIFT_DETECTOR"),
     ('objects = bucket.arn_for_objects(f"pipelines/{execution}/*")', "'pipelines/' is mlops_contracts.ARTIFACT_PREFIX"),
     ('{"Name": "ModelApprovalStatus", "Value": "Approved"}', "is mlops_contracts.PARAM_APPROVAL_STATUS"),
+    ('cloudwatch.Metric(dimensions_map={"Model": model})', "'Model' is mlops_contracts.DIM_MODEL"),
+    ('DIMENSIONS = [{"Name": "Endpoint", "Value": ENDPOINT}]', "'Endpoint' is mlops_contracts.DIM_ENDPOINT"),
+    ('metrics.add_dimension("Model", model)', "'Model' is mlops_contracts.DIM_MODEL"),
+    ('single_metric(default_dimensions={"Feature": name})', "'Feature' is mlops_contracts.DIM_FEATURE"),
 ])
 def test_a_reintroduced_literal_fails_naming_file_line_and_constant(source, expected):
     [copy] = literal_copies(textwrap.dedent(source), "functions/example/handler.py", contract_names())
@@ -139,7 +170,8 @@ def test_a_reintroduced_literal_fails_naming_file_line_and_constant(source, expe
     'Function(self, "Trigger", function=name)',  # a construct ID
     'status = detail.get("ModelApprovalStatus")',  # an AWS event field, not our parameter
     'status = package["ModelApprovalStatus"]',
-    'dimensions = {"Model": model, "Endpoint": endpoint}',  # single words: CloudFormation fields too
+    'subscription = {"Protocol": "email", "Endpoint": email}',  # single words: CloudFormation fields too
+    'statements = [("Endpoint", ["sagemaker:CreateEndpoint"])]',
     'x = {"ModelApprovalStatus": "Approved"}',
     'prefix = "code"',  # a word, not a name
     'metrics.add_metric(name=contracts.METRIC_DRIFT_SCORE, unit="NoUnit", value=1)',
