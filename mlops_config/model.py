@@ -5,6 +5,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
+import mlops_contracts as contracts
 from mlops_config.base import Fraction, S3Prefix, Strict, field_error
 from mlops_config.schedules import RuleExpression, SchedulerExpression
 from mlops_constructs.build.sagemaker_pipeline.step_images import DEFAULT_VERSION as DEFAULT_XGBOOST_VERSION
@@ -15,7 +16,7 @@ from monitoring_code.limits import DRIFT_METRICS
 # Validators are bound by assignment (``_check = model_validator(...)(_check)``, what the decorator does)
 # so that mutation testing reaches their rules: mutmut skips decorated functions (docs/testing.md).
 
-QUALITY_METRICS = ("auc", "recall", "precision", "f1", "accuracy")
+QUALITY_METRICS = tuple(contracts.QUALITY_METRIC_NAMES)  # auc, recall, precision, f1, accuracy
 BIAS_METRICS = ("positive_rate_difference", "equal_opportunity_difference", "disparate_impact")
 # Instance families whose storage is NVMe instance store: SageMaker rejects a volume KMS key on them.
 INSTANCE_STORE_FAMILIES = ("c5d", "m5d", "r5d", "g4dn", "g5", "g6", "p3dn", "p4d", "p4de", "p5", "inf2", "trn1",

@@ -60,10 +60,10 @@ def _check_props(construct_id: str, *, drift_metric: str | None, drift_threshold
         if quality_floor is None or not 0 <= quality_floor <= 1:
             errors.append(f"quality_metric needs quality_floor from 0 to 1; got {quality_floor}")
         if not ground_truth_prefix:
-            errors.append("monitoring.quality needs ground_truth_prefix")
+            errors.append("quality_metric needs ground_truth_prefix")
         errors += filter(None, [limits.min_samples_error(quality_min_samples)])
     if retrain_on_alarm and not pipeline_name:
-        errors.append("retraining.on_drift needs pipeline_name")
+        errors.append("retrain_on_alarm needs pipeline_name")
     if errors:
         raise ValueError(f"ModelMonitoring {construct_id}: {'; '.join(errors)}")
 

@@ -174,8 +174,8 @@ def test_without_retraining_there_is_no_trigger():
 
 @pytest.mark.parametrize("overrides, message", [
     ({"drift_metric": None, "quality_metric": None}, "neither drift nor quality"),
-    ({"ground_truth_prefix": None}, "monitoring.quality needs ground_truth_prefix"),
-    ({"pipeline_name": None}, "retraining.on_drift needs pipeline_name"),
+    ({"ground_truth_prefix": None}, "quality_metric needs ground_truth_prefix"),
+    ({"pipeline_name": None}, "retrain_on_alarm needs pipeline_name"),
     ({"drift_metric": "kl"}, r"drift_metric must be one of \('psi', 'jensen_shannon', 'linf'\); got 'kl'"),
     ({"drift_threshold": 0}, "drift threshold must be > 0 and <= 10.0; got 0"),
     ({"drift_threshold": 10.5}, "drift threshold must be > 0 and <= 10.0; got 10.5"),
