@@ -7,6 +7,25 @@ from constructs import Construct
 
 from mlops_config import ModelConfig, PlatformSettings
 from mlops_constructs.build.code_areas import model_code_areas
+from mlops_constructs.build.job_spec import job_spec
+from mlops_constructs.build.sagemaker_pipeline.build_definition import definition_for
+
+
+def build_pipeline_props(model: ModelConfig, config_hash: str) -> dict:
+    """The flat ``ModelBuildPipeline`` props of a model, except the CDK handles (key, buckets, registry group,
+    network). The definition stays a pure function of the config (``definition_for``)."""
+    spec, training = job_spec(model), model.training
+    custom = training.image if training.algorithm == "custom" else None
+    return {
+        "model_name": model.name,
+        "definition": definition_for(model, spec, config_hash),
+        "job_spec": spec,
+        "data_prefixes": [model.data.input_prefix, model.data.new_data_prefix],
+        "xgboost_version": training.xgboost_version,
+        "training_image_repository": custom.repository if custom else None,
+        "training_image_tag": custom.tag if custom else None,
+        "tuned": training.tuning is not None,
+    }
 
 
 def build_ci_props(model: ModelConfig, platform: PlatformSettings) -> dict:

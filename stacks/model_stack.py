@@ -6,12 +6,11 @@ from constructs import Construct
 
 from mlops_config import ModelConfig, PlatformSettings
 from mlops_constructs.build.build_triggers import BuildTriggers
-from mlops_constructs.build.job_spec import job_spec
 from mlops_constructs.build.model_build_ci import ModelBuildCI
 from mlops_constructs.build.model_build_pipeline import ModelBuildPipeline
 from mlops_constructs.core.model_core import ModelCore
 from mlops_contracts import TAG_MODEL, endpoint_name, serving_role_name
-from stacks.build_props import build_ci_props, build_network, import_network
+from stacks.build_props import build_ci_props, build_network, build_pipeline_props, import_network
 from stacks.deploy_wiring import add_deployment
 from stacks.monitoring_wiring import add_monitoring
 
@@ -64,9 +63,7 @@ class ModelStack(Stack):
         self.build = ModelBuildPipeline(
             self,
             "Build",
-            model=model,
-            job_spec=job_spec(model),
-            config_hash=config_hash,
+            **build_pipeline_props(model, config_hash),
             key=self.core.key,
             data_bucket=self.core.data_bucket,
             artifact_bucket=self.core.artifact_bucket,

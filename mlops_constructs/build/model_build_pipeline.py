@@ -20,10 +20,11 @@ from aws_cdk import aws_s3_assets as s3_assets
 from aws_cdk import aws_sagemaker as sagemaker
 from constructs import Construct
 
-from mlops_config.model import INSTANCE_TYPE, ModelConfig
+from mlops_config.model import INSTANCE_TYPE
 from mlops_constructs._private.nag import acknowledge
-from mlops_constructs.build.sagemaker_pipeline.build_definition import BuildInputs, JobNames, build_definition
+from mlops_constructs.build.sagemaker_pipeline.build_definition import BuildResources, DefinitionFactory, JobNames
 from mlops_constructs.build.sagemaker_pipeline.images import account_image_uri, builtin_image_uri
+from mlops_constructs.build.sagemaker_pipeline.step_images import DEFAULT_VERSION as DEFAULT_XGBOOST_VERSION
 from mlops_constructs.build.sagemaker_pipeline.step_images import step_image
 from pipeline_code.code_bundle import CodeZip, build_code_zip
 from mlops_contracts import CODE_ZIP_NAME, build_pipeline_name, code_prefix
@@ -44,19 +45,28 @@ class ModelBuildPipeline(Construct):
     create jobs with those prefixes.
 
     Props:
-        model: validated model config (required).
-        job_spec: the job spec every step reads, from ``mlops_constructs.build.job_spec.job_spec(model)`` (required).
-        config_hash: SHA-256 of the config, recorded on every model package (required).
+        model_name: the model; names the pipeline ``<model>-build`` and prefixes its jobs (required).
+        definition: the pipeline definition as a function of the resources this construct creates or is given
+            (``BuildResources``): ``build_definition.definition_for(model, job_spec, config_hash)`` (required).
+        job_spec: the job spec every step reads, from ``mlops_constructs.build.job_spec.job_spec(model)``; shipped
+            as an asset (required).
         key: the model's KMS key for job volumes, outputs and buckets (required).
-        data_bucket: bucket holding ``data.input_prefix`` and ``data.new_data_prefix`` (required).
+        data_bucket: bucket holding the training data (required).
+        data_prefixes: the prefixes of ``data_bucket`` the jobs read (training data, new data) (required).
         artifact_bucket: bucket for step outputs under ``pipelines/`` and CI's code zips under ``code/<model>/``
             (required).
         model_package_group_name: registry group to register into (required).
+        xgboost_version: the SageMaker XGBoost image version of the steps (and of built-in training); default
+            ``step_images.DEFAULT_VERSION``.
+        training_image_repository: ECR repository (in this account) of a custom training image; default none
+            (built-in XGBoost). Given with ``training_image_tag``.
+        training_image_tag: the custom image's immutable tag; default none.
+        tuned: training is a hyperparameter tuning job (the role may create tuning jobs); default False.
         subnets: subnets the jobs run in; default none (AWS-managed networking). Given with ``security_groups``.
         security_groups: security groups of the jobs; default none. Given with ``subnets``.
         processing_instance_type: instance of the validate, preprocess and evaluate jobs; default ``ml.m5.xlarge``.
 
-    Validate, preprocess and evaluate run in the SageMaker XGBoost image of ``training.xgboost_version`` (also
+    Validate, preprocess and evaluate run in the SageMaker XGBoost image of ``xgboost_version`` (also
     for a custom training image), so every step runs in one image whose versions ``step_images.json`` records.
     """
 
@@ -65,13 +75,18 @@ class ModelBuildPipeline(Construct):
         scope: Construct,
         construct_id: str,
         *,
-        model: ModelConfig,
+        model_name: str,
+        definition: DefinitionFactory,
         job_spec: dict,
-        config_hash: str,
         key: kms.IKey,
         data_bucket: s3.IBucket,
+        data_prefixes: Sequence[str],
         artifact_bucket: s3.IBucket,
         model_package_group_name: str,
+        xgboost_version: str = DEFAULT_XGBOOST_VERSION,
+        training_image_repository: str | None = None,
+        training_image_tag: str | None = None,
+        tuned: bool = False,
         subnets: Sequence[ec2.ISubnet] = (),
         security_groups: Sequence[ec2.ISecurityGroup] = (),
         processing_instance_type: str = "ml.m5.xlarge",
@@ -80,14 +95,19 @@ class ModelBuildPipeline(Construct):
         if bool(subnets) != bool(security_groups):
             raise ValueError(f"ModelBuildPipeline {construct_id}: give both subnets and security_groups, or neither; "
                              f"got {len(subnets)} subnets and {len(security_groups)} security groups")
+        if bool(training_image_repository) != bool(training_image_tag):
+            raise ValueError(f"ModelBuildPipeline {construct_id}: give both training_image_repository and "
+                             f"training_image_tag, or neither; got {training_image_repository!r}, "
+                             f"{training_image_tag!r}")
         if not re.fullmatch(INSTANCE_TYPE, processing_instance_type):
             raise ValueError(f"ModelBuildPipeline {construct_id}: processing_instance_type "
                              f"{processing_instance_type!r} is not a SageMaker instance type like 'ml.m5.xlarge'")
-        self.model = model
-        self.pipeline_name = build_pipeline_name(model.name)
-        self.job_names = JobNames(model.name)
+        self.model_name = model_name
+        self.pipeline_name = build_pipeline_name(model_name)
+        self.job_names = JobNames(model_name)
         self._key, self._data_bucket, self._artifact_bucket = key, data_bucket, artifact_bucket
-        self._group = model_package_group_name
+        self._data_prefixes, self._group, self._tuned = list(data_prefixes), model_package_group_name, tuned
+        self._custom_repository = training_image_repository
         self.role = iam.Role(
             self, "Role", assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"),
             description=f"Runs the SageMaker build pipeline {self.pipeline_name} and its jobs",
@@ -95,41 +115,36 @@ class ModelBuildPipeline(Construct):
         self.code_zip = _build_code_zip()
         self.code_asset = s3_assets.Asset(self, "Code", path=str(self.code_zip.path))
         self.spec_asset = s3_assets.Asset(self, "Spec", path=str(_write_spec(job_spec)))
-        training_image = self._training_image()
-        xgboost_image = builtin_image_uri(self, "xgboost", model.training.xgboost_version)
-        inputs = BuildInputs(
-            model=model, job_spec=job_spec, config_hash=config_hash, role_arn=self.role.role_arn,
+        training_image = (account_image_uri(self, training_image_repository, training_image_tag)
+                          if training_image_repository else builtin_image_uri(self, "xgboost", xgboost_version))
+        xgboost_image = builtin_image_uri(self, "xgboost", xgboost_version)
+        resources = BuildResources(
+            role_arn=self.role.role_arn,
             kms_key_arn=key.key_arn, data_bucket_name=data_bucket.bucket_name,
             artifact_bucket_name=artifact_bucket.bucket_name, model_package_group_name=model_package_group_name,
             code_uri=self.code_asset.s3_object_url, code_sha256=self.code_zip.sha256,
             spec_uri=self.spec_asset.s3_object_url, spec_file_name=_basename(self.spec_asset.s3_object_key),
             processing_image=xgboost_image,
             training_image=training_image,
-            evaluation_image=xgboost_image if model.training.algorithm == "xgboost" else training_image,
+            evaluation_image=training_image if training_image_repository else xgboost_image,
             serving_image=training_image,
-            step_image=step_image(model.training.xgboost_version),
+            step_image=step_image(xgboost_version),
             processing_instance_type=processing_instance_type,
             subnet_ids=tuple(s.subnet_id for s in subnets),
             security_group_ids=tuple(g.security_group_id for g in security_groups),
         )
-        self.definition = build_definition(inputs)
+        self.definition = definition(resources)
         self._grant(subnets, security_groups)
         self.pipeline = sagemaker.CfnPipeline(
             self, "Pipeline",
             pipeline_name=self.pipeline_name,
-            pipeline_description=f"Builds, evaluates, gates and registers model {model.name}",
+            pipeline_description=f"Builds, evaluates, gates and registers model {model_name}",
             role_arn=self.role.role_arn,
             pipeline_definition={"PipelineDefinitionBody": Stack.of(self).to_json_string(self.definition)},
         )
         self.pipeline.node.add_dependency(self.role.node.find_child("DefaultPolicy"))  # policy before first run
         self.pipeline_arn = Stack.of(self).format_arn(service="sagemaker", resource="pipeline",
                                                       resource_name=self.pipeline_name)
-
-    def _training_image(self) -> str:
-        training = self.model.training
-        if training.algorithm == "custom":
-            return account_image_uri(self, training.image.repository, training.image.tag)
-        return builtin_image_uri(self, "xgboost", training.xgboost_version)
 
     def _arn(self, resource: str, name: str, fmt: ArnFormat = ArnFormat.SLASH_RESOURCE_NAME) -> str:
         return Stack.of(self).format_arn(service="sagemaker", resource=resource, resource_name=name, arn_format=fmt)
@@ -146,7 +161,7 @@ class ModelBuildPipeline(Construct):
         self._allow(["sagemaker:CreateProcessingJob", "sagemaker:DescribeProcessingJob",
                      "sagemaker:StopProcessingJob", "sagemaker:AddTags"], processing)
         training = [self._arn("training-job", f"{names.training}*")]
-        if self.model.training.tuning:
+        if self._tuned:
             tuning = [self._arn("hyper-parameter-tuning-job", f"{names.tuning}*")]
             training = [self._arn("training-job", f"{names.tuning}*")]  # named <tuning job>-NNN-<hash>
             self._allow(["sagemaker:CreateHyperParameterTuningJob", "sagemaker:DescribeHyperParameterTuningJob",
@@ -168,9 +183,8 @@ class ModelBuildPipeline(Construct):
         self._allow(["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
                     log_groups)
         self._allow(["cloudwatch:PutMetricData"], ["*"], {"StringLike": {"cloudwatch:namespace": "/aws/sagemaker/*"}})
-        if self.model.training.algorithm == "custom":
-            repository = stack.format_arn(service="ecr", resource="repository",
-                                          resource_name=self.model.training.image.repository)
+        if self._custom_repository:
+            repository = stack.format_arn(service="ecr", resource="repository", resource_name=self._custom_repository)
             self._allow(["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:BatchCheckLayerAvailability"],
                         [repository])
             self._allow(["ecr:GetAuthorizationToken"], ["*"])
@@ -180,12 +194,12 @@ class ModelBuildPipeline(Construct):
 
     def _grant_storage(self) -> None:
         data, artifacts = self._data_bucket, self._artifact_bucket
-        data_prefixes = [self.model.data.input_prefix, self.model.data.new_data_prefix]
+        data_prefixes = self._data_prefixes
         self._allow(["s3:GetObject", "s3:GetObjectVersion"], [data.arn_for_objects(f"{p}*") for p in data_prefixes])
         self._allow(["s3:ListBucket"], [data.bucket_arn], {"StringLike": {"s3:prefix": [f"{p}*" for p in data_prefixes]}})
         self._allow(["s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload"], [artifacts.arn_for_objects(f"{contracts.ARTIFACT_PREFIX}/*")])
         self._allow(["s3:ListBucket"], [artifacts.bucket_arn], {"StringLike": {"s3:prefix": [f"{contracts.ARTIFACT_PREFIX}/*"]}})
-        code = code_prefix(self.model.name)  # the zips CI builds per commit, read through CodeUrl
+        code = code_prefix(self.model_name)  # the zips CI builds per commit, read through CodeUrl
         self._allow(["s3:GetObject"], [artifacts.arn_for_objects(f"{code}*")])
         self._allow(["s3:ListBucket"], [artifacts.bucket_arn], {"StringLike": {"s3:prefix": [f"{code}*"]}})
         for asset in (self.code_asset, self.spec_asset):

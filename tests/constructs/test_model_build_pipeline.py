@@ -45,9 +45,9 @@ def variants(example_config, tmp_path_factory):
     from aws_cdk import aws_ec2 as ec2
 
     from mlops_constructs._private.wildcard_review import add_nag_checks
-    from mlops_constructs.build.job_spec import job_spec
     from mlops_constructs.build.model_build_pipeline import ModelBuildPipeline
     from mlops_constructs.core.model_core import ModelCore
+    from stacks.build_props import build_pipeline_props
     from tests.conftest import new_app
 
     fraud = next(m for m in example_config.models if m.name == "fraud-detection")
@@ -55,7 +55,7 @@ def variants(example_config, tmp_path_factory):
     app = new_app(outdir=str(tmp_path_factory.mktemp("build-variants")))
     stack = Stack(app, "Tuned")
     core = ModelCore(stack, "Core", model_name=tuned.name, owner=tuned.owner)
-    build = ModelBuildPipeline(stack, "Build", model=tuned, job_spec=job_spec(tuned), config_hash="c0ffee",
+    build = ModelBuildPipeline(stack, "Build", **build_pipeline_props(tuned, "c0ffee"),
                                key=core.key, data_bucket=core.data_bucket, artifact_bucket=core.artifact_bucket,
                                model_package_group_name=core.model_package_group_name,
                                subnets=[ec2.Subnet.from_subnet_id(stack, f"S{i}", s)
@@ -276,16 +276,16 @@ def test_images_come_from_the_vendored_regional_table(definitions, templates):
 def test_bad_processing_instance_type_is_a_clear_error(example_config):
     from aws_cdk import Stack
 
-    from mlops_constructs.build.job_spec import job_spec
     from mlops_constructs.build.model_build_pipeline import ModelBuildPipeline
     from mlops_constructs.core.model_core import ModelCore
+    from stacks.build_props import build_pipeline_props
     from tests.conftest import new_app
 
     model = example_config.models[0]
     stack = Stack(new_app(), "Bad")
     core = ModelCore(stack, "Core", model_name=model.name, owner=model.owner)
     with pytest.raises(ValueError, match=r"processing_instance_type 'm5.xlarge'.*like 'ml.m5.xlarge'"):
-        ModelBuildPipeline(stack, "Build", model=model, job_spec=job_spec(model), config_hash="x", key=core.key,
+        ModelBuildPipeline(stack, "Build", **build_pipeline_props(model, "x"), key=core.key,
                            data_bucket=core.data_bucket, artifact_bucket=core.artifact_bucket,
                            model_package_group_name=model.name, processing_instance_type="m5.xlarge")
 
@@ -295,19 +295,37 @@ def test_subnets_without_security_groups_are_a_clear_error(example_config):
     from aws_cdk import Stack
     from aws_cdk import aws_ec2 as ec2
 
-    from mlops_constructs.build.job_spec import job_spec
     from mlops_constructs.build.model_build_pipeline import ModelBuildPipeline
     from mlops_constructs.core.model_core import ModelCore
+    from stacks.build_props import build_pipeline_props
     from tests.conftest import new_app
 
     model = example_config.models[0]
     stack = Stack(new_app(), "Bad")
     core = ModelCore(stack, "Core", model_name=model.name, owner=model.owner)
     with pytest.raises(ValueError, match="give both subnets and security_groups, or neither; got 1 subnets and 0"):
-        ModelBuildPipeline(stack, "Build", model=model, job_spec=job_spec(model), config_hash="x", key=core.key,
+        ModelBuildPipeline(stack, "Build", **build_pipeline_props(model, "x"), key=core.key,
                            data_bucket=core.data_bucket, artifact_bucket=core.artifact_bucket,
                            model_package_group_name=model.name,
                            subnets=[ec2.Subnet.from_subnet_id(stack, "S", "subnet-0abc")])
+
+
+def test_a_custom_image_needs_repository_and_tag(example_config):
+    from aws_cdk import Stack
+
+    from mlops_constructs.build.model_build_pipeline import ModelBuildPipeline
+    from mlops_constructs.core.model_core import ModelCore
+    from stacks.build_props import build_pipeline_props
+    from tests.conftest import new_app
+
+    model = example_config.models[0]
+    stack = Stack(new_app(), "Bad")
+    core = ModelCore(stack, "Core", model_name=model.name, owner=model.owner)
+    props = {**build_pipeline_props(model, "x"), "training_image_repository": "trainer", "training_image_tag": None}
+    with pytest.raises(ValueError, match="give both training_image_repository and training_image_tag, or neither; "
+                                         "got 'trainer', None"):
+        ModelBuildPipeline(stack, "Build", **props, key=core.key, data_bucket=core.data_bucket,
+                           artifact_bucket=core.artifact_bucket, model_package_group_name=model.name)
 
 def test_unknown_image_version_is_a_clear_error():
     from mlops_constructs.build.sagemaker_pipeline.images import image_key
