@@ -29,7 +29,7 @@ METRIC_LABELED_RECORDS = "LabeledRecords"  # predictions joined to a ground-trut
 QUALITY_METRIC_NAMES = {"auc": "AUC", "recall": "Recall", "precision": "Precision", "f1": "F1",
                         "accuracy": "Accuracy"}
 
-# ---- Events, build/governance metrics and data-drop layout (rules, handlers and alarms share these) ----
+# ---- Events, trigger and audit metrics, tags, monitor roles, data drops ----
 # EventBridge sources and detail-types: the rules that match them and the handlers that dispatch on them.
 EVENT_SOURCE_SAGEMAKER = "aws.sagemaker"
 EVENT_SOURCE_CLOUDFORMATION = "aws.cloudformation"
@@ -64,9 +64,16 @@ TAG_MODEL = "mlops:model"
 TAG_STAGE = "mlops:stage"
 TAG_MODEL_PACKAGE = "mlops:model-package"
 
+
+def monitor_role_name(model: str, function: str) -> str:
+    """The named role of a monitor function in the tooling account (``drift_detector`` -> ``<model>-drift-detector``),
+    which a stage account's monitor-read role trusts."""
+    return f"{model}-{function.replace('_', '-')}"
+
+
 # A data drop under ``data.new_data_prefix``: ``<prefix><drop>/...`` and, written last, ``<prefix><drop>/_SUCCESS``.
 DROP_MARKER = "_SUCCESS"
-# ---- end of events, build/governance metrics and data-drop layout ----
+# ---- end of events, trigger and audit metrics, tags, monitor roles, data drops ----
 
 # Customer metadata recorded on every model package (values are at most 256 characters).
 META_GIT_COMMIT = "mlops:git_commit"

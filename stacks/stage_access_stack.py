@@ -32,7 +32,6 @@ from mlops_constructs.deploy.endpoint_access import (
     test_project_role_name,
     verify_project_role_name,
 )
-from mlops_constructs.monitor.model_monitoring import monitor_role_name
 from stacks.endpoint_stack import captures_data, serving_repository_arn
 
 
@@ -187,7 +186,7 @@ class StageAccessStack(Stack):
         role = iam.Role(
             self, "MonitorReadRole", role_name=monitor_read_role_name(endpoint),
             assumed_by=iam.AccountPrincipal(tooling).with_conditions({"ArnEquals": {"aws:PrincipalArn": [
-                role_arn(self, monitor_role_name(model_name, m), tooling) for m in monitors]}}),
+                role_arn(self, contracts.monitor_role_name(model_name, m), tooling) for m in monitors]}}),
             description=f"The monitors of {model_name} describe {endpoint} and the models it serves")
 
         def arn(resource: str, name: str, account: str | None = None) -> str:

@@ -27,11 +27,6 @@ from monitoring_code.endpoint_session import ENV_ENDPOINT_ROLE
 _RATE = re.compile(r"^rate\((\d+) (minute|hour|day)s?\)$")
 
 
-def monitor_role_name(model_name: str, function: str) -> str:
-    """The named role of a monitor (``drift_detector`` -> ``<model>-drift-detector``), trusted across accounts."""
-    return f"{model_name}-{function.replace('_', '-')}"
-
-
 def schedule_period(expression: str) -> Duration:
     """The alarm period that matches a schedule: its rate, capped at one day; one hour for cron schedules."""
     match = _RATE.match(expression)
@@ -185,7 +180,7 @@ class ModelMonitoring(Construct):
                          "DATA_BUCKET": self._data_bucket.bucket_name,
                          "POWERTOOLS_METRICS_NAMESPACE": contracts.METRIC_NAMESPACE, **environment,
                          **({ENV_ENDPOINT_ROLE: self._endpoint_role_arn} if self._endpoint_role_arn else {})},
-            role_name=monitor_role_name(self.model_name, function) if self._endpoint_role_arn else None,
+            role_name=contracts.monitor_role_name(self.model_name, function) if self._endpoint_role_arn else None,
         )
         if self._endpoint_role_arn:
             fn.role.add_to_principal_policy(iam.PolicyStatement(
