@@ -41,6 +41,14 @@ def build_ci_props(model: ModelConfig, platform: PlatformSettings) -> dict:
     }
 
 
+def build_triggers_props(model: ModelConfig) -> dict:
+    """The ``BuildTriggers`` props of a model's ``retraining`` settings: the new-data prefix when
+    ``on_new_data`` is set, and the schedule."""
+    retraining = model.retraining
+    return {"new_data_prefix": model.data.new_data_prefix if retraining.on_new_data else None,
+            "schedule": retraining.schedule}
+
+
 def build_network(platform: PlatformSettings) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """(subnet IDs, security group IDs) the build's jobs run in; both empty without ``vpc`` settings."""
     vpc = platform.vpc

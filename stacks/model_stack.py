@@ -10,7 +10,7 @@ from mlops_constructs.build.model_build_ci import ModelBuildCI
 from mlops_constructs.build.model_build_pipeline import ModelBuildPipeline
 from mlops_constructs.core.model_core import ModelCore
 from mlops_contracts import TAG_MODEL, endpoint_name, serving_role_name
-from stacks.build_props import build_ci_props, build_network, build_pipeline_props, import_network
+from stacks.build_props import build_ci_props, build_network, build_pipeline_props, build_triggers_props, import_network
 from stacks.deploy_wiring import add_deployment
 from stacks.monitoring_wiring import add_monitoring
 
@@ -90,8 +90,7 @@ class ModelStack(Stack):
             artifact_bucket=self.core.artifact_bucket,
             model_package_group_name=self.core.model_package_group_name,
             data_bucket=self.core.data_bucket,
-            new_data_prefix=model.data.new_data_prefix if model.retraining.on_new_data else None,
-            schedule=model.retraining.schedule,
+            **build_triggers_props(model),
         )
         # [deploy]
         add_deployment(self, model=model, platform=platform, core=self.core)

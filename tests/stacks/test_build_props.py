@@ -86,3 +86,14 @@ def test_pipeline_definition_is_the_models_definition_for_the_given_resources(co
                                             **{f: getattr(resources, f) for f in resources.__dataclass_fields__}))
     assert props["definition"](resources) == expected
     assert expected["Parameters"][0]["DefaultValue"] == f"s3://d/{model.data.input_prefix}"
+
+
+def test_triggers_props_start_on_new_data_only_when_asked(config):
+    from stacks.build_props import build_triggers_props
+
+    for model in config.models:
+        on = model.model_copy(update={"retraining": model.retraining.model_copy(update={"on_new_data": True})})
+        off = model.model_copy(update={"retraining": model.retraining.model_copy(update={"on_new_data": False})})
+        assert build_triggers_props(on)["new_data_prefix"] == model.data.new_data_prefix
+        assert build_triggers_props(off)["new_data_prefix"] is None
+        assert build_triggers_props(model)["schedule"] == model.retraining.schedule
