@@ -2,8 +2,8 @@
 
 One helper, shared by the build CI and the deploy pipeline::
 
-    source = repository_source(connection_arn=arn, repository="acme/mlops", branch="main",
-                               bucket=core.artifact_bucket, object_key="ci/fraud-detection/source.zip")
+    source = code_source(connection_arn=arn, repository="acme/mlops", branch="main", bucket=core.artifact_bucket,
+                         object_key="ci/fraud-detection/source.zip")
     stage = {"stage_name": "Source", "actions": [source.action]}
     triggers = source.push_triggers(pipeline_filters)   # [] for an S3 source
 
@@ -89,7 +89,7 @@ class CodeSource:
         )
 
 
-def repository_source(
+def code_source(
     *,
     bucket: s3.IBucket,
     object_key: str,

@@ -16,7 +16,7 @@ from constructs import Construct
 from mlops_constructs.build.code_areas import CodeArea
 from mlops_constructs._private.dependencies import depend_on_policy_only
 from mlops_constructs._private.nag import acknowledge
-from mlops_constructs._private.source import repository_source
+from mlops_constructs._private.source import code_source
 from mlops_contracts import code_prefix
 
 TEST_BUILDSPEC = "buildspecs/ci-test.yml"
@@ -86,8 +86,8 @@ class ModelBuildCI(Construct):
         stack = Stack.of(self)
         pipeline_arn = stack.format_arn(service="sagemaker", resource="pipeline", resource_name=pipeline_name)
         object_key = source_object_key(model_name)
-        self.source = repository_source(connection_arn=connection_arn, repository=repository, branch=branch,
-                                        bucket=artifact_bucket, object_key=object_key)
+        self.source = code_source(connection_arn=connection_arn, repository=repository, branch=branch,
+                                  bucket=artifact_bucket, object_key=object_key)
         if start_on_change and self.source.is_git and not code_areas:
             raise ValueError(f"ModelBuildCI {construct_id}: a connection source needs code_areas to filter pushes")
 

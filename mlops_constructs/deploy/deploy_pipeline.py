@@ -22,7 +22,7 @@ from mlops_constructs._private.dependencies import depend_on_policy_only
 from mlops_constructs._private.idempotency_table import idempotency_table
 from mlops_constructs._private.platform_function import PlatformFunction
 from mlops_constructs._private.rule_targets import TopicTarget
-from mlops_constructs._private.source import repository_source
+from mlops_constructs._private.source import code_source
 from mlops_constructs.build.model_build_ci import acknowledge_cdk_artifact_grants, source_object_key
 from mlops_constructs.deploy.endpoint_access import (
     add_endpoint_deploy_policy,
@@ -123,9 +123,8 @@ class ModelDeployPipeline(Construct):
         self.pipeline_name = f"{model_name}-deploy"
         package_arns = stack.format_arn(service="sagemaker", resource="model-package",
                                         resource_name=f"{model_package_group_name}/*")
-        self.source = repository_source(connection_arn=source.connection_arn, repository=source.repository,
-                                        branch=source.branch, bucket=artifact_bucket,
-                                        object_key=source_object_key(model_name))
+        self.source = code_source(connection_arn=source.connection_arn, repository=source.repository,
+                                  branch=source.branch, bucket=artifact_bucket, object_key=source_object_key(model_name))
         resolved = codepipeline.Artifact("Resolved")
 
         self.resolve_project = self._project("Resolve", f"{model_name}-deploy-resolve", RESOLVE_BUILDSPEC, {
