@@ -111,7 +111,7 @@ def code_source(
     output = codepipeline.Artifact("SourceOutput")
     if connection_arn:
         if not repository or "/" not in repository:
-            raise ValueError(f"a connection source needs repository 'owner/name'; got {repository!r}")
+            raise ValueError(f"a connection source needs repository as 'owner/name'; got {repository!r}")
         owner, repo = repository.split("/", 1)
         action = actions.CodeStarConnectionsSourceAction(
             action_name=action_name, connection_arn=connection_arn, owner=owner, repo=repo,

@@ -224,6 +224,6 @@ def _logical(template: Template, kind: str, name: str) -> str:
 def test_connection_without_a_repository_is_rejected():
     stack = Stack(new_app(), "Test")
     core = ModelCore(stack, "Core", model_name="m", owner="o@example.com")
-    with pytest.raises(ValueError, match="a connection source needs repository 'owner/name'; got None"):
+    with pytest.raises(ValueError, match="a connection source needs repository as 'owner/name'; got None"):
         ModelBuildCI(stack, "BuildCI", model_name="m", pipeline_name="m-build", artifact_bucket=core.artifact_bucket,
                      key=core.key, connection_arn=CONNECTION, code_areas=model_code_areas("m", algorithm="xgboost"))
