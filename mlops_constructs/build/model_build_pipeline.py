@@ -18,6 +18,7 @@ from constructs import Construct
 
 from mlops_config.model import INSTANCE_TYPE, ModelConfig
 from mlops_config.platform import VpcSettings
+from mlops_constructs._private.grants import default_policy
 from mlops_constructs._private.nag import acknowledge
 from mlops_constructs.build.sagemaker_pipeline.build_definition import BuildInputs, JobNames, build_definition
 from mlops_constructs.build.sagemaker_pipeline.images import account_image_uri, builtin_image_uri
@@ -113,7 +114,7 @@ class ModelBuildPipeline(Construct):
             role_arn=self.role.role_arn,
             pipeline_definition={"PipelineDefinitionBody": Stack.of(self).to_json_string(self.definition)},
         )
-        self.pipeline.node.add_dependency(self.role.node.find_child("DefaultPolicy"))  # policy before first run
+        self.pipeline.node.add_dependency(default_policy(self.role))  # policy before first run
         self.pipeline_arn = Stack.of(self).format_arn(service="sagemaker", resource="pipeline",
                                                       resource_name=self.pipeline_name)
 
@@ -202,9 +203,8 @@ class ModelBuildPipeline(Construct):
                      "ec2:DescribeSubnets", "ec2:DescribeSecurityGroups"], ["*"])
 
     def _acknowledge(self) -> None:
-        policy = self.role.node.find_child("DefaultPolicy")
         acknowledge(
-            policy,
+            default_policy(self.role),
             "The pipeline role's policy is inline so that it belongs to this role alone; a managed policy could be "
             "attached to other principals and widen access.",
             "NIST.800.53.R5-IAMNoInlinePolicy",

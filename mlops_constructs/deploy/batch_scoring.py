@@ -17,6 +17,7 @@ from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
 from mlops_config.model import INSTANCE_TYPE, is_instance_store
+from mlops_constructs._private.dependencies import depend_on_policy_only
 from mlops_constructs._private.nag import acknowledge
 from mlops_constructs.deploy.serving_role import serving_role
 
@@ -170,8 +171,7 @@ class BatchScoring(Construct):
         )
         self._grant_transform(stack, model_name, key, topic)
         # Wait for the role's policy only: RoleArn's GetAtt already orders the role (cfn-lint W3005).
-        policy = self.state_machine.role.node.find_child("DefaultPolicy").node.default_child
-        self.state_machine.node.default_child.add_override("DependsOn", [stack.get_logical_id(policy)])
+        depend_on_policy_only(self.state_machine, self.state_machine.role)
         schedule_role = iam.Role(
             self, "ScheduleRole", description=f"EventBridge Scheduler starts the batch scoring of {model_name}",
             assumed_by=iam.ServicePrincipal("scheduler.amazonaws.com", conditions={

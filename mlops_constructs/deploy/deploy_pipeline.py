@@ -18,12 +18,13 @@ from aws_cdk import aws_sns as sns
 from constructs import Construct
 
 from mlops_config.platform import SourceSettings
+from mlops_constructs._private.codebuild import pipeline_project
 from mlops_constructs._private.dependencies import depend_on_policy_only
+from mlops_constructs._private.grants import acknowledge_pipeline_grants
 from mlops_constructs._private.nag import acknowledge
 from mlops_constructs._private.platform_function import PlatformFunction
 from mlops_constructs._private.rule_targets import TopicTarget
-from mlops_constructs._private.source import code_source
-from mlops_constructs.build.model_build_ci import acknowledge_cdk_artifact_grants, source_object_key
+from mlops_constructs._private.source import code_source, source_object_key
 from mlops_constructs.deploy.endpoint_access import (
     add_endpoint_deploy_policy,
     deploy_action_role_name,
@@ -139,17 +140,14 @@ class ModelDeployPipeline(Construct):
                 resources=stage_image_repository_arns))
 
         test_variables = {"MODEL_NAME": model_name, "CONFIG_DIR": config_dir, "STAGE": staging.stage}
-        test_project_role = None
         if staging.account:
             test_role = role_arn(stack, integration_test_role_name(staging.endpoint_name), staging.account)
             test_variables["TEST_ROLE_ARN"] = test_role
-            # The staging account trusts exactly this role, by name.
-            test_project_role = iam.Role(self, "IntegrationTestProjectRole",
-                                         role_name=test_project_role_name(model_name),
-                                         assumed_by=iam.ServicePrincipal("codebuild.amazonaws.com"),
-                                         description=f"{model_name}-deploy-test tests the staging endpoint")
+        # The staging account trusts exactly this role, by name.
         self.test_project = self._project("IntegrationTest", f"{model_name}-deploy-test", TEST_BUILDSPEC,
-                                          test_variables, role=test_project_role)
+                                          test_variables,
+                                          role_name=test_project_role_name(model_name) if staging.account else None,
+                                          role_description=f"{model_name}-deploy-test tests the staging endpoint")
         if staging.account:
             self.test_project.add_to_role_policy(iam.PolicyStatement(
                 sid="AssumeStagingTestRole", actions=["sts:AssumeRole"], resources=[test_role]))
@@ -235,16 +233,13 @@ class ModelDeployPipeline(Construct):
         """
         variables = {"MODEL_NAME": model_name, "CONFIG_DIR": config_dir, "STAGE": prod.stage}
         stack = Stack.of(self)
-        verify_role = None
         if prod.account:
             check_role = role_arn(stack, deploy_check_role_name(prod.endpoint_name), prod.account)
             variables["CHECK_ROLE_ARN"] = check_role
-            # The prod account trusts exactly this role, by name.
-            verify_role = iam.Role(self, "VerifyProdProjectRole", role_name=verify_project_role_name(model_name),
-                                   assumed_by=iam.ServicePrincipal("codebuild.amazonaws.com"),
-                                   description=f"{model_name}-deploy-verify checks the prod endpoint")
+        # The prod account trusts exactly this role, by name.
         project = self._project("VerifyProd", f"{model_name}-deploy-verify", VERIFY_BUILDSPEC, variables,
-                                role=verify_role)
+                                role_name=verify_project_role_name(model_name) if prod.account else None,
+                                role_description=f"{model_name}-deploy-verify checks the prod endpoint")
         if prod.account:
             project.add_to_role_policy(iam.PolicyStatement(
                 sid="AssumeProdCheckRole", actions=["sts:AssumeRole"], resources=[check_role]))
@@ -254,19 +249,12 @@ class ModelDeployPipeline(Construct):
                 resources=[self._endpoint_arn(prod)]))
         return project
 
-    def _project(self, construct_id: str, name: str, buildspec: str, variables: dict[str, str],
-                 role: iam.IRole | None = None):
-        log_group = logs.LogGroup(self, f"{construct_id}Logs", retention=self._retention, encryption_key=self._key,
-                                  removal_policy=RemovalPolicy.RETAIN)
-        return codebuild.PipelineProject(
-            self, construct_id, project_name=name, description=f"{name}: runs {buildspec} from the repository",
-            build_spec=codebuild.BuildSpec.from_source_filename(buildspec),
-            environment=codebuild.BuildEnvironment(build_image=self._image, compute_type=codebuild.ComputeType.SMALL,
-                                                   privileged=False),
-            environment_variables={k: codebuild.BuildEnvironmentVariable(value=v) for k, v in variables.items()},
-            encryption_key=self._key, timeout=Duration.minutes(60), role=role,
-            logging=codebuild.LoggingOptions(cloud_watch=codebuild.CloudWatchLoggingOptions(log_group=log_group)),
-        )
+    def _project(self, construct_id: str, name: str, buildspec: str, variables: dict[str, str], *,
+                 role_name: str | None = None, role_description: str | None = None) -> codebuild.PipelineProject:
+        """A SMALL project with a 60-minute timeout (``pipeline_project``'s defaults)."""
+        return pipeline_project(self, construct_id, project_name=name, buildspec=buildspec, key=self._key,
+                                variables=variables, build_image=self._image, log_retention=self._retention,
+                                role_name=role_name, role_description=role_description)
 
     # CloudFormation
 
@@ -358,12 +346,7 @@ class ModelDeployPipeline(Construct):
 
     def _acknowledge_generated_policies(self) -> None:
         """CDK's inline policies; their wildcards are acknowledged from ``wildcard_allowlist``."""
-        for project in (self.resolve_project, self.test_project, self.verify_project):
-            acknowledge_cdk_artifact_grants(project.role)
-        acknowledge_cdk_artifact_grants(self.pipeline.role)
-        for child in self.pipeline.node.find_all():
-            if isinstance(child, iam.Role) and child.node.id == "CodePipelineActionRole":
-                acknowledge_cdk_artifact_grants(child)
+        acknowledge_pipeline_grants(self.pipeline, (self.resolve_project, self.test_project, self.verify_project))
 
 
 

@@ -18,6 +18,7 @@ from constructs import Construct
 
 import mlops_contracts as contracts
 from mlops_config.model import EXECUTION_TIMEOUT_RANGE, PROVISIONING_ALLOWANCE_SECONDS, is_instance_store
+from mlops_constructs._private.dependencies import depend_on_policy
 from mlops_constructs._private.nag import acknowledge
 from mlops_constructs.deploy.endpoint_access import (
     endpoint_log_group_name,
@@ -259,9 +260,7 @@ class GuardedEndpoint(Construct):
             enable_network_isolation=True,
         )
         # The role's policy (ECR pull, artifact read) must exist before SageMaker creates the model.
-        policy = self.role.node.try_find_child("DefaultPolicy")
-        if policy is not None:
-            model.node.add_dependency(policy)
+        depend_on_policy(model, self.role)
         return model
 
     def _capture(self, bucket: s3.IBucket, percent: int, key: kms.IKey):
