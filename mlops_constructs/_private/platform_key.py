@@ -64,7 +64,7 @@ class PlatformKey(kms.Key):
     def allow_service_principals(self, sid: str, services: Sequence[str]) -> None:
         """``services`` (e.g. ``events.amazonaws.com``) decrypt and generate data keys for this account only
         (``aws:SourceAccount``): to publish to an encrypted topic or send to an encrypted queue. The statement is
-        ``sid``; the principals keep the order given."""
+        ``sid``."""
         if not services:
             raise ValueError(f"PlatformKey {self.node.id}: statement {sid!r} needs at least one service principal; "
                              f"got {list(services)!r}")
