@@ -14,7 +14,7 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from mlops_config.platform import SourceSettings
-from mlops_constructs._private.codebuild import pipeline_project
+from mlops_constructs._private.codebuild import MAX_TIMEOUT_MINUTES, MIN_TIMEOUT_MINUTES, pipeline_project
 from mlops_constructs._private.dependencies import depend_on_policy_only
 from mlops_constructs._private.grants import acknowledge_cdk_artifact_grants, acknowledge_pipeline_grants
 from mlops_constructs._private.source import code_source, source_object_key
@@ -71,8 +71,9 @@ class ModelBuildCI(Construct):
         if not test_paths:
             raise ValueError(f"ModelBuildCI {construct_id}: test_paths must name at least one pytest path")
         run_timeout = run_timeout or Duration.hours(8)
-        if not 5 <= run_timeout.to_minutes() <= 2160:
-            raise ValueError(f"ModelBuildCI {construct_id}: run_timeout must be 5-2160 minutes (CodeBuild's limits)")
+        if not MIN_TIMEOUT_MINUTES <= run_timeout.to_minutes() <= MAX_TIMEOUT_MINUTES:
+            raise ValueError(f"ModelBuildCI {construct_id}: run_timeout must be {MIN_TIMEOUT_MINUTES}-"
+                             f"{MAX_TIMEOUT_MINUTES} minutes (CodeBuild's limits); got {run_timeout.to_minutes():g}")
         self._key, self._retention = key, log_retention
         self._image = build_image or codebuild.LinuxBuildImage.STANDARD_7_0
         stack = Stack.of(self)
