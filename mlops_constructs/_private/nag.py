@@ -7,6 +7,7 @@ from aws_cdk import Acknowledgment, Validations
 from constructs import IConstruct
 
 WILDCARD_RULE = "AwsSolutions-IAM5"
+MIN_REASON_LENGTH = 20  # characters: a reason names the resource and why, not just "ok"
 
 
 def acknowledge(construct: IConstruct, reason: str, *rule_ids: str) -> None:
@@ -24,8 +25,9 @@ def acknowledge(construct: IConstruct, reason: str, *rule_ids: str) -> None:
 
 def acknowledge_reviewed_wildcards(construct: IConstruct, reason: str, *rule_ids: str) -> None:
     """Acknowledge rule IDs, IAM5 included: for ``wildcard_review``, which takes them from the reviewed list."""
-    if len(reason) < 20:
-        raise ValueError(f"nag acknowledgment for {rule_ids} needs a specific reason, got {reason!r}")
+    if len(reason) < MIN_REASON_LENGTH:
+        raise ValueError(f"nag acknowledgment for {rule_ids} needs a specific reason ({MIN_REASON_LENGTH} characters "
+                         f"or more), got {reason!r}")
     if rule_ids:
         _validations(construct).acknowledge(*(Acknowledgment(id=rule, reason=reason) for rule in rule_ids))
 

@@ -76,3 +76,10 @@ def test_rendered_rule_acknowledges_the_finding_nag_reports(env):
     _synth_with_nag(env, acknowledged=True)
     with pytest.raises(RuntimeError, match="ValidationFailed|Validation failed"):
         _synth_with_nag(env, acknowledged=False)
+
+
+def test_a_reason_shorter_than_the_rule_is_refused_with_the_value():
+    stack = _stack()
+    with pytest.raises(ValueError, match=r"needs a specific reason \(20 characters or more\), got 'inline ok'"):
+        acknowledge_reviewed_wildcards(stack, "inline ok", "NIST.800.53.R5-IAMNoInlinePolicy")
+    acknowledge_reviewed_wildcards(stack, "x" * 20, "NIST.800.53.R5-IAMNoInlinePolicy")  # the limit itself passes
