@@ -3,7 +3,7 @@
 One helper, shared by the build CI and the deploy pipeline::
 
     source = code_source(settings=platform.source, bucket=core.artifact_bucket,
-                         object_key=source_object_key("fraud-detection"))
+                         object_key="ci/fraud-detection/source.zip")
     stage = {"stage_name": "Source", "actions": [source.action]}
     triggers = source.push_triggers(pipeline_filters)   # [] for an S3 source
 
@@ -25,11 +25,6 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from mlops_config.platform import SourceSettings
-
-
-def source_object_key(model_name: str) -> str:
-    """Where the S3 source zip of a model's pipelines (build CI and deploy) lives in the artifact bucket."""
-    return f"ci/{model_name}/source.zip"
 
 
 @dataclass(frozen=True)
@@ -126,3 +121,8 @@ def code_source(
         trigger=actions.S3Trigger.NONE,
     )
     return CodeSource(action, output, action.variables.version_id, None, False)
+
+
+def source_object_key(model_name: str) -> str:
+    """Where the S3 source zip of a model's pipelines (build CI and deploy) lives in the artifact bucket."""
+    return f"ci/{model_name}/source.zip"
