@@ -138,3 +138,20 @@ def test_acknowledge_pipeline_grants_covers_project_pipeline_and_action_roles():
     for role in (project.role, pipeline.role, *action_roles):
         assert INLINE_RULE in _acknowledged(role), role.node.path
     assert INLINE_RULE not in _acknowledged(other.role)
+
+
+def test_only_grants_names_cdks_default_policy_child():
+    """Every other module goes through default_policy/find_default_policy, so a CDK change is fixed in one place."""
+    import ast
+
+    from tests.conftest import REPO
+
+    grants = REPO / "mlops_constructs" / "_private" / "grants.py"
+    offenders = []
+    for path in sorted([*(REPO / "mlops_constructs").rglob("*.py"), *(REPO / "stacks").rglob("*.py"), REPO / "app.py"]):
+        if path == grants:
+            continue
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.Constant) and node.value == "DefaultPolicy":
+                offenders.append(f"{path.relative_to(REPO)}:{node.lineno}")
+    assert offenders == []
