@@ -6,6 +6,7 @@
 - ``dependencies``: resources wait for their role's policy;
 - ``platform_function``: ``PlatformFunction``, the one way to build a Lambda;
 - ``secure_bucket``, ``source`` (the repository source of a pipeline), ``rule_targets``;
+- ``validation``: synth-time checks whose messages name the prop, the rule and the value received;
 - ``nag``, ``wildcard_allowlist``, ``wildcard_review``: cdk-nag acknowledgments, IAM wildcards only from the
   reviewed list.
 """

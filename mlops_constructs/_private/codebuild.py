@@ -4,18 +4,20 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 
-from aws_cdk import Duration, RemovalPolicy, Token
+from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_codebuild as codebuild
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
+from mlops_constructs._private.validation import validate_pattern, validate_range
+
 # CodeBuild's limits on a project's timeout (TimeoutInMinutes).
 MIN_TIMEOUT_MINUTES = 5
 MAX_TIMEOUT_MINUTES = 2160
 DEFAULT_TIMEOUT = Duration.minutes(60)
-_PROJECT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{1,254}")
+PROJECT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{1,254}")
 
 
 def pipeline_project(
@@ -53,14 +55,12 @@ def pipeline_project(
         role_description: the named role's description (unused without ``role_name``); default
             ``"<project_name> CodeBuild project"``.
     """
-    if not Token.is_unresolved(project_name) and not _PROJECT_NAME.fullmatch(project_name):
-        raise ValueError(f"CodeBuild project {construct_id}: project_name must be 2-255 letters, digits, '-' or '_' "
-                         f"starting with a letter or digit; got {project_name!r}")
+    owner = f"CodeBuild project {construct_id}"
+    validate_pattern(owner, "project_name", project_name, PROJECT_NAME,
+                     "2-255 letters, digits, '-' or '_', starting with a letter or digit")
     timeout = timeout or DEFAULT_TIMEOUT
-    minutes = timeout.to_minutes()
-    if not MIN_TIMEOUT_MINUTES <= minutes <= MAX_TIMEOUT_MINUTES:
-        raise ValueError(f"CodeBuild project {project_name}: timeout must be {MIN_TIMEOUT_MINUTES}-"
-                         f"{MAX_TIMEOUT_MINUTES} minutes (CodeBuild's limits); got {minutes:g}")
+    validate_range(owner, "timeout", timeout.to_minutes(), MIN_TIMEOUT_MINUTES, MAX_TIMEOUT_MINUTES,
+                   "minutes (CodeBuild's limits)")
     role = None
     if role_name is not None:
         role = iam.Role(scope, f"{construct_id}ProjectRole", role_name=role_name,

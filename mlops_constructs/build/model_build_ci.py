@@ -18,6 +18,7 @@ from mlops_constructs._private.codebuild import MAX_TIMEOUT_MINUTES, MIN_TIMEOUT
 from mlops_constructs._private.dependencies import depend_on_policy_only
 from mlops_constructs._private.grants import acknowledge_cdk_artifact_grants, acknowledge_pipeline_grants
 from mlops_constructs._private.source import code_source, source_object_key
+from mlops_constructs._private.validation import validate_range
 from mlops_constructs.build.code_areas import CodeArea
 from mlops_contracts import code_prefix
 
@@ -71,9 +72,8 @@ class ModelBuildCI(Construct):
         if not test_paths:
             raise ValueError(f"ModelBuildCI {construct_id}: test_paths must name at least one pytest path")
         run_timeout = run_timeout or Duration.hours(8)
-        if not MIN_TIMEOUT_MINUTES <= run_timeout.to_minutes() <= MAX_TIMEOUT_MINUTES:
-            raise ValueError(f"ModelBuildCI {construct_id}: run_timeout must be {MIN_TIMEOUT_MINUTES}-"
-                             f"{MAX_TIMEOUT_MINUTES} minutes (CodeBuild's limits); got {run_timeout.to_minutes():g}")
+        validate_range(f"ModelBuildCI {construct_id}", "run_timeout", run_timeout.to_minutes(), MIN_TIMEOUT_MINUTES,
+                       MAX_TIMEOUT_MINUTES, "minutes (CodeBuild's limits)")
         self._key, self._retention = key, log_retention
         self._image = build_image or codebuild.LinuxBuildImage.STANDARD_7_0
         stack = Stack.of(self)

@@ -91,7 +91,7 @@ def test_timeout_outside_codebuild_limits_fails_at_synth_with_the_value(minutes)
 @pytest.mark.parametrize("name", ["-starts-with-dash", "has space", "x", "a" * 256])
 def test_project_name_codebuild_rejects_fails_at_synth_with_the_value(name):
     stack, key = _stack()
-    with pytest.raises(ValueError, match="project_name must be 2-255 letters, digits") as raised:
+    with pytest.raises(ValueError, match="CodeBuild project P: project_name must be 2-255 letters, digits") as raised:
         pipeline_project(stack, "P", project_name=name, buildspec="b.yml", key=key)
     assert repr(name) in str(raised.value)
 
