@@ -16,8 +16,9 @@ from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
-from mlops_config.model import INSTANCE_TYPE, is_instance_store
+import mlops_contracts as contracts
 from mlops_constructs._private.nag import acknowledge
+from mlops_constructs.deploy import limits
 from mlops_constructs.deploy.serving_role import serving_role
 
 # Scoring files: the raw extract as the source system writes it: a header row, then one record per line: a record
@@ -86,7 +87,7 @@ class BatchScoring(Construct):
         self.model_role = serving_role(
             self, "ModelRole", description=f"Runs batch transforms of {model_name}", key=key,
             image_repository_arns=image_repository_arns, log_group_name="/aws/sagemaker/TransformJobs",
-            reads=[(artifact_bucket, "pipelines/"), (data_bucket, input_prefix)],
+            reads=[(artifact_bucket, f"{contracts.ARTIFACT_PREFIX}/"), (data_bucket, input_prefix)],
             writes=[(data_bucket, output_prefix)])
         output_root = f"s3://{data_bucket.bucket_name}/{output_prefix}"
 
@@ -129,7 +130,7 @@ class BatchScoring(Construct):
                 "TransformOutput": {"S3OutputPath.$": f"States.Format('{output_root}{PARTITION}={{}}/', $.run.month)",
                                     "AssembleWith": "Line", "Accept": "text/csv", "KmsKeyId": key.key_arn},
                 "TransformResources": {"InstanceType": instance_type, "InstanceCount": instance_count,
-                                       **({} if is_instance_store(instance_type) else {"VolumeKmsKeyId": key.key_arn})},
+                                       **({} if limits.is_instance_store(instance_type) else {"VolumeKmsKeyId": key.key_arn})},
                 "DataProcessing": dict(DATA_PROCESSING),
                 "Tags": [{"Key": "mlops:model", "Value": model_name}],
             },
@@ -245,7 +246,8 @@ def _validate(construct_id: str, input_prefix: str, output_prefix: str, instance
     if input_prefix.startswith(output_prefix) or output_prefix.startswith(input_prefix):
         raise ValueError(f"{where}: input_prefix {input_prefix!r} and output_prefix {output_prefix!r} must not "
                          "contain each other (scores would be re-scored)")
-    if not re.match(INSTANCE_TYPE, instance_type):
+    if not re.match(limits.INSTANCE_TYPE, instance_type):
         raise ValueError(f"{where}: instance_type {instance_type!r} must look like ml.<family>.<size>")
-    if not 1 <= count <= 20:
-        raise ValueError(f"{where}: instance_count {count} must be 1-20")
+    low, high = limits.BATCH_INSTANCE_COUNT_RANGE
+    if not low <= count <= high:
+        raise ValueError(f"{where}: instance_count {count} must be {low}-{high}")

@@ -24,26 +24,26 @@ from mlops_constructs._private.platform_function import PlatformFunction
 from mlops_constructs._private.rule_targets import TopicTarget
 from mlops_constructs._private.source import code_source
 from mlops_constructs.build.model_build_ci import acknowledge_cdk_artifact_grants, source_object_key
-from mlops_constructs.deploy.endpoint_access import (
-    add_endpoint_deploy_policy,
+from mlops_constructs.deploy.endpoint_access import add_endpoint_deploy_policy, role_arn
+from mlops_constructs.govern.model_lifecycle import LifecycleRecorder
+from mlops_contracts import (
+    ENDPOINT_OUTPUT_CONFIG,
+    ENDPOINT_OUTPUT_PACKAGES,
     deploy_action_role_name,
     deploy_check_role_name,
     deploy_role_name,
     integration_test_role_name,
     pipeline_role_name,
-    role_arn,
+    serving_role_name,
     test_project_role_name,
     verify_project_role_name,
 )
-from mlops_constructs.govern.model_lifecycle import LifecycleRecorder
-from mlops_contracts import serving_role_name
 
 RESOLVE_BUILDSPEC = "buildspecs/deploy-resolve.yml"
 TEST_BUILDSPEC = "buildspecs/deploy-test.yml"
 VERIFY_BUILDSPEC = "buildspecs/deploy-verify.yml"
 PACKAGE_VARIABLE = "ModelPackageArn"  # V2 pipeline variable set by the trigger; "latest" = newest approved
 PACKAGE_EVENT = "SageMaker Model Package State Change"
-SERVING_PACKAGES_OUTPUT = "ModelPackageArns"  # endpoint stack output: every package the endpoint serves
 IDEMPOTENCY_WINDOW = Duration.days(7)
 
 @dataclass(frozen=True)
@@ -194,7 +194,7 @@ class ModelDeployPipeline(Construct):
                     action_name="EndpointTest", project=self.test_project, input=self.source.output,
                     environment_variables={
                         "EXPECTED_CONFIG": codebuild.BuildEnvironmentVariable(
-                            value=f"#{{{_namespace(staging)}.EndpointConfigName}}"),
+                            value=f"#{{{_namespace(staging)}.{ENDPOINT_OUTPUT_CONFIG}}}"),
                         "MODEL_PACKAGE_ARN": codebuild.BuildEnvironmentVariable(
                             value="#{Resolve.MODEL_PACKAGE_ARN}")}),
                     self.lifecycle.action("RecordStagingPassed", "staging-passed",
@@ -209,10 +209,10 @@ class ModelDeployPipeline(Construct):
                 codepipeline.StageProps(stage_name="VerifyProd", actions=[actions.CodeBuildAction(
                     action_name="EndpointCheck", project=self.verify_project, input=self.source.output,
                     environment_variables={"EXPECTED_CONFIG": codebuild.BuildEnvironmentVariable(
-                        value=f"#{{{_namespace(prod)}.EndpointConfigName}}")}),
+                        value=f"#{{{_namespace(prod)}.{ENDPOINT_OUTPUT_CONFIG}}}")}),
                     # Production/Running only once prod is verified (a silent rollback fails EndpointCheck).
                     self.lifecycle.action("RecordProdRunning", "prod-running", package="#{Resolve.MODEL_PACKAGE_ARN}",
-                                          serving=f"#{{{_namespace(prod)}.{SERVING_PACKAGES_OUTPUT}}}",
+                                          serving=f"#{{{_namespace(prod)}.{ENDPOINT_OUTPUT_PACKAGES}}}",
                                           run_order=2)]),
             ],
         )

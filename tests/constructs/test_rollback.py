@@ -23,8 +23,8 @@ from moto import mock_aws
 from mlops_cli import deploy_commands
 from mlops_cli.endpoint_checks import CheckFailed
 from mlops_cli.main import main
-from mlops_constructs.deploy.endpoint_access import deploy_check_role_name
 from mlops_constructs.deploy.guarded_endpoint import NOT_RETAINED_VARIANT_PROPERTIES, GuardedEndpoint
+from mlops_contracts import deploy_check_role_name
 from tests.conftest import CONFIG_DIR, new_app
 
 FRAUD, FRAUD_PROD = "mlops-fraud-detection", "mlops-fraud-detection-prod"
