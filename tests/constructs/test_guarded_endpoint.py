@@ -5,7 +5,7 @@ import json
 import re
 
 import pytest
-from aws_cdk import Stack
+from aws_cdk import Duration, Stack
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sns as sns
@@ -243,3 +243,44 @@ def test_the_variant_dashboard_compares_champion_and_challenger(example_app):
                    for m in metrics)
     assert variants_by_title == {title: ["challenger", "champion"] for title in (
         "Invocations per variant", "5XX errors per variant", "p99 model latency per variant (us)")}
+
+
+def _bare_endpoint(**props) -> GuardedEndpoint:
+    stack = Stack(new_app(), "Test")
+    return GuardedEndpoint(
+        stack, "Endpoint", model_name="m", endpoint_name="m-staging", key=kms.Key(stack, "Key"),
+        model_package_arn="arn:aws:sagemaker:eu-west-1:111111111111:model-package/m/1",
+        artifact_bucket=s3.Bucket(stack, "Artifacts"),
+        image_repository_arns=["arn:aws:ecr:eu-west-1:111111111111:repository/m"], **props)
+
+
+def test_metric_methods_name_the_endpoint_and_variant_like_sagemaker_publishes_them():
+    endpoint = _bare_endpoint(variants=[VariantSpec("a", 0.5), VariantSpec("b", 0.5)],
+                              shadow_variant=VariantSpec("s"), traffic_shift="CANARY", step_percent=10)
+    for method, name, statistic in ((endpoint.metric_invocations, "Invocations", "Sum"),
+                                    (endpoint.metric_invocation_5xx_errors, "Invocation5XXErrors", "Sum"),
+                                    (endpoint.metric_invocation_4xx_errors, "Invocation4XXErrors", "Sum"),
+                                    (endpoint.metric_model_latency, "ModelLatency", "p99")):
+        metric = method("b")
+        assert (metric.namespace, metric.metric_name, metric.statistic) == ("AWS/SageMaker", name, statistic)
+        assert metric.dimensions == {"EndpointName": "m-staging", "VariantName": "b"}
+        assert metric.period.to_minutes() == 5
+    assert endpoint.metric_invocations("s").dimensions["VariantName"] == "s"  # the shadow variant too
+    assert endpoint.metric_model_latency("a", statistic="p50", period=Duration.minutes(1)).statistic == "p50"
+    with pytest.raises(ValueError, match=re.escape("no variant 'c'; variants are ['a', 'b', 's']")):
+        endpoint.metric_invocations("c")
+
+
+def test_rollback_and_rejection_alarms_watch_the_endpoints_own_metric_methods():
+    endpoint = _bare_endpoint(variants=[VariantSpec("a", 0.5), VariantSpec("b", 0.5)], count_rejections=True,
+                              traffic_shift="CANARY", step_percent=10)
+    minute = Duration.minutes(1)
+    expected = [m for v in ("a", "b") for m in (
+        endpoint.metric_invocation_5xx_errors(v, statistic="Average", period=minute),
+        endpoint.metric_model_latency(v, period=minute))]
+    expected += [endpoint.metric_invocation_4xx_errors(v) for v in ("a", "b")]
+
+    def key(metric):
+        return (metric.metric_name, metric.statistic, metric.period.to_seconds(), tuple(metric.dimensions.items()))
+
+    assert [key(a.metric) for a in endpoint.alarms + endpoint.rejection_alarms] == [key(m) for m in expected]
