@@ -9,6 +9,7 @@ from aws_cdk import Stack
 
 import mlops_contracts as contracts
 from mlops_config import ModelConfig, PlatformSettings
+from mlops_config.platform import SourceSettings
 from mlops_constructs.deploy.deploy_pipeline import DeployTarget
 from mlops_constructs.deploy.guarded_endpoint import VariantSpec
 
@@ -68,6 +69,12 @@ def deploy_targets(model: ModelConfig, platform: PlatformSettings) -> dict[str, 
             endpoint_name=contracts.endpoint_name(model.name, stage), account=other,
             region=settings.region if other else None)
     return targets_by_stage
+
+
+def deploy_source_props(source: SourceSettings) -> dict:
+    """ModelDeployPipeline's source props: the platform repository through a connection, or the S3 zip."""
+    return {"source_connection_arn": source.connection_arn, "source_repository": source.repository,
+            "source_branch": source.branch}
 
 
 def batch_scoring_props(model: ModelConfig) -> dict:

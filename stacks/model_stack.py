@@ -24,6 +24,7 @@ from stacks.deploy_props import (
     batch_scoring_props,
     captures_data,
     counts_rejections,
+    deploy_source_props,
     deploy_targets,
     serves_endpoints,
     serving_repository_arn,
@@ -163,7 +164,7 @@ class ModelStack(Stack):
                                                       access_logs=core.access_log_bucket)
         return ModelDeployPipeline(
             self, "Deploy", model_name=model.name, model_package_group_name=core.model_package_group_name,
-            staging=targets_by_stage["staging"], prod=targets_by_stage["prod"], source=platform.source,
+            staging=targets_by_stage["staging"], prod=targets_by_stage["prod"], **deploy_source_props(platform.source),
             artifact_bucket=core.artifact_bucket, data_bucket=core.data_bucket, key=core.key, topic=core.topic,
             artifact_store=self.deploy_artifact_store,
             stage_image_repository_arns=[serving_repository_arn(self, model)]

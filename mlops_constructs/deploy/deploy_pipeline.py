@@ -17,12 +17,11 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
-from mlops_config.platform import SourceSettings
 from mlops_constructs._private.dependencies import depend_on_policy_only
 from mlops_constructs._private.nag import acknowledge
 from mlops_constructs._private.platform_function import PlatformFunction
 from mlops_constructs._private.rule_targets import TopicTarget
-from mlops_constructs._private.source import code_source
+from mlops_constructs._private.source import repository_source
 from mlops_constructs.build.model_build_ci import acknowledge_cdk_artifact_grants, source_object_key
 from mlops_constructs.deploy.endpoint_access import add_endpoint_deploy_policy, role_arn
 from mlops_constructs.govern.model_lifecycle import LifecycleRecorder
@@ -74,7 +73,10 @@ class ModelDeployPipeline(Construct):
         model_package_group_name: the registry group whose approvals deploy (required).
         staging: the staging target (required).
         prod: the prod target (required).
-        source: where the platform repository comes from (required).
+        source_connection_arn: CodeStar/CodeConnections connection of the platform repository; default none
+            (the repository zip in ``artifact_bucket``, ``ci/<model>/source.zip``, is the source).
+        source_repository: ``owner/name`` of the repository (required with ``source_connection_arn``).
+        source_branch: branch that deploys (with ``source_connection_arn``); default ``main``.
         artifact_bucket: model artifacts and, for an S3 source, the repository zip (required).
         stage_image_repository_arns: custom serving-image repositories whose policy the Resolve step checks for
             stages in other accounts (``ecr:GetRepositoryPolicy``); default none.
@@ -98,11 +100,13 @@ class ModelDeployPipeline(Construct):
         model_package_group_name: str,
         staging: DeployTarget,
         prod: DeployTarget,
-        source: SourceSettings,
         artifact_bucket: s3.IBucket,
         data_bucket: s3.IBucket,
         key: kms.IKey,
         topic: sns.ITopic,
+        source_connection_arn: str | None = None,
+        source_repository: str | None = None,
+        source_branch: str = "main",
         artifact_store: s3.IBucket | None = None,
         stage_image_repository_arns: list[str] | None = None,
         config_dir: str = "config",
@@ -124,7 +128,9 @@ class ModelDeployPipeline(Construct):
         self.pipeline_name = f"{model_name}-deploy"
         package_arns = stack.format_arn(service="sagemaker", resource="model-package",
                                         resource_name=f"{model_package_group_name}/*")
-        self.source = code_source(settings=source, bucket=artifact_bucket, object_key=source_object_key(model_name))
+        self.source = repository_source(connection_arn=source_connection_arn, repository=source_repository,
+                                        branch=source_branch, bucket=artifact_bucket,
+                                        object_key=source_object_key(model_name))
         resolved = codepipeline.Artifact("Resolved")
 
         self.resolve_project = self._project("Resolve", f"{model_name}-deploy-resolve", RESOLVE_BUILDSPEC, {

@@ -9,8 +9,10 @@ import yaml
 import mlops_contracts as contracts
 from mlops_config import ModelConfig, load_config
 from mlops_config.model import DeploymentSettings, Strategy
+from mlops_config.platform import SourceSettings
 from mlops_constructs.deploy import limits
 from mlops_constructs.deploy.batch_scoring import BatchScoring
+from mlops_constructs.deploy.deploy_pipeline import ModelDeployPipeline
 from mlops_constructs.deploy.guarded_endpoint import GuardedEndpoint, VariantSpec
 from stacks import deploy_props
 from tests.conftest import CONFIG_DIR
@@ -115,3 +117,15 @@ def test_the_config_validates_with_the_limits_the_construct_uses():
         assert Strategy(type=kind, step_percent=high).step_percent == high
         with pytest.raises(ValueError, match=f"{kind} steps must be {low}-{high}%"):
             Strategy(type=kind, step_percent=high + 1)
+
+
+def test_the_deploy_pipeline_reads_the_platform_repository_or_its_zip():
+    git = SourceSettings(connection_arn="arn:aws:codeconnections:eu-west-1:111111111111:connection/"
+                                        "12345678-1234-1234-1234-123456789012", repository="org/platform",
+                         branch="release")
+    assert deploy_props.deploy_source_props(git) == {
+        "source_connection_arn": git.connection_arn, "source_repository": "org/platform", "source_branch": "release"}
+    assert deploy_props.deploy_source_props(SourceSettings()) == {
+        "source_connection_arn": None, "source_repository": None, "source_branch": "main"}
+    keywords = set(inspect.signature(ModelDeployPipeline.__init__).parameters)
+    assert set(deploy_props.deploy_source_props(git)) <= keywords
