@@ -230,9 +230,9 @@ class Strategy(Strict):
 class Autoscaling(Strict):
     """Target tracking on invocations per instance."""
 
-    min_instances: int = Field(1, ge=1)
-    max_instances: int = Field(2, ge=1, le=100)
-    target_invocations_per_instance: int = Field(1000, ge=1)
+    min_instances: int = Field(1, ge=limits.INSTANCE_COUNT_RANGE[0])
+    max_instances: int = Field(2, ge=limits.INSTANCE_COUNT_RANGE[0], le=limits.INSTANCE_COUNT_RANGE[1])
+    target_invocations_per_instance: int = Field(limits.DEFAULT_TARGET_INVOCATIONS_PER_INSTANCE, ge=1)
 
     def _bounds(self) -> Autoscaling:
         if self.max_instances < self.min_instances:
@@ -244,8 +244,9 @@ class Autoscaling(Strict):
 class Serverless(Strict):
     """Serverless inference sizing."""
 
-    memory_mb: Literal[1024, 2048, 3072, 4096, 5120, 6144] = 2048
-    max_concurrency: int = Field(5, ge=1, le=200)
+    memory_mb: Literal[limits.SERVERLESS_MEMORY_MB] = limits.DEFAULT_SERVERLESS_MEMORY_MB
+    max_concurrency: int = Field(limits.DEFAULT_SERVERLESS_CONCURRENCY, ge=limits.SERVERLESS_CONCURRENCY_RANGE[0],
+                                 le=limits.SERVERLESS_CONCURRENCY_RANGE[1])
 
 
 class BatchSettings(Strict):

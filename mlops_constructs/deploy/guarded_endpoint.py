@@ -75,12 +75,13 @@ class GuardedEndpoint(Construct):
         termination_wait_seconds: how long the old fleet is kept after the shift, 0-3600; default 300.
             The execution timeout covers every bake, this wait and ``limits.PROVISIONING_ALLOWANCE_SECONDS``.
         min_instances: autoscaling floor per production variant; default none (no autoscaling).
-        max_instances: autoscaling ceiling per production variant; default none (no autoscaling). Give both or
-            neither.
+        max_instances: autoscaling ceiling per production variant, at most 100; default none (no autoscaling).
+            Give both or neither.
         target_invocations_per_instance: autoscaling target; default 1000 (ignored without autoscaling).
-        serverless_memory_mb: serverless memory per variant; default none (instance-backed). With it the endpoint
-            is serverless: no guardrails (``traffic_shift`` must stay ALL_AT_ONCE), capture or autoscaling.
-        serverless_max_concurrency: serverless concurrency per variant; default 5 (ignored unless serverless).
+        serverless_memory_mb: serverless memory per variant, one of ``limits.SERVERLESS_MEMORY_MB``; default none
+            (instance-backed). With it the endpoint is serverless: no guardrails (``traffic_shift`` must stay
+            ALL_AT_ONCE), capture or autoscaling.
+        serverless_max_concurrency: serverless concurrency per variant, 1-200; default 5 (ignored unless serverless).
         max_error_rate: share of invocations answered 5XX (``Invocation5XXErrors`` Average) that trips the
             rollback alarm when exceeded in every one of ``error_minutes`` consecutive minutes; default 0.05.
         error_minutes: consecutive minutes the error rate must exceed ``max_error_rate``, 1-60; default 3.
@@ -123,9 +124,9 @@ class GuardedEndpoint(Construct):
         termination_wait_seconds: int = limits.DEFAULT_TERMINATION_WAIT_SECONDS,
         min_instances: int | None = None,
         max_instances: int | None = None,
-        target_invocations_per_instance: int = 1000,
+        target_invocations_per_instance: int = limits.DEFAULT_TARGET_INVOCATIONS_PER_INSTANCE,
         serverless_memory_mb: int | None = None,
-        serverless_max_concurrency: int = 5,
+        serverless_max_concurrency: int = limits.DEFAULT_SERVERLESS_CONCURRENCY,
         max_error_rate: float = limits.DEFAULT_MAX_ERROR_RATE,
         error_minutes: int = limits.DEFAULT_ERROR_MINUTES,
         max_latency_p99: Duration | None = None,
@@ -142,7 +143,8 @@ class GuardedEndpoint(Construct):
         self.traffic_shift, self.step_percent = traffic_shift, step_percent
         self.bake_seconds, self.termination_wait_seconds = bake_seconds, termination_wait_seconds
         _validate(
-            endpoint_name=endpoint_name, variants=self.variants, shadow=shadow_variant, serverless=serverless,
+            endpoint_name=endpoint_name, variants=self.variants, shadow=shadow_variant,
+            serverless_memory_mb=serverless_memory_mb, serverless_max_concurrency=serverless_max_concurrency,
             capture=capture_bucket is not None, capture_percent=capture_percent, min_instances=min_instances,
             max_instances=max_instances, instance_count=instance_count, instance_type=instance_type,
             max_error_rate=max_error_rate, error_minutes=error_minutes, traffic_shift=traffic_shift,
@@ -411,8 +413,8 @@ def _pascal(name: str) -> str:
     return "".join(part[:1].upper() + part[1:] for part in name.replace("_", "-").split("-"))
 
 
-def _validate(*, endpoint_name: str, variants: list[VariantSpec], shadow: VariantSpec | None, serverless: bool,
-              capture: bool, capture_percent: int, min_instances: int | None, max_instances: int | None,
+def _validate(*, endpoint_name: str, variants: list[VariantSpec], shadow: VariantSpec | None,
+              serverless_memory_mb: int | None, serverless_max_concurrency: int, capture: bool, capture_percent: int, min_instances: int | None, max_instances: int | None,
               instance_count: int, instance_type: str, max_error_rate: float, error_minutes: int, traffic_shift: str,
               step_percent: int | None, bake_seconds: int, termination_wait_seconds: int) -> None:
     """Reject what SageMaker would reject at deploy time, naming the bad value and what is allowed."""
@@ -425,9 +427,11 @@ def _validate(*, endpoint_name: str, variants: list[VariantSpec], shadow: Varian
     for variant in variants + ([shadow] if shadow else []):
         if not 0 < variant.weight <= 1:
             raise ValueError(f"{where}: variant {variant.name!r} weight {variant.weight} must lie in (0, 1]")
+    serverless = serverless_memory_mb is not None
     scaling = min_instances is not None or max_instances is not None
-    if scaling and (min_instances is None or max_instances is None or not 1 <= min_instances <= max_instances):
-        raise ValueError(f"{where}: autoscaling needs 1 <= min_instances <= max_instances; got "
+    low, high = limits.INSTANCE_COUNT_RANGE
+    if scaling and (min_instances is None or max_instances is None or not low <= min_instances <= max_instances <= high):
+        raise ValueError(f"{where}: autoscaling needs {low} <= min_instances <= max_instances <= {high}; got "
                          f"[{min_instances}, {max_instances}]")
     if serverless:
         if capture:
@@ -437,6 +441,12 @@ def _validate(*, endpoint_name: str, variants: list[VariantSpec], shadow: Varian
         if traffic_shift != "ALL_AT_ONCE" or step_percent is not None:
             raise ValueError(f"{where}: a serverless endpoint has no deployment guardrails; pass no traffic_shift "
                              f"({traffic_shift}) or step_percent ({step_percent})")
+        if serverless_memory_mb not in limits.SERVERLESS_MEMORY_MB:
+            raise ValueError(f"{where}: serverless_memory_mb {serverless_memory_mb} must be one of "
+                             f"{list(limits.SERVERLESS_MEMORY_MB)}")
+        low, high = limits.SERVERLESS_CONCURRENCY_RANGE
+        if not low <= serverless_max_concurrency <= high:
+            raise ValueError(f"{where}: serverless_max_concurrency {serverless_max_concurrency} must be {low}-{high}")
         return
     low, high = limits.CAPTURE_PERCENT_RANGE
     if capture and not low <= capture_percent <= high:

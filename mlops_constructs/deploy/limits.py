@@ -20,6 +20,10 @@ DEFAULT_TERMINATION_WAIT_SECONDS = 300
 INSTANCE_TYPE = r"^ml\.[a-z0-9]+\.[a-z0-9]+$"  # ml.<family>.<size>
 INSTANCE_COUNT_RANGE = (1, 100)  # InitialInstanceCount of one variant
 BATCH_INSTANCE_COUNT_RANGE = (1, 20)  # instances of one batch transform job
+DEFAULT_TARGET_INVOCATIONS_PER_INSTANCE = 1000  # autoscaling target tracking
+SERVERLESS_MEMORY_MB = (1024, 2048, 3072, 4096, 5120, 6144)  # ServerlessConfig MemorySizeInMB
+SERVERLESS_CONCURRENCY_RANGE = (1, 200)  # ServerlessConfig MaxConcurrency
+DEFAULT_SERVERLESS_MEMORY_MB, DEFAULT_SERVERLESS_CONCURRENCY = 2048, 5
 CAPTURE_PERCENT_RANGE = (1, 100)  # InitialSamplingPercentage (the config's 0 turns capture off)
 
 # Rollback thresholds (fleet health).

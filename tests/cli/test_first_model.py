@@ -213,7 +213,8 @@ def _config_accepts(raw: dict) -> bool:
 
 def _construct_accepts(strategy: dict, count: int, instance_type: str) -> bool:
     try:
-        _validate(endpoint_name="e", variants=[VariantSpec("primary")], shadow=None, serverless=False, capture=False,
+        _validate(endpoint_name="e", variants=[VariantSpec("primary")], shadow=None, serverless_memory_mb=None,
+                  serverless_max_concurrency=5, capture=False,
                   capture_percent=100, min_instances=None, max_instances=None, instance_count=count,
                   instance_type=instance_type, max_error_rate=0.05, error_minutes=3, traffic_shift=strategy["type"],
                   step_percent=strategy.get("step_percent"), bake_seconds=strategy["bake_seconds"],
