@@ -6,6 +6,8 @@ roles) and these functions give everything that comes from the config.
 from __future__ import annotations
 
 from aws_cdk import Stack
+from aws_cdk import aws_ecr as ecr
+from constructs import Construct
 
 import mlops_contracts as contracts
 from mlops_config import ModelConfig, PlatformSettings
@@ -85,10 +87,16 @@ def batch_scoring_props(model: ModelConfig) -> dict:
             "instance_count": batch.instance_count}
 
 
-def serving_repository_arn(stack: Stack, model: ModelConfig, account: str | None = None) -> str:
-    """Built-in XGBoost is served from a regional AWS-owned account; custom images from the tooling account
-    (``account``; default this stack's), where the build pipeline's image lives."""
+def serving_repository(scope: Construct, construct_id: str, model: ModelConfig,
+                       account: str | None = None) -> ecr.IRepository:
+    """The repository of the model's serving image. Built-in XGBoost is served from a regional AWS-owned account;
+    custom images from the tooling account (``account``; default the scope's), where the build pipeline's image
+    lives."""
+    stack = Stack.of(scope)
     if model.training.algorithm == "custom":
-        return stack.format_arn(service="ecr", resource="repository", resource_name=model.training.image.repository,
-                                account=account)
-    return f"arn:{stack.partition}:ecr:{stack.region}:*:repository/sagemaker-xgboost"
+        name = model.training.image.repository
+        arn = stack.format_arn(service="ecr", resource="repository", resource_name=name, account=account)
+    else:
+        name = "sagemaker-xgboost"
+        arn = f"arn:{stack.partition}:ecr:{stack.region}:*:repository/{name}"
+    return ecr.Repository.from_repository_attributes(scope, construct_id, repository_arn=arn, repository_name=name)

@@ -27,7 +27,7 @@ from stacks.deploy_props import (
     deploy_source_props,
     deploy_targets,
     serves_endpoints,
-    serving_repository_arn,
+    serving_repository,
 )
 from stacks.monitoring_wiring import add_monitoring
 
@@ -35,7 +35,8 @@ from stacks.monitoring_wiring import add_monitoring
 class ModelStack(Stack):
     """One model's platform in the tooling account, composed in build -> deploy -> watch order.
 
-    Handles on what it creates: ``core``; ``build``, ``build_ci``, ``build_triggers``; for an endpoint model
+    Handles on what it creates: ``core``; ``build``, ``build_ci``, ``build_triggers``;
+    ``serving_image_repository`` (the serving image's ECR repository, imported); for an endpoint model
     ``serving_roles`` (same-account stages), ``stage_alarm_rules`` (stages in other accounts),
     ``deploy_artifact_store`` (none without such stages) and ``deploy``; for a batch model ``batch_scoring``;
     ``monitoring`` (none for an unmonitored model). The endpoints themselves are stacks of their own
@@ -120,6 +121,7 @@ class ModelStack(Stack):
             schedule=model.retraining.schedule,
         )
         # [deploy]
+        self.serving_image_repository = serving_repository(self, "ServingImageRepository", model)
         self.serving_roles: dict[str, iam.Role] = {}
         self.stage_alarm_rules: dict[str, events.Rule] = {}
         self.deploy_artifact_store: SecureBucket | None = None
@@ -132,7 +134,7 @@ class ModelStack(Stack):
             self.batch_scoring = BatchScoring(
                 self, "BatchScoring", model_package_group_name=self.core.model_package_group_name,
                 data_bucket=self.core.data_bucket, artifact_bucket=self.core.artifact_bucket, key=self.core.key,
-                topic=self.core.topic, image_repository_arns=[serving_repository_arn(self, model)],
+                topic=self.core.topic, image_repositories=[self.serving_image_repository],
                 **batch_scoring_props(model))
             CfnOutput(self, "ScoresTable",
                       value=f"{self.batch_scoring.database_name}.{self.batch_scoring.table_name}")
@@ -154,7 +156,7 @@ class ModelStack(Stack):
                     self, f"{target.stage.capitalize()}ServingRole", endpoint_name=target.endpoint_name,
                     endpoint_stack_name=target.stack_name, key=core.key, artifact_bucket=core.artifact_bucket,
                     capture_bucket=core.data_bucket if captures_data(model) else None,
-                    image_repository_arns=[serving_repository_arn(self, model)])
+                    image_repositories=[self.serving_image_repository])
             else:
                 self.stage_alarm_rules[target.stage] = self._stage_in_other_account(model, target)
         # Deploy actions in other accounts read the pipeline's artifact store whole: give them a store that holds
@@ -167,7 +169,7 @@ class ModelStack(Stack):
             staging=targets_by_stage["staging"], prod=targets_by_stage["prod"], **deploy_source_props(platform.source),
             artifact_bucket=core.artifact_bucket, data_bucket=core.data_bucket, key=core.key, topic=core.topic,
             artifact_store=self.deploy_artifact_store,
-            stage_image_repository_arns=[serving_repository_arn(self, model)]
+            stage_image_repositories=[self.serving_image_repository]
             if self.deploy_artifact_store and model.training.algorithm == "custom" else None,
         )
 

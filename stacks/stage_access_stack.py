@@ -37,7 +37,7 @@ from mlops_contracts import (
     test_project_role_name,
     verify_project_role_name,
 )
-from stacks.deploy_props import captures_data, serving_repository_arn
+from stacks.deploy_props import captures_data, serving_repository
 
 
 @dataclass(frozen=True)
@@ -103,7 +103,7 @@ class StageAccessStack(Stack):
         self.serving_role = endpoint_serving_role(
             self, "ServingRole", endpoint_name=endpoint, endpoint_stack_name=endpoint_stack_name, key=tooling_keys,
             artifact_bucket=tooling_buckets, capture_bucket=tooling_buckets if captures_data(model) else None,
-            image_repository_arns=[serving_repository_arn(self, model, account=tooling_account)],
+            image_repositories=[serving_repository(self, "ServingImageRepository", model, account=tooling_account)],
             resource_account=tooling_account,
         )
         self.deploy_role = iam.Role(self, "DeployRole", role_name=deploy_role_name(endpoint),

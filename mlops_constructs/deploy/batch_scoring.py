@@ -4,6 +4,7 @@ from __future__ import annotations
 import re
 
 from aws_cdk import Duration, RemovalPolicy, Stack
+from aws_cdk import aws_ecr as ecr
 from aws_cdk import aws_glue as glue
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
@@ -53,7 +54,7 @@ class BatchScoring(Construct):
         schedule: EventBridge Scheduler expression, e.g. ``cron(0 6 2 * ? *)`` (required).
         input_prefix: key prefix of the monthly input folders, ending in ``/`` (required).
         output_prefix: key prefix of the scores, ending in ``/`` (required).
-        image_repository_arns: ECR repositories of the serving image (required).
+        image_repositories: ECR repositories of the serving image (required).
         instance_type: transform instance type; default ``ml.m5.large``.
         instance_count: transform instances; default 1.
         log_retention: state machine log retention; default one year.
@@ -73,7 +74,7 @@ class BatchScoring(Construct):
         schedule: str,
         input_prefix: str,
         output_prefix: str,
-        image_repository_arns: list[str],
+        image_repositories: list[ecr.IRepository],
         instance_type: str = "ml.m5.large",
         instance_count: int = 1,
         log_retention: logs.RetentionDays = logs.RetentionDays.ONE_YEAR,
@@ -86,7 +87,7 @@ class BatchScoring(Construct):
         self.table_name = "scores"
         self.model_role = serving_role(
             self, "ModelRole", description=f"Runs batch transforms of {model_name}", key=key,
-            image_repository_arns=image_repository_arns, log_group_name="/aws/sagemaker/TransformJobs",
+            image_repositories=image_repositories, log_group_name="/aws/sagemaker/TransformJobs",
             reads=[(artifact_bucket, f"{contracts.ARTIFACT_PREFIX}/"), (data_bucket, input_prefix)],
             writes=[(data_bucket, output_prefix)])
         output_root = f"s3://{data_bucket.bucket_name}/{output_prefix}"

@@ -8,6 +8,7 @@ from aws_cdk import aws_codebuild as codebuild
 from aws_cdk import aws_codepipeline as codepipeline
 from aws_cdk import aws_codepipeline_actions as actions
 from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_ecr as ecr
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
@@ -78,7 +79,7 @@ class ModelDeployPipeline(Construct):
         source_repository: ``owner/name`` of the repository (required with ``source_connection_arn``).
         source_branch: branch that deploys (with ``source_connection_arn``); default ``main``.
         artifact_bucket: model artifacts and, for an S3 source, the repository zip (required).
-        stage_image_repository_arns: custom serving-image repositories whose policy the Resolve step checks for
+        stage_image_repositories: custom serving-image repositories whose policy the Resolve step checks for
             stages in other accounts (``ecr:GetRepositoryPolicy``); default none.
         artifact_store: the pipeline's artifact store; default ``artifact_bucket``. Stages in other accounts
             read the artifact store whole (CodePipeline's cross-account deploy actions), so give them a store
@@ -108,7 +109,7 @@ class ModelDeployPipeline(Construct):
         source_repository: str | None = None,
         source_branch: str = "main",
         artifact_store: s3.IBucket | None = None,
-        stage_image_repository_arns: list[str] | None = None,
+        stage_image_repositories: list[ecr.IRepository] | None = None,
         config_dir: str = "config",
         build_image: codebuild.IBuildImage | None = None,
         log_retention: logs.RetentionDays = logs.RetentionDays.ONE_YEAR,
@@ -139,10 +140,10 @@ class ModelDeployPipeline(Construct):
             "STACKS": f"{staging.stack_name} {prod.stack_name}"})
         self.resolve_project.add_to_role_policy(iam.PolicyStatement(
             sid="ListApprovedPackages", actions=["sagemaker:ListModelPackages"], resources=["*"]))
-        if stage_image_repository_arns:
+        if stage_image_repositories:
             self.resolve_project.add_to_role_policy(iam.PolicyStatement(
                 sid="CheckStageImageAccess", actions=["ecr:GetRepositoryPolicy"],
-                resources=stage_image_repository_arns))
+                resources=[repository.repository_arn for repository in stage_image_repositories]))
 
         test_variables = {"MODEL_NAME": model_name, "CONFIG_DIR": config_dir, "STAGE": staging.stage}
         test_project_role = None

@@ -8,6 +8,7 @@ account they belong to the model stack; in a stage account of their own, to that
 from __future__ import annotations
 
 from aws_cdk import ArnFormat, Stack
+from aws_cdk import aws_ecr as ecr
 from aws_cdk import aws_events as events
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
@@ -65,7 +66,7 @@ def endpoint_serving_role(
     endpoint_stack_name: str,
     key: kms.IKey,
     artifact_bucket: s3.IBucket,
-    image_repository_arns: list[str],
+    image_repositories: list[ecr.IRepository],
     capture_bucket: s3.IBucket | None = None,
     resource_account: str | None = None,
 ) -> iam.Role:
@@ -79,7 +80,7 @@ def endpoint_serving_role(
     stack = Stack.of(scope)
     role = serving_role(
         scope, construct_id, description=f"Serves models behind endpoint {endpoint_name}",
-        role_name=contracts.serving_role_name(endpoint_name), key=key, image_repository_arns=image_repository_arns,
+        role_name=contracts.serving_role_name(endpoint_name), key=key, image_repositories=image_repositories,
         log_group_name=contracts.endpoint_log_group_name(endpoint_name),
         reads=[(artifact_bucket, ARTIFACT_OBJECTS)],
         writes=[(capture_bucket, f"{contracts.CAPTURE_PREFIX}/")] if capture_bucket else [],

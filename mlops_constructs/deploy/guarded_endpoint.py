@@ -7,6 +7,7 @@ from aws_cdk import Duration, RemovalPolicy, Stack
 from aws_cdk import aws_applicationautoscaling as autoscaling
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cw_actions
+from aws_cdk import aws_ecr as ecr
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
@@ -57,7 +58,7 @@ class GuardedEndpoint(Construct):
             default: ``model_package_arn``.
         artifact_bucket: bucket holding model artifacts, read by the execution role (required without ``role``).
         key: KMS key of artifacts, capture data and the instance volumes (required).
-        image_repository_arns: ECR repositories of the serving images, pulled by the execution role (required
+        image_repositories: ECR repositories of the serving images, pulled by the execution role (required
             without ``role``).
         role: the models' execution role; default a new ``<endpoint>-serving`` role here. Pass the role that
             the model or stage access stack made, so the endpoint stack holds no IAM resources.
@@ -108,7 +109,7 @@ class GuardedEndpoint(Construct):
         model_package_arn: str,
         key: kms.IKey,
         artifact_bucket: s3.IBucket | None = None,
-        image_repository_arns: list[str] | None = None,
+        image_repositories: list[ecr.IRepository] | None = None,
         alarm_topic: sns.ITopic | None = None,
         champion_model_package_arn: str | None = None,
         role: iam.IRole | None = None,
@@ -150,10 +151,10 @@ class GuardedEndpoint(Construct):
             max_error_rate=max_error_rate, error_minutes=error_minutes, traffic_shift=traffic_shift,
             step_percent=step_percent, bake_seconds=bake_seconds, termination_wait_seconds=termination_wait_seconds,
         )
-        if role is None and (artifact_bucket is None or not image_repository_arns):
+        if role is None and (artifact_bucket is None or not image_repositories):
             raise ValueError(f"GuardedEndpoint {endpoint_name}: without a role, pass artifact_bucket and "
-                             "image_repository_arns for the execution role it creates")
-        self.role = role or self._execution_role(artifact_bucket, key, image_repository_arns, capture_bucket)
+                             "image_repositories for the execution role it creates")
+        self.role = role or self._execution_role(artifact_bucket, key, image_repositories, capture_bucket)
         champion = champion_model_package_arn or model_package_arn
         models = {}
         all_variants = self.variants + ([shadow_variant] if shadow_variant else [])
@@ -246,12 +247,12 @@ class GuardedEndpoint(Construct):
         """Time the model of ``variant`` took to answer, in microseconds; default ``p99`` over 5 minutes."""
         return self.metric(endpoint_metrics.MODEL_LATENCY, variant, statistic=statistic, **options)
 
-    def _execution_role(self, artifacts: s3.IBucket, key: kms.IKey, repositories: list[str],
+    def _execution_role(self, artifacts: s3.IBucket, key: kms.IKey, repositories: list[ecr.IRepository],
                         capture: s3.IBucket | None) -> iam.Role:
         """Least privilege for serving: read artifacts, pull the image, write logs, metrics and capture data."""
         return endpoint_serving_role(
             self, "ExecutionRole", endpoint_name=self.endpoint_name, endpoint_stack_name=Stack.of(self).stack_name,
-            key=key, artifact_bucket=artifacts, image_repository_arns=repositories, capture_bucket=capture)
+            key=key, artifact_bucket=artifacts, image_repositories=repositories, capture_bucket=capture)
 
     def _model(self, variant: VariantSpec, package_arn: str) -> sagemaker.CfnModel:
         model = sagemaker.CfnModel(

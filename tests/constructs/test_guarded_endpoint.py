@@ -6,6 +6,7 @@ import re
 
 import pytest
 from aws_cdk import Duration, Stack
+from aws_cdk import aws_ecr as ecr
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sns as sns
@@ -149,7 +150,7 @@ def _endpoint(**overrides) -> Template:
     props = {
         "model_name": "m", "endpoint_name": "m-staging", "model_package_arn": "arn:aws:sagemaker:eu-west-1:111111111111:"
         "model-package/m/1", "artifact_bucket": s3.Bucket(stack, "Artifacts"), "key": kms.Key(stack, "Key"),
-        "image_repository_arns": ["arn:aws:ecr:eu-west-1:111111111111:repository/m"],
+        "image_repositories": [ecr.Repository.from_repository_name(stack, "Images", "m")],
         "alarm_topic": sns.Topic(stack, "Topic"),
     }
     props.update(overrides.pop("_with_stack", lambda s: {})(stack))
@@ -254,7 +255,7 @@ def _bare_endpoint(**props) -> GuardedEndpoint:
         stack, "Endpoint", model_name="m", endpoint_name="m-staging", key=kms.Key(stack, "Key"),
         model_package_arn="arn:aws:sagemaker:eu-west-1:111111111111:model-package/m/1",
         artifact_bucket=s3.Bucket(stack, "Artifacts"),
-        image_repository_arns=["arn:aws:ecr:eu-west-1:111111111111:repository/m"], **props)
+        image_repositories=[ecr.Repository.from_repository_name(stack, "Images", "m")], **props)
 
 
 def test_metric_methods_name_the_endpoint_and_variant_like_sagemaker_publishes_them():

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from aws_cdk import Stack
+from aws_cdk import aws_ecr as ecr
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sns as sns
@@ -36,7 +37,7 @@ def test_the_synthesized_timeout_covers_a_step_that_does_not_divide_100():
         stack, "Endpoint", model_name="m", endpoint_name="m-prod",
         model_package_arn="arn:aws:sagemaker:eu-west-1:111111111111:model-package/m/1",
         artifact_bucket=s3.Bucket(stack, "Artifacts"), key=kms.Key(stack, "Key"),
-        image_repository_arns=["arn:aws:ecr:eu-west-1:111111111111:repository/m"],
+        image_repositories=[ecr.Repository.from_repository_name(stack, "Images", "m")],
         alarm_topic=sns.Topic(stack, "Topic"),
         instance_count=4, traffic_shift="LINEAR", step_percent=30, bake_seconds=900, termination_wait_seconds=300)
     (endpoint,) = Template.from_stack(stack).find_resources("AWS::SageMaker::Endpoint").values()

@@ -5,6 +5,7 @@ import inspect
 
 import pytest
 import yaml
+from aws_cdk import Environment, Stack
 
 import mlops_contracts as contracts
 from mlops_config import ModelConfig, load_config
@@ -15,7 +16,7 @@ from mlops_constructs.deploy.batch_scoring import BatchScoring
 from mlops_constructs.deploy.deploy_pipeline import ModelDeployPipeline
 from mlops_constructs.deploy.guarded_endpoint import GuardedEndpoint, VariantSpec
 from stacks import deploy_props
-from tests.conftest import CONFIG_DIR
+from tests.conftest import CONFIG_DIR, new_app
 
 
 @pytest.fixture(scope="module")
@@ -129,3 +130,14 @@ def test_the_deploy_pipeline_reads_the_platform_repository_or_its_zip():
         "source_connection_arn": None, "source_repository": None, "source_branch": "main"}
     keywords = set(inspect.signature(ModelDeployPipeline.__init__).parameters)
     assert set(deploy_props.deploy_source_props(git)) <= keywords
+
+
+def test_the_serving_image_comes_from_aws_for_xgboost_and_from_the_tooling_account_for_custom_images(config):
+    stack = Stack(new_app(), "T", env=Environment(account="111111111111", region="eu-west-1"))
+    xgboost = deploy_props.serving_repository(stack, "Xgboost", _model(config, "fraud-detection"))
+    assert stack.resolve(xgboost.repository_arn) == "arn:aws:ecr:eu-west-1:*:repository/sagemaker-xgboost"
+    raw = yaml.safe_load((CONFIG_DIR / "models" / "fraud-detection.yaml").read_text())
+    raw["training"] = {"algorithm": "custom", "image": {"repository": "team/scorer", "tag": "v1"}}
+    custom = deploy_props.serving_repository(stack, "Custom", ModelConfig.model_validate(raw), account="333333333333")
+    assert stack.resolve(custom.repository_arn) == "arn:aws:ecr:eu-west-1:333333333333:repository/team/scorer"
+    assert custom.repository_name == "team/scorer"
