@@ -85,3 +85,18 @@ def test_inf1_refuses_every_shift_but_all_at_once():
     (problem,) = _problems("CANARY", 5, instance_type="ml.inf1.xlarge")
     assert (problem.field, problem.value) == ("kind", "CANARY")
     assert _problems("CANARY", 5, instance_type="ml.inf2.xlarge") == []
+
+
+def test_the_limits_module_is_dependency_free_so_the_config_can_load_it_without_cdk():
+    import ast
+    import sys
+    from pathlib import Path
+
+    from mlops_constructs.deploy import limits
+
+    tree = ast.parse(Path(limits.__file__).read_text())
+    imported = {alias.name.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.Import)
+                for alias in node.names}
+    imported |= {node.module.split(".")[0] for node in ast.walk(tree)
+                 if isinstance(node, ast.ImportFrom) and node.module}
+    assert imported <= set(sys.stdlib_module_names) | {"__future__"}, imported
