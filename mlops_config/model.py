@@ -214,7 +214,8 @@ class Strategy(Strict):
     type: Literal[limits.TRAFFIC_SHIFTS] = "ALL_AT_ONCE"
     step_percent: int | None = Field(None, description="LINEAR: 10-50; CANARY: 1-50; ALL_AT_ONCE: unset.")
     bake_seconds: int = Field(limits.DEFAULT_BAKE_SECONDS, ge=limits.BAKE_SECONDS_RANGE[0],
-                              le=limits.BAKE_SECONDS_RANGE[1], description="Wait between steps (WaitIntervalInSeconds).")
+                              le=limits.BAKE_SECONDS_RANGE[1],
+                              description="Wait between steps (WaitIntervalInSeconds).")
     termination_wait_seconds: int = Field(limits.DEFAULT_TERMINATION_WAIT_SECONDS, ge=limits.TERMINATION_WAIT_RANGE[0],
                                           le=limits.TERMINATION_WAIT_RANGE[1],
                                           description="Old fleet kept after the shift.")
@@ -267,8 +268,8 @@ class KnownCases(Strict):
 
 
 # Where a broken traffic-shift rule (mlops_constructs.deploy.limits) points in the deployment settings.
-SHIFT_FIELDS = {"kind": "strategy.type", "step_percent": "strategy.step_percent", "bake_seconds": "strategy.bake_seconds",
-                "termination_wait_seconds": "strategy.termination_wait_seconds",
+SHIFT_FIELDS = {"kind": "strategy.type", "step_percent": "strategy.step_percent",
+                "bake_seconds": "strategy.bake_seconds", "termination_wait_seconds": "strategy.termination_wait_seconds",
                 "instance_count": "initial_instance_count"}
 
 

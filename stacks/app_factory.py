@@ -36,8 +36,9 @@ def build_app(config: PlatformConfig, app: App | None = None, *, nag: bool = Tru
                 EndpointStack(app, target.stack_name, model=model, stage=stage, notify_topic=not target.account,
                               env=env)
                 if target.account:
-                    StageAccessStack(app, contracts.stage_access_stack_name(target.stack_name), model=model, stage=stage,
-                                     endpoint_stack_name=target.stack_name, tooling_account=platform.tooling.account,
+                    StageAccessStack(app, contracts.stage_access_stack_name(target.stack_name),
+                                     model=model, stage=stage, endpoint_stack_name=target.stack_name,
+                                     tooling_account=platform.tooling.account,
                                      integration_test=stage == "staging", deploy_check=stage == "prod", env=env,
                                      monitors=monitor_functions(model) if stage == MONITORED_STAGE else None,
                                      audit_forwarding=AuditForwarding(

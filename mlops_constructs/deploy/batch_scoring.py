@@ -130,8 +130,9 @@ class BatchScoring(Construct):
                     "ContentType": "text/csv", "SplitType": "Line"},
                 "TransformOutput": {"S3OutputPath.$": f"States.Format('{output_root}{PARTITION}={{}}/', $.run.month)",
                                     "AssembleWith": "Line", "Accept": "text/csv", "KmsKeyId": key.key_arn},
-                "TransformResources": {"InstanceType": instance_type, "InstanceCount": instance_count,
-                                       **({} if limits.is_instance_store(instance_type) else {"VolumeKmsKeyId": key.key_arn})},
+                "TransformResources": {
+                    "InstanceType": instance_type, "InstanceCount": instance_count,
+                    **({} if limits.is_instance_store(instance_type) else {"VolumeKmsKeyId": key.key_arn})},
                 "DataProcessing": dict(DATA_PROCESSING),
                 "Tags": [{"Key": "mlops:model", "Value": model_name}],
             },

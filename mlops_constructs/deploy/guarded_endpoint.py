@@ -415,9 +415,10 @@ def _pascal(name: str) -> str:
 
 
 def _validate(*, endpoint_name: str, variants: list[VariantSpec], shadow: VariantSpec | None,
-              serverless_memory_mb: int | None, serverless_max_concurrency: int, capture: bool, capture_percent: int, min_instances: int | None, max_instances: int | None,
-              instance_count: int, instance_type: str, max_error_rate: float, error_minutes: int, traffic_shift: str,
-              step_percent: int | None, bake_seconds: int, termination_wait_seconds: int) -> None:
+              serverless_memory_mb: int | None, serverless_max_concurrency: int, capture: bool, capture_percent: int,
+              min_instances: int | None, max_instances: int | None, instance_count: int, instance_type: str,
+              max_error_rate: float, error_minutes: int, traffic_shift: str, step_percent: int | None,
+              bake_seconds: int, termination_wait_seconds: int) -> None:
     """Reject what SageMaker would reject at deploy time, naming the bad value and what is allowed."""
     where = f"GuardedEndpoint {endpoint_name}"
     if not variants:
@@ -431,7 +432,8 @@ def _validate(*, endpoint_name: str, variants: list[VariantSpec], shadow: Varian
     serverless = serverless_memory_mb is not None
     scaling = min_instances is not None or max_instances is not None
     low, high = limits.INSTANCE_COUNT_RANGE
-    if scaling and (min_instances is None or max_instances is None or not low <= min_instances <= max_instances <= high):
+    if scaling and (min_instances is None or max_instances is None
+                    or not low <= min_instances <= max_instances <= high):
         raise ValueError(f"{where}: autoscaling needs {low} <= min_instances <= max_instances <= {high}; got "
                          f"[{min_instances}, {max_instances}]")
     if serverless:
