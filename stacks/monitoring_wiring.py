@@ -6,7 +6,7 @@ from aws_cdk import CfnOutput, Stack
 import mlops_contracts as contracts
 from mlops_config import ModelConfig, PlatformSettings
 from mlops_constructs.core.model_core import ModelCore
-from mlops_constructs.deploy.endpoint_access import monitor_read_role_name, role_arn
+from mlops_constructs.deploy.endpoint_access import role_arn
 from mlops_constructs.monitor.model_monitoring import ModelMonitoring
 
 MONITORED_STAGE = "prod"
@@ -55,7 +55,7 @@ def add_monitoring(stack: Stack, *, model: ModelConfig, core: ModelCore,
         pipeline_name=contracts.build_pipeline_name(model.name),
         variants=variants,
         categorical_codes=model.training.image is not None and model.training.image.input == "encoded",
-        endpoint_role_arn=role_arn(stack, monitor_read_role_name(endpoint), prod.account) if elsewhere else None,
+        endpoint_role_arn=role_arn(stack, contracts.monitor_read_role_name(endpoint), prod.account) if elsewhere else None,
     )
     CfnOutput(stack, "MonitoringDashboardName", value=monitor.dashboard.dashboard.dashboard_name)
     return monitor

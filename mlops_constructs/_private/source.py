@@ -100,22 +100,40 @@ def code_source(
     object_key: str,
     action_name: str = "Source",
 ) -> CodeSource:
-    """The source for ``settings``: a connection when ``settings.connection_arn`` is set, else ``bucket/object_key``.
+    """``repository_source`` for the platform's source settings (connection ARN, repository, branch)."""
+    return repository_source(connection_arn=settings.connection_arn, repository=settings.repository,
+                             branch=settings.branch, bucket=bucket, object_key=object_key, action_name=action_name)
+
+
+def repository_source(
+    *,
+    bucket: s3.IBucket,
+    object_key: str,
+    connection_arn: str | None = None,
+    repository: str | None = None,
+    branch: str = "main",
+    action_name: str = "Source",
+) -> CodeSource:
+    """The source: a connection when ``connection_arn`` is set, else ``bucket/object_key``.
 
     Args:
-        settings: the platform's source settings (connection ARN, repository, branch).
         bucket: versioned bucket holding the S3 source object (used only without a connection).
         object_key: zip of the repository in ``bucket`` (used only without a connection).
+        connection_arn: CodeStar/CodeConnections connection; default none (S3 source).
+        repository: ``owner/name`` of the repository (required with ``connection_arn``).
+        branch: branch the pipeline reads (with ``connection_arn``); default ``main``.
         action_name: source action name; default ``"Source"``.
     """
     output = codepipeline.Artifact("SourceOutput")
-    if settings.connection_arn:
-        owner, repo = settings.repository.split("/", 1)
+    if connection_arn:
+        if not repository or "/" not in repository:
+            raise ValueError(f"a connection source needs repository 'owner/name'; got {repository!r}")
+        owner, repo = repository.split("/", 1)
         action = actions.CodeStarConnectionsSourceAction(
-            action_name=action_name, connection_arn=settings.connection_arn, owner=owner, repo=repo,
-            branch=settings.branch, output=output, trigger_on_push=False, code_build_clone_output=False,
+            action_name=action_name, connection_arn=connection_arn, owner=owner, repo=repo,
+            branch=branch, output=output, trigger_on_push=False, code_build_clone_output=False,
         )
-        return CodeSource(action, output, action.variables.commit_id, settings.branch, True)
+        return CodeSource(action, output, action.variables.commit_id, branch, True)
     action = actions.S3SourceAction(
         action_name=action_name, bucket=bucket, bucket_key=object_key, output=output,
         trigger=actions.S3Trigger.NONE,

@@ -8,6 +8,7 @@ from aws_cdk import aws_codebuild as codebuild
 from aws_cdk import aws_codepipeline as codepipeline
 from aws_cdk import aws_codepipeline_actions as actions
 from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_ecr as ecr
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
@@ -17,34 +18,33 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
-from mlops_config.platform import SourceSettings
 from mlops_constructs._private.codebuild import pipeline_project
 from mlops_constructs._private.dependencies import depend_on_policy_only
 from mlops_constructs._private.grants import acknowledge_pipeline_grants
 from mlops_constructs._private.nag import acknowledge
 from mlops_constructs._private.platform_function import PlatformFunction
 from mlops_constructs._private.rule_targets import TopicTarget
-from mlops_constructs._private.source import code_source, source_object_key
-from mlops_constructs.deploy.endpoint_access import (
-    add_endpoint_deploy_policy,
+from mlops_constructs._private.source import repository_source, source_object_key
+from mlops_constructs.deploy.endpoint_access import add_endpoint_deploy_policy, role_arn
+from mlops_constructs.govern.model_lifecycle import LifecycleRecorder
+from mlops_contracts import (
+    ENDPOINT_OUTPUT_CONFIG,
+    ENDPOINT_OUTPUT_PACKAGES,
     deploy_action_role_name,
     deploy_check_role_name,
     deploy_role_name,
     integration_test_role_name,
     pipeline_role_name,
-    role_arn,
+    serving_role_name,
     test_project_role_name,
     verify_project_role_name,
 )
-from mlops_constructs.govern.model_lifecycle import LifecycleRecorder
-from mlops_contracts import serving_role_name
 
 RESOLVE_BUILDSPEC = "buildspecs/deploy-resolve.yml"
 TEST_BUILDSPEC = "buildspecs/deploy-test.yml"
 VERIFY_BUILDSPEC = "buildspecs/deploy-verify.yml"
 PACKAGE_VARIABLE = "ModelPackageArn"  # V2 pipeline variable set by the trigger; "latest" = newest approved
 PACKAGE_EVENT = "SageMaker Model Package State Change"
-SERVING_PACKAGES_OUTPUT = "ModelPackageArns"  # endpoint stack output: every package the endpoint serves
 IDEMPOTENCY_WINDOW = Duration.days(7)
 
 @dataclass(frozen=True)
@@ -75,9 +75,12 @@ class ModelDeployPipeline(Construct):
         model_package_group_name: the registry group whose approvals deploy (required).
         staging: the staging target (required).
         prod: the prod target (required).
-        source: where the platform repository comes from (required).
+        source_connection_arn: CodeStar/CodeConnections connection of the platform repository; default none
+            (the repository zip in ``artifact_bucket``, ``ci/<model>/source.zip``, is the source).
+        source_repository: ``owner/name`` of the repository (required with ``source_connection_arn``).
+        source_branch: branch that deploys (with ``source_connection_arn``); default ``main``.
         artifact_bucket: model artifacts and, for an S3 source, the repository zip (required).
-        stage_image_repository_arns: custom serving-image repositories whose policy the Resolve step checks for
+        stage_image_repositories: custom serving-image repositories whose policy the Resolve step checks for
             stages in other accounts (``ecr:GetRepositoryPolicy``); default none.
         artifact_store: the pipeline's artifact store; default ``artifact_bucket``. Stages in other accounts
             read the artifact store whole (CodePipeline's cross-account deploy actions), so give them a store
@@ -99,13 +102,15 @@ class ModelDeployPipeline(Construct):
         model_package_group_name: str,
         staging: DeployTarget,
         prod: DeployTarget,
-        source: SourceSettings,
         artifact_bucket: s3.IBucket,
         data_bucket: s3.IBucket,
         key: kms.IKey,
         topic: sns.ITopic,
+        source_connection_arn: str | None = None,
+        source_repository: str | None = None,
+        source_branch: str = "main",
         artifact_store: s3.IBucket | None = None,
-        stage_image_repository_arns: list[str] | None = None,
+        stage_image_repositories: list[ecr.IRepository] | None = None,
         config_dir: str = "config",
         build_image: codebuild.IBuildImage | None = None,
         log_retention: logs.RetentionDays = logs.RetentionDays.ONE_YEAR,
@@ -125,7 +130,9 @@ class ModelDeployPipeline(Construct):
         self.pipeline_name = f"{model_name}-deploy"
         package_arns = stack.format_arn(service="sagemaker", resource="model-package",
                                         resource_name=f"{model_package_group_name}/*")
-        self.source = code_source(settings=source, bucket=artifact_bucket, object_key=source_object_key(model_name))
+        self.source = repository_source(connection_arn=source_connection_arn, repository=source_repository,
+                                        branch=source_branch, bucket=artifact_bucket,
+                                        object_key=source_object_key(model_name))
         resolved = codepipeline.Artifact("Resolved")
 
         self.resolve_project = self._project("Resolve", f"{model_name}-deploy-resolve", RESOLVE_BUILDSPEC, {
@@ -134,10 +141,10 @@ class ModelDeployPipeline(Construct):
             "STACKS": f"{staging.stack_name} {prod.stack_name}"})
         self.resolve_project.add_to_role_policy(iam.PolicyStatement(
             sid="ListApprovedPackages", actions=["sagemaker:ListModelPackages"], resources=["*"]))
-        if stage_image_repository_arns:
+        if stage_image_repositories:
             self.resolve_project.add_to_role_policy(iam.PolicyStatement(
                 sid="CheckStageImageAccess", actions=["ecr:GetRepositoryPolicy"],
-                resources=stage_image_repository_arns))
+                resources=[repository.repository_arn for repository in stage_image_repositories]))
 
         test_variables = {"MODEL_NAME": model_name, "CONFIG_DIR": config_dir, "STAGE": staging.stage}
         if staging.account:
@@ -192,7 +199,7 @@ class ModelDeployPipeline(Construct):
                     action_name="EndpointTest", project=self.test_project, input=self.source.output,
                     environment_variables={
                         "EXPECTED_CONFIG": codebuild.BuildEnvironmentVariable(
-                            value=f"#{{{_namespace(staging)}.EndpointConfigName}}"),
+                            value=f"#{{{_namespace(staging)}.{ENDPOINT_OUTPUT_CONFIG}}}"),
                         "MODEL_PACKAGE_ARN": codebuild.BuildEnvironmentVariable(
                             value="#{Resolve.MODEL_PACKAGE_ARN}")}),
                     self.lifecycle.action("RecordStagingPassed", "staging-passed",
@@ -207,10 +214,10 @@ class ModelDeployPipeline(Construct):
                 codepipeline.StageProps(stage_name="VerifyProd", actions=[actions.CodeBuildAction(
                     action_name="EndpointCheck", project=self.verify_project, input=self.source.output,
                     environment_variables={"EXPECTED_CONFIG": codebuild.BuildEnvironmentVariable(
-                        value=f"#{{{_namespace(prod)}.EndpointConfigName}}")}),
+                        value=f"#{{{_namespace(prod)}.{ENDPOINT_OUTPUT_CONFIG}}}")}),
                     # Production/Running only once prod is verified (a silent rollback fails EndpointCheck).
                     self.lifecycle.action("RecordProdRunning", "prod-running", package="#{Resolve.MODEL_PACKAGE_ARN}",
-                                          serving=f"#{{{_namespace(prod)}.{SERVING_PACKAGES_OUTPUT}}}",
+                                          serving=f"#{{{_namespace(prod)}.{ENDPOINT_OUTPUT_PACKAGES}}}",
                                           run_order=2)]),
             ],
         )
