@@ -15,7 +15,6 @@ import re
 from collections.abc import Callable
 from datetime import timedelta
 from functools import cache
-from pathlib import Path
 
 import boto3
 import pytest
@@ -26,7 +25,7 @@ from monitoring_code.capture_records import capture_line
 from monitoring_code.monitoring_window import hour_path, window_hour
 from tests.conftest import REPO
 from tests.support import governance_helpers as governance
-from tests.support.lambda_handlers import load_handler
+from tests.support.lambda_handlers import deployed_functions, load_handler
 from tests.support.monitoring_data import capture_file, fraud_baseline
 
 REGION, ACCOUNT = "us-east-1", "123456789012"  # moto's defaults (tests/conftest.py sets the region)
@@ -113,26 +112,6 @@ def expected_searches(templates: dict[str, dict]) -> list[tuple[str, str, frozen
                             searches.append((namespace, filters.pop("MetricName"), frozenset(dimensions), filters,
                                              f"{stack}/{logical_id}"))
     return searches
-
-
-def lambdas(app) -> list[tuple[str, str, str, dict]]:
-    """(stack, logical id, functions/<folder>, template environment) of every Lambda function in the assembly."""
-    found = []
-    for artifact in app.assembly.stacks:
-        template = app.templates[artifact.stack_name]
-        assets_file = Path(app.assembly.directory) / f"{artifact.id}.assets.json"
-        images = json.loads(assets_file.read_text()).get("dockerImages", {}) if assets_file.exists() else {}
-        for logical_id, resource in template.get("Resources", {}).items():
-            if resource["Type"] != "AWS::Lambda::Function":
-                continue
-            props = resource["Properties"]
-            image = json.dumps(props.get("Code", {}).get("ImageUri", ""))
-            folders = [a["source"].get("dockerBuildArgs", {}).get("FUNCTION") for h, a in images.items() if h in image]
-            assert folders and folders[0], (f"{artifact.stack_name}/{logical_id} is not built from functions/Dockerfile; "
-                                            "every Lambda of ours is a PlatformFunction")
-            found.append((artifact.stack_name, logical_id, folders[0],
-                          props.get("Environment", {}).get("Variables", {})))
-    return found
 
 
 # Realistic input per function: seed moto from the function's environment, return the events to send.
@@ -378,7 +357,7 @@ def templates(example_app) -> dict[str, dict]:
 
 def test_every_alarm_and_dashboard_metric_of_ours_is_emitted_with_its_exact_dimensions(
         example_app, templates, capsys, lambda_context):
-    functions = lambdas(example_app)
+    functions = [(f.stack, f.logical_id, f.folder, f.variables) for f in deployed_functions(example_app)]
     emitted_metrics: set[Metric] = set()
     runs = {}
     for stack, _logical_id, folder, variables in functions:

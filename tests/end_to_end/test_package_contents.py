@@ -19,14 +19,13 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from aws_cdk import Stack
-from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_s3_assets as s3_assets
 
 import mlops_contracts as contracts
 from mlops_constructs._private.platform_function import PlatformFunction, image_files
 from pipeline_code.code_bundle import code_files
 from tests.conftest import REPO
+from tests.support.lambda_handlers import deployed_functions
 
 SITE_PACKAGES = sorted({sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]})
 # Run with -I -S: no current directory, no PYTHON* variables, no .pth files (the editable install of this
@@ -55,25 +54,14 @@ def _files(root: Path) -> set[str]:
     return {p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file()}
 
 
-def staged_images(app) -> dict[str, tuple[Path, dict[str, str]]]:
-    """functions/<folder> -> (its staged Docker context, its template environment) for every PlatformFunction."""
-    assembly = Path(app.assembly.directory)
-    found = {}
-    for platform_function in [c for c in app.app.node.find_all() if isinstance(c, PlatformFunction)]:
-        stack = Stack.of(platform_function)
-        [cfn] = [c for c in platform_function.node.find_all() if isinstance(c, lambda_.CfnFunction)]
-        resource = app.templates[stack.stack_name]["Resources"][stack.get_logical_id(cfn)]["Properties"]
-        images = json.loads((assembly / f"{stack.artifact_id}.assets.json").read_text())["dockerImages"]
-        [source] = [a["source"] for h, a in images.items() if h in json.dumps(resource["Code"]["ImageUri"])]
-        environment = {k: v if isinstance(v, str) else "stand-in"
-                       for k, v in resource.get("Environment", {}).get("Variables", {}).items()}
-        found[source["dockerBuildArgs"]["FUNCTION"]] = (assembly / source["directory"], environment)
-    return found
-
-
 @pytest.fixture(scope="module")
 def images(example_app) -> dict[str, tuple[Path, dict[str, str]]]:
-    return staged_images(example_app)
+    """functions/<folder> -> (its staged Docker context, its template environment with stand-ins for references)."""
+    found = {}
+    for function in deployed_functions(example_app):
+        environment = {k: v if isinstance(v, str) else "stand-in" for k, v in function.variables.items()}
+        found[function.folder] = (function.context, environment)
+    return found
 
 
 @pytest.fixture(scope="module")
@@ -83,9 +71,11 @@ def code_zip(example_app) -> Path:
     return Path(example_app.assembly.directory) / asset
 
 
-def test_every_function_of_the_repository_is_built_as_a_platform_function(images):
+def test_every_function_of_the_repository_is_built_as_a_platform_function(example_app, images):
     folders = {p.name for p in (REPO / "functions").iterdir() if (p / "handler.py").is_file()}
     assert set(images) == folders
+    platform_functions = [c for c in example_app.app.node.find_all() if isinstance(c, PlatformFunction)]
+    assert len(platform_functions) == len(deployed_functions(example_app))
 
 
 def test_each_image_context_holds_exactly_the_handlers_import_closure(images):

@@ -6,11 +6,13 @@ Every test that runs a handler goes through ``load_handler``; every test that ca
 from __future__ import annotations
 
 import importlib
+import json
 import os
 import sys
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from types import ModuleType
 
 # The process environment (region, moto credentials, PATH, ...) as the test session started it, without
@@ -60,3 +62,37 @@ def load_handler(function: str, environment: Mapping[str, str] | None = None) ->
             package.__dict__.pop("handler", None)
         else:
             package.handler = saved_attribute
+
+
+@dataclass(frozen=True)
+class DeployedFunction:
+    """A Lambda function of a synthesized app: where it is, what it runs, what its template gives it."""
+
+    stack: str
+    logical_id: str
+    folder: str  # functions/<folder>, the image's FUNCTION build argument
+    variables: dict  # the template's environment variables (values may be CloudFormation references)
+    context: Path  # the Docker build context CDK staged in the cloud assembly
+
+
+def deployed_functions(app) -> list[DeployedFunction]:
+    """Every AWS::Lambda::Function of a synthesized app (``tests.conftest.SynthesizedApp``), read from the cloud
+    assembly: each must be built from ``functions/Dockerfile`` (a PlatformFunction)."""
+    found = []
+    for artifact in app.assembly.stacks:
+        template = app.templates[artifact.stack_name]
+        assets_file = Path(app.assembly.directory) / f"{artifact.id}.assets.json"
+        images = json.loads(assets_file.read_text()).get("dockerImages", {}) if assets_file.exists() else {}
+        for logical_id, resource in template.get("Resources", {}).items():
+            if resource["Type"] != "AWS::Lambda::Function":
+                continue
+            props = resource["Properties"]
+            image = json.dumps(props.get("Code", {}).get("ImageUri", ""))
+            sources = [a["source"] for h, a in images.items() if h in image]
+            folder = sources[0].get("dockerBuildArgs", {}).get("FUNCTION") if sources else None
+            assert folder, (f"{artifact.stack_name}/{logical_id} is not built from functions/Dockerfile; "
+                            "every Lambda of ours is a PlatformFunction")
+            found.append(DeployedFunction(artifact.stack_name, logical_id, folder,
+                                          props.get("Environment", {}).get("Variables", {}),
+                                          Path(app.assembly.directory) / sources[0]["directory"]))
+    return found
