@@ -4,7 +4,9 @@ from __future__ import annotations
 import os
 import sys
 
-from tests.support.lambda_handlers import load_handler
+from tests.functions.test_new_data_trigger import ENVIRONMENT as NEW_DATA_ENVIRONMENT
+from tests.support import governance_helpers, monitoring_aws
+from tests.support.lambda_handlers import deployed_functions, load_handler
 
 NAME = "functions.lifecycle_recorder.handler"
 
@@ -23,3 +25,15 @@ def test_the_handler_sees_exactly_its_environment_and_the_test_state_is_restored
         assert "MODEL_PACKAGE_GROUP" not in os.environ
     assert dict(os.environ) == environment
     assert sys.modules.get(NAME) is module_before
+
+
+def test_the_shared_handler_environments_name_only_variables_their_templates_give(example_app):
+    """A variable renamed in a construct cannot leave the handler tests configuring the old name."""
+    given: dict[str, set[str]] = {}
+    for function in deployed_functions(example_app):
+        given.setdefault(function.folder, set()).update(function.variables)
+    shared = {"drift_detector": monitoring_aws.DRIFT_ENVIRONMENT,
+              "retrain_trigger": monitoring_aws.retrain_environment({"alarm": "drift"}),
+              "audit_writer": governance_helpers.WRITER_ENVIRONMENT, "new_data_trigger": NEW_DATA_ENVIRONMENT}
+    for folder, environment in shared.items():
+        assert set(environment) <= given[folder], (folder, sorted(set(environment) - given[folder]))

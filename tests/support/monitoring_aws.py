@@ -29,12 +29,16 @@ RETRAIN_PIPELINE = "fraud-detection-build"
 RETRAIN_TABLE = "retrain-idempotency"
 
 
+def retrain_environment(alarm_triggers: dict[str, str], cooldown_hours: int = 24) -> dict[str, str]:
+    """The retrain trigger's configuration as its template gives it (``alarm_triggers``: alarm name -> trigger)."""
+    return {"MODEL_NAME": MODEL, "PIPELINE_NAME": RETRAIN_PIPELINE, "COOLDOWN_HOURS": str(cooldown_hours),
+            "IDEMPOTENCY_TABLE": RETRAIN_TABLE, "ALARM_TRIGGERS": json.dumps(alarm_triggers)}
+
+
 @contextmanager
 def retrain_trigger(alarm_triggers: dict[str, str], cooldown_hours: int = 24) -> Iterator[ModuleType]:
-    """The retrain trigger on moto, with its idempotency table and the build pipeline it starts, configured as its
-    template configures it (``alarm_triggers``: alarm name -> trigger)."""
-    environment = {"MODEL_NAME": MODEL, "PIPELINE_NAME": RETRAIN_PIPELINE, "COOLDOWN_HOURS": str(cooldown_hours),
-                   "IDEMPOTENCY_TABLE": RETRAIN_TABLE, "ALARM_TRIGGERS": json.dumps(alarm_triggers)}
+    """The retrain trigger on moto, with its idempotency table and the build pipeline it starts."""
+    environment = retrain_environment(alarm_triggers, cooldown_hours)
     with mock_aws():
         boto3.client("dynamodb").create_table(
             TableName=RETRAIN_TABLE, KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
