@@ -1,11 +1,14 @@
-"""The package import directions of docs/architecture.md ("Import directions"), read from every import statement.
+"""The package import directions drawn in docs/architecture.md ("Import directions"), held against every import.
 
-An arrow there is an entry here; a new import across packages that the page does not draw fails, naming the file.
-Runtime packages, the config and the CLI must also never reach CDK, not even through a module they import.
+The allowed directions are read from the page's Mermaid diagram, so the picture is the rule: an import across
+packages that the diagram does not draw fails, naming the file. Runtime packages, the config and the CLI must also
+never reach CDK, not even through a module they import.
 """
 from __future__ import annotations
 
 import ast
+import itertools
+import re
 from pathlib import Path
 
 from pipeline_code.code_bundle import import_closure
@@ -14,21 +17,31 @@ from tests.conftest import REPO
 CAPABILITIES = ("core", "build", "deploy", "monitor", "govern")
 RUNTIME = ("pipeline_code", "monitoring_code", "governance_code", "tooling_code")
 CONSTRUCTS = tuple(f"mlops_constructs/{c}" for c in (*CAPABILITIES, "_private"))
-# unit -> the units it may import (besides itself); mlops_contracts imports nothing of ours.
-ALLOWED: dict[str, set[str]] = {
-    "app.py": {"stacks", "mlops_config", "mlops_contracts"},
-    "stacks": {*CONSTRUCTS, "mlops_config", "mlops_contracts", *RUNTIME},
-    **{c: {"mlops_constructs/_private", "mlops_config", "mlops_contracts", *RUNTIME} for c in CONSTRUCTS},
-    "mlops_config": {*CONSTRUCTS, "mlops_contracts", *RUNTIME},
-    "mlops_cli": {*CONSTRUCTS, "mlops_config", "mlops_contracts", *RUNTIME},
-    "functions": {"mlops_contracts", *RUNTIME},
-    "monitoring_code": {"pipeline_code", "mlops_contracts"},
-    "governance_code": {"mlops_contracts"},
-    "tooling_code": {"pipeline_code", "mlops_contracts"},
-    "pipeline_code": {"mlops_contracts"},
-    "mlops_contracts": set(),
-}
-ALLOWED["mlops_constructs/deploy"] |= {"mlops_constructs/govern"}  # the CD pipeline records the registry lifecycle
+# The diagram's node IDs -> the packages they stand for (a subgraph stands for all of its members).
+NODES = {"app": ("app.py",), "stacks": ("stacks",), "config": ("mlops_config",), "constructs": CONSTRUCTS,
+         **{c: (f"mlops_constructs/{c}",) for c in CAPABILITIES}, "private": ("mlops_constructs/_private",),
+         "cli": ("mlops_cli",), "functions": ("functions",), "runtime": RUNTIME, "tooling": ("tooling_code",),
+         "pipeline": ("pipeline_code",), "monitoring": ("monitoring_code",), "governance": ("governance_code",),
+         "contracts": ("mlops_contracts",)}
+ARROW = re.compile(r"\s*(?:-->|-\.->)(?:\|[^|]*\|)?\s*")
+
+
+def diagram_arrows(page: Path = REPO / "docs" / "architecture.md") -> dict[str, set[str]]:
+    """package -> the packages it may import, as the Mermaid diagram under "Import directions" draws them."""
+    text = page.read_text()
+    block = text[text.index("### Import directions"):]
+    block = block[block.index("```mermaid"):block.index("```", len("```mermaid") + block.index("```mermaid"))]
+    allowed: dict[str, set[str]] = {unit: set() for units in NODES.values() for unit in units}
+    for line in block.splitlines():
+        parts = ARROW.split(line.strip())
+        for source, target in itertools.pairwise(parts):
+            for here in (u for node in source.split("&") for u in NODES[re.match(r"\w+", node.strip())[0]]):
+                for node in target.split("&"):
+                    allowed[here] |= set(NODES[re.match(r"\w+", node.strip())[0]]) - {here}
+    return allowed
+
+
+ALLOWED = diagram_arrows()
 WITHOUT_CDK = ("mlops_contracts", "mlops_config", "mlops_cli", "functions", *RUNTIME)
 CDK = ("aws_cdk", "constructs", "cdk_nag")
 
@@ -60,6 +73,13 @@ def sources() -> list[Path]:
 
 def module_name(path: Path) -> str:
     return ".".join(path.relative_to(REPO).with_suffix("").parts)
+
+
+def test_the_diagram_draws_the_rules_the_page_states():
+    assert ALLOWED["mlops_contracts"] == set() and "stacks" not in ALLOWED["mlops_cli"]
+    assert not ALLOWED["mlops_constructs/_private"] & set(CONSTRUCTS)  # shared blocks import no capability
+    assert all(not ALLOWED[r] & {"stacks", "mlops_config", *CONSTRUCTS} for r in (*RUNTIME, "functions"))
+    assert ALLOWED["mlops_constructs/deploy"] & set(CONSTRUCTS) == {"mlops_constructs/_private", "mlops_constructs/govern"}
 
 
 def test_every_import_across_packages_is_an_arrow_of_the_architecture_page():
