@@ -112,3 +112,14 @@ def test_the_areas_fit_codepipelines_limits_and_the_custom_model_skips_only_the_
         assert not any(push_filter_starts(a.push_filter, "functions/audit_writer/handler.py") for a in areas)
     with pytest.raises(ValueError, match="'sklearn' is not one of"):
         model_code_areas("m", algorithm="sklearn")
+
+
+
+def test_the_paths_the_ci_buildspecs_pass_exist():
+    """The CI stages run from the checkout: a path a move left behind (``lambda``) fails the stage in CodeBuild."""
+    for buildspec in sorted((REPO / "buildspecs").glob("ci-*.yml")):
+        text = buildspec.read_text()
+        for path in [p for paths in re.findall(r"ruff check ([^\n]+)", text) for p in paths.split()]:
+            assert (REPO / path).exists(), f"{buildspec.name} lints {path}, which does not exist"
+        for package in re.findall(r"--upload-code (\S+)", text):
+            assert (REPO / package / "__init__.py").is_file(), f"{buildspec.name} uploads {package}: not a package"
