@@ -87,7 +87,7 @@ def test_pending_package_notifies_steward_with_metrics_and_link(entry, topic, la
     s3.put_object(Bucket="artifacts", Key="pipelines/x1y2z3/Evaluate/evaluation.json",
                   Body=json.dumps({"binary_classification_metrics": {"auc": {"value": 0.953}}}))
     result = entry.handler(_package_event("s3://artifacts/pipelines/x1y2z3/Evaluate/evaluation.json"),
-                              lambda_context)
+                           lambda_context)
     [message] = topic()
     assert result["published"] and message["Subject"] == "fraud-detection v7 pending approval"
     assert "Key metrics: auc=0.9530" in message["Message"]
