@@ -42,11 +42,6 @@ def diagram_arrows(page: Path = REPO / "docs" / "architecture.md") -> dict[str, 
 
 
 ALLOWED = diagram_arrows()
-# Crossings being removed on other branches of issue #10; an entry that no longer occurs fails: delete it.
-PENDING = {
-    ("mlops_cli/deploy_commands.py", "stacks"): "A1: the CLI no longer imports stacks",
-    ("mlops_constructs/deploy/deploy_pipeline.py", "mlops_constructs/build"): "A3: shared builders in _private",
-}
 WITHOUT_CDK = ("mlops_contracts", "mlops_config", "mlops_cli", "functions", *RUNTIME)
 CDK = ("aws_cdk", "constructs", "cdk_nag")
 
@@ -88,23 +83,19 @@ def test_the_diagram_draws_the_rules_the_page_states():
 
 
 def test_every_import_across_packages_is_an_arrow_of_the_architecture_page():
-    crossings, pending = [], set()
+    crossings = []
     for path in sources():
         here = unit_of(module_name(path))
         for dotted in imports_of(path):
             there = unit_of(dotted)
             if there and there != here and there not in ALLOWED[here]:
-                if (str(path.relative_to(REPO)), there) in PENDING:
-                    pending.add((str(path.relative_to(REPO)), there))
-                else:
-                    crossings.append(f"{path.relative_to(REPO)} ({here}) imports {dotted} ({there})")
+                crossings.append(f"{path.relative_to(REPO)} ({here}) imports {dotted} ({there})")
     assert crossings == [], "imports the architecture page does not allow:\n" + "\n".join(sorted(crossings))
-    assert pending == set(PENDING), f"fixed, delete from PENDING: {sorted(set(PENDING) - pending)}"
 
 
 def test_runtime_config_and_cli_never_reach_cdk_even_indirectly():
     for path in sources():
-        if unit_of(module_name(path)) not in WITHOUT_CDK or (str(path.relative_to(REPO)), "stacks") in PENDING:
+        if unit_of(module_name(path)) not in WITHOUT_CDK:
             continue
         reached = [p for p in import_closure(REPO, [path])
                    if any(d.split(".")[0] in CDK for d in imports_of(p))]
