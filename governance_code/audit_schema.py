@@ -21,11 +21,6 @@ KIND_EXECUTION = "pipeline-execution"
 KIND_ENDPOINT = "endpoint-state"
 KIND_DEPLOYMENT = "deployment"
 
-DETAIL_PACKAGE = "SageMaker Model Package State Change"
-DETAIL_EXECUTION = "SageMaker Model Building Pipeline Execution Status Change"
-DETAIL_ENDPOINT = "SageMaker Endpoint State Change"
-DETAIL_STACK = "CloudFormation Stack Status Change"
-
 LINEAGE_KEYS = (
     contracts.META_GIT_COMMIT,
     contracts.META_CONFIG_HASH,
@@ -165,7 +160,7 @@ def endpoint_name_of(event: dict, endpoint_stacks: dict[str, str]) -> tuple[str,
     ``endpoint_stacks`` maps CloudFormation stack name to the endpoint it deploys; stacks not in it are rejected.
     """
     detail = event.get("detail") or {}
-    if event.get("detail-type") == DETAIL_STACK:
+    if event.get("detail-type") == contracts.DETAIL_STACK_STATUS:
         stack_id, details = detail.get("stack-id", ""), detail.get("status-details") or {}
         parts = stack_id.split(":stack/", 1)
         stack = parts[1].split("/", 1)[0] if len(parts) == 2 else ""

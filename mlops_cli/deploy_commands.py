@@ -139,14 +139,14 @@ def resolve(args, sagemaker, ecr=None) -> dict[str, dict]:
                   contracts.ENDPOINT_PARAM_TOPIC: args.topic_arn}
     if model.deployment.has_champion:
         parameters[contracts.ENDPOINT_PARAM_CHAMPION_PACKAGE] = packages.champion_arn
-    tags = {"mlops:model": model.name, "mlops:model-package": packages.package_arn.split("/", 1)[1]}
+    tags = {contracts.TAG_MODEL: model.name, contracts.TAG_MODEL_PACKAGE: packages.package_arn.split("/", 1)[1]}
 
     def stage_parameters(settings) -> dict:
         # A stage in another account has no TopicArn: its alarms reach the topic through EventBridge.
         elsewhere = settings.account and settings.account != platform.tooling.account
         return {k: v for k, v in parameters.items() if not (elsewhere and k == contracts.ENDPOINT_PARAM_TOPIC)}
 
-    return {stage: template_configuration(stage_parameters(settings), {**tags, "mlops:stage": stage})
+    return {stage: template_configuration(stage_parameters(settings), {**tags, contracts.TAG_STAGE: stage})
             for stage, settings in platform.stages.items()}
 
 

@@ -86,7 +86,7 @@ def input_differences(record: BuildRecord, model_name: str, config_dir) -> list[
     found = []
     config = load_config(config_dir)
     model = config.model(model_name)
-    code = build_code_zip(run_local.PIPELINE_CODE_DIR, Path(tempfile.mkdtemp()) / "pipeline_code.zip").sha256
+    code = build_code_zip(run_local.PIPELINE_CODE_DIR, Path(tempfile.mkdtemp()) / c.CODE_ZIP_NAME).sha256
     commit = f" (check out commit {record.git_commit})" if record.git_commit else ""
     if record.code_sha256 and record.code_sha256 != code:
         found.append(f"code: recorded sha256 {record.code_sha256}, this checkout {code}{commit}")

@@ -14,13 +14,15 @@ import json
 import re
 from dataclasses import dataclass, field
 
+import mlops_contracts as contracts
+
 ASSET_HASH = re.compile(r"\b[0-9a-f]{64}\b")
 MASK = "<asset-hash>"
 SECURITY = "**security-relevant**"
 PIPELINE = "AWS::SageMaker::Pipeline"
 POLICY_KEYS = ("PolicyDocument", "AssumeRolePolicyDocument", "KeyPolicy")
 GATE_PARAMETER = re.compile(r"^Min([A-Z][A-Za-z0-9]*)$")
-CODE_PARAMETERS = ("CodeUrl", "CodeSha256")
+CODE_PARAMETERS = (contracts.PARAM_CODE_URL, contracts.PARAM_CODE_SHA256)
 
 
 @dataclass

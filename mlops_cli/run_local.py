@@ -27,7 +27,7 @@ from mlops_constructs.build.sagemaker_pipeline.step_images import (
     installed_versions,
     step_image,
 )
-from mlops_contracts import BASELINE_FILE, DATA_VERSION_FILE, EVALUATION_FILE, STEP_MODULES
+from mlops_contracts import BASELINE_FILE, CODE_ZIP_NAME, DATA_VERSION_FILE, EVALUATION_FILE, STEP_MODULES
 from pipeline_code.code_bundle import build_code_zip, file_sha256
 from pipeline_code.common import DataError, write_json
 from pipeline_code.data import preprocess, validate
@@ -165,7 +165,7 @@ def run_pipeline(model_name: str, config_dir, data, out, seed: int | None = None
     spec_path = work / "spec.json"
     write_json(spec_path, spec)
     steps = _steps(spec_path, work / "input", work)
-    code = build_code_zip(PIPELINE_CODE_DIR, work / "code" / "pipeline_code.zip")
+    code = build_code_zip(PIPELINE_CODE_DIR, work / "code" / CODE_ZIP_NAME)
     for number, (name, step, args) in enumerate(steps, start=1):
         started = time.perf_counter()
         echo(f"[{number}/{len(steps) + 1}] {name} ...", flush=True)

@@ -5,18 +5,20 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
+import mlops_contracts as contracts
 from mlops_config.base import Fraction, S3Prefix, Strict, field_error
 from mlops_config.schedules import RuleExpression, SchedulerExpression
 from mlops_constructs.build.sagemaker_pipeline.step_images import DEFAULT_VERSION as DEFAULT_XGBOOST_VERSION
 from mlops_constructs.build.sagemaker_pipeline.step_images import step_images
 from mlops_constructs.deploy import limits
+from monitoring_code import limits as monitoring_limits
+from monitoring_code.limits import DRIFT_METRICS
 
 # Validators are bound by assignment (``_check = model_validator(...)(_check)``, what the decorator does)
 # so that mutation testing reaches their rules: mutmut skips decorated functions (docs/testing.md).
 
-QUALITY_METRICS = ("auc", "recall", "precision", "f1", "accuracy")
+QUALITY_METRICS = tuple(contracts.QUALITY_METRIC_NAMES)  # auc, recall, precision, f1, accuracy
 BIAS_METRICS = ("positive_rate_difference", "equal_opportunity_difference", "disparate_impact")
-DRIFT_METRICS = ("psi", "jensen_shannon", "linf")
 INSTANCE_TYPE = limits.INSTANCE_TYPE
 is_instance_store = limits.is_instance_store  # the build's steps ask this module
 
@@ -197,7 +199,8 @@ class RetrainingSettings(Strict):
     on_new_data: bool = Field(False, description="Start when a new-data drop completes.")
     on_drift: bool = Field(True, description="Start when a drift or quality alarm fires.")
     on_code_change: bool = Field(True, description="Start when the model's code or config changes.")
-    cooldown_hours: int = Field(24, ge=0, le=720, description="No retraining from alarms within this window.")
+    cooldown_hours: int = Field(monitoring_limits.DEFAULT_COOLDOWN_HOURS, ge=0, le=monitoring_limits.MAX_COOLDOWN_HOURS,
+                                description="No retraining from alarms within this window.")
 
 
 class Variant(Strict):
@@ -343,23 +346,26 @@ class DeploymentSettings(Strict):
 class DriftMonitor(Strict):
     """Data drift check on captured requests against the training baseline."""
 
-    metric: Literal[DRIFT_METRICS] = Field("psi", description=f"One of {DRIFT_METRICS}.")
-    threshold: float = Field(0.2, gt=0.0, le=10.0, description="Score above which a feature has drifted.")
-    min_samples: int = Field(500, ge=1, description="Fewer records give no verdict.")
+    metric: Literal[DRIFT_METRICS] = Field(monitoring_limits.DEFAULT_DRIFT_METRIC, description=f"One of {DRIFT_METRICS}.")
+    threshold: float = Field(monitoring_limits.DEFAULT_DRIFT_THRESHOLD, gt=0.0, le=monitoring_limits.MAX_DRIFT_THRESHOLD,
+                             description="Score above which a feature has drifted.")
+    min_samples: int = Field(monitoring_limits.DEFAULT_DRIFT_MIN_SAMPLES, ge=monitoring_limits.MIN_SAMPLES_FLOOR,
+                             description="Fewer records give no verdict.")
 
 
 class QualityMonitor(Strict):
     """Model quality on ground truth joined to captured predictions."""
 
-    metric: Literal[QUALITY_METRICS] = "recall"
+    metric: Literal[QUALITY_METRICS] = monitoring_limits.DEFAULT_QUALITY_METRIC
     floor: Fraction = Field(..., description="Alarm when the metric drops below this.")
-    min_samples: int = Field(100, ge=1)
+    min_samples: int = Field(monitoring_limits.DEFAULT_QUALITY_MIN_SAMPLES, ge=monitoring_limits.MIN_SAMPLES_FLOOR)
 
 
 class MonitoringSettings(Strict):
     """The platform's own monitoring (SageMaker Model Monitor is closed to new customers)."""
 
-    schedule: RuleExpression = Field("rate(1 hour)", description="How often the checks run (EventBridge rule).")
+    schedule: RuleExpression = Field(monitoring_limits.DEFAULT_SCHEDULE,
+                                     description="How often the checks run (EventBridge rule).")
     drift: DriftMonitor | None = Field(default_factory=DriftMonitor)
     quality: QualityMonitor | None = None
 

@@ -29,25 +29,24 @@ class KmsSettings(Strict):
     rotation_period_days: int = Field(365, ge=90, le=2560, description="Automatic key rotation period.")
 
 
+def _ids_starting_with(prefix: str, what: str):
+    """A field check: every ID of the list starts with ``prefix`` (``subnet-``, ``sg-``)."""
+    def check(cls, value: list[str]) -> list[str]:
+        bad = [s for s in value if not s.startswith(prefix)]
+        if bad:
+            raise ValueError(f"{what} must start with '{prefix}'; got {bad}")
+        return value
+    return check
+
+
 class VpcSettings(Strict):
     """Run SageMaker jobs and Lambdas in these subnets. Default: no VPC (AWS-managed networking)."""
 
     subnet_ids: list[str] = Field(default_factory=list, description="Private subnet IDs (subnet-...).")
     security_group_ids: list[str] = Field(default_factory=list, description="Security group IDs (sg-...).")
 
-    def _subnets(cls, value: list[str]) -> list[str]:
-        bad = [s for s in value if not s.startswith("subnet-")]
-        if bad:
-            raise ValueError(f"subnet IDs must start with 'subnet-'; got {bad}")
-        return value
-    _subnets = field_validator("subnet_ids")(classmethod(_subnets))
-
-    def _groups(cls, value: list[str]) -> list[str]:
-        bad = [s for s in value if not s.startswith("sg-")]
-        if bad:
-            raise ValueError(f"security group IDs must start with 'sg-'; got {bad}")
-        return value
-    _groups = field_validator("security_group_ids")(classmethod(_groups))
+    _subnets = field_validator("subnet_ids")(classmethod(_ids_starting_with("subnet-", "subnet IDs")))
+    _groups = field_validator("security_group_ids")(classmethod(_ids_starting_with("sg-", "security group IDs")))
 
     def _both_or_neither(self) -> VpcSettings:
         if bool(self.subnet_ids) != bool(self.security_group_ids):

@@ -29,6 +29,52 @@ METRIC_LABELED_RECORDS = "LabeledRecords"  # predictions joined to a ground-trut
 QUALITY_METRIC_NAMES = {"auc": "AUC", "recall": "Recall", "precision": "Precision", "f1": "F1",
                         "accuracy": "Accuracy"}
 
+# ---- Events, trigger and audit metrics, tags, monitor roles, data drops ----
+# EventBridge sources and detail-types: the rules that match them and the handlers that dispatch on them.
+EVENT_SOURCE_SAGEMAKER = "aws.sagemaker"
+EVENT_SOURCE_CLOUDFORMATION = "aws.cloudformation"
+EVENT_SOURCE_CLOUDWATCH = "aws.cloudwatch"
+EVENT_SOURCE_S3 = "aws.s3"
+DETAIL_PACKAGE_STATE = "SageMaker Model Package State Change"
+DETAIL_PIPELINE_EXECUTION = "SageMaker Model Building Pipeline Execution Status Change"
+DETAIL_ENDPOINT_STATE = "SageMaker Endpoint State Change"
+DETAIL_STACK_STATUS = "CloudFormation Stack Status Change"
+DETAIL_ALARM_STATE = "CloudWatch Alarm State Change"
+DETAIL_OBJECT_CREATED = "Object Created"
+
+# Metrics of the audit writer (namespace, and the two its alarms watch).
+GOVERNANCE_METRIC_NAMESPACE = "MLOps/Governance"
+METRIC_AUDIT_EVENTS_SKIPPED = "AuditEventsSkipped"  # an event the writer could not record (alarmed)
+METRIC_INCOMPLETE_LINEAGE = "IncompleteLineage"  # lineage keys missing on a recorded package (alarmed)
+METRIC_AUDIT_RECORDS_WRITTEN = "AuditRecordsWritten"
+# Metrics of the deploy trigger and of the new-data trigger.
+DEPLOY_METRIC_NAMESPACE = "MLOps/Deploy"
+METRIC_DEPLOYMENTS_STARTED = "DeploymentsStarted"
+METRIC_APPROVAL_EVENTS = "ApprovalEvents"
+METRIC_SKIPPED_EVENTS = "SkippedEvents"
+BUILD_TRIGGERS_METRIC_NAMESPACE = "MLOps/BuildTriggers"
+METRIC_EXECUTIONS_STARTED = "ExecutionsStarted"
+METRIC_OBJECTS_SKIPPED = "ObjectsSkipped"
+
+# The deploy pipeline's V2 variable that the deploy trigger sets to the approved package ARN ("latest": newest).
+DEPLOY_PACKAGE_VARIABLE = "ModelPackageArn"
+
+# Tags on every resource of a model (stacks, registry group, jobs), read back by the CLI.
+TAG_MODEL = "mlops:model"
+TAG_STAGE = "mlops:stage"
+TAG_MODEL_PACKAGE = "mlops:model-package"
+
+
+def monitor_role_name(model: str, function: str) -> str:
+    """The named role of a monitor function in the tooling account (``drift_detector`` -> ``<model>-drift-detector``),
+    which a stage account's monitor-read role trusts."""
+    return f"{model}-{function.replace('_', '-')}"
+
+
+# A data drop under ``data.new_data_prefix``: ``<prefix><drop>/...`` and, written last, ``<prefix><drop>/_SUCCESS``.
+DROP_MARKER = "_SUCCESS"
+# ---- end of events, trigger and audit metrics, tags, monitor roles, data drops ----
+
 # Customer metadata recorded on every model package (values are at most 256 characters).
 META_GIT_COMMIT = "mlops:git_commit"
 META_CONFIG_HASH = "mlops:config_hash"

@@ -31,7 +31,7 @@ from mlops_config import load_config
 from mlops_constructs.build.job_spec import job_spec
 from mlops_constructs.build.sagemaker_pipeline.build_definition import BuildInputs, build_definition
 from mlops_constructs.build.sagemaker_pipeline.step_images import step_image, step_images
-from mlops_contracts import STEP_MODULES
+from mlops_contracts import CODE_ZIP_NAME, STEP_MODULES
 from pipeline_code.code_bundle import build_code_zip
 
 REPO = Path(__file__).resolve().parent.parent
@@ -105,7 +105,7 @@ class SageMakerSide:
             target.mkdir(parents=True, exist_ok=True)
             name = item["InputName"]
             if name == "code":
-                shutil.copy(self.code_zip, target / "pipeline_code.zip")
+                shutil.copy(self.code_zip, target / CODE_ZIP_NAME)
             elif name == "spec":
                 (target / SPEC_FILE).write_text(json.dumps(self.spec, sort_keys=True, indent=2) + "\n")
             else:
@@ -210,7 +210,7 @@ def test_run_local_is_byte_identical_to_the_sagemaker_image(model_name, early_st
 def _run_sagemaker_side(model, spec, data, python, root: Path) -> Path:
     """Validate's report and Preprocess's splits share output/validation in the definition (separate jobs in
     SageMaker), so each processing job gets its own root, as each gets its own machine."""
-    code = build_code_zip(REPO / "pipeline_code", root / "code-asset" / "pipeline_code.zip")
+    code = build_code_zip(REPO / "pipeline_code", root / "code-asset" / CODE_ZIP_NAME)
     definition = _definition(model, spec, code.sha256)
     jobs = {name: SageMakerSide(definition, python, root / name / "opt/ml/processing", code.path, spec)
             for name in ("Validate", "Preprocess", "Evaluate")}

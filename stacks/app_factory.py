@@ -10,7 +10,7 @@ from stacks.deploy_props import deploy_targets, serves_endpoints
 from stacks.endpoint_stack import EndpointStack
 from stacks.governance_stack import GovernanceStack
 from stacks.model_stack import ModelStack
-from stacks.monitoring_wiring import MONITORED_STAGE, monitor_functions
+from stacks.monitor_props import MONITORED_STAGE, monitor_functions
 from stacks.stage_access_stack import AuditForwarding, StageAccessStack
 
 

@@ -77,8 +77,8 @@ class EndpointStack(Stack):
             acknowledge(self.endpoint, "The alarms of an endpoint in a stage account have no SNS action: the "
                         "stage's access stack forwards their state changes to the tooling account, whose rule "
                         "notifies the model's topic.", "NIST.800.53.R5-CloudWatchAlarmAction")
-        Tags.of(self).add("mlops:model", model.name)
-        Tags.of(self).add("mlops:stage", stage)
+        Tags.of(self).add(contracts.TAG_MODEL, model.name)
+        Tags.of(self).add(contracts.TAG_STAGE, stage)
         CfnOutput(self, "EndpointName", value=self.endpoint.endpoint.attr_endpoint_name)
         CfnOutput(self, contracts.ENDPOINT_OUTPUT_CONFIG, value=self.endpoint.endpoint_config.attr_endpoint_config_name)
         # Every package this endpoint serves (the CD pipeline's lifecycle recorder marks them Production/Running).

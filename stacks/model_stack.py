@@ -11,15 +11,14 @@ from mlops_config import ModelConfig, PlatformSettings
 from mlops_constructs._private.rule_targets import TopicTarget
 from mlops_constructs._private.secure_bucket import SecureBucket
 from mlops_constructs.build.build_triggers import BuildTriggers
-from mlops_constructs.build.code_areas import model_code_areas
-from mlops_constructs.build.job_spec import job_spec
 from mlops_constructs.build.model_build_ci import ModelBuildCI
 from mlops_constructs.build.model_build_pipeline import ModelBuildPipeline
 from mlops_constructs.core.model_core import ModelCore
 from mlops_constructs.deploy.batch_scoring import BatchScoring
 from mlops_constructs.deploy.deploy_pipeline import DeployTarget, ModelDeployPipeline
 from mlops_constructs.deploy.endpoint_access import alarm_event_pattern, endpoint_serving_role, role_arn
-from mlops_contracts import endpoint_name, serving_role_name
+from mlops_contracts import TAG_MODEL, endpoint_name, serving_role_name
+from stacks.build_props import build_ci_props, build_network, build_pipeline_props, build_triggers_props, import_network
 from stacks.deploy_props import (
     batch_scoring_props,
     captures_data,
@@ -83,30 +82,27 @@ class ModelStack(Stack):
         )
         # Each capability plugs in below, in its own block, in build -> deploy -> watch order.
         # [model build]
+        subnets, security_groups = import_network(self, *build_network(platform))
         self.build = ModelBuildPipeline(
             self,
             "Build",
-            model=model,
-            job_spec=job_spec(model),
-            config_hash=config_hash,
+            **build_pipeline_props(model, config_hash),
             key=self.core.key,
             data_bucket=self.core.data_bucket,
             artifact_bucket=self.core.artifact_bucket,
             model_package_group_name=self.core.model_package_group_name,
-            vpc=platform.vpc if platform.vpc.enabled else None,
+            subnets=subnets,
+            security_groups=security_groups,
         )
         CfnOutput(self, "BuildPipelineName", value=self.build.pipeline_name)
         # [build CI and triggers]
         self.build_ci = ModelBuildCI(
             self,
             "BuildCI",
-            model_name=model.name,
             pipeline_name=self.build.pipeline_name,
-            source=platform.source,
             artifact_bucket=self.core.artifact_bucket,
             key=self.core.key,
-            code_areas=model_code_areas(model.name, algorithm=model.training.algorithm),
-            start_on_change=model.retraining.on_code_change,
+            **build_ci_props(model, platform),
         )
         self.build_triggers = BuildTriggers(
             self,
@@ -117,8 +113,7 @@ class ModelStack(Stack):
             artifact_bucket=self.core.artifact_bucket,
             model_package_group_name=self.core.model_package_group_name,
             data_bucket=self.core.data_bucket,
-            new_data_prefix=model.data.new_data_prefix if model.retraining.on_new_data else None,
-            schedule=model.retraining.schedule,
+            **build_triggers_props(model),
         )
         # [deploy]
         self.serving_image_repository = serving_repository(self, "ServingImageRepository", model)
@@ -140,7 +135,7 @@ class ModelStack(Stack):
                       value=f"{self.batch_scoring.database_name}.{self.batch_scoring.table_name}")
         # [monitoring]
         self.monitoring = add_monitoring(self, model=model, core=self.core, platform=platform)
-        Tags.of(self).add("mlops:model", model.name)
+        Tags.of(self).add(TAG_MODEL, model.name)
         CfnOutput(self, "DataBucketName", value=self.core.data_bucket.bucket_name)
         CfnOutput(self, "ArtifactBucketName", value=self.core.artifact_bucket.bucket_name)
         CfnOutput(self, "ModelPackageGroupName", value=self.core.model_package_group_name)

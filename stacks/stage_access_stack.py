@@ -17,7 +17,6 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 import mlops_contracts as contracts
-from governance_code import audit_schema
 from mlops_config import ModelConfig
 from mlops_constructs._private.nag import acknowledge
 from mlops_constructs.deploy.endpoint_access import (
@@ -26,7 +25,6 @@ from mlops_constructs.deploy.endpoint_access import (
     endpoint_serving_role,
     role_arn,
 )
-from mlops_constructs.monitor.model_monitoring import monitor_role_name
 from mlops_contracts import (
     deploy_action_role_name,
     deploy_check_role_name,
@@ -137,8 +135,8 @@ class StageAccessStack(Stack):
                     "on the tooling account's default bus.", "NIST.800.53.R5-IAMNoInlinePolicy")
         if audit_forwarding:
             self._forward_audit_events(endpoint, endpoint_stack_name, audit_forwarding)
-        Tags.of(self).add("mlops:model", model.name)
-        Tags.of(self).add("mlops:stage", stage)
+        Tags.of(self).add(contracts.TAG_MODEL, model.name)
+        Tags.of(self).add(contracts.TAG_STAGE, stage)
 
     def _trusting(self, tooling_account: str, role_name: str) -> iam.IPrincipal:
         """The tooling account, narrowed to one role by name: a trust policy naming the role itself would break
@@ -180,7 +178,7 @@ class StageAccessStack(Stack):
         role = iam.Role(
             self, "MonitorReadRole", role_name=monitor_read_role_name(endpoint),
             assumed_by=iam.AccountPrincipal(tooling).with_conditions({"ArnEquals": {"aws:PrincipalArn": [
-                role_arn(self, monitor_role_name(model_name, m), tooling) for m in monitors]}}),
+                role_arn(self, contracts.monitor_role_name(model_name, m), tooling) for m in monitors]}}),
             description=f"The monitors of {model_name} describe {endpoint} and the models it serves")
 
         def arn(resource: str, name: str, account: str | None = None) -> str:
@@ -221,13 +219,13 @@ class StageAccessStack(Stack):
         forward = targets.EventBus(bus, role=role)
         events.Rule(self, "AuditForwardEndpointRule", description=f"{endpoint} state changes to the governance bus",
                     event_pattern=events.EventPattern(
-                        source=["aws.sagemaker"], detail_type=[audit_schema.DETAIL_ENDPOINT],
+                        source=[contracts.EVENT_SOURCE_SAGEMAKER], detail_type=[contracts.DETAIL_ENDPOINT_STATE],
                         detail={"EndpointName": [endpoint]}),
                     targets=[forward])
         events.Rule(self, "AuditForwardStackRule",
                     description=f"{endpoint_stack_name} statuses to the governance bus",
                     event_pattern=events.EventPattern(
-                        source=["aws.cloudformation"], detail_type=[audit_schema.DETAIL_STACK],
+                        source=[contracts.EVENT_SOURCE_CLOUDFORMATION], detail_type=[contracts.DETAIL_STACK_STATUS],
                         detail={"stack-id": events.Match.prefix(
                             f"arn:{self.partition}:cloudformation:{self.region}:{self.account}:stack/"
                             f"{endpoint_stack_name}/")}),

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mlops_contracts import (
+    CODE_ZIP_NAME,
     PARAM_CODE_SHA256,
     PARAM_CODE_URL,
     PARAM_GIT_COMMIT,
@@ -71,7 +72,7 @@ def upload_code(s3, package_dir: Path | str, *, bucket: str, model: str, git_com
                          "(it names the code zip's S3 prefix)")
     key = code_object_key(model, git_commit)
     with tempfile.TemporaryDirectory() as scratch:
-        built = build_code_zip(package_dir, Path(scratch) / "pipeline_code.zip")
+        built = build_code_zip(package_dir, Path(scratch) / CODE_ZIP_NAME)
         body = built.path.read_bytes()
     encryption = {"ServerSideEncryption": "aws:kms", **({"SSEKMSKeyId": kms_key_id} if kms_key_id else {})}
     s3.put_object(Bucket=bucket, Key=key, Body=body, ChecksumSHA256=base64.b64encode(bytes.fromhex(built.sha256))

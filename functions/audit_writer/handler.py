@@ -22,10 +22,11 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.exceptions import ClientError
 
+import mlops_contracts as contracts
 from governance_code import audit_schema as schema
 
 logger = Logger()
-metrics = Metrics(namespace="MLOps/Governance")
+metrics = Metrics(namespace=contracts.GOVERNANCE_METRIC_NAMESPACE)
 
 
 @cache
@@ -50,16 +51,16 @@ def records_for(event: dict) -> list[dict]:
     """Audit records for one EventBridge event; raises ``schema.BadEvent`` for events it cannot use."""
     detail_type = event.get("detail-type")
     detail = event.get("detail") or {}
-    if detail_type == schema.DETAIL_PACKAGE:
+    if detail_type == contracts.DETAIL_PACKAGE_STATE:
         arn = detail.get("ModelPackageArn") or ""
         return [schema.package_record(event, _describe_package(arn, detail) if arn else {}, _now())]
-    if detail_type == schema.DETAIL_EXECUTION:
+    if detail_type == contracts.DETAIL_PIPELINE_EXECUTION:
         arn = detail.get("pipelineExecutionArn") or ""
         if not arn:
             raise schema.BadEvent("event detail lacks ['pipelineExecutionArn']")
         execution = _sagemaker().describe_pipeline_execution(PipelineExecutionArn=arn)
         return [schema.execution_record(event, execution, _parameters(arn), _now())]
-    if detail_type in (schema.DETAIL_ENDPOINT, schema.DETAIL_STACK):
+    if detail_type in (contracts.DETAIL_ENDPOINT_STATE, contracts.DETAIL_STACK_STATUS):
         name, status, actor = schema.endpoint_name_of(event, _endpoint_stacks())
         client = _sagemaker_for(name)
         endpoint, config, models = _describe_serving(name, client)
@@ -67,7 +68,7 @@ def records_for(event: dict) -> list[dict]:
         pending = _describe_pending(endpoint, client)
         return schema.endpoint_records(event, name, status, actor, endpoint, serving, _now(), pending=pending)
     raise schema.BadEvent(f"unsupported detail-type {detail_type!r}; expected one of "
-                          f"{[schema.DETAIL_PACKAGE, schema.DETAIL_EXECUTION, schema.DETAIL_ENDPOINT, schema.DETAIL_STACK]}")
+                          f"{[contracts.DETAIL_PACKAGE_STATE, contracts.DETAIL_PIPELINE_EXECUTION, contracts.DETAIL_ENDPOINT_STATE, contracts.DETAIL_STACK_STATUS]}")
 
 
 def _describe_package(arn: str, detail: dict) -> dict:
@@ -153,12 +154,12 @@ def handler(event: dict, context: LambdaContext) -> dict:
         records = records_for(event)
     except schema.BadEvent as error:
         logger.warning("event skipped", extra={"reason": str(error), "event_id": event.get("id")})
-        metrics.add_metric(name="AuditEventsSkipped", unit=MetricUnit.Count, value=1)
+        metrics.add_metric(name=contracts.METRIC_AUDIT_EVENTS_SKIPPED, unit=MetricUnit.Count, value=1)
         return {"written": 0, "skipped": str(error)}
     incomplete = [r["pk"] for r in records if r.get("lineage_missing")]
     if incomplete:
         logger.warning("model package without full lineage", extra={"packages": incomplete})
-        metrics.add_metric(name="IncompleteLineage", unit=MetricUnit.Count, value=len(incomplete))
+        metrics.add_metric(name=contracts.METRIC_INCOMPLETE_LINEAGE, unit=MetricUnit.Count, value=len(incomplete))
     written = write(records)
-    metrics.add_metric(name="AuditRecordsWritten", unit=MetricUnit.Count, value=written)
+    metrics.add_metric(name=contracts.METRIC_AUDIT_RECORDS_WRITTEN, unit=MetricUnit.Count, value=written)
     return {"written": written, "skipped": ""}

@@ -10,10 +10,9 @@ from urllib.parse import quote, urlparse
 import boto3
 from aws_lambda_powertools import Logger
 
+import mlops_contracts as contracts
 from tooling_code.pipeline_runner import describe_failure, failed_steps
 
-FAILED_DETAIL = "SageMaker Model Building Pipeline Execution Status Change"
-PACKAGE_DETAIL = "SageMaker Model Package State Change"
 MAX_SUBJECT = 100  # SNS limit
 logger = Logger()
 
@@ -89,10 +88,10 @@ def read_metrics(s3, detail: dict) -> dict[str, float] | None:
 def handler(event: dict, context) -> dict:
     detail_type, detail = event.get("detail-type"), event.get("detail") or {}
     region = event.get("region") or os.environ.get("AWS_REGION", "us-east-1")
-    if detail_type == FAILED_DETAIL:
+    if detail_type == contracts.DETAIL_PIPELINE_EXECUTION:
         steps = failed_steps(boto3.client("sagemaker"), detail["pipelineExecutionArn"])
         subject, body = failure_message(detail, steps)
-    elif detail_type == PACKAGE_DETAIL:
+    elif detail_type == contracts.DETAIL_PACKAGE_STATE:
         subject, body = approval_message(detail, read_metrics(boto3.client("s3"), detail), region)
     else:
         logger.warning("ignored event", extra={"detail_type": detail_type})

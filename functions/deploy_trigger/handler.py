@@ -21,13 +21,11 @@ from aws_lambda_powertools.utilities.idempotency import (
 
 import mlops_contracts as contracts
 
-PIPELINE_VARIABLE = "ModelPackageArn"  # the V2 pipeline variable the Resolve stage reads
-METRIC_NAMESPACE = "MLOps/Deploy"
 # Lifecycle stages the CD pipeline sets once a package has been deployed.
 DEPLOYED_STAGES = (contracts.LIFECYCLE_STAGING_PASSED[0], contracts.LIFECYCLE_PROD_RUNNING[0])
 
 logger = Logger()
-metrics = Metrics(namespace=METRIC_NAMESPACE)
+metrics = Metrics(namespace=contracts.DEPLOY_METRIC_NAMESPACE)
 persistence = DynamoDBPersistenceLayer(table_name=os.environ["IDEMPOTENCY_TABLE"])
 config = IdempotencyConfig(expires_after_seconds=int(os.environ.get("IDEMPOTENCY_SECONDS", str(7 * 24 * 3600))))
 codepipeline = boto3.client("codepipeline")
@@ -62,7 +60,7 @@ def approved_package(event: dict, group: str) -> str:
 def start_request(pipeline: str, package_arn: str) -> dict:
     """StartPipelineExecution arguments: the package as a pipeline variable, a token derived from it."""
     token = hashlib.sha256(package_arn.encode()).hexdigest()[:64]
-    return {"name": pipeline, "variables": [{"name": PIPELINE_VARIABLE, "value": package_arn}],
+    return {"name": pipeline, "variables": [{"name": contracts.DEPLOY_PACKAGE_VARIABLE, "value": package_arn}],
             "clientRequestToken": token}
 
 
@@ -70,7 +68,7 @@ def start_request(pipeline: str, package_arn: str) -> dict:
 def start_once(package_arn: str) -> dict:
     response = codepipeline.start_pipeline_execution(**start_request(os.environ["PIPELINE_NAME"], package_arn))
     logger.info("started deployment", package=package_arn, execution=response["pipelineExecutionId"])
-    metrics.add_metric(name="DeploymentsStarted", unit=MetricUnit.Count, value=1)
+    metrics.add_metric(name=contracts.METRIC_DEPLOYMENTS_STARTED, unit=MetricUnit.Count, value=1)
     return {"package": package_arn, "execution": response["pipelineExecutionId"]}
 
 
@@ -78,12 +76,12 @@ def start_once(package_arn: str) -> dict:
 @logger.inject_lambda_context
 def handler(event: dict, context) -> dict:
     config.register_lambda_context(context)
-    metrics.add_metric(name="ApprovalEvents", unit=MetricUnit.Count, value=1)
+    metrics.add_metric(name=contracts.METRIC_APPROVAL_EVENTS, unit=MetricUnit.Count, value=1)
     try:
         package = approved_package(event, os.environ["MODEL_PACKAGE_GROUP"])
     except SkippedEvent as reason:
         event_id = event.get("id") if isinstance(event, dict) else None
         logger.warning("skipped event", reason=str(reason), event_id=event_id)
-        metrics.add_metric(name="SkippedEvents", unit=MetricUnit.Count, value=1)
+        metrics.add_metric(name=contracts.METRIC_SKIPPED_EVENTS, unit=MetricUnit.Count, value=1)
         return {"skipped": str(reason)}
     return start_once(package_arn=package)

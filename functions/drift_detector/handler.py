@@ -22,18 +22,9 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 
 import mlops_contracts as contracts
-from monitoring_code import drift_fanout
+from monitoring_code import drift_fanout, limits, monitoring_window
 from monitoring_code.drift_detect import VERDICT_DRIFT, VERDICT_INSUFFICIENT, VERDICT_NO_DRIFT
 from monitoring_code.endpoint_session import endpoint_sagemaker_client
-from monitoring_code.monitoring_window import (
-    baseline_uri,
-    capture_prefix,
-    load_baseline,
-    report_key,
-    serving_packages,
-    window_hour,
-    window_objects,
-)
 from pipeline_code.training.drift_stats import Baseline, BaselineError
 
 logger = Logger()
@@ -121,7 +112,7 @@ def serving_baselines(s3, sagemaker, endpoint: str) -> tuple[dict[str, str], dic
     without one; each URI is loaded once, so a corrupt baseline is an error before any capture is read."""
     uris, errors, loaded = {}, {}, {}
     try:
-        packages = serving_packages(sagemaker, endpoint)
+        packages = monitoring_window.serving_packages(sagemaker, endpoint)
     except BaselineError as exc:
         packages, errors["endpoint"] = {}, str(exc)
     except sagemaker.exceptions.ClientError as exc:
@@ -130,9 +121,9 @@ def serving_baselines(s3, sagemaker, endpoint: str) -> tuple[dict[str, str], dic
             errors["endpoint"] = f"cannot describe endpoint {endpoint}: {exc}"
     for variant, package in sorted(packages.items()):
         try:
-            uri = baseline_uri(sagemaker, package)
+            uri = monitoring_window.baseline_uri(sagemaker, package)
             if uri not in loaded:
-                loaded[uri] = load_baseline(s3, uri)
+                loaded[uri] = monitoring_window.load_baseline(s3, uri)
             uris[variant] = uri
         except BaselineError as exc:
             errors[variant] = str(exc)
@@ -146,9 +137,10 @@ def run(s3, sagemaker, *, model: str, endpoint: str, bucket: str, event_time: st
     """Check every variant of the endpoint for the window: here, or (an hour of more than ``fanout_bytes`` of
     capture, with a ``state_machine``) by starting the Distributed Map fan-out, whose reduce step reports.
     ``categorical_codes``: see ``analyze_variant``; the plan carries it to the fan-out's children."""
-    hour = window_hour(event_time)
+    hour = monitoring_window.window_hour(event_time)
     uris, baselines, errors = serving_baselines(s3, sagemaker, endpoint)
-    objects = {v: window_objects(s3, bucket, capture_prefix(endpoint, v, hour)) for v in uris}
+    objects = {v: monitoring_window.window_objects(s3, bucket, monitoring_window.capture_prefix(endpoint, v, hour))
+               for v in uris}
     total = sum(o["Size"] for listed in objects.values() for o in listed)
     settings = {"model": model, "endpoint": endpoint, "bucket": bucket, "hour": hour.isoformat(), "metric": metric,
                 "threshold": threshold, "min_samples": min_samples, "baselines": uris, "errors": errors,
@@ -183,7 +175,7 @@ def count(s3, event: dict) -> dict:
     """The Distributed Map's child: one batch of capture objects of one variant counted into mergeable counts."""
     plan = _read_json(s3, event["bucket"], event["plan_key"])
     batch = event["batch"]
-    baseline = load_baseline(s3, plan["baselines"][batch["variant"]])
+    baseline = monitoring_window.load_baseline(s3, plan["baselines"][batch["variant"]])
     return {"variant": batch["variant"],
             "state": drift_fanout.count_batch(baseline, _bodies(s3, plan["bucket"], batch["keys"]),
                                               categorical_codes=plan.get("categorical_codes", False))}
@@ -195,7 +187,7 @@ def reduce(s3, event: dict) -> dict:
     plan = _read_json(s3, event["bucket"], event["plan_key"])
     writer = event["result_writer"]
     manifest = _read_json(s3, writer["Bucket"], writer["Key"])
-    baselines = {v: load_baseline(s3, uri) for v, uri in plan["baselines"].items()}
+    baselines = {v: monitoring_window.load_baseline(s3, uri) for v, uri in plan["baselines"].items()}
     outputs = drift_fanout.result_writer_outputs(lambda bucket, key: _read_json(s3, bucket, key), manifest)
     windows = drift_fanout.merged_windows(baselines, outputs)
     variants = {v: w.report(metric=plan["metric"], threshold=plan["threshold"], min_samples=plan["min_samples"])
@@ -210,7 +202,8 @@ def finish(s3, settings: dict, variants: dict[str, dict]) -> dict:
                   metric=settings["metric"], threshold=settings["threshold"])
     publish(report, settings["model"], settings["endpoint"])
     s3.put_object(Bucket=settings["bucket"],
-                  Key=report_key(settings["endpoint"], datetime.fromisoformat(settings["hour"]), "drift.json"),
+                  Key=monitoring_window.report_key(settings["endpoint"], datetime.fromisoformat(settings["hour"]),
+                                                   "drift.json"),
                   Body=json.dumps(report, indent=1).encode(), ContentType="application/json")
     if settings["errors"]:
         logger.error("baseline errors", extra={"errors": settings["errors"]})
@@ -236,9 +229,9 @@ def handler(event, context):
         report = run(
             s3, endpoint_sagemaker_client(),
             model=os.environ["MODEL_NAME"], endpoint=os.environ["ENDPOINT_NAME"], bucket=os.environ["DATA_BUCKET"],
-            event_time=(event or {}).get("time"), metric=os.environ.get("DRIFT_METRIC", "psi"),
-            threshold=float(os.environ.get("DRIFT_THRESHOLD", "0.2")),
-            min_samples=int(os.environ.get("MIN_SAMPLES", "500")),
+            event_time=(event or {}).get("time"), metric=os.environ.get("DRIFT_METRIC", limits.DEFAULT_DRIFT_METRIC),
+            threshold=float(os.environ.get("DRIFT_THRESHOLD", limits.DEFAULT_DRIFT_THRESHOLD)),
+            min_samples=int(os.environ.get("MIN_SAMPLES", limits.DEFAULT_DRIFT_MIN_SAMPLES)),
             state_machine=os.environ.get("STATE_MACHINE_ARN") or None,
             fanout_bytes=int(os.environ.get("FANOUT_BYTES", drift_fanout.FANOUT_BYTES)),
             categorical_codes=os.environ.get(contracts.ENV_CATEGORICAL_INPUT) == contracts.CATEGORICAL_CODES,

@@ -21,14 +21,14 @@ from aws_lambda_powertools.utilities.idempotency import (
     idempotent_function,
 )
 
+import mlops_contracts as contracts
 from tooling_code.pipeline_runner import display_name, execution_parameters, start_execution
 
-MARKER = "_SUCCESS"
 logger = Logger()
-metrics = Metrics(namespace="MLOps/BuildTriggers")
+metrics = Metrics(namespace=contracts.BUILD_TRIGGERS_METRIC_NAMESPACE)
 
 
-def drop_url(bucket: str, key: str, new_data_prefix: str, marker: str = MARKER) -> str | None:
+def drop_url(bucket: str, key: str, new_data_prefix: str, marker: str = contracts.DROP_MARKER) -> str | None:
     """``s3://bucket/<prefix><drop>/`` when ``key`` is a drop's marker, else None.
 
     A marker directly under the prefix (no drop folder) is not a drop: each month would reuse the same key.
@@ -58,7 +58,7 @@ def _starter(table_name: str, pipeline_name: str, expires_after_seconds: int):
             description=f"New data drop {drop['input_data_url']}",
         )
         logger.info("started pipeline execution", extra={"execution_arn": arn, **drop})
-        metrics.add_metric(name="ExecutionsStarted", unit=MetricUnit.Count, value=1)
+        metrics.add_metric(name=contracts.METRIC_EXECUTIONS_STARTED, unit=MetricUnit.Count, value=1)
         return {"execution_arn": arn, **drop}
 
     start_for_drop.config = config
@@ -73,7 +73,7 @@ def handle(event: dict, *, bucket_name: str, new_data_prefix: str, start) -> dic
     url = drop_url(bucket, key, new_data_prefix) if bucket == bucket_name and isinstance(key, str) else None
     if url is None:
         logger.info("not a drop marker; skipped", extra={"bucket": bucket, "key": key})
-        metrics.add_metric(name="ObjectsSkipped", unit=MetricUnit.Count, value=1)
+        metrics.add_metric(name=contracts.METRIC_OBJECTS_SKIPPED, unit=MetricUnit.Count, value=1)
         return {"started": False, "key": key}
     return {"started": True, **start(drop={"input_data_url": url})}
 

@@ -15,6 +15,7 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
 import mlops_contracts as contracts
+from monitoring_code import limits
 from monitoring_code.capture_decode import CaptureDecoder, CaptureSchema
 from monitoring_code.endpoint_session import endpoint_sagemaker_client
 from monitoring_code.monitoring_window import (
@@ -93,7 +94,7 @@ def handler(event, context):
         endpoint=os.environ["ENDPOINT_NAME"], bucket=os.environ["DATA_BUCKET"],
         ground_truth_prefix=os.environ["GROUND_TRUTH_PREFIX"], positive_class=os.environ.get("POSITIVE_CLASS", "1"),
         threshold=float(os.environ.get("DECISION_THRESHOLD", "0.5")),
-        min_samples=int(os.environ.get("MIN_SAMPLES", "100")), event_time=(event or {}).get("time"),
+        min_samples=int(os.environ.get("MIN_SAMPLES", limits.DEFAULT_QUALITY_MIN_SAMPLES)), event_time=(event or {}).get("time"),
         label_delay_hours=int(os.environ.get("LABEL_DELAY_HOURS", "0")),
     )
     return {k: report[k] for k in ("labeled_records", "metrics")}

@@ -18,12 +18,13 @@ from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
 from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyAlreadyInProgressError
 
 import mlops_contracts as contracts
+from monitoring_code import limits
 
 logger = Logger()
 RUNNING = ("Executing", "Stopping")
 MIN_DEDUPE_SECONDS = 900  # with cooldown_hours 0, duplicates of one alarm still collapse for 15 minutes
 
-COOLDOWN_HOURS = int(os.environ.get("COOLDOWN_HOURS", "24"))
+COOLDOWN_HOURS = int(os.environ.get("COOLDOWN_HOURS", limits.DEFAULT_COOLDOWN_HOURS))
 idempotency = IdempotencyConfig(event_key_jmespath="model",
                                 expires_after_seconds=max(COOLDOWN_HOURS * 3600, MIN_DEDUPE_SECONDS))
 persistence = DynamoDBPersistenceLayer(table_name=os.environ.get("IDEMPOTENCY_TABLE", "unset"))

@@ -2,12 +2,12 @@
 
 One helper, shared by the build CI and the deploy pipeline::
 
-    source = code_source(settings=platform.source, bucket=core.artifact_bucket,
+    source = code_source(connection_arn=arn, repository="acme/mlops", branch="main", bucket=core.artifact_bucket,
                          object_key="ci/fraud-detection/source.zip")
     stage = {"stage_name": "Source", "actions": [source.action]}
     triggers = source.push_triggers(pipeline_filters)   # [] for an S3 source
 
-With a connection, pushes to ``settings.branch`` start the pipeline through V2 triggers (with file-path filters).
+With a connection, pushes to ``branch`` start the pipeline through V2 triggers (with file-path filters).
 With the S3 source, uploading a new version of ``object_key`` starts it through an EventBridge "Object Created"
 rule; the bucket must send events to EventBridge (versioned, as S3 sources require).
 """
@@ -24,7 +24,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from mlops_config.platform import SourceSettings
+from mlops_constructs._private.s3_events import object_created
 
 
 @dataclass(frozen=True)
@@ -84,28 +84,12 @@ class CodeSource:
             scope,
             "SourceUploaded",
             description=f"Start the pipeline when s3://.../{object_key} is uploaded",
-            event_pattern=events.EventPattern(
-                source=["aws.s3"],
-                detail_type=["Object Created"],
-                detail={"bucket": {"name": [bucket.bucket_name]}, "object": {"key": [object_key]}},
-            ),
+            event_pattern=object_created(bucket, [object_key]),
             targets=[targets.CodePipeline(pipeline, event_role=role)],
         )
 
 
 def code_source(
-    *,
-    settings: SourceSettings,
-    bucket: s3.IBucket,
-    object_key: str,
-    action_name: str = "Source",
-) -> CodeSource:
-    """``repository_source`` for the platform's source settings (connection ARN, repository, branch)."""
-    return repository_source(connection_arn=settings.connection_arn, repository=settings.repository,
-                             branch=settings.branch, bucket=bucket, object_key=object_key, action_name=action_name)
-
-
-def repository_source(
     *,
     bucket: s3.IBucket,
     object_key: str,
@@ -114,20 +98,20 @@ def repository_source(
     branch: str = "main",
     action_name: str = "Source",
 ) -> CodeSource:
-    """The source: a connection when ``connection_arn`` is set, else ``bucket/object_key``.
+    """The source: a connection when ``connection_arn`` is set, else the S3 object ``bucket/object_key``.
 
     Args:
-        bucket: versioned bucket holding the S3 source object (used only without a connection).
-        object_key: zip of the repository in ``bucket`` (used only without a connection).
-        connection_arn: CodeStar/CodeConnections connection; default none (S3 source).
-        repository: ``owner/name`` of the repository (required with ``connection_arn``).
-        branch: branch the pipeline reads (with ``connection_arn``); default ``main``.
+        bucket: versioned bucket holding the S3 source object (used only without a connection) (required).
+        object_key: zip of the repository in ``bucket`` (used only without a connection) (required).
+        connection_arn: CodeStar/CodeConnections connection (GitHub or GitLab); default none (the S3 source).
+        repository: ``owner/name`` of the repository; required with ``connection_arn``.
+        branch: the branch a connection source reads; default ``"main"``.
         action_name: source action name; default ``"Source"``.
     """
     output = codepipeline.Artifact("SourceOutput")
     if connection_arn:
         if not repository or "/" not in repository:
-            raise ValueError(f"a connection source needs repository 'owner/name'; got {repository!r}")
+            raise ValueError(f"a connection source needs repository as 'owner/name'; got {repository!r}")
         owner, repo = repository.split("/", 1)
         action = actions.CodeStarConnectionsSourceAction(
             action_name=action_name, connection_arn=connection_arn, owner=owner, repo=repo,

@@ -2,8 +2,7 @@
 from __future__ import annotations
 
 import jsii
-from aws_cdk import Duration, RemovalPolicy, Resource, Stack
-from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import Duration, Resource, Stack
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
@@ -17,14 +16,11 @@ from aws_cdk import aws_sns as sns
 from aws_cdk.interfaces import aws_sagemaker as sagemaker_refs
 from constructs import Construct
 
+import mlops_contracts as contracts
+from mlops_constructs._private.idempotency_table import idempotency_table
 from mlops_constructs._private.nag import acknowledge
 from mlops_constructs._private.platform_function import PlatformFunction
-from mlops_contracts import PARAM_TRIGGER
-
-MARKER = "_SUCCESS"  # functions/new_data_trigger/handler.py: the last object of a drop
-PIPELINES_PREFIX = "pipelines"  # docs/architecture.md: step outputs under pipelines/<execution id>/<step>/
-PIPELINE_STATUS_CHANGE = "SageMaker Model Building Pipeline Execution Status Change"
-PACKAGE_STATE_CHANGE = "SageMaker Model Package State Change"
+from mlops_constructs._private.s3_events import object_created
 
 
 @jsii.implements(sagemaker.IPipeline)
@@ -100,34 +96,26 @@ class BuildTriggers(Construct):
             self._schedule(schedule)
         self._notifications(topic, artifact_bucket, model_package_group_name)
 
+    def _function(self, construct_id: str, function: str, description: str,
+                  environment: dict[str, str]) -> PlatformFunction:
+        return PlatformFunction(self, construct_id, function=function, description=description, key=self._key,
+                                log_retention=self._retention, environment=environment)
+
     def _new_data(self, bucket: s3.IBucket, prefix: str, dedup_window: Duration) -> None:
-        self.idempotency_table = dynamodb.Table(
-            self,
-            "DropStarts",
-            partition_key=dynamodb.Attribute(name="id", type=dynamodb.AttributeType.STRING),
-            billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
-            encryption=dynamodb.TableEncryption.CUSTOMER_MANAGED,
-            encryption_key=self._key,
-            point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
-                point_in_time_recovery_enabled=True),
-            time_to_live_attribute="expiration",
-            removal_policy=RemovalPolicy.RETAIN,
-        )
-        self.new_data_function = PlatformFunction(
-            self,
-            "NewDataTrigger",
-            function="new_data_trigger",
-            description="Starts the build pipeline once per completed data drop (_SUCCESS marker)",
-            key=self._key,
-            log_retention=self._retention,
-            environment={
+        self.idempotency_table = idempotency_table(
+            self, "DropStarts", key=self._key,
+            no_backup_reason="The table holds only short-lived dedup records (TTL = the dedup window); point-in-time "
+                             "recovery is on, and losing it at worst lets a re-written marker start one more execution.")
+        self.new_data_function = self._function(
+            "NewDataTrigger", "new_data_trigger",
+            "Starts the build pipeline once per completed data drop (_SUCCESS marker)",
+            {
                 "IDEMPOTENCY_TABLE": self.idempotency_table.table_name,
                 "PIPELINE_NAME": self.pipeline.pipeline_name,
                 "DATA_BUCKET": bucket.bucket_name,
                 "NEW_DATA_PREFIX": prefix,
                 "DEDUP_WINDOW_SECONDS": str(int(dedup_window.to_seconds())),
-            },
-        )
+            })
         role = self.new_data_function.role
         # Exactly what Powertools idempotency calls; the table's key also encrypts what it writes.
         role.add_to_principal_policy(iam.PolicyStatement(
@@ -140,22 +128,11 @@ class BuildTriggers(Construct):
             resources=[self._key.key_arn],
         ))
         self.pipeline.grant_start_pipeline_execution(role)
-        acknowledge(
-            self.idempotency_table,
-            "The table holds only short-lived dedup records (TTL = the dedup window); point-in-time recovery is "
-            "on, and losing it at worst lets a re-written marker start one more execution.",
-            "NIST.800.53.R5-DynamoDBInBackupPlan",
-        )
         self.new_data_rule = events.Rule(
             self,
             "NewData",
-            description=f"A data drop under {prefix} is complete (its {MARKER} marker was written)",
-            event_pattern=events.EventPattern(
-                source=["aws.s3"],
-                detail_type=["Object Created"],
-                detail={"bucket": {"name": [bucket.bucket_name]},
-                        "object": {"key": events.Match.wildcard(f"{prefix}*/{MARKER}")}},
-            ),
+            description=f"A data drop under {prefix} is complete (its {contracts.DROP_MARKER} marker was written)",
+            event_pattern=object_created(bucket, events.Match.wildcard(f"{prefix}*/{contracts.DROP_MARKER}")),
             targets=[targets.LambdaFunction(self.new_data_function.function, retry_attempts=4,
                                             max_event_age=Duration.hours(6),
                                             dead_letter_queue=self.new_data_function.dead_letter_queue)],
@@ -174,7 +151,7 @@ class BuildTriggers(Construct):
                 self.pipeline,
                 role=role,
                 pipeline_parameter_list=[scheduler_targets.SageMakerPipelineParameter(
-                    name=PARAM_TRIGGER, value="schedule")],
+                    name=contracts.PARAM_TRIGGER, value="schedule")],
                 retry_attempts=3,
                 max_event_age=Duration.hours(6),
             ),
@@ -185,21 +162,16 @@ class BuildTriggers(Construct):
                     "NIST.800.53.R5-IAMNoInlinePolicy")
 
     def _notifications(self, topic: sns.ITopic, artifact_bucket: s3.IBucket, group_name: str) -> None:
-        self.notifier = PlatformFunction(
-            self,
-            "Notifier",
-            function="build_notifier",
-            description="Explains failed build executions and asks the steward to review pending packages",
-            key=self._key,
-            log_retention=self._retention,
-            environment={"TOPIC_ARN": topic.topic_arn},
-        )
+        self.notifier = self._function(
+            "Notifier", "build_notifier",
+            "Explains failed build executions and asks the steward to review pending packages",
+            {"TOPIC_ARN": topic.topic_arn})
         role = self.notifier.role
         role.add_to_principal_policy(iam.PolicyStatement(
             sid="PublishToModelTopic", actions=["sns:Publish"], resources=[topic.topic_arn]))
         role.add_to_principal_policy(iam.PolicyStatement(
             sid="EncryptForModelTopic", actions=["kms:GenerateDataKey"], resources=[self._key.key_arn]))
-        reports = artifact_bucket.arn_for_objects(f"{PIPELINES_PREFIX}/*")
+        reports = artifact_bucket.arn_for_objects(f"{contracts.ARTIFACT_PREFIX}/*")
         role.add_to_principal_policy(iam.PolicyStatement(
             sid="ReadEvaluationReports", actions=["s3:GetObject"], resources=[reports]))
         executions = f"{self.pipeline.pipeline_arn}/execution/*"
@@ -210,25 +182,15 @@ class BuildTriggers(Construct):
         ))
         target = targets.LambdaFunction(self.notifier.function, retry_attempts=4, max_event_age=Duration.hours(6),
                                         dead_letter_queue=self.notifier.dead_letter_queue)
-        self.failure_rule = events.Rule(
-            self,
-            "BuildFailed",
-            description="The model's build pipeline execution failed",
-            event_pattern=events.EventPattern(
-                source=["aws.sagemaker"],
-                detail_type=[PIPELINE_STATUS_CHANGE],
-                detail={"pipelineArn": [self.pipeline.pipeline_arn], "currentPipelineExecutionStatus": ["Failed"]},
-            ),
-            targets=[target],
-        )
-        self.approval_rule = events.Rule(
-            self,
-            "PendingApproval",
-            description="A new model package waits for the steward's approval",
-            event_pattern=events.EventPattern(
-                source=["aws.sagemaker"],
-                detail_type=[PACKAGE_STATE_CHANGE],
-                detail={"ModelPackageGroupName": [group_name], "ModelApprovalStatus": ["PendingManualApproval"]},
-            ),
-            targets=[target],
-        )
+
+        def on_sagemaker(construct_id: str, description: str, detail_type: str, detail: dict) -> events.Rule:
+            return events.Rule(self, construct_id, description=description, targets=[target],
+                               event_pattern=events.EventPattern(source=[contracts.EVENT_SOURCE_SAGEMAKER],
+                                                                 detail_type=[detail_type], detail=detail))
+
+        self.failure_rule = on_sagemaker(
+            "BuildFailed", "The model's build pipeline execution failed", contracts.DETAIL_PIPELINE_EXECUTION,
+            {"pipelineArn": [self.pipeline.pipeline_arn], "currentPipelineExecutionStatus": ["Failed"]})
+        self.approval_rule = on_sagemaker(
+            "PendingApproval", "A new model package waits for the steward's approval", contracts.DETAIL_PACKAGE_STATE,
+            {"ModelPackageGroupName": [group_name], "ModelApprovalStatus": ["PendingManualApproval"]})

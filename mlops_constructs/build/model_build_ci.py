@@ -13,7 +13,6 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from mlops_config.platform import SourceSettings
 from mlops_constructs._private.codebuild import MAX_TIMEOUT_MINUTES, MIN_TIMEOUT_MINUTES, pipeline_project
 from mlops_constructs._private.dependencies import depend_on_policy_only
 from mlops_constructs._private.grants import acknowledge_cdk_artifact_grants, acknowledge_pipeline_grants
@@ -37,7 +36,10 @@ class ModelBuildCI(Construct):
     Props:
         model_name: the model; names the CodeBuild projects ``<model>-ci-test`` / ``<model>-ci-run`` (required).
         pipeline_name: SageMaker pipeline the Run stage starts (required).
-        source: platform source settings; a connection ARN selects GitHub/GitLab, else the S3 source (required).
+        connection_arn: CodeStar/CodeConnections connection of the repository (GitHub or GitLab); default none
+            (the S3 source ``ci/<model>/source.zip`` in ``artifact_bucket``).
+        repository: ``owner/name`` of the repository; required with ``connection_arn``.
+        branch: the branch CI builds (connection source); default ``"main"``.
         artifact_bucket: versioned, KMS-encrypted bucket for pipeline artifacts and the S3 source object
             ``ci/<model>/source.zip``; must send events to EventBridge (required).
         key: KMS key for artifacts, build outputs and logs (required).
@@ -58,9 +60,11 @@ class ModelBuildCI(Construct):
         *,
         model_name: str,
         pipeline_name: str,
-        source: SourceSettings,
         artifact_bucket: s3.IBucket,
         key: kms.IKey,
+        connection_arn: str | None = None,
+        repository: str | None = None,
+        branch: str = "main",
         code_areas: Sequence[CodeArea] = (),
         start_on_change: bool = True,
         test_paths: Sequence[str] = ("tests",),
@@ -79,7 +83,8 @@ class ModelBuildCI(Construct):
         stack = Stack.of(self)
         pipeline_arn = stack.format_arn(service="sagemaker", resource="pipeline", resource_name=pipeline_name)
         object_key = source_object_key(model_name)
-        self.source = code_source(settings=source, bucket=artifact_bucket, object_key=object_key)
+        self.source = code_source(connection_arn=connection_arn, repository=repository, branch=branch,
+                                  bucket=artifact_bucket, object_key=object_key)
         if start_on_change and self.source.is_git and not code_areas:
             raise ValueError(f"ModelBuildCI {construct_id}: a connection source needs code_areas to filter pushes")
 

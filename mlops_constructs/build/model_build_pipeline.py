@@ -6,9 +6,11 @@ import json
 import os
 import re
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 
 from aws_cdk import ArnFormat, Stack
+from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
@@ -16,15 +18,16 @@ from aws_cdk import aws_s3_assets as s3_assets
 from aws_cdk import aws_sagemaker as sagemaker
 from constructs import Construct
 
-from mlops_config.model import INSTANCE_TYPE, ModelConfig
-from mlops_config.platform import VpcSettings
+import mlops_contracts as contracts
+from mlops_config.model import INSTANCE_TYPE
 from mlops_constructs._private.grants import default_policy
 from mlops_constructs._private.nag import acknowledge
-from mlops_constructs.build.sagemaker_pipeline.build_definition import BuildInputs, JobNames, build_definition
+from mlops_constructs.build.sagemaker_pipeline.build_definition import BuildResources, DefinitionFactory, JobNames
 from mlops_constructs.build.sagemaker_pipeline.images import account_image_uri, builtin_image_uri
+from mlops_constructs.build.sagemaker_pipeline.step_images import DEFAULT_VERSION as DEFAULT_XGBOOST_VERSION
 from mlops_constructs.build.sagemaker_pipeline.step_images import step_image
+from mlops_contracts import CODE_ZIP_NAME, build_pipeline_name, code_prefix
 from pipeline_code.code_bundle import CodeZip, build_code_zip
-from mlops_contracts import build_pipeline_name, code_prefix
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 PIPELINE_CODE_DIR = REPO_ROOT / "pipeline_code"
@@ -42,18 +45,28 @@ class ModelBuildPipeline(Construct):
     create jobs with those prefixes.
 
     Props:
-        model: validated model config (required).
-        job_spec: the job spec every step reads, from ``mlops_constructs.build.job_spec.job_spec(model)`` (required).
-        config_hash: SHA-256 of the config, recorded on every model package (required).
+        model_name: the model; names the pipeline ``<model>-build`` and prefixes its jobs (required).
+        definition: the pipeline definition as a function of the resources this construct creates or is given
+            (``BuildResources``): ``build_definition.definition_for(model, job_spec, config_hash)`` (required).
+        job_spec: the job spec every step reads, from ``mlops_constructs.build.job_spec.job_spec(model)``; shipped
+            as an asset (required).
         key: the model's KMS key for job volumes, outputs and buckets (required).
-        data_bucket: bucket holding ``data.input_prefix`` and ``data.new_data_prefix`` (required).
+        data_bucket: bucket holding the training data (required).
+        data_prefixes: the prefixes of ``data_bucket`` the jobs read (training data, new data) (required).
         artifact_bucket: bucket for step outputs under ``pipelines/`` and CI's code zips under ``code/<model>/``
             (required).
         model_package_group_name: registry group to register into (required).
-        vpc: subnets and security groups for the jobs; default none (AWS-managed networking).
+        xgboost_version: the SageMaker XGBoost image version of the steps (and of built-in training); default
+            ``step_images.DEFAULT_VERSION``.
+        training_image_repository: ECR repository (in this account) of a custom training image; default none
+            (built-in XGBoost). Given with ``training_image_tag``.
+        training_image_tag: the custom image's immutable tag; default none.
+        tuned: training is a hyperparameter tuning job (the role may create tuning jobs); default False.
+        subnets: subnets the jobs run in; default none (AWS-managed networking). Given with ``security_groups``.
+        security_groups: security groups of the jobs; default none. Given with ``subnets``.
         processing_instance_type: instance of the validate, preprocess and evaluate jobs; default ``ml.m5.xlarge``.
 
-    Validate, preprocess and evaluate run in the SageMaker XGBoost image of ``training.xgboost_version`` (also
+    Validate, preprocess and evaluate run in the SageMaker XGBoost image of ``xgboost_version`` (also
     for a custom training image), so every step runs in one image whose versions ``step_images.json`` records.
     """
 
@@ -62,25 +75,39 @@ class ModelBuildPipeline(Construct):
         scope: Construct,
         construct_id: str,
         *,
-        model: ModelConfig,
+        model_name: str,
+        definition: DefinitionFactory,
         job_spec: dict,
-        config_hash: str,
         key: kms.IKey,
         data_bucket: s3.IBucket,
+        data_prefixes: Sequence[str],
         artifact_bucket: s3.IBucket,
         model_package_group_name: str,
-        vpc: VpcSettings | None = None,
+        xgboost_version: str = DEFAULT_XGBOOST_VERSION,
+        training_image_repository: str | None = None,
+        training_image_tag: str | None = None,
+        tuned: bool = False,
+        subnets: Sequence[ec2.ISubnet] = (),
+        security_groups: Sequence[ec2.ISecurityGroup] = (),
         processing_instance_type: str = "ml.m5.xlarge",
     ) -> None:
         super().__init__(scope, construct_id)
+        if bool(subnets) != bool(security_groups):
+            raise ValueError(f"ModelBuildPipeline {construct_id}: give both subnets and security_groups, or neither; "
+                             f"got {len(subnets)} subnets and {len(security_groups)} security groups")
+        if bool(training_image_repository) != bool(training_image_tag):
+            raise ValueError(f"ModelBuildPipeline {construct_id}: give both training_image_repository and "
+                             f"training_image_tag, or neither; got {training_image_repository!r}, "
+                             f"{training_image_tag!r}")
         if not re.fullmatch(INSTANCE_TYPE, processing_instance_type):
             raise ValueError(f"ModelBuildPipeline {construct_id}: processing_instance_type "
                              f"{processing_instance_type!r} is not a SageMaker instance type like 'ml.m5.xlarge'")
-        self.model = model
-        self.pipeline_name = build_pipeline_name(model.name)
-        self.job_names = JobNames(model.name)
+        self.model_name = model_name
+        self.pipeline_name = build_pipeline_name(model_name)
+        self.job_names = JobNames(model_name)
         self._key, self._data_bucket, self._artifact_bucket = key, data_bucket, artifact_bucket
-        self._group = model_package_group_name
+        self._data_prefixes, self._group, self._tuned = list(data_prefixes), model_package_group_name, tuned
+        self._custom_repository = training_image_repository
         self.role = iam.Role(
             self, "Role", assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"),
             description=f"Runs the SageMaker build pipeline {self.pipeline_name} and its jobs",
@@ -88,41 +115,36 @@ class ModelBuildPipeline(Construct):
         self.code_zip = _build_code_zip()
         self.code_asset = s3_assets.Asset(self, "Code", path=str(self.code_zip.path))
         self.spec_asset = s3_assets.Asset(self, "Spec", path=str(_write_spec(job_spec)))
-        training_image = self._training_image()
-        xgboost_image = builtin_image_uri(self, "xgboost", model.training.xgboost_version)
-        inputs = BuildInputs(
-            model=model, job_spec=job_spec, config_hash=config_hash, role_arn=self.role.role_arn,
+        training_image = (account_image_uri(self, training_image_repository, training_image_tag)
+                          if training_image_repository else builtin_image_uri(self, "xgboost", xgboost_version))
+        xgboost_image = builtin_image_uri(self, "xgboost", xgboost_version)
+        resources = BuildResources(
+            role_arn=self.role.role_arn,
             kms_key_arn=key.key_arn, data_bucket_name=data_bucket.bucket_name,
             artifact_bucket_name=artifact_bucket.bucket_name, model_package_group_name=model_package_group_name,
             code_uri=self.code_asset.s3_object_url, code_sha256=self.code_zip.sha256,
             spec_uri=self.spec_asset.s3_object_url, spec_file_name=_basename(self.spec_asset.s3_object_key),
             processing_image=xgboost_image,
             training_image=training_image,
-            evaluation_image=xgboost_image if model.training.algorithm == "xgboost" else training_image,
+            evaluation_image=training_image if training_image_repository else xgboost_image,
             serving_image=training_image,
-            step_image=step_image(model.training.xgboost_version),
+            step_image=step_image(xgboost_version),
             processing_instance_type=processing_instance_type,
-            subnet_ids=tuple(vpc.subnet_ids) if vpc else (),
-            security_group_ids=tuple(vpc.security_group_ids) if vpc else (),
+            subnet_ids=tuple(s.subnet_id for s in subnets),
+            security_group_ids=tuple(g.security_group_id for g in security_groups),
         )
-        self.definition = build_definition(inputs)
-        self._grant(vpc)
+        self.definition = definition(resources)
+        self._grant(subnets, security_groups)
         self.pipeline = sagemaker.CfnPipeline(
             self, "Pipeline",
             pipeline_name=self.pipeline_name,
-            pipeline_description=f"Builds, evaluates, gates and registers model {model.name}",
+            pipeline_description=f"Builds, evaluates, gates and registers model {model_name}",
             role_arn=self.role.role_arn,
             pipeline_definition={"PipelineDefinitionBody": Stack.of(self).to_json_string(self.definition)},
         )
         self.pipeline.node.add_dependency(default_policy(self.role))  # policy before first run
         self.pipeline_arn = Stack.of(self).format_arn(service="sagemaker", resource="pipeline",
                                                       resource_name=self.pipeline_name)
-
-    def _training_image(self) -> str:
-        training = self.model.training
-        if training.algorithm == "custom":
-            return account_image_uri(self, training.image.repository, training.image.tag)
-        return builtin_image_uri(self, "xgboost", training.xgboost_version)
 
     def _arn(self, resource: str, name: str, fmt: ArnFormat = ArnFormat.SLASH_RESOURCE_NAME) -> str:
         return Stack.of(self).format_arn(service="sagemaker", resource=resource, resource_name=name, arn_format=fmt)
@@ -131,7 +153,7 @@ class ModelBuildPipeline(Construct):
         self.role.add_to_principal_policy(iam.PolicyStatement(actions=actions, resources=resources,
                                                               conditions=conditions))
 
-    def _grant(self, vpc: VpcSettings | None) -> None:
+    def _grant(self, subnets: Sequence[ec2.ISubnet], security_groups: Sequence[ec2.ISecurityGroup]) -> None:
         """Least privilege: this model's jobs, buckets, key, registry group and log groups only."""
         stack, names = Stack.of(self), self.job_names
         processing = [self._arn("processing-job", f"{names.processing(s)}*")
@@ -139,7 +161,7 @@ class ModelBuildPipeline(Construct):
         self._allow(["sagemaker:CreateProcessingJob", "sagemaker:DescribeProcessingJob",
                      "sagemaker:StopProcessingJob", "sagemaker:AddTags"], processing)
         training = [self._arn("training-job", f"{names.training}*")]
-        if self.model.training.tuning:
+        if self._tuned:
             tuning = [self._arn("hyper-parameter-tuning-job", f"{names.tuning}*")]
             training = [self._arn("training-job", f"{names.tuning}*")]  # named <tuning job>-NNN-<hash>
             self._allow(["sagemaker:CreateHyperParameterTuningJob", "sagemaker:DescribeHyperParameterTuningJob",
@@ -161,24 +183,23 @@ class ModelBuildPipeline(Construct):
         self._allow(["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
                     log_groups)
         self._allow(["cloudwatch:PutMetricData"], ["*"], {"StringLike": {"cloudwatch:namespace": "/aws/sagemaker/*"}})
-        if self.model.training.algorithm == "custom":
-            repository = stack.format_arn(service="ecr", resource="repository",
-                                          resource_name=self.model.training.image.repository)
+        if self._custom_repository:
+            repository = stack.format_arn(service="ecr", resource="repository", resource_name=self._custom_repository)
             self._allow(["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:BatchCheckLayerAvailability"],
                         [repository])
             self._allow(["ecr:GetAuthorizationToken"], ["*"])
-        if vpc and vpc.enabled:
-            self._grant_vpc(vpc)
+        if subnets:
+            self._grant_vpc(subnets, security_groups)
         self._acknowledge()
 
     def _grant_storage(self) -> None:
         data, artifacts = self._data_bucket, self._artifact_bucket
-        data_prefixes = [self.model.data.input_prefix, self.model.data.new_data_prefix]
+        data_prefixes = self._data_prefixes
         self._allow(["s3:GetObject", "s3:GetObjectVersion"], [data.arn_for_objects(f"{p}*") for p in data_prefixes])
         self._allow(["s3:ListBucket"], [data.bucket_arn], {"StringLike": {"s3:prefix": [f"{p}*" for p in data_prefixes]}})
-        self._allow(["s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload"], [artifacts.arn_for_objects("pipelines/*")])
-        self._allow(["s3:ListBucket"], [artifacts.bucket_arn], {"StringLike": {"s3:prefix": ["pipelines/*"]}})
-        code = code_prefix(self.model.name)  # the zips CI builds per commit, read through CodeUrl
+        self._allow(["s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload"], [artifacts.arn_for_objects(f"{contracts.ARTIFACT_PREFIX}/*")])
+        self._allow(["s3:ListBucket"], [artifacts.bucket_arn], {"StringLike": {"s3:prefix": [f"{contracts.ARTIFACT_PREFIX}/*"]}})
+        code = code_prefix(self.model_name)  # the zips CI builds per commit, read through CodeUrl
         self._allow(["s3:GetObject"], [artifacts.arn_for_objects(f"{code}*")])
         self._allow(["s3:ListBucket"], [artifacts.bucket_arn], {"StringLike": {"s3:prefix": [f"{code}*"]}})
         for asset in (self.code_asset, self.spec_asset):
@@ -188,17 +209,17 @@ class ModelBuildPipeline(Construct):
         self._allow(["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:DescribeKey"], [self._key.key_arn])
         self._allow(["kms:CreateGrant"], [self._key.key_arn], {"Bool": {"kms:GrantIsForAWSResource": "true"}})
 
-    def _grant_vpc(self, vpc: VpcSettings) -> None:
+    def _grant_vpc(self, subnets: Sequence[ec2.ISubnet], security_groups: Sequence[ec2.ISecurityGroup]) -> None:
         stack = Stack.of(self)
 
-        def ec2(resource: str, name: str) -> str:
+        def arn(resource: str, name: str) -> str:
             return stack.format_arn(service="ec2", resource=resource, resource_name=name)
 
         self._allow(["ec2:CreateNetworkInterface"],
-                    [ec2("network-interface", "*")] + [ec2("subnet", s) for s in vpc.subnet_ids]
-                    + [ec2("security-group", g) for g in vpc.security_group_ids])
+                    [arn("network-interface", "*")] + [arn("subnet", s.subnet_id) for s in subnets]
+                    + [arn("security-group", g.security_group_id) for g in security_groups])
         self._allow(["ec2:CreateNetworkInterfacePermission", "ec2:DeleteNetworkInterface",
-                     "ec2:DeleteNetworkInterfacePermission"], [ec2("network-interface", "*")])
+                     "ec2:DeleteNetworkInterfacePermission"], [arn("network-interface", "*")])
         self._allow(["ec2:DescribeNetworkInterfaces", "ec2:DescribeVpcs", "ec2:DescribeDhcpOptions",
                      "ec2:DescribeSubnets", "ec2:DescribeSecurityGroups"], ["*"])
 
@@ -222,8 +243,8 @@ def _build_code_zip() -> CodeZip:
     root = Path(tempfile.gettempdir()) / "mlops-code-zip"
     root.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=root) as scratch:
-        built = build_code_zip(PIPELINE_CODE_DIR, Path(scratch) / "pipeline_code.zip")
-        final = root / built.sha256[:16] / "pipeline_code.zip"
+        built = build_code_zip(PIPELINE_CODE_DIR, Path(scratch) / CODE_ZIP_NAME)
+        final = root / built.sha256[:16] / CODE_ZIP_NAME
         final.parent.mkdir(exist_ok=True)
         os.replace(built.path, final)
     return CodeZip(final, built.sha256, built.entries)

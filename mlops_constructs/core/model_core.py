@@ -8,6 +8,7 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subs
 from constructs import Construct
 
+import mlops_contracts as contracts
 from mlops_constructs._private.nag import acknowledge
 from mlops_constructs._private.platform_key import PlatformKey
 from mlops_constructs._private.secure_bucket import SecureBucket
@@ -87,7 +88,7 @@ class ModelCore(Construct):
             model_package_group_policy=self._group_policy(stage_account_ids or []),
         )
         self.model_package_group.apply_removal_policy(RemovalPolicy.RETAIN)
-        self.model_package_group.tags.set_tag("mlops:model", model_name)
+        self.model_package_group.tags.set_tag(contracts.TAG_MODEL, model_name)
         self.model_package_group.tags.set_tag("mlops:owner", owner)
 
         self.topic = sns.Topic(

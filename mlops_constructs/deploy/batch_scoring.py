@@ -110,7 +110,7 @@ class BatchScoring(Construct):
             self, "CreateModel", service="sagemaker", action="createModel",
             parameters={"ModelName.$": "$.run.name", "ExecutionRoleArn": self.model_role.role_arn,
                         "Containers": [{"ModelPackageName.$": "$.package.arn"}], "EnableNetworkIsolation": True,
-                        "Tags": [{"Key": "mlops:model", "Value": model_name}]},
+                        "Tags": [{"Key": contracts.TAG_MODEL, "Value": model_name}]},
             iam_resources=[models],
             additional_iam_statements=[
                 iam.PolicyStatement(actions=["sagemaker:DescribeModelPackage"], resources=[stack.format_arn(
@@ -135,7 +135,7 @@ class BatchScoring(Construct):
                     "InstanceType": instance_type, "InstanceCount": instance_count,
                     **({} if limits.is_instance_store(instance_type) else {"VolumeKmsKeyId": key.key_arn})},
                 "DataProcessing": dict(DATA_PROCESSING),
-                "Tags": [{"Key": "mlops:model", "Value": model_name}],
+                "Tags": [{"Key": contracts.TAG_MODEL, "Value": model_name}],
             },
             "ResultSelector": {"status.$": "$.TransformJobStatus", "output.$": "$.TransformOutput.S3OutputPath"},
             "ResultPath": "$.transform",

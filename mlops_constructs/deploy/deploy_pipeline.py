@@ -3,11 +3,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from aws_cdk import CfnCapabilities, Duration, RemovalPolicy, Stack, Token
+from aws_cdk import CfnCapabilities, Duration, Stack, Token
 from aws_cdk import aws_codebuild as codebuild
 from aws_cdk import aws_codepipeline as codepipeline
 from aws_cdk import aws_codepipeline_actions as actions
-from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_ecr as ecr
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
@@ -18,13 +17,14 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
+import mlops_contracts as contracts
 from mlops_constructs._private.codebuild import pipeline_project
 from mlops_constructs._private.dependencies import depend_on_policy_only
 from mlops_constructs._private.grants import acknowledge_pipeline_grants
-from mlops_constructs._private.nag import acknowledge
+from mlops_constructs._private.idempotency_table import idempotency_table
 from mlops_constructs._private.platform_function import PlatformFunction
 from mlops_constructs._private.rule_targets import TopicTarget
-from mlops_constructs._private.source import repository_source, source_object_key
+from mlops_constructs._private.source import code_source, source_object_key
 from mlops_constructs.deploy.endpoint_access import add_endpoint_deploy_policy, role_arn
 from mlops_constructs.govern.model_lifecycle import LifecycleRecorder
 from mlops_contracts import (
@@ -43,8 +43,7 @@ from mlops_contracts import (
 RESOLVE_BUILDSPEC = "buildspecs/deploy-resolve.yml"
 TEST_BUILDSPEC = "buildspecs/deploy-test.yml"
 VERIFY_BUILDSPEC = "buildspecs/deploy-verify.yml"
-PACKAGE_VARIABLE = "ModelPackageArn"  # V2 pipeline variable set by the trigger; "latest" = newest approved
-PACKAGE_EVENT = "SageMaker Model Package State Change"
+PACKAGE_VARIABLE = contracts.DEPLOY_PACKAGE_VARIABLE  # set by the trigger; "latest" = newest approved
 IDEMPOTENCY_WINDOW = Duration.days(7)
 
 @dataclass(frozen=True)
@@ -130,9 +129,9 @@ class ModelDeployPipeline(Construct):
         self.pipeline_name = f"{model_name}-deploy"
         package_arns = stack.format_arn(service="sagemaker", resource="model-package",
                                         resource_name=f"{model_package_group_name}/*")
-        self.source = repository_source(connection_arn=source_connection_arn, repository=source_repository,
-                                        branch=source_branch, bucket=artifact_bucket,
-                                        object_key=source_object_key(model_name))
+        self.source = code_source(connection_arn=source_connection_arn, repository=source_repository,
+                                  branch=source_branch, bucket=artifact_bucket,
+                                  object_key=source_object_key(model_name))
         resolved = codepipeline.Artifact("Resolved")
 
         self.resolve_project = self._project("Resolve", f"{model_name}-deploy-resolve", RESOLVE_BUILDSPEC, {
@@ -164,7 +163,7 @@ class ModelDeployPipeline(Construct):
             resources=[staging_endpoint]))
         self.test_project.add_to_role_policy(iam.PolicyStatement(
             sid="ReadPackageBaseline", actions=["sagemaker:DescribeModelPackage"], resources=[package_arns]))
-        artifact_bucket.grant_read(self.test_project, "pipelines/*")
+        artifact_bucket.grant_read(self.test_project, f"{contracts.ARTIFACT_PREFIX}/*")
 
         self.verify_project = self._verify_project(model_name, config_dir, prod)
         staging_action = self._deploy_action(staging, resolved, package_arns, key)
@@ -309,19 +308,11 @@ class ModelDeployPipeline(Construct):
     # Trigger
 
     def _trigger(self, group: str, topic: sns.ITopic, key: kms.IKey) -> None:
-        self.idempotency_table = dynamodb.Table(
-            self, "Idempotency",
-            partition_key=dynamodb.Attribute(name="id", type=dynamodb.AttributeType.STRING),
-            billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
-            encryption=dynamodb.TableEncryption.CUSTOMER_MANAGED, encryption_key=key,
-            time_to_live_attribute="expiration",
-            point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
-                point_in_time_recovery_enabled=True),
-            removal_policy=RemovalPolicy.RETAIN,
-        )
-        acknowledge(self.idempotency_table, "The table only holds short-lived idempotency records (TTL "
-                    f"{IDEMPOTENCY_WINDOW.to_days()} days) that guard against duplicate events; nothing to restore.",
-                    "NIST.800.53.R5-DynamoDBInBackupPlan")
+        self.idempotency_table = idempotency_table(
+            self, "Idempotency", key=key,
+            no_backup_reason="The table only holds short-lived idempotency records (TTL "
+                             f"{IDEMPOTENCY_WINDOW.to_days()} days) that guard against duplicate events; nothing "
+                             "to restore.")
         self.trigger = PlatformFunction(
             self, "Trigger", function="deploy_trigger", key=key,
             description=f"Starts {self.pipeline_name} once per approved model package",
@@ -336,7 +327,7 @@ class ModelDeployPipeline(Construct):
         self.approved_rule = events.Rule(
             self, "Approved", description=f"Approved packages of {group} start {self.pipeline_name}",
             event_pattern=events.EventPattern(
-                source=["aws.sagemaker"], detail_type=[PACKAGE_EVENT],
+                source=[contracts.EVENT_SOURCE_SAGEMAKER], detail_type=[contracts.DETAIL_PACKAGE_STATE],
                 detail={**detail_pattern, "ModelApprovalStatus": ["Approved"]}),
             targets=[targets.LambdaFunction(self.trigger.function, retry_attempts=4,
                                             dead_letter_queue=self.trigger.dead_letter_queue)],
@@ -344,7 +335,7 @@ class ModelDeployPipeline(Construct):
         self.rejected_rule = events.Rule(
             self, "Rejected", description=f"Rejected packages of {group} are announced, never deployed",
             event_pattern=events.EventPattern(
-                source=["aws.sagemaker"], detail_type=[PACKAGE_EVENT],
+                source=[contracts.EVENT_SOURCE_SAGEMAKER], detail_type=[contracts.DETAIL_PACKAGE_STATE],
                 detail={**detail_pattern, "ModelApprovalStatus": ["Rejected"]}),
             targets=[TopicTarget(topic, message=events.RuleTargetInput.from_text(
                 f"Model package {events.EventField.from_path('$.detail.ModelPackageArn')} was rejected; "

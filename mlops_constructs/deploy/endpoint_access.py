@@ -34,12 +34,9 @@ ENDPOINT_LOG_ACTIONS = ("logs:CreateLogGroup", "logs:PutRetentionPolicy", "logs:
                         "logs:PutMetricFilter", "logs:DescribeMetricFilters", "logs:DeleteMetricFilter")
 
 
-ALARM_EVENT = "CloudWatch Alarm State Change"
-
-
 def alarm_event_pattern(endpoint_stack_name: str, account: str | None = None) -> events.EventPattern:
     """State changes of the endpoint stack's alarms (CloudFormation names them ``<stack>-<logical ID>-...``)."""
-    return events.EventPattern(source=["aws.cloudwatch"], detail_type=[ALARM_EVENT],
+    return events.EventPattern(source=[contracts.EVENT_SOURCE_CLOUDWATCH], detail_type=[contracts.DETAIL_ALARM_STATE],
                                account=[account] if account else None,
                                detail={"alarmName": [{"prefix": f"{endpoint_stack_name}-"}]})
 

@@ -17,7 +17,6 @@ from aws_cdk import aws_sns_subscriptions as subs
 from constructs import Construct
 
 import mlops_contracts as contracts
-from governance_code import audit_schema
 from mlops_constructs._private.nag import acknowledge
 from mlops_constructs._private.platform_function import PlatformFunction
 from mlops_constructs._private.platform_key import PlatformKey
@@ -106,7 +105,7 @@ class AuditTrail(Construct):
             timeout=Duration.seconds(30),
             memory_size=256,
             environment={"ENDPOINT_STACKS": json.dumps(self.endpoint_stacks, sort_keys=True),
-                         "POWERTOOLS_METRICS_NAMESPACE": "MLOps/Governance"},
+                         "POWERTOOLS_METRICS_NAMESPACE": contracts.GOVERNANCE_METRIC_NAMESPACE},
         )
         self.table = dynamodb.Table(
             self,
@@ -201,14 +200,14 @@ class AuditTrail(Construct):
                                         dead_letter_queue=self.writer.dead_letter_queue)
         self.package_rule = events.Rule(self, "PackageStateRule", description="Model package state changes",
                                         event_pattern=events.EventPattern(
-                                            source=["aws.sagemaker"], detail_type=[audit_schema.DETAIL_PACKAGE],
+                                            source=[contracts.EVENT_SOURCE_SAGEMAKER], detail_type=[contracts.DETAIL_PACKAGE_STATE],
                                             detail={"ModelPackageGroupName": list(groups)}),
                                         targets=[target])
         self.rules = [self.package_rule]
         if pipelines:
             self.rules.append(events.Rule(self, "PipelineRule", description="Build pipeline execution changes",
                                           event_pattern=events.EventPattern(
-                                              source=["aws.sagemaker"], detail_type=[audit_schema.DETAIL_EXECUTION],
+                                              source=[contracts.EVENT_SOURCE_SAGEMAKER], detail_type=[contracts.DETAIL_PIPELINE_EXECUTION],
                                               detail={"pipelineArn": [stack.format_arn(
                                                   service="sagemaker", resource="pipeline", resource_name=p)
                                                   for p in pipelines]}),
@@ -216,7 +215,7 @@ class AuditTrail(Construct):
         if self.endpoints:
             self.rules.append(events.Rule(self, "EndpointRule", description="Audited endpoint state changes",
                                           event_pattern=events.EventPattern(
-                                              source=["aws.sagemaker"], detail_type=[audit_schema.DETAIL_ENDPOINT],
+                                              source=[contracts.EVENT_SOURCE_SAGEMAKER], detail_type=[contracts.DETAIL_ENDPOINT_STATE],
                                               detail={"EndpointName": self.endpoints}),
                                           targets=[target]))
             stack_arns = [stack.format_arn(service="cloudformation", resource="stack", resource_name=f"{s}/",
@@ -224,7 +223,7 @@ class AuditTrail(Construct):
                           for s in sorted(self.endpoint_stacks)]
             self.rules.append(events.Rule(self, "EndpointStackRule", description="Endpoint stack deployments",
                                           event_pattern=events.EventPattern(
-                                              source=["aws.cloudformation"], detail_type=[audit_schema.DETAIL_STACK],
+                                              source=[contracts.EVENT_SOURCE_CLOUDFORMATION], detail_type=[contracts.DETAIL_STACK_STATUS],
                                               detail={"stack-id": events.Match.any_of(
                                                   *(events.Match.prefix(a) for a in stack_arns)),
                                                   "status-details": {"status": _STACK_STATUSES}}),
@@ -244,7 +243,7 @@ class AuditTrail(Construct):
                                         dead_letter_queue=self.writer.dead_letter_queue)
         events.Rule(self, "RemoteEndpointRule", event_bus=bus, description="Stage accounts' endpoint state changes",
                     event_pattern=events.EventPattern(
-                        source=["aws.sagemaker"], detail_type=[audit_schema.DETAIL_ENDPOINT], account=accounts,
+                        source=[contracts.EVENT_SOURCE_SAGEMAKER], detail_type=[contracts.DETAIL_ENDPOINT_STATE], account=accounts,
                         detail={"EndpointName": sorted({r.endpoint_name for r in remote})}),
                     targets=[target])
         partition = Stack.of(self).partition
@@ -252,7 +251,7 @@ class AuditTrail(Construct):
                       for r in sorted(remote, key=lambda r: r.stack_name)]
         events.Rule(self, "RemoteEndpointStackRule", event_bus=bus, description="Stage accounts' endpoint stacks",
                     event_pattern=events.EventPattern(
-                        source=["aws.cloudformation"], detail_type=[audit_schema.DETAIL_STACK], account=accounts,
+                        source=[contracts.EVENT_SOURCE_CLOUDFORMATION], detail_type=[contracts.DETAIL_STACK_STATUS], account=accounts,
                         detail={"stack-id": events.Match.any_of(*(events.Match.prefix(a) for a in stack_arns)),
                                 "status-details": {"status": _STACK_STATUSES}}),
                     targets=[target])
@@ -277,9 +276,9 @@ class AuditTrail(Construct):
             "DeadLettersAlarm": self.writer.dead_letter_queue.metric_approximate_number_of_messages_visible(
                 period=five_minutes, statistic="Maximum"),
             "ErrorsAlarm": self.writer.function.metric_errors(period=five_minutes, statistic="Sum"),
-            "SkippedEventsAlarm": cloudwatch.Metric(namespace="MLOps/Governance", metric_name="AuditEventsSkipped",
+            "SkippedEventsAlarm": cloudwatch.Metric(namespace=contracts.GOVERNANCE_METRIC_NAMESPACE, metric_name=contracts.METRIC_AUDIT_EVENTS_SKIPPED,
                                                     dimensions_map=service, period=five_minutes, statistic="Sum"),
-            "IncompleteLineageAlarm": cloudwatch.Metric(namespace="MLOps/Governance", metric_name="IncompleteLineage",
+            "IncompleteLineageAlarm": cloudwatch.Metric(namespace=contracts.GOVERNANCE_METRIC_NAMESPACE, metric_name=contracts.METRIC_INCOMPLETE_LINEAGE,
                                                         dimensions_map=service, period=five_minutes, statistic="Sum"),
         }
         self.alarms = {}

@@ -3,19 +3,18 @@ from __future__ import annotations
 
 import json
 
-from aws_cdk import Duration, RemovalPolicy, Stack
+from aws_cdk import Duration, Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
-from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from constructs import Construct
 
-from mlops_constructs._private.nag import acknowledge
+import mlops_contracts as contracts
+from mlops_constructs._private.idempotency_table import idempotency_table
 from mlops_constructs._private.platform_function import PlatformFunction
-
-ALARM_STATE_CHANGE = "CloudWatch Alarm State Change"
+from monitoring_code import limits
 
 
 class RetrainTrigger(Construct):
@@ -30,7 +29,8 @@ class RetrainTrigger(Construct):
         key: KMS key for the table, function and queue (required).
         alarms: the alarms whose ALARM state starts retraining (required, at least one).
         alarm_triggers: alarm name → ``drift`` | ``quality``, the pipeline's Trigger parameter (required).
-        cooldown_hours: no alarm-started execution within this many hours of another; default 24.
+        cooldown_hours: no alarm-started execution within this many hours of another, 0 to 720; default 24
+            (``monitoring_code.limits``).
     """
 
     def __init__(
@@ -43,7 +43,7 @@ class RetrainTrigger(Construct):
         key: kms.IKey,
         alarms: list[cloudwatch.IAlarm],
         alarm_triggers: dict[str, str],
-        cooldown_hours: int = 24,
+        cooldown_hours: int = limits.DEFAULT_COOLDOWN_HOURS,
     ) -> None:
         super().__init__(scope, construct_id)
         if not alarms:
@@ -51,25 +51,14 @@ class RetrainTrigger(Construct):
         bad = sorted(v for v in alarm_triggers.values() if v not in ("drift", "quality"))
         if bad:
             raise ValueError(f"RetrainTrigger {construct_id}: alarm triggers {bad} must be 'drift' or 'quality'")
+        if error := limits.cooldown_error(cooldown_hours):
+            raise ValueError(f"RetrainTrigger {construct_id}: {error}")
         # An idempotency cache: records expire by TTL after the cooldown. RETAIN like every table of the platform
         # (and the two other idempotency tables): deleting the stack mid-cooldown must not re-arm a retraining.
-        self.table = dynamodb.Table(
-            self, "Idempotency",
-            partition_key=dynamodb.Attribute(name="id", type=dynamodb.AttributeType.STRING),
-            billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
-            encryption=dynamodb.TableEncryption.CUSTOMER_MANAGED,
-            encryption_key=key,
-            point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
-                point_in_time_recovery_enabled=True),
-            time_to_live_attribute="expiration",
-            removal_policy=RemovalPolicy.RETAIN,
-        )
-        acknowledge(
-            self.table,
-            "Idempotency cache of the retraining trigger: entries expire after the cooldown; a backup plan "
-            "would only preserve expired de-duplication keys.",
-            "NIST.800.53.R5-DynamoDBInBackupPlan",
-        )
+        self.table = idempotency_table(
+            self, "Idempotency", key=key,
+            no_backup_reason="Idempotency cache of the retraining trigger: entries expire after the cooldown; a "
+                             "backup plan would only preserve expired de-duplication keys.")
         self.function = PlatformFunction(
             self, "Function", function="retrain_trigger", key=key,
             description=f"Starts {pipeline_name} on drift and quality alarms of {model_name}",
@@ -92,7 +81,7 @@ class RetrainTrigger(Construct):
             self, "OnAlarm",
             description=f"Drift or quality alarm of {model_name} in ALARM",
             event_pattern=events.EventPattern(
-                source=["aws.cloudwatch"], detail_type=[ALARM_STATE_CHANGE],
+                source=[contracts.EVENT_SOURCE_CLOUDWATCH], detail_type=[contracts.DETAIL_ALARM_STATE],
                 resources=[a.alarm_arn for a in alarms], detail={"state": {"value": ["ALARM"]}},
             ),
             targets=[targets.LambdaFunction(self.function.function, retry_attempts=2)],

@@ -4,6 +4,7 @@ The local runner uses it; in the cloud, ConditionSteps apply the same thresholds
 """
 from __future__ import annotations
 
+import mlops_contracts as contracts
 from pipeline_code.training.evaluate import BIAS_KEYS
 
 
@@ -26,7 +27,7 @@ def evaluate_gates(evaluation: dict, gates: dict) -> dict:
                         "passed": passed})
     if gates.get("must_beat_champion"):
         value = float(evaluation["champion"]["passed"])
-        results.append({"name": "champion", "path": "champion.passed", "value": value, "threshold": 1.0,
+        results.append({"name": "champion", "path": contracts.CHAMPION_PASSED_PATH, "value": value, "threshold": 1.0,
                         "comparison": ">=", "passed": value >= 1.0})
     return {"passed": all(r["passed"] for r in results), "gates": results}
 

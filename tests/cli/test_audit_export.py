@@ -7,6 +7,7 @@ import json
 import pyarrow.parquet as pq
 import pytest
 
+import mlops_contracts as contracts
 from mlops_cli.main import main
 from tests.support import governance_helpers as h
 
@@ -51,7 +52,7 @@ def test_csv_holds_exactly_the_period_across_several_scan_pages(trail, capsys, t
     approvals = [r for r in rows if r["kind"] == "package-state"]
     assert {r["actor"] for r in approvals} == {APPROVER}
     assert approvals[4]["approval_description"] == "review 5, with a comma"
-    assert json.loads(approvals[0]["lineage"])["mlops:git_commit"] == "a" * 40
+    assert json.loads(approvals[0]["lineage"])[contracts.META_GIT_COMMIT] == "a" * 40
     endpoint = next(r for r in rows if r["kind"] == "endpoint-state")
     assert json.loads(endpoint["serving"])[0]["model_package_arn"] == trail["package"]
     assert endpoint["rolled_back"] == "false" and approvals[0]["model_package_version"] == "1"

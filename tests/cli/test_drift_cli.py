@@ -5,6 +5,7 @@ import json
 
 import pytest
 
+import mlops_contracts as contracts
 from mlops_cli.main import main
 from tests.support.monitoring_data import capture_file, fraud_baseline
 
@@ -14,7 +15,7 @@ def run_dir(tmp_path_factory):
     out = tmp_path_factory.mktemp("run-local")
     baseline = fraud_baseline(rows=8000)
     (out / "baseline").mkdir()
-    (out / "baseline" / "baseline.json").write_text(baseline.to_json())
+    (out / "baseline" / contracts.BASELINE_FILE).write_text(baseline.to_json())
     (out / "capture" / "primary").mkdir(parents=True)
     (out / "capture" / "primary" / "drifted.jsonl").write_text(capture_file(1500, seed=3, drift=1.0,
                                                                             baseline=baseline, raw=True))

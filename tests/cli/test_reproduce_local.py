@@ -66,7 +66,7 @@ def test_record_of_a_registered_package_is_its_metadata_and_evaluation():
                                                              "S3Uri": "s3://artifacts/pipelines/x/evaluation.json"}}}},
             {"ModelPackageName": ARN})
         store.add_response("get_object", {"Body": io.BytesIO(json.dumps(evaluation).encode())},
-                           {"Bucket": "artifacts", "Key": "pipelines/x/evaluation.json"})
+                           {"Bucket": "artifacts", "Key": f"{c.ARTIFACT_PREFIX}/x/evaluation.json"})
         record = reproduce.record_from_package(ARN, sagemaker, s3)
     assert (record.model, record.git_commit, record.step_image, record.model_sha256) == (
         "employee-attrition", "3f2c1ab", "3.0-5", "ab" * 32)

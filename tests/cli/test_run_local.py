@@ -10,6 +10,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+import mlops_contracts as contracts
 from mlops_cli.main import main as mlops
 from mlops_constructs.build.job_spec import job_spec
 from pipeline_code.data import encoding, preprocess
@@ -39,12 +40,12 @@ def attrition_runs(tmp_path_factory):
 def test_employee_attrition_passes_its_gate_on_the_real_data(attrition_runs, capsys):
     code, _, out, _ = attrition_runs
     assert code == 0
-    evaluation = json.loads((out / "evaluation.json").read_text())
+    evaluation = json.loads((out / contracts.EVALUATION_FILE).read_text())
     assert evaluation["binary_classification_metrics"]["auc"]["value"] >= 0.75
     gate = json.loads((out / "gate.json").read_text())
     assert gate["passed"] and [g["name"] for g in gate["gates"]] == ["auc"]
     assert (out / "model" / "xgboost-model").stat().st_size > 0
-    baseline = json.loads((out / "baseline" / "baseline.json").read_text())
+    baseline = json.loads((out / "baseline" / contracts.BASELINE_FILE).read_text())
     assert baseline["prediction"]["name"] == "prediction" and len(baseline["features"]) == 30
     assert sum(evaluation["binary_classification_metrics"]["confusion_matrix"][a][p]
                for a in "01" for p in "01") == evaluation["test_rows"]
@@ -52,7 +53,7 @@ def test_employee_attrition_passes_its_gate_on_the_real_data(attrition_runs, cap
 
 def test_same_seed_gives_byte_identical_model_and_metrics(attrition_runs):
     _, _, first, second = attrition_runs
-    for name in ("model/xgboost-model", "evaluation.json", "gate.json", "baseline/baseline.json",
+    for name in ("model/xgboost-model", contracts.EVALUATION_FILE, "gate.json", "baseline/baseline.json",
                  "encoder/encoder.json"):
         assert filecmp.cmp(first / name, second / name, shallow=False), name
 

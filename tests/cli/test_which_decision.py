@@ -125,7 +125,7 @@ def story(lambda_context):
         s3.create_bucket(Bucket="artifacts")
         baseline = build_baseline({"amount": np.array([1.0, 2.0]), "card_present": np.array([0.0, 1.0]),
                                    "channel": np.array(["chip", "swipe"], dtype=object)}, {"channel"})
-        s3.put_object(Bucket="artifacts", Key="baseline.json", Body=baseline.to_json().encode())
+        s3.put_object(Bucket="artifacts", Key=contracts.BASELINE_FILE, Body=baseline.to_json().encode())
         _put_capture(s3, "primary", "2026/07/01/11", "docs", [*_noise(3, "2026-07-01T11:05:00Z"), DOCS_LINE])
         _put_capture(s3, "primary", "2026/07/02/12", "baking", _noise(2, "2026-07-02T12:05:00Z") + [
             capture_line("1.5,3,chip", "0.91", inference_id="req-baking", inference_time="2026-07-02T12:10:00Z"),
@@ -255,7 +255,7 @@ def test_hooks_return_botocore_shapes(story):
                                         described["ProductionVariants"], **shadow}, shape)
     assert not report.has_errors(), report.generate_report()
     pending = model.operation_model("DescribeEndpoint").output_shape.members["PendingDeploymentSummary"]
-    assert "EndpointConfigName" in pending.required_members
+    assert contracts.ENDPOINT_OUTPUT_CONFIG in pending.required_members
 
 
 @pytest.mark.parametrize(("argv", "message"), [

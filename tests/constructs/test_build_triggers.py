@@ -5,6 +5,7 @@ import pytest
 from aws_cdk import Stack
 from aws_cdk.assertions import Capture, Match, Template
 
+import mlops_contracts as contracts
 from mlops_constructs.build.build_triggers import BuildTriggers
 from mlops_constructs.core.model_core import ModelCore
 from tests.conftest import new_app
@@ -47,7 +48,7 @@ def _statements_of_function_role(template: Template, construct: str) -> list[dic
 
 def test_new_data_rule_matches_only_drop_markers_of_the_data_bucket(full):
     full.has_resource_properties("AWS::Events::Rule", {
-        "EventPattern": {"source": ["aws.s3"], "detail-type": ["Object Created"], "detail": {
+        "EventPattern": {"source": [contracts.EVENT_SOURCE_S3], "detail-type": [contracts.DETAIL_OBJECT_CREATED], "detail": {
             "bucket": {"name": [{"Ref": _ref(full, "AWS::S3::Bucket", "CoreDataBucket")}]},
             "object": {"key": [{"wildcard": "transactions/monthly/*/_SUCCESS"}]}}},
         "Targets": [Match.object_like({"Arn": {"Fn::GetAtt": [_function(full, "NewDataTrigger"), "Arn"]},
@@ -93,7 +94,7 @@ def test_schedule_starts_the_pipeline_with_trigger_schedule_through_its_own_role
         "KmsKeyArn": {"Fn::GetAtt": [_ref(full, "AWS::KMS::Key", "CoreKey"), "Arn"]},
         "Target": Match.object_like({
             "Arn": PIPELINE_ARN, "RoleArn": {"Fn::GetAtt": [role, "Arn"]},
-            "SageMakerPipelineParameters": {"PipelineParameterList": [{"Name": "Trigger", "Value": "schedule"}]}}),
+            "SageMakerPipelineParameters": {"PipelineParameterList": [{"Name": contracts.PARAM_TRIGGER, "Value": "schedule"}]}}),
     })
     assert role.as_string().startswith("TriggersScheduleRole")
     full.has_resource_properties("AWS::IAM::Role", {"AssumeRolePolicyDocument": {"Statement": [Match.object_like(
@@ -106,8 +107,8 @@ def test_schedule_starts_the_pipeline_with_trigger_schedule_through_its_own_role
 
 def test_failed_executions_of_this_pipeline_go_to_the_notifier(full):
     full.has_resource_properties("AWS::Events::Rule", {
-        "EventPattern": {"source": ["aws.sagemaker"],
-                         "detail-type": ["SageMaker Model Building Pipeline Execution Status Change"],
+        "EventPattern": {"source": [contracts.EVENT_SOURCE_SAGEMAKER],
+                         "detail-type": [contracts.DETAIL_PIPELINE_EXECUTION],
                          "detail": {"pipelineArn": [PIPELINE_ARN], "currentPipelineExecutionStatus": ["Failed"]}},
         "Targets": [Match.object_like({"Arn": {"Fn::GetAtt": [_function(full, "Notifier"), "Arn"]}})],
     })
@@ -115,7 +116,7 @@ def test_failed_executions_of_this_pipeline_go_to_the_notifier(full):
 
 def test_pending_packages_of_this_group_go_to_the_notifier(full):
     full.has_resource_properties("AWS::Events::Rule", {
-        "EventPattern": {"source": ["aws.sagemaker"], "detail-type": ["SageMaker Model Package State Change"],
+        "EventPattern": {"source": [contracts.EVENT_SOURCE_SAGEMAKER], "detail-type": [contracts.DETAIL_PACKAGE_STATE],
                          "detail": {"ModelPackageGroupName": ["fraud-detection"],
                                     "ModelApprovalStatus": ["PendingManualApproval"]}},
         "Targets": [Match.object_like({"Arn": {"Fn::GetAtt": [_function(full, "Notifier"), "Arn"]}})],
@@ -147,8 +148,8 @@ def test_without_new_data_or_schedule_only_notifications_remain():
     assert not template.find_resources("AWS::DynamoDB::Table")
     patterns = [r["Properties"]["EventPattern"]["detail-type"] for r in
                 template.find_resources("AWS::Events::Rule").values()]
-    assert sorted(patterns) == [["SageMaker Model Building Pipeline Execution Status Change"],
-                                ["SageMaker Model Package State Change"]]
+    assert sorted(patterns) == [[contracts.DETAIL_PIPELINE_EXECUTION],
+                                [contracts.DETAIL_PACKAGE_STATE]]
 
 
 @pytest.mark.parametrize(("props", "message"), [

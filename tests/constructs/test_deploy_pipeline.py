@@ -8,6 +8,7 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sns as sns
 from aws_cdk.assertions import Capture, Match, Template
 
+import mlops_contracts as contracts
 from mlops_constructs.deploy.deploy_pipeline import DeployTarget, ModelDeployPipeline
 from tests.conftest import new_app
 
@@ -64,7 +65,7 @@ def test_approved_packages_of_this_group_invoke_the_idempotent_trigger(example_a
     template = example_app.template(FRAUD)
     function = Capture()
     template.has_resource_properties("AWS::Events::Rule", {
-        "EventPattern": {"source": ["aws.sagemaker"], "detail-type": ["SageMaker Model Package State Change"],
+        "EventPattern": {"source": [contracts.EVENT_SOURCE_SAGEMAKER], "detail-type": [contracts.DETAIL_PACKAGE_STATE],
                          "detail": {"ModelPackageGroupName": [Match.any_value()], "ModelApprovalStatus": ["Approved"]}},
         "Targets": [Match.object_like({"Arn": {"Fn::GetAtt": [function, "Arn"]}})],
     })

@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 from aws_cdk import Stack
 
+import mlops_contracts as contracts
 from mlops_constructs._private.wildcard_review import add_nag_checks
 from mlops_constructs.core.model_core import ModelCore
 from mlops_constructs.monitor.drift_fanout import DriftFanOut
@@ -31,7 +32,7 @@ def synthesized():
     stack = Stack(app, "FanOut")
     core = ModelCore(stack, "Core", model_name="fraud-detection", owner="risk@example.com")
     fanout = DriftFanOut(stack, "DriftFanOut", endpoint_name=ENDPOINT, data_bucket=core.data_bucket,
-                         artifact_bucket=core.artifact_bucket, baselines_prefix="pipelines/", key=core.key,
+                         artifact_bucket=core.artifact_bucket, baselines_prefix=f"{contracts.ARTIFACT_PREFIX}/", key=core.key,
                          topic=core.topic, environment={"MODEL_NAME": "fraud-detection"})
     add_nag_checks(app)  # cdk-nag, with IAM wildcards acknowledged from the reviewed allow-list
     assembly = app.synth()  # cdk-nag findings fail here
@@ -193,13 +194,13 @@ def test_functions_may_read_what_the_definition_hands_them(synthesized):
         bucket_arn = "${GetAtt:" + data.split("${Ref:")[-1].rstrip("}") + ".Arn}"
         return allowed(statements, action, f"{bucket_arn}/{key}") or allowed(statements, action, f"{data}/{key}")
 
-    hour = f"monitoring/{ENDPOINT}/drift-fanout/2026/11/01/12"
-    assert can(count, "s3:GetObject", f"capture/{ENDPOINT}/primary/2026/11/01/12/a.jsonl")
+    hour = f"{contracts.MONITORING_REPORTS_PREFIX}/{ENDPOINT}/drift-fanout/2026/11/01/12"
+    assert can(count, "s3:GetObject", f"{contracts.CAPTURE_PREFIX}/{ENDPOINT}/primary/2026/11/01/12/a.jsonl")
     assert can(count, "s3:GetObject", f"{hour}/plan.json")
-    assert not can(count, "s3:PutObject", f"monitoring/{ENDPOINT}/2026/11/01/12/drift.json")
+    assert not can(count, "s3:PutObject", f"{contracts.MONITORING_REPORTS_PREFIX}/{ENDPOINT}/2026/11/01/12/drift.json")
     assert can(reduce, "s3:GetObject", f"{hour}/results/run/manifest.json")
-    assert can(reduce, "s3:PutObject", f"monitoring/{ENDPOINT}/2026/11/01/12/drift.json")
-    assert not can(reduce, "s3:GetObject", f"capture/{ENDPOINT}/primary/2026/11/01/12/a.jsonl")
+    assert can(reduce, "s3:PutObject", f"{contracts.MONITORING_REPORTS_PREFIX}/{ENDPOINT}/2026/11/01/12/drift.json")
+    assert not can(reduce, "s3:GetObject", f"{contracts.CAPTURE_PREFIX}/{ENDPOINT}/primary/2026/11/01/12/a.jsonl")
 
 
 def test_synthesized_definition_drives_the_lambdas_to_the_single_pass_report(synthesized, lambdas, baseline,

@@ -8,6 +8,7 @@ import pytest
 from aws_cdk import Stack
 from aws_cdk.assertions import Capture, Match, Template
 
+import mlops_contracts as contracts
 from mlops_constructs.govern.audit_trail import AuditTrail
 from stacks.governance_stack import GovernanceStack, endpoint_stacks
 from tests.conftest import new_app
@@ -127,7 +128,7 @@ def _rule_pattern(template: Template, detail_type: str) -> dict:
 
 def test_package_rule_matches_every_configured_group(template):
     pattern = _rule_pattern(template, "SageMaker Model Package State Change")
-    assert pattern["source"] == ["aws.sagemaker"]
+    assert pattern["source"] == [contracts.EVENT_SOURCE_SAGEMAKER]
     assert sorted(pattern["detail"]["ModelPackageGroupName"]) == MODELS
 
 
@@ -177,7 +178,7 @@ def test_a_gap_in_the_trail_alarms_the_platform_team(template, example_config):
     template.has_resource_properties("AWS::CloudWatch::Alarm", {
         "MetricName": "ApproximateNumberOfMessagesVisible", "Threshold": 1, "AlarmActions": [{"Ref": topic}],
         "Dimensions": [{"Name": "QueueName", "Value": {"Fn::GetAtt": [queue, "QueueName"]}}]})
-    for metric in ("AuditEventsSkipped", "IncompleteLineage"):
+    for metric in (contracts.METRIC_AUDIT_EVENTS_SKIPPED, contracts.METRIC_INCOMPLETE_LINEAGE):
         template.has_resource_properties("AWS::CloudWatch::Alarm", {
-            "Namespace": "MLOps/Governance", "MetricName": metric, "AlarmActions": [{"Ref": topic}],
-            "Dimensions": [{"Name": "service", "Value": "audit_writer"}], "TreatMissingData": "notBreaching"})
+            "Namespace": contracts.GOVERNANCE_METRIC_NAMESPACE, "MetricName": metric, "AlarmActions": [{"Ref": topic}],
+            "Dimensions": [{"Name": contracts.DIM_SERVICE, "Value": contracts.SERVICE_AUDIT_WRITER}], "TreatMissingData": "notBreaching"})

@@ -55,7 +55,7 @@ def test_every_rollback_alarm_exists_and_watches_this_endpoint_and_variant(examp
         dims = {d["Name"]: d["Value"] for d in props["Dimensions"]}
         watched[(props["Namespace"], props["MetricName"])] = props
         assert dims == {"EndpointName": "fraud-detection-prod", "VariantName": "primary"}
-        assert props["AlarmActions"] == [{"Ref": "TopicArn"}]
+        assert props["AlarmActions"] == [{"Ref": contracts.ENDPOINT_PARAM_TOPIC}]
     # Fleet health only: drift and quality are monitoring alarms, never rollback alarms.
     assert set(watched) == {("AWS/SageMaker", "Invocation5XXErrors"), ("AWS/SageMaker", "ModelLatency")}
     errors = watched[("AWS/SageMaker", "Invocation5XXErrors")]
@@ -89,10 +89,10 @@ def test_autoscaling_tracks_invocations_per_instance_between_config_bounds(examp
 def test_capture_goes_encrypted_to_the_capture_prefix_and_the_role_may_write_only_there(example_app):
     template = example_app.template(FRAUD_PROD)
     template.has_resource_properties("AWS::SageMaker::EndpointConfig", {
-        "KmsKeyId": {"Ref": "KeyArn"},
+        "KmsKeyId": {"Ref": contracts.ENDPOINT_PARAM_KEY},
         "DataCaptureConfig": {
-            "EnableCapture": True, "InitialSamplingPercentage": 100, "KmsKeyId": {"Ref": "KeyArn"},
-            "DestinationS3Uri": {"Fn::Join": ["", ["s3://", {"Ref": "DataBucketName"}, "/capture"]]},
+            "EnableCapture": True, "InitialSamplingPercentage": 100, "KmsKeyId": {"Ref": contracts.ENDPOINT_PARAM_KEY},
+            "DestinationS3Uri": {"Fn::Join": ["", ["s3://", {"Ref": contracts.ENDPOINT_PARAM_DATA_BUCKET}, "/capture"]]},
             "CaptureOptions": [{"CaptureMode": "Input"}, {"CaptureMode": "Output"}],
         },
         "ProductionVariants": [Match.object_like({"VariantName": "primary", "InitialInstanceCount": 4,
@@ -122,7 +122,7 @@ def test_ab_endpoint_serves_champion_and_challenger_with_weights_and_per_variant
     template.has_resource_properties("AWS::SageMaker::EndpointConfig", {"ProductionVariants": variants})
     by_name = {v["VariantName"]: v for v in variants.as_array()}
     assert {n: v["InitialVariantWeight"] for n, v in by_name.items()} == {"champion": 0.9, "challenger": 0.1}
-    assert package_of[by_name["champion"]["ModelName"]["Fn::GetAtt"][0]] == "ChampionModelPackageArn"
+    assert package_of[by_name["champion"]["ModelName"]["Fn::GetAtt"][0]] == contracts.ENDPOINT_PARAM_CHAMPION_PACKAGE
     assert package_of[by_name["challenger"]["ModelName"]["Fn::GetAtt"][0]] == "ModelPackageArn"
     alarms = _resources(template, "AWS::CloudWatch::Alarm")
     rollback = [alarms[i]["Properties"] for i in _rollback_alarm_ids(template)]
@@ -138,7 +138,7 @@ def test_endpoint_stacks_are_plain_templates_the_pipeline_can_deploy(example_app
         artifact = example_app.assembly.get_stack_by_name(name)
         assert [d.id for d in artifact.dependencies if not d.id.endswith(".assets")] == []
         assert set(example_app.templates[name]["Parameters"]) == {
-            "ModelPackageArn", "DataBucketName", "KeyArn", "TopicArn"}
+            "ModelPackageArn", contracts.ENDPOINT_PARAM_DATA_BUCKET, contracts.ENDPOINT_PARAM_KEY, contracts.ENDPOINT_PARAM_TOPIC}
         assert not [r for r in example_app.templates[name]["Resources"].values() if r["Type"].startswith("AWS::IAM::")]
     assert "mlops-employee-attrition-staging" not in example_app.templates  # batch models have no endpoint
 

@@ -5,7 +5,7 @@ import pytest
 from aws_cdk import Stack
 from aws_cdk.assertions import Capture, Match, Template
 
-from mlops_config.platform import SourceSettings
+import mlops_contracts as contracts
 from mlops_constructs._private.source import PathFilter
 from mlops_constructs.build.code_areas import model_code_areas
 from mlops_constructs.build.model_build_ci import ModelBuildCI
@@ -16,10 +16,10 @@ from tests.support.code_ownership import push_filter_starts
 CONNECTION = "arn:aws:codeconnections:us-east-1:123456789012:connection/12345678-1234-1234-1234-123456789012"
 
 
-def _template(source: SourceSettings, *, model="fraud-detection", algorithm="xgboost", **props) -> Template:
+def _template(*, model="fraud-detection", algorithm="xgboost", **props) -> Template:
     stack = Stack(new_app(), "Test")
     core = ModelCore(stack, "Core", model_name=model, owner="risk@example.com")
-    ModelBuildCI(stack, "BuildCI", model_name=model, pipeline_name=f"{model}-build", source=source,
+    ModelBuildCI(stack, "BuildCI", model_name=model, pipeline_name=f"{model}-build",
                  artifact_bucket=core.artifact_bucket, key=core.key,
                  code_areas=model_code_areas(model, algorithm=algorithm), **props)
     return Template.from_stack(stack)
@@ -27,12 +27,12 @@ def _template(source: SourceSettings, *, model="fraud-detection", algorithm="xgb
 
 @pytest.fixture(scope="module")
 def git() -> Template:
-    return _template(SourceSettings(connection_arn=CONNECTION, repository="acme/mlops", branch="main"))
+    return _template(connection_arn=CONNECTION, repository="acme/mlops", branch="main")
 
 
 @pytest.fixture(scope="module")
 def s3_source() -> Template:
-    return _template(SourceSettings())
+    return _template()
 
 
 def _role_of(template: Template, project_name: str) -> str:
@@ -68,7 +68,7 @@ def test_git_pipeline_is_v2_with_one_push_filter_per_owner_area(git):
 
 
 def test_custom_algorithm_model_is_not_built_by_changes_to_builtin_training():
-    template = _template(SourceSettings(connection_arn=CONNECTION, repository="acme/mlops"),
+    template = _template(connection_arn=CONNECTION, repository="acme/mlops",
                          model="support-assistant", algorithm="custom")
     trigger = Capture()
     template.has_resource_properties("AWS::CodePipeline::Pipeline", {"Triggers": [trigger]})
@@ -102,7 +102,7 @@ def test_s3_source_reads_the_model_zip_and_starts_on_upload_with_its_own_role(s3
     role = Capture()
     pipeline = next(iter(s3_source.find_resources("AWS::CodePipeline::Pipeline")))
     s3_source.has_resource_properties("AWS::Events::Rule", {
-        "EventPattern": {"source": ["aws.s3"], "detail-type": ["Object Created"], "detail": {
+        "EventPattern": {"source": [contracts.EVENT_SOURCE_S3], "detail-type": [contracts.DETAIL_OBJECT_CREATED], "detail": {
             "bucket": {"name": [{"Ref": Match.string_like_regexp("CoreArtifactBucket")}]},
             "object": {"key": ["ci/fraud-detection/source.zip"]}}},
         "Targets": [Match.object_like({"RoleArn": {"Fn::GetAtt": [role, "Arn"]}})],
@@ -175,7 +175,7 @@ def test_connection_without_code_areas_is_rejected():
     core = ModelCore(stack, "Core", model_name="m", owner="o@example.com")
     with pytest.raises(ValueError, match="a connection source needs code_areas"):
         ModelBuildCI(stack, "BuildCI", model_name="m", pipeline_name="m-build", artifact_bucket=core.artifact_bucket,
-                     key=core.key, source=SourceSettings(connection_arn=CONNECTION, repository="a/b"))
+                     key=core.key, connection_arn=CONNECTION, repository="a/b")
 
 
 def test_path_filter_limits_are_checked():
@@ -209,3 +209,11 @@ def test_run_stage_may_upload_code_only_under_its_models_prefix_with_the_model_k
 def _logical(template: Template, kind: str, name: str) -> str:
     (found,) = [k for k in template.find_resources(kind) if k.startswith("Core") and name in k]
     return found
+
+
+def test_connection_without_a_repository_is_rejected():
+    stack = Stack(new_app(), "Test")
+    core = ModelCore(stack, "Core", model_name="m", owner="o@example.com")
+    with pytest.raises(ValueError, match="a connection source needs repository as 'owner/name'; got None"):
+        ModelBuildCI(stack, "BuildCI", model_name="m", pipeline_name="m-build", artifact_bucket=core.artifact_bucket,
+                     key=core.key, connection_arn=CONNECTION, code_areas=model_code_areas("m", algorithm="xgboost"))

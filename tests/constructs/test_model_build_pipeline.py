@@ -42,12 +42,12 @@ def _variant(model, **training):
 def variants(example_config, tmp_path_factory):
     """Tuned fraud model in a VPC, synthesized with cdk-nag (unacknowledged findings fail synth)."""
     from aws_cdk import Stack
+    from aws_cdk import aws_ec2 as ec2
 
-    from mlops_config.platform import VpcSettings
     from mlops_constructs._private.wildcard_review import add_nag_checks
-    from mlops_constructs.build.job_spec import job_spec
     from mlops_constructs.build.model_build_pipeline import ModelBuildPipeline
     from mlops_constructs.core.model_core import ModelCore
+    from stacks.build_props import build_pipeline_props
     from tests.conftest import new_app
 
     fraud = next(m for m in example_config.models if m.name == "fraud-detection")
@@ -55,9 +55,13 @@ def variants(example_config, tmp_path_factory):
     app = new_app(outdir=str(tmp_path_factory.mktemp("build-variants")))
     stack = Stack(app, "Tuned")
     core = ModelCore(stack, "Core", model_name=tuned.name, owner=tuned.owner)
-    build = ModelBuildPipeline(stack, "Build", model=tuned, job_spec=job_spec(tuned), config_hash="c0ffee",
+    build = ModelBuildPipeline(stack, "Build", **build_pipeline_props(tuned, "c0ffee"),
                                key=core.key, data_bucket=core.data_bucket, artifact_bucket=core.artifact_bucket,
-                               model_package_group_name=core.model_package_group_name, vpc=VpcSettings(**VPC))
+                               model_package_group_name=core.model_package_group_name,
+                               subnets=[ec2.Subnet.from_subnet_id(stack, f"S{i}", s)
+                                        for i, s in enumerate(VPC["subnet_ids"])],
+                               security_groups=[ec2.SecurityGroup.from_security_group_id(stack, f"G{i}", g)
+                                                for i, g in enumerate(VPC["security_group_ids"])])
     add_nag_checks(app)
     assembly = app.synth()
     return {"stack": stack, "build": build, "model": tuned, "assembly": assembly,
@@ -184,7 +188,7 @@ def test_threshold_parameters_default_to_the_config(definitions, example_config)
     fraud = next(m for m in example_config.models if m.name == "fraud-detection")
     defaults = {p["Name"]: p["DefaultValue"] for p in definitions["fraud"]["Parameters"]}
     assert defaults["MinAUC"] == fraud.quality_gate.min_metrics["auc"] == 0.92
-    assert defaults["MinPrecision"] == 0.80 and defaults["BiasLimit"] == fraud.quality_gate.bias.limit
+    assert defaults["MinPrecision"] == 0.80 and defaults[c.PARAM_BIAS_LIMIT] == fraud.quality_gate.bias.limit
     assert defaults[c.PARAM_APPROVAL_STATUS] == "PendingManualApproval"
     assert {c.PARAM_INPUT_DATA, c.PARAM_GIT_COMMIT, c.PARAM_TRIGGER} <= set(defaults)
     assert defaults[c.PARAM_INPUT_DATA].endswith("/transactions/training/")
@@ -272,19 +276,56 @@ def test_images_come_from_the_vendored_regional_table(definitions, templates):
 def test_bad_processing_instance_type_is_a_clear_error(example_config):
     from aws_cdk import Stack
 
-    from mlops_constructs.build.job_spec import job_spec
     from mlops_constructs.build.model_build_pipeline import ModelBuildPipeline
     from mlops_constructs.core.model_core import ModelCore
+    from stacks.build_props import build_pipeline_props
     from tests.conftest import new_app
 
     model = example_config.models[0]
     stack = Stack(new_app(), "Bad")
     core = ModelCore(stack, "Core", model_name=model.name, owner=model.owner)
     with pytest.raises(ValueError, match=r"processing_instance_type 'm5.xlarge'.*like 'ml.m5.xlarge'"):
-        ModelBuildPipeline(stack, "Build", model=model, job_spec=job_spec(model), config_hash="x", key=core.key,
+        ModelBuildPipeline(stack, "Build", **build_pipeline_props(model, "x"), key=core.key,
                            data_bucket=core.data_bucket, artifact_bucket=core.artifact_bucket,
                            model_package_group_name=model.name, processing_instance_type="m5.xlarge")
 
+
+
+def test_subnets_without_security_groups_are_a_clear_error(example_config):
+    from aws_cdk import Stack
+    from aws_cdk import aws_ec2 as ec2
+
+    from mlops_constructs.build.model_build_pipeline import ModelBuildPipeline
+    from mlops_constructs.core.model_core import ModelCore
+    from stacks.build_props import build_pipeline_props
+    from tests.conftest import new_app
+
+    model = example_config.models[0]
+    stack = Stack(new_app(), "Bad")
+    core = ModelCore(stack, "Core", model_name=model.name, owner=model.owner)
+    with pytest.raises(ValueError, match="give both subnets and security_groups, or neither; got 1 subnets and 0"):
+        ModelBuildPipeline(stack, "Build", **build_pipeline_props(model, "x"), key=core.key,
+                           data_bucket=core.data_bucket, artifact_bucket=core.artifact_bucket,
+                           model_package_group_name=model.name,
+                           subnets=[ec2.Subnet.from_subnet_id(stack, "S", "subnet-0abc")])
+
+
+def test_a_custom_image_needs_repository_and_tag(example_config):
+    from aws_cdk import Stack
+
+    from mlops_constructs.build.model_build_pipeline import ModelBuildPipeline
+    from mlops_constructs.core.model_core import ModelCore
+    from stacks.build_props import build_pipeline_props
+    from tests.conftest import new_app
+
+    model = example_config.models[0]
+    stack = Stack(new_app(), "Bad")
+    core = ModelCore(stack, "Core", model_name=model.name, owner=model.owner)
+    props = {**build_pipeline_props(model, "x"), "training_image_repository": "trainer", "training_image_tag": None}
+    with pytest.raises(ValueError, match="give both training_image_repository and training_image_tag, or neither; "
+                                         "got 'trainer', None"):
+        ModelBuildPipeline(stack, "Build", **props, key=core.key, data_bucket=core.data_bucket,
+                           artifact_bucket=core.artifact_bucket, model_package_group_name=model.name)
 
 def test_unknown_image_version_is_a_clear_error():
     from mlops_constructs.build.sagemaker_pipeline.images import image_key
@@ -397,7 +438,7 @@ def test_job_command_runs_the_step_from_a_zip_of_any_name_after_checking_its_has
     _, entry, arguments = _code_job(definition)
     code_dir = tmp_path / "code"
     code_dir.mkdir()
-    (code_dir / "pipeline_code.zip").write_bytes(_asset_dir(variants["assembly"], "Tuned",
+    (code_dir / c.CODE_ZIP_NAME).write_bytes(_asset_dir(variants["assembly"], "Tuned",
                                                             defaults[c.PARAM_CODE_URL]).read_bytes())
     sha256 = defaults[c.PARAM_CODE_SHA256]
     ran = _run_job_locally(entry, arguments, code_dir, tmp_path, sha256, "--help")
@@ -495,7 +536,7 @@ def test_role_reads_the_code_zips_ci_uploads_for_this_model_only(templates):
     assert not [r for r in reads if r.startswith(f"arn:aws:s3:::{artifacts}/code/") and "fraud-detection" not in r]
     lists = [s for s in _statement(statements, "s3:ListBucket") if _resources(s, template) == [
         f"arn:aws:s3:::{artifacts}"]]
-    assert {"StringLike": {"s3:prefix": ["code/fraud-detection/*"]}} in [s["Condition"] for s in lists]
+    assert {"StringLike": {"s3:prefix": [f"{c.CODE_PREFIX}/fraud-detection/*"]}} in [s["Condition"] for s in lists]
 
 
 def test_custom_image_role_pulls_only_its_repository(templates):

@@ -6,32 +6,30 @@ from aws_cdk import Stack
 from aws_cdk.assertions import Capture, Match, Template
 
 import mlops_contracts as contracts
-from mlops_config.model import DriftMonitor, MonitoringSettings, QualityMonitor, RetrainingSettings
+from mlops_config.model import DriftMonitor, RetrainingSettings
 from mlops_constructs._private.wildcard_review import add_nag_checks
 from mlops_constructs.core.model_core import ModelCore
 from mlops_constructs.monitor.model_monitoring import ModelMonitoring, schedule_period
+from monitoring_code import limits
 from tests.conftest import new_app
 
 MODEL, ENDPOINT = "fraud-detection", "fraud-detection-prod"
-SETTINGS = MonitoringSettings(schedule="rate(1 hour)", drift=DriftMonitor(metric="psi", threshold=0.2),
-                              quality=QualityMonitor(metric="recall", floor=0.9))
+MONITORS = {"schedule": "rate(1 hour)", "drift_metric": "psi", "drift_threshold": 0.2, "quality_metric": "recall",
+            "quality_floor": 0.9, "retrain_on_alarm": True, "retrain_cooldown_hours": 12}
 # CDK sorts them; ``service`` is the one Powertools adds (tests/end_to_end/test_metric_contract.py runs the real handlers).
-DRIFT_DIMENSIONS = [{"Name": "Endpoint", "Value": ENDPOINT}, {"Name": "Model", "Value": MODEL},
-                    {"Name": "service", "Value": contracts.SERVICE_DRIFT_DETECTOR}]
-QUALITY_DIMENSIONS = [{"Name": "Endpoint", "Value": ENDPOINT}, {"Name": "Model", "Value": MODEL},
-                      {"Name": "service", "Value": contracts.SERVICE_QUALITY_MONITOR}]
+DRIFT_DIMENSIONS = [{"Name": contracts.DIM_ENDPOINT, "Value": ENDPOINT}, {"Name": contracts.DIM_MODEL, "Value": MODEL},
+                    {"Name": contracts.DIM_SERVICE, "Value": contracts.SERVICE_DRIFT_DETECTOR}]
+QUALITY_DIMENSIONS = [{"Name": contracts.DIM_ENDPOINT, "Value": ENDPOINT}, {"Name": contracts.DIM_MODEL, "Value": MODEL},
+                      {"Name": contracts.DIM_SERVICE, "Value": contracts.SERVICE_QUALITY_MONITOR}]
 
 
-RETRAINING = RetrainingSettings(cooldown_hours=12)
-
-
-def build(settings=SETTINGS, retraining=RETRAINING, **overrides):
+def build(**overrides):
     app = new_app()
     stack = Stack(app, "Monitored")
     core = ModelCore(stack, "Core", model_name=MODEL, owner="risk@example.com")
     props = {"model_name": MODEL, "endpoint_name": ENDPOINT, "data_bucket": core.data_bucket,
-             "artifact_bucket": core.artifact_bucket, "key": core.key, "topic": core.topic, "settings": settings,
-             "ground_truth_prefix": "ground-truth/fraud-detection/", "retraining": retraining,
+             "artifact_bucket": core.artifact_bucket, "key": core.key, "topic": core.topic, **MONITORS,
+             "ground_truth_prefix": "ground-truth/fraud-detection/",
              "pipeline_name": contracts.build_pipeline_name(MODEL), "variants": ["primary"]}
     props.update(overrides)
     monitoring = ModelMonitoring(stack, "Monitoring", **props)
@@ -97,7 +95,7 @@ def test_retraining_rule_listens_to_the_drift_and_quality_alarms(built):
     alarms = [monitoring.drift_alarm, monitoring.prediction_drift_alarm, monitoring.quality_alarm]
     template.has_resource_properties("AWS::Events::Rule", {
         "EventPattern": {
-            "source": ["aws.cloudwatch"], "detail-type": ["CloudWatch Alarm State Change"],
+            "source": [contracts.EVENT_SOURCE_CLOUDWATCH], "detail-type": [contracts.DETAIL_ALARM_STATE],
             "resources": Match.array_with([{"Fn::GetAtt": [logical_id(stack, a), "Arn"]} for a in alarms]),
             "detail": {"state": {"value": ["ALARM"]}},
         },
@@ -155,7 +153,7 @@ def test_drift_role_reads_capture_of_this_endpoint_and_writes_reports(built):
             Match.object_like({"Action": "s3:GetObject", "Resource": Match.array_with([{"Fn::Join": ["", [
                 {"Fn::GetAtt": [bucket, "Arn"]}, f"/capture/{ENDPOINT}/*"]]}])}),
             Match.object_like({"Action": "s3:ListBucket", "Condition": {"StringLike": {
-                "s3:prefix": [f"capture/{ENDPOINT}/*"]}}}),
+                "s3:prefix": [f"{contracts.CAPTURE_PREFIX}/{ENDPOINT}/*"]}}}),
             Match.object_like({"Action": "s3:PutObject", "Resource": {"Fn::Join": ["", [
                 {"Fn::GetAtt": [bucket, "Arn"]}, f"/monitoring/{ENDPOINT}/*"]]}}),
         ])},
@@ -168,16 +166,24 @@ def test_dashboard_is_named_after_the_endpoint(built):
 
 
 def test_without_retraining_there_is_no_trigger():
-    stack, monitoring = build(retraining=RetrainingSettings(on_drift=False))
+    stack, monitoring = build(retrain_on_alarm=False)
     assert monitoring.retrain_trigger is None
     Template.from_stack(stack).resource_properties_count_is(
-        "AWS::Events::Rule", {"EventPattern": Match.object_like({"source": ["aws.cloudwatch"]})}, 0)
+        "AWS::Events::Rule", {"EventPattern": Match.object_like({"source": [contracts.EVENT_SOURCE_CLOUDWATCH]})}, 0)
 
 
 @pytest.mark.parametrize("overrides, message", [
-    ({"settings": MonitoringSettings(drift=None)}, "neither drift nor quality"),
-    ({"ground_truth_prefix": None}, "monitoring.quality needs ground_truth_prefix"),
-    ({"pipeline_name": None}, "retraining.on_drift needs pipeline_name"),
+    ({"drift_metric": None, "quality_metric": None}, "neither drift nor quality"),
+    ({"ground_truth_prefix": None}, "quality_metric needs ground_truth_prefix"),
+    ({"pipeline_name": None}, "retrain_on_alarm needs pipeline_name"),
+    ({"drift_metric": "kl"}, r"drift_metric must be one of \('psi', 'jensen_shannon', 'linf'\); got 'kl'"),
+    ({"drift_threshold": 0}, "drift threshold must be > 0 and <= 10.0; got 0"),
+    ({"drift_threshold": 10.5}, "drift threshold must be > 0 and <= 10.0; got 10.5"),
+    ({"drift_min_samples": 0}, "min_samples must be >= 1; got 0"),
+    ({"quality_metric": "mape"}, "quality_metric must be one of"),
+    ({"quality_floor": None}, "quality_metric needs quality_floor from 0 to 1; got None"),
+    ({"quality_floor": 1.5}, "quality_metric needs quality_floor from 0 to 1; got 1.5"),
+    ({"retrain_cooldown_hours": 721}, "cooldown_hours must be 0 to 720; got 721"),
 ])
 def test_bad_props_fail_at_synth_with_the_reason(overrides, message):
     with pytest.raises(ValueError, match=message):
@@ -211,3 +217,33 @@ def test_drift_detector_may_start_the_fanout_it_is_pointed_at(built):
               and {"Ref": role} in r["Properties"]["Roles"] for s in r["Properties"]["PolicyDocument"]["Statement"]
               if s["Action"] == "states:StartExecution"]
     assert starts == [{"Action": "states:StartExecution", "Effect": "Allow", "Resource": {"Ref": machine}}]
+
+
+def test_drift_only_needs_no_ground_truth_and_builds_no_quality_monitor():
+    _, monitoring = build(quality_metric=None, ground_truth_prefix=None)
+    assert monitoring.quality_function is None and monitoring.quality_alarm is None
+    assert monitoring.drift_alarm is not None
+
+
+@pytest.mark.parametrize(("field", "value"), [("threshold", limits.MAX_DRIFT_THRESHOLD),
+                                              ("threshold", limits.MAX_DRIFT_THRESHOLD + 0.01)])
+def test_config_and_construct_share_the_drift_threshold_limit(field, value):
+    """One limit: a threshold the config accepts, the construct accepts; one it refuses, the construct refuses."""
+    try:
+        DriftMonitor(**{field: value})
+        accepted = True
+    except ValueError:
+        accepted = False
+    if accepted:
+        build(drift_threshold=value)
+    else:
+        with pytest.raises(ValueError, match="drift threshold"):
+            build(drift_threshold=value)
+
+
+def test_config_and_construct_share_the_cooldown_limit():
+    RetrainingSettings(cooldown_hours=limits.MAX_COOLDOWN_HOURS)
+    with pytest.raises(ValueError):
+        RetrainingSettings(cooldown_hours=limits.MAX_COOLDOWN_HOURS + 1)
+    with pytest.raises(ValueError, match="cooldown_hours must be 0 to 720"):
+        build(retrain_cooldown_hours=limits.MAX_COOLDOWN_HOURS + 1)

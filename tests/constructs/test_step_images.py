@@ -185,7 +185,7 @@ def test_run_local_launches_steps_like_the_pipeline_and_maps_their_bad_input(tmp
     assert code == 2, captured
     assert f"steps run in step environment {sys.executable}" in captured.out
     assert "bad input: validate: " in captured.err and "Traceback" not in captured.err
-    assert (tmp_path / "out" / "work" / "code" / "pipeline_code.zip").is_file()
+    assert (tmp_path / "out" / "work" / "code" / c.CODE_ZIP_NAME).is_file()
 
 
 def test_local_versions_warn_before_running_and_are_recorded(tmp_path, capsys):
@@ -203,7 +203,7 @@ def test_local_versions_warn_before_running_and_are_recorded(tmp_path, capsys):
     run = json.loads((out / "run.json").read_text())
     assert run["matches_image"] is False and run["differences"] == differences
     assert run["image_versions"] == {"python": image.python, **image.libraries}
-    evaluation = json.loads((out / "evaluation.json").read_text())
+    evaluation = json.loads((out / c.EVALUATION_FILE).read_text())
     assert run["model_sha256"] == evaluation[c.MODEL_SHA256_KEY]
 
 

@@ -127,7 +127,7 @@ def _serve(model: str, endpoint: str, *, with_baseline: bool) -> None:
     extra = {}
     if with_baseline:
         s3.create_bucket(Bucket="contract-artifacts")
-        key = f"pipelines/exec-1/preprocess/baseline/{contracts.BASELINE_FILE}"
+        key = f"{contracts.ARTIFACT_PREFIX}/exec-1/preprocess/baseline/{contracts.BASELINE_FILE}"
         s3.put_object(Bucket="contract-artifacts", Key=key, Body=_baseline().to_json())
         extra = {"DriftCheckBaselines": {"ModelDataQuality": {"Statistics": {
             "ContentType": "application/json", "S3Uri": f"s3://contract-artifacts/{key}"}}}}
@@ -232,8 +232,8 @@ def deploy_trigger(env: dict) -> list[dict]:
     group = env["MODEL_PACKAGE_GROUP"]
 
     def approval(group_name: str, version: int) -> dict:
-        return {"id": f"appr-{version}", "source": "aws.sagemaker",
-                "detail-type": "SageMaker Model Package State Change", "time": EVENT_TIME,
+        return {"id": f"appr-{version}", "source": contracts.EVENT_SOURCE_SAGEMAKER,
+                "detail-type": contracts.DETAIL_PACKAGE_STATE, "time": EVENT_TIME,
                 "detail": {"ModelPackageArn": f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:model-package/"
                                               f"{group_name}/{version}",
                            "ModelPackageGroupName": group_name, "ModelApprovalStatus": "Approved"}}
@@ -250,14 +250,14 @@ def new_data_trigger(env: dict) -> list[dict]:
     _build_pipeline(env["PIPELINE_NAME"])
 
     def created(key: str) -> dict:
-        return {"id": key, "source": "aws.s3", "detail-type": "Object Created", "time": EVENT_TIME,
+        return {"id": key, "source": contracts.EVENT_SOURCE_S3, "detail-type": contracts.DETAIL_OBJECT_CREATED, "time": EVENT_TIME,
                 "detail": {"bucket": {"name": env["DATA_BUCKET"]}, "object": {"key": key, "size": 10}}}
     drop = f"{env['NEW_DATA_PREFIX']}2026-11/"
-    return [created(f"{drop}part-0.csv"), created(f"{drop}_SUCCESS")]
+    return [created(f"{drop}part-0.csv"), created(f"{drop}{contracts.DROP_MARKER}")]
 
 
 def build_notifier(env: dict) -> list[dict]:
-    return [{"id": "pkg-1", "source": "aws.sagemaker", "detail-type": "SageMaker Model Package State Change",
+    return [{"id": "pkg-1", "source": contracts.EVENT_SOURCE_SAGEMAKER, "detail-type": contracts.DETAIL_PACKAGE_STATE,
              "region": REGION, "detail": {"ModelPackageGroupName": "m", "ModelPackageVersion": 1,
                                           "ModelPackageArn": f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:model-package/m/1",
                                           "ModelApprovalStatus": "PendingManualApproval"}}]
@@ -266,7 +266,7 @@ def build_notifier(env: dict) -> list[dict]:
 def retrain_trigger(env: dict) -> list[dict]:
     _build_pipeline(env["PIPELINE_NAME"])
     alarm = next(iter(json.loads(env["ALARM_TRIGGERS"])))
-    return [{"id": "alarm-1", "source": "aws.cloudwatch", "detail-type": "CloudWatch Alarm State Change",
+    return [{"id": "alarm-1", "source": contracts.EVENT_SOURCE_CLOUDWATCH, "detail-type": contracts.DETAIL_ALARM_STATE,
              "time": EVENT_TIME, "detail": {"alarmName": alarm, "state": {"value": "ALARM"}}}]
 
 

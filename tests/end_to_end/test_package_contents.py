@@ -115,17 +115,17 @@ def test_every_step_module_imports_from_the_code_zip_alone(code_zip):
 
 
 def test_the_checks_fail_when_an_image_or_the_zip_lacks_a_module_or_holds_one_too_many(images, code_zip, tmp_path):
-    context, environment = images["audit_writer"]
+    context, environment = images[contracts.SERVICE_AUDIT_WRITER]
     missing, extra = tmp_path / "missing", tmp_path / "extra"
     shutil.copytree(context, missing)
     (missing / "governance_code" / "audit_schema.py").unlink()
-    assert "cannot import name 'audit_schema'" in image_problem("audit_writer", missing, environment)
+    assert "cannot import name 'audit_schema'" in image_problem(contracts.SERVICE_AUDIT_WRITER, missing, environment)
     shutil.copytree(context, extra)
     (extra / "governance_code" / "model_lifecycle.py").write_bytes(
         (REPO / "governance_code" / "model_lifecycle.py").read_bytes())
-    assert "never imported: ['governance_code/model_lifecycle.py']" in image_problem("audit_writer", extra, environment)
+    assert "never imported: ['governance_code/model_lifecycle.py']" in image_problem(contracts.SERVICE_AUDIT_WRITER, extra, environment)
 
-    without_contracts = tmp_path / "pipeline_code.zip"
+    without_contracts = tmp_path / contracts.CODE_ZIP_NAME
     with zipfile.ZipFile(code_zip) as source, zipfile.ZipFile(without_contracts, "w") as target:
         for item in source.infolist():
             if not item.filename.startswith("mlops_contracts/"):

@@ -8,6 +8,7 @@ import pytest
 from botocore.stub import Stubber
 from moto import mock_aws
 
+import mlops_contracts as contracts
 from functions.build_notifier import handler as notifier
 from tests.support.lambda_handlers import load_handler
 from tooling_code.pipeline_runner import FailedStep
@@ -17,7 +18,7 @@ PACKAGE = "arn:aws:sagemaker:us-east-1:123456789012:model-package/fraud-detectio
 
 
 def _failure_event() -> dict:
-    return {"detail-type": notifier.FAILED_DETAIL, "source": "aws.sagemaker", "region": "us-east-1", "detail": {
+    return {"detail-type": contracts.DETAIL_PIPELINE_EXECUTION, "source": contracts.EVENT_SOURCE_SAGEMAKER, "region": "us-east-1", "detail": {
         "pipelineArn": "arn:aws:sagemaker:us-east-1:123456789012:pipeline/fraud-detection-build",
         "pipelineExecutionArn": EXECUTION, "currentPipelineExecutionStatus": "Failed",
         "previousPipelineExecutionStatus": "Executing"}}
@@ -26,11 +27,11 @@ def _failure_event() -> dict:
 def _package_event(stats_uri: str | None) -> dict:
     detail = {"ModelPackageGroupName": "fraud-detection", "ModelPackageVersion": 7, "ModelPackageArn": PACKAGE,
               "ModelApprovalStatus": "PendingManualApproval",
-              "CustomerMetadataProperties": {"mlops:git_commit": "3f2c1ab"}}
+              "CustomerMetadataProperties": {contracts.META_GIT_COMMIT: "3f2c1ab"}}
     if stats_uri:
         detail["ModelMetrics"] = {"ModelQuality": {"Statistics": {"ContentType": "application/json",
                                                                   "S3Uri": stats_uri}}}
-    return {"detail-type": notifier.PACKAGE_DETAIL, "source": "aws.sagemaker", "region": "eu-west-1",
+    return {"detail-type": contracts.DETAIL_PACKAGE_STATE, "source": contracts.EVENT_SOURCE_SAGEMAKER, "region": "eu-west-1",
             "detail": detail}
 
 
@@ -84,7 +85,7 @@ def entry(topic):
 def test_pending_package_notifies_steward_with_metrics_and_link(entry, topic, lambda_context):
     s3 = boto3.client("s3")
     s3.create_bucket(Bucket="artifacts")
-    s3.put_object(Bucket="artifacts", Key="pipelines/x1y2z3/Evaluate/evaluation.json",
+    s3.put_object(Bucket="artifacts", Key=f"{contracts.ARTIFACT_PREFIX}/x1y2z3/Evaluate/evaluation.json",
                   Body=json.dumps({"binary_classification_metrics": {"auc": {"value": 0.953}}}))
     result = entry.handler(_package_event("s3://artifacts/pipelines/x1y2z3/Evaluate/evaluation.json"),
                            lambda_context)

@@ -6,20 +6,21 @@ import pytest
 from botocore.stub import Stubber
 from moto import mock_aws
 
+import mlops_contracts as contracts
 from tests.support.lambda_handlers import load_handler
 
 PACKAGE = "arn:aws:sagemaker:us-east-1:111111111111:model-package/fraud-detection/7"
 
 
 def _event(status="Approved", group="fraud-detection", arn=PACKAGE, event_id="e-1") -> dict:
-    return {"id": event_id, "source": "aws.sagemaker", "detail-type": "SageMaker Model Package State Change",
+    return {"id": event_id, "source": contracts.EVENT_SOURCE_SAGEMAKER, "detail-type": contracts.DETAIL_PACKAGE_STATE,
             "detail": {"ModelPackageArn": arn, "ModelPackageGroupName": group, "ModelApprovalStatus": status}}
 
 
 @pytest.fixture
 def trigger():
     environment = {"IDEMPOTENCY_TABLE": "deploy-idempotency", "PIPELINE_NAME": "fraud-detection-deploy",
-                   "MODEL_PACKAGE_GROUP": "fraud-detection", "POWERTOOLS_METRICS_NAMESPACE": "MLOps/Deploy"}
+                   "MODEL_PACKAGE_GROUP": "fraud-detection", "POWERTOOLS_METRICS_NAMESPACE": contracts.DEPLOY_METRIC_NAMESPACE}
     with mock_aws(), load_handler("deploy_trigger", environment) as module:
         boto3.client("dynamodb").create_table(
             TableName="deploy-idempotency", KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],

@@ -20,7 +20,7 @@ def baseline():
 
 @pytest.fixture
 def detector():
-    with mock_aws(), load_handler("drift_detector", aws.DRIFT_ENVIRONMENT) as module:
+    with mock_aws(), load_handler(contracts.SERVICE_DRIFT_DETECTOR, aws.DRIFT_ENVIRONMENT) as module:
         yield module
 
 
@@ -30,7 +30,7 @@ def invoke(detector, capsys, lambda_context):
 
 
 def stored_report() -> dict:
-    key = f"monitoring/{aws.ENDPOINT}/{aws.WINDOW}/drift.json"
+    key = f"{contracts.MONITORING_REPORTS_PREFIX}/{aws.ENDPOINT}/{aws.WINDOW}/drift.json"
     return json.loads(boto3.client("s3").get_object(Bucket=aws.BUCKET, Key=key)["Body"].read())
 
 

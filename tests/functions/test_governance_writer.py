@@ -14,7 +14,7 @@ from tests.support import governance_helpers as h
 
 @pytest.fixture
 def aws(lambda_context):
-    with h.audit_trail(lambda_context, {"POWERTOOLS_SERVICE_NAME": "audit_writer"}) as trail:  # as PlatformFunction
+    with h.audit_trail(lambda_context, {"POWERTOOLS_SERVICE_NAME": contracts.SERVICE_AUDIT_WRITER}) as trail:  # as PlatformFunction
         yield trail.writer, trail.sagemaker, trail.table
 
 
@@ -46,7 +46,7 @@ def test_a_package_without_full_lineage_is_recorded_and_counted(aws, capsys, lam
     assert contracts.META_DATA_VERSION in item["lineage_missing"]
     assert len(item["lineage_missing"]) == len(schema.LINEAGE_KEYS) - 2
     metrics = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
-    assert any(m.get("IncompleteLineage") == [1.0] for m in metrics)
+    assert any(m.get(contracts.METRIC_INCOMPLETE_LINEAGE) == [1.0] for m in metrics)
 
 
 def test_a_redelivered_event_writes_nothing_new(aws, lambda_context):
@@ -106,9 +106,9 @@ def test_pipeline_execution_records_who_started_it_and_its_parameters(aws, lambd
 @pytest.mark.parametrize("event, reason", [
     (h.stack_event("2026-05-01T00:00:00Z", "UPDATE_COMPLETE", stack="someone-elses-stack"),
      "stack 'someone-elses-stack' does not deploy an audited endpoint"),
-    (h.event("SageMaker Endpoint State Change", "2026-05-01T00:00:00Z", {"EndpointStatus": "IN_SERVICE"}),
+    (h.event(contracts.DETAIL_ENDPOINT_STATE, "2026-05-01T00:00:00Z", {"EndpointStatus": "IN_SERVICE"}),
      "event detail lacks ['EndpointName']"),
-    (h.event("SageMaker Model Package State Change", "not-a-time", {"ModelPackageArn": ""}),
+    (h.event(contracts.DETAIL_PACKAGE_STATE, "not-a-time", {"ModelPackageArn": ""}),
      "event detail lacks ['ModelPackageArn']"),
     (h.event("EC2 Instance State-change Notification", "2026-05-01T00:00:00Z", {}),
      "unsupported detail-type 'EC2 Instance State-change Notification'"),
@@ -118,10 +118,10 @@ def test_bad_events_are_skipped_and_counted_not_raised(aws, capsys, event, reaso
     result = writer.handler(event, lambda_context)
     assert result["written"] == 0 and reason in result["skipped"]
     metrics = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
-    [skipped] = [m for m in metrics if "AuditEventsSkipped" in m]
+    [skipped] = [m for m in metrics if contracts.METRIC_AUDIT_EVENTS_SKIPPED in m]
     # The governance alarms watch exactly this namespace and dimension.
-    assert skipped["AuditEventsSkipped"] == [1.0] and skipped["service"] == "audit_writer"
-    assert skipped["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "MLOps/Governance"
+    assert skipped[contracts.METRIC_AUDIT_EVENTS_SKIPPED] == [1.0] and skipped["service"] == contracts.SERVICE_AUDIT_WRITER
+    assert skipped["_aws"]["CloudWatchMetrics"][0]["Namespace"] == contracts.GOVERNANCE_METRIC_NAMESPACE
     assert table.scan()["Items"] == []
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 import os
 import sys
 
+import mlops_contracts as contracts
 from tests.functions.test_new_data_trigger import ENVIRONMENT as NEW_DATA_ENVIRONMENT
 from tests.support import governance_helpers, monitoring_aws
 from tests.support.lambda_handlers import deployed_functions, load_handler
@@ -32,8 +33,8 @@ def test_the_shared_handler_environments_name_only_variables_their_templates_giv
     given: dict[str, set[str]] = {}
     for function in deployed_functions(example_app):
         given.setdefault(function.folder, set()).update(function.variables)
-    shared = {"drift_detector": monitoring_aws.DRIFT_ENVIRONMENT,
+    shared = {contracts.SERVICE_DRIFT_DETECTOR: monitoring_aws.DRIFT_ENVIRONMENT,
               "retrain_trigger": monitoring_aws.retrain_environment({"alarm": "drift"}),
-              "audit_writer": governance_helpers.WRITER_ENVIRONMENT, "new_data_trigger": NEW_DATA_ENVIRONMENT}
+              contracts.SERVICE_AUDIT_WRITER: governance_helpers.WRITER_ENVIRONMENT, "new_data_trigger": NEW_DATA_ENVIRONMENT}
     for folder, environment in shared.items():
         assert set(environment) <= given[folder], (folder, sorted(set(environment) - given[folder]))

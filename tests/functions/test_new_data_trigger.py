@@ -13,6 +13,7 @@ from aws_cdk.assertions import Capture, Match, Template
 from moto import mock_aws
 from moto.events.models import EventPattern
 
+import mlops_contracts as contracts
 from functions.new_data_trigger import handler
 from mlops_constructs.build.build_triggers import BuildTriggers
 from tests.conftest import new_app
@@ -30,7 +31,7 @@ def rule_pattern() -> dict:
     BuildTriggers(stack, "Triggers", pipeline_name=PIPELINE, key=key, topic=sns.Topic(stack, "Topic"),
                   artifact_bucket=s3.Bucket(stack, "Artifacts"), model_package_group_name="fraud-detection",
                   data_bucket=bucket, new_data_prefix=PREFIX)
-    pattern = Capture(Match.object_like({"detail-type": ["Object Created"]}))
+    pattern = Capture(Match.object_like({"detail-type": [contracts.DETAIL_OBJECT_CREATED]}))
     Template.from_stack(stack).has_resource_properties("AWS::Events::Rule", {"EventPattern": pattern})
     resolved = pattern.as_object()
     resolved["detail"]["bucket"]["name"] = [BUCKET]
@@ -38,7 +39,7 @@ def rule_pattern() -> dict:
 
 
 def _object_created(key: str, bucket: str = BUCKET) -> dict:
-    return {"version": "0", "id": "1", "detail-type": "Object Created", "source": "aws.s3",
+    return {"version": "0", "id": "1", "detail-type": contracts.DETAIL_OBJECT_CREATED, "source": contracts.EVENT_SOURCE_S3,
             "account": "123456789012", "time": "2026-11-01T02:00:00Z", "region": "us-east-1",
             "resources": [f"arn:aws:s3:::{bucket}"],
             "detail": {"version": "0", "bucket": {"name": bucket}, "object": {"key": key, "size": 10},
@@ -58,14 +59,14 @@ def aws():
         sagemaker.create_pipeline(
             PipelineName=PIPELINE, RoleArn="arn:aws:iam::123456789012:role/build",
             PipelineDefinition=json.dumps({"Version": "2020-12-01", "Parameters": [
-                {"Name": "InputDataUrl", "Type": "String"}, {"Name": "Trigger", "Type": "String"}], "Steps": []}))
+                {"Name": contracts.PARAM_INPUT_DATA, "Type": "String"}, {"Name": contracts.PARAM_TRIGGER, "Type": "String"}], "Steps": []}))
         yield s3c, sagemaker
         handler._starter.cache_clear()
 
 
 def _drop(s3c, folder: str, files: int, *, write: bool = True) -> list[dict]:
     """A drop as a producer writes it (files, then the marker) and S3's Object Created events for it."""
-    keys = [f"{PREFIX}{folder}/part-{i:04d}.csv" for i in range(files)] + [f"{PREFIX}{folder}/_SUCCESS"]
+    keys = [f"{PREFIX}{folder}/part-{i:04d}.csv" for i in range(files)] + [f"{PREFIX}{folder}/{contracts.DROP_MARKER}"]
     for key in keys if write else ():
         s3c.put_object(Bucket=BUCKET, Key=key, Body=b"amount,is_fraud\n1,0\n")
     return [_object_created(key) for key in keys]
@@ -87,9 +88,9 @@ def test_500_file_drop_starts_exactly_one_execution_with_the_drop_location(aws, 
     events_ = _drop(s3c, "2026-11", 500)
     rule = EventPattern.load(json.dumps(rule_pattern))  # moto's EventBridge rule matcher
     delivered = [e for e in events_ if rule.matches_event(e)]
-    assert [e["detail"]["object"]["key"] for e in delivered] == [f"{PREFIX}2026-11/_SUCCESS"]
+    assert [e["detail"]["object"]["key"] for e in delivered] == [f"{PREFIX}2026-11/{contracts.DROP_MARKER}"]
     _invoke(delivered + delivered)  # EventBridge delivers at least once: the duplicate must not start again
-    assert _executions(sagemaker) == [{"InputDataUrl": f"s3://{BUCKET}/{PREFIX}2026-11/", "Trigger": "new-data"}]
+    assert _executions(sagemaker) == [{contracts.PARAM_INPUT_DATA: f"s3://{BUCKET}/{PREFIX}2026-11/", contracts.PARAM_TRIGGER: "new-data"}]
 
 
 def test_handler_alone_also_starts_once_when_every_file_event_reaches_it(aws):
@@ -102,24 +103,24 @@ def test_handler_alone_also_starts_once_when_every_file_event_reaches_it(aws):
 def test_each_drop_starts_its_own_execution(aws):
     s3c, sagemaker = aws
     _invoke(_drop(s3c, "2026-11", 3) + _drop(s3c, "2026-12", 3))
-    assert sorted(e["InputDataUrl"] for e in _executions(sagemaker)) == [
+    assert sorted(e[contracts.PARAM_INPUT_DATA] for e in _executions(sagemaker)) == [
         f"s3://{BUCKET}/{PREFIX}2026-11/", f"s3://{BUCKET}/{PREFIX}2026-12/"]
 
 
-@pytest.mark.parametrize("key", [f"{PREFIX}_SUCCESS", f"{PREFIX}2026-11/part.csv", "other/2026-11/_SUCCESS",
+@pytest.mark.parametrize("key", [f"{PREFIX}{contracts.DROP_MARKER}", f"{PREFIX}2026-11/part.csv", f"other/2026-11/{contracts.DROP_MARKER}",
                                  f"{PREFIX}2026-11/_SUCCESS.tmp"])
 def test_what_is_not_a_drop_marker_is_skipped(key):
     assert handler.drop_url(BUCKET, key, PREFIX) is None
 
 
 def test_marker_from_another_bucket_is_skipped_not_an_error():
-    result = handler.handle(_object_created(f"{PREFIX}2026-11/_SUCCESS", bucket="someone-else"),
+    result = handler.handle(_object_created(f"{PREFIX}2026-11/{contracts.DROP_MARKER}", bucket="someone-else"),
                             bucket_name=BUCKET, new_data_prefix=PREFIX, start=lambda drop: pytest.fail("started"))
-    assert result == {"started": False, "key": f"{PREFIX}2026-11/_SUCCESS"}
+    assert result == {"started": False, "key": f"{PREFIX}2026-11/{contracts.DROP_MARKER}"}
 
 
 def test_nested_drop_folder_is_the_whole_folder():
-    assert handler.drop_url(BUCKET, f"{PREFIX}2026/11/_SUCCESS", PREFIX) == f"s3://{BUCKET}/{PREFIX}2026/11/"
+    assert handler.drop_url(BUCKET, f"{PREFIX}2026/11/{contracts.DROP_MARKER}", PREFIX) == f"s3://{BUCKET}/{PREFIX}2026/11/"
 
 
 ENVIRONMENT = {"IDEMPOTENCY_TABLE": TABLE, "PIPELINE_NAME": PIPELINE, "DATA_BUCKET": BUCKET,
@@ -132,4 +133,4 @@ def test_lambda_entry_point_reads_its_configuration_from_the_environment(aws, la
     with load_handler("new_data_trigger", {**ENVIRONMENT, "DEDUP_WINDOW_SECONDS": "60"}) as entry:
         first, again = entry.handler(event, lambda_context), entry.handler(event, lambda_context)
     assert first["started"] and first["execution_arn"] == again["execution_arn"]
-    assert _executions(sagemaker) == [{"InputDataUrl": f"s3://{BUCKET}/{PREFIX}2027-01/", "Trigger": "new-data"}]
+    assert _executions(sagemaker) == [{contracts.PARAM_INPUT_DATA: f"s3://{BUCKET}/{PREFIX}2027-01/", contracts.PARAM_TRIGGER: "new-data"}]

@@ -51,7 +51,7 @@ def monitor():
     env = {"MODEL_NAME": aws.MODEL, "ENDPOINT_NAME": aws.ENDPOINT, "DATA_BUCKET": aws.BUCKET,
            "GROUND_TRUTH_PREFIX": GROUND_TRUTH, "POSITIVE_CLASS": "1", "DECISION_THRESHOLD": "0.5",
            "MIN_SAMPLES": "100", "LABEL_DELAY_HOURS": "0"}
-    with mock_aws(), load_handler("quality_monitor", env) as module:
+    with mock_aws(), load_handler(contracts.SERVICE_QUALITY_MONITOR, env) as module:
         yield module
 
 
@@ -80,7 +80,7 @@ def test_window_quality_is_published(monitor, capsys, lambda_context):
     assert aws.metric_values(docs, "Recall", **dims) == [pytest.approx(0.8)]
     assert aws.metric_values(docs, "Precision", **dims) == [pytest.approx(1.0)]
     assert aws.metric_values(docs, contracts.METRIC_LABELED_RECORDS, **dims) == [500]
-    key = f"monitoring/{aws.ENDPOINT}/{aws.WINDOW}/quality.json"
+    key = f"{contracts.MONITORING_REPORTS_PREFIX}/{aws.ENDPOINT}/{aws.WINDOW}/quality.json"
     report = json.loads(boto3.client("s3").get_object(Bucket=aws.BUCKET, Key=key)["Body"].read())
     assert report["metrics"]["recall"] == pytest.approx(0.8)
 

@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 import boto3
 import pytest
 
+import mlops_contracts as contracts
 from tests.support import monitoring_aws as aws
 
 PIPELINE = aws.RETRAIN_PIPELINE
@@ -14,7 +15,7 @@ QUALITY_ALARM = "fraud-detection-prod-quality"
 
 
 def alarm_event(name=DRIFT_ALARM, state="ALARM", event_id="e-1") -> dict:
-    return {"id": event_id, "source": "aws.cloudwatch", "detail-type": "CloudWatch Alarm State Change",
+    return {"id": event_id, "source": contracts.EVENT_SOURCE_CLOUDWATCH, "detail-type": contracts.DETAIL_ALARM_STATE,
             "time": "2026-11-01T13:05:00Z",
             "detail": {"alarmName": name, "state": {"value": state}, "previousState": {"value": "OK"}}}
 
@@ -43,7 +44,7 @@ def test_execution_carries_the_trigger_parameter(trigger, lambda_context):
     trigger.handler(alarm_event(QUALITY_ALARM), lambda_context)
     arn = executions()[0]["PipelineExecutionArn"]
     params = boto3.client("sagemaker").list_pipeline_parameters_for_execution(PipelineExecutionArn=arn)
-    assert {"Name": "Trigger", "Value": "quality"} in params["PipelineParameters"]
+    assert {"Name": contracts.PARAM_TRIGGER, "Value": "quality"} in params["PipelineParameters"]
 
 
 def test_ok_state_and_unknown_alarms_are_ignored(trigger, lambda_context):

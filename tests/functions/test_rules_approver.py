@@ -7,6 +7,7 @@ from boto3.dynamodb.conditions import Key
 from botocore.stub import Stubber
 from moto import mock_aws
 
+import mlops_contracts as contracts
 from governance_code import audit_schema as schema
 from tests.support import governance_helpers as h
 from tests.support.lambda_handlers import load_handler
@@ -52,7 +53,7 @@ def test_identity_prefers_the_iam_arn_then_the_studio_profile(user, actor):
 
 @pytest.fixture
 def writer():
-    with mock_aws(), load_handler("audit_writer", h.WRITER_ENVIRONMENT) as module:
+    with mock_aws(), load_handler(contracts.SERVICE_AUDIT_WRITER, h.WRITER_ENVIRONMENT) as module:
         yield module, h.create_table()
 
 
@@ -71,5 +72,5 @@ def test_an_execution_actor_is_who_started_it():
     arn = f"arn:aws:sagemaker:{h.REGION}:{h.ACCOUNT}:pipeline/{h.MODEL}-build/execution/abc"
     execution = {"CreatedBy": _iam(REGISTRAR), "LastModifiedBy": _iam(APPROVER)}
     record = schema.execution_record(h.execution_event("2026-05-02T00:00:00Z", arn, "Executing"), execution,
-                                     {"Trigger": "drift"}, "2026-05-02T00:00:01Z")
+                                     {contracts.PARAM_TRIGGER: "drift"}, "2026-05-02T00:00:01Z")
     assert (record["actor"], record["trigger"]) == (REGISTRAR, "drift")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 
+import mlops_contracts as contracts
 from tests.functions.test_new_data_trigger import BUCKET, ENVIRONMENT, PREFIX, _object_created, aws  # noqa: F401
 from tests.support.lambda_handlers import load_handler
 
@@ -21,7 +22,7 @@ def test_a_skipped_object_is_logged_and_counted(aws, monkeypatch, capsys, lambda
     [log] = [line for line in lines if line.get("message") == "not a drop marker; skipped"]
     assert (log["bucket"], log["key"]) == (BUCKET, key)
     [emf] = [line for line in lines if "_aws" in line]
-    assert emf["ObjectsSkipped"] == [1.0]
+    assert emf[contracts.METRIC_OBJECTS_SKIPPED] == [1.0]
     [directive] = emf["_aws"]["CloudWatchMetrics"]
-    assert directive["Namespace"] == "MLOps/BuildTriggers"
-    assert {"Name": "ObjectsSkipped", "Unit": "Count"} in directive["Metrics"]
+    assert directive["Namespace"] == contracts.BUILD_TRIGGERS_METRIC_NAMESPACE
+    assert {"Name": contracts.METRIC_OBJECTS_SKIPPED, "Unit": "Count"} in directive["Metrics"]

@@ -10,6 +10,7 @@ import pytest
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.sagemaker.models import sagemaker_backends
 
+import mlops_contracts as contracts
 from tests.support import monitoring_aws as aws
 
 PIPELINE = aws.RETRAIN_PIPELINE
@@ -17,7 +18,7 @@ ALARM = "fraud-detection-prod-drift"
 
 
 def _alarm(event_id: str) -> dict:
-    return {"id": event_id, "source": "aws.cloudwatch", "detail-type": "CloudWatch Alarm State Change",
+    return {"id": event_id, "source": contracts.EVENT_SOURCE_CLOUDWATCH, "detail-type": contracts.DETAIL_ALARM_STATE,
             "time": "2026-11-01T13:05:00Z",
             "detail": {"alarmName": ALARM, "state": {"value": "ALARM"}, "previousState": {"value": "OK"}}}
 

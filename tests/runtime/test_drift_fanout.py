@@ -39,7 +39,7 @@ def baseline():
 
 @pytest.fixture
 def lambdas():
-    with mock_aws(), load_handler("drift_detector", aws.DRIFT_ENVIRONMENT) as handler:
+    with mock_aws(), load_handler(contracts.SERVICE_DRIFT_DETECTOR, aws.DRIFT_ENVIRONMENT) as handler:
         yield handler
         handler.metrics.clear_metrics()  # run() called directly publishes outside log_metrics: Powertools shares them
 
@@ -102,7 +102,7 @@ def run_fanout(handler, monkeypatch, capsys, lambda_context, execution_input: di
 
 
 def stored_report_bytes() -> bytes:
-    key = f"monitoring/{aws.ENDPOINT}/{aws.WINDOW}/drift.json"
+    key = f"{contracts.MONITORING_REPORTS_PREFIX}/{aws.ENDPOINT}/{aws.WINDOW}/drift.json"
     return boto3.client("s3").get_object(Bucket=aws.BUCKET, Key=key)["Body"].read()
 
 
@@ -125,10 +125,11 @@ def fanout_input(handler, batch_bytes: int) -> tuple[dict, StepFunctions]:
 
 
 def _plan(handler):
-    hour = handler.window_hour(aws.EVENT_TIME)
+    hour = handler.monitoring_window.window_hour(aws.EVENT_TIME)
     s3, sm = boto3.client("s3"), boto3.client("sagemaker")
     uris, _, errors = handler.serving_baselines(s3, sm, aws.ENDPOINT)
-    objects = {v: handler.window_objects(s3, aws.BUCKET, handler.capture_prefix(aws.ENDPOINT, v, hour)) for v in uris}
+    window = handler.monitoring_window
+    objects = {v: window.window_objects(s3, aws.BUCKET, window.capture_prefix(aws.ENDPOINT, v, hour)) for v in uris}
     settings = {"model": aws.MODEL, "endpoint": aws.ENDPOINT, "bucket": aws.BUCKET, "hour": hour.isoformat(),
                 "metric": "psi", "threshold": 0.2, "min_samples": 500, "baselines": uris, "errors": errors,
                 "categorical_codes": os.environ[contracts.ENV_CATEGORICAL_INPUT] == contracts.CATEGORICAL_CODES}

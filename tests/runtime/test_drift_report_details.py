@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+import mlops_contracts as contracts
 from mlops_cli import drift as drift_cli
 from mlops_cli.main import main
 from monitoring_code import drift_detect
@@ -63,7 +64,7 @@ def test_prediction_drift_alone_decides_the_verdict_and_the_exit_code(baseline, 
     report = window.report()
     assert report["drifted_features"] == [] and report["prediction_drifted"] is True
     assert report["verdict"] == drift_detect.VERDICT_DRIFT
-    (tmp_path / "baseline.json").write_text(baseline.to_json())
+    (tmp_path / contracts.BASELINE_FILE).write_text(baseline.to_json())
     (tmp_path / "c.jsonl").write_text("\n".join(shifted) + "\n")
     assert main(["drift", "--baseline", str(tmp_path), "--capture", str(tmp_path / "c.jsonl")]) == 1
     assert "verdict: drift" in capsys.readouterr().out

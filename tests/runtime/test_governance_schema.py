@@ -5,6 +5,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
+import mlops_contracts as contracts
 from governance_code import audit_schema as schema
 
 
@@ -54,7 +55,7 @@ def test_serving_lists_production_and_shadow_variants_with_their_packages():
 
 
 def test_a_stack_event_maps_to_its_endpoint_and_rejects_other_stacks():
-    event = {"detail-type": schema.DETAIL_STACK, "detail": {
+    event = {"detail-type": contracts.DETAIL_STACK_STATUS, "detail": {
         "stack-id": "arn:aws:cloudformation:us-east-1:1:stack/mlops-churn-prod/abc", "status-details": {
             "status": "UPDATE_ROLLBACK_COMPLETE"}}}
     assert schema.endpoint_name_of(event, {"mlops-churn-prod": "churn-prod"}) == (

@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+import mlops_contracts as contracts
 from pipeline_code.common import DataError
 from pipeline_code.data import encoding, preprocess
 from pipeline_code.training import drift_stats
@@ -55,7 +56,7 @@ def test_outputs_follow_the_algorithm_mode_layout(tmp_path):
     assert list(test.columns) == ["y", "amount", "colour", "band", "protected:band"]
     assert set(test["protected:band"]) == {"a", "b"}
     encoder = encoding.load(tmp_path / "encoder")
-    baseline = drift_stats.Baseline.from_json((tmp_path / "baseline" / "baseline.json").read_text())
+    baseline = drift_stats.Baseline.from_json((tmp_path / "baseline" / contracts.BASELINE_FILE).read_text())
     assert baseline.feature_names == encoder["features"] == ["amount", "colour", "band"]
     colour = next(f for f in baseline.features if f.name == "colour")
     assert encoder["categorical"]["colour"] == colour.categories == ["blue", "green", "red"]
@@ -70,7 +71,7 @@ def test_outputs_follow_the_algorithm_mode_layout(tmp_path):
 def test_baseline_is_fitted_on_train_rows_only(tmp_path):
     data = dataset()
     preprocess.preprocess(data, SPEC, tmp_path)
-    baseline = json.loads((tmp_path / "baseline" / "baseline.json").read_text())
+    baseline = json.loads((tmp_path / "baseline" / contracts.BASELINE_FILE).read_text())
     parts = preprocess.split_indices(preprocess.labels(data, SPEC), SPEC)
     assert baseline["row_count"] == len(parts["train"])
 

@@ -13,6 +13,7 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
+import mlops_contracts as contracts
 from mlops_cli.pipeline_commands import main as pipeline_main
 from mlops_cli.pipeline_commands import run_start
 from pipeline_code.code_bundle import build_code_zip
@@ -53,14 +54,14 @@ def _args(**overrides):
 
 def test_parameters_carry_trigger_commit_and_data():
     assert execution_parameters(trigger="code", git_commit="abc", input_data_url="s3://b/p/") == [
-        {"Name": "Trigger", "Value": "code"}, {"Name": "GitCommit", "Value": "abc"},
-        {"Name": "InputDataUrl", "Value": "s3://b/p/"}]
+        {"Name": contracts.PARAM_TRIGGER, "Value": "code"}, {"Name": contracts.PARAM_GIT_COMMIT, "Value": "abc"},
+        {"Name": contracts.PARAM_INPUT_DATA, "Value": "s3://b/p/"}]
 
 
 @pytest.mark.parametrize(("kwargs", "message"), [
     ({"trigger": "push"}, "trigger 'push' is not one of"),
     ({"trigger": "code", "input_data_url": "/local/data"}, "must be an s3:// URI"),
-    ({"trigger": "code", "extra": {"Trigger": "x"}}, "parameter 'Trigger' is set twice"),
+    ({"trigger": "code", "extra": {contracts.PARAM_TRIGGER: "x"}}, "parameter 'Trigger' is set twice"),
     ({"trigger": "code", "extra": {"bad name": "x"}}, "parameter name 'bad name'"),
 ])
 def test_bad_parameters_are_named(kwargs, message):
@@ -79,8 +80,8 @@ def test_run_start_passes_commit_and_trigger_and_succeeds(sagemaker, capsys):
         "start_pipeline_execution", {"PipelineExecutionArn": ARN},
         {"PipelineName": "fraud-detection-build", "PipelineExecutionDisplayName": "code-3f2c1ab9d8e7",
          "PipelineExecutionDescription": "Started by mlops pipeline start (trigger code)",
-         "PipelineParameters": [{"Name": "Trigger", "Value": "code"},
-                                {"Name": "GitCommit", "Value": "3f2c1ab9d8e7f6a5"}]},
+         "PipelineParameters": [{"Name": contracts.PARAM_TRIGGER, "Value": "code"},
+                                {"Name": contracts.PARAM_GIT_COMMIT, "Value": "3f2c1ab9d8e7f6a5"}]},
     )
     _status(stubber, "Executing")
     _status(stubber, "Succeeded")
@@ -150,14 +151,14 @@ def test_run_buildspec_uploads_this_commits_code_and_starts_the_pipeline_with_it
     stubber.add_response("start_pipeline_execution", {"PipelineExecutionArn": ARN}, {
         "PipelineName": "fraud-detection-build", "PipelineExecutionDisplayName": "code-3f2c1ab9d8e7",
         "PipelineExecutionDescription": "Started by mlops pipeline start (trigger code)",
-        "PipelineParameters": [{"Name": "Trigger", "Value": "code"}, {"Name": "GitCommit", "Value": COMMIT},
-                               {"Name": "CodeUrl", "Value": code_url},
-                               {"Name": "CodeSha256", "Value": expected_sha}]})
+        "PipelineParameters": [{"Name": contracts.PARAM_TRIGGER, "Value": "code"}, {"Name": contracts.PARAM_GIT_COMMIT, "Value": COMMIT},
+                               {"Name": contracts.PARAM_CODE_URL, "Value": code_url},
+                               {"Name": contracts.PARAM_CODE_SHA256, "Value": expected_sha}]})
     _status(stubber, "Succeeded")
     monkeypatch.setattr(boto3, "client", lambda service, **k: {"sagemaker": client, "s3": s3}[service])
     monkeypatch.chdir(REPO)  # CodeBuild runs in the source artifact: the repository at GIT_COMMIT
     assert pipeline_main(argv[3:]) == 0
-    stored = s3.get_object(Bucket=bucket, Key=f"code/fraud-detection/{COMMIT}/pipeline_code.zip")
+    stored = s3.get_object(Bucket=bucket, Key=contracts.code_object_key("fraud-detection", COMMIT))
     assert hashlib.sha256(stored["Body"].read()).hexdigest() == expected_sha
 
 
@@ -190,7 +191,7 @@ def test_upload_puts_the_zip_under_the_commit_encrypted_with_the_key_and_its_has
     s3, bucket, key_arn = code_bucket
     uploaded = upload_code(s3, package, bucket=bucket, model="fraud-detection", git_commit=COMMIT,
                            kms_key_id=key_arn)
-    key = f"code/fraud-detection/{COMMIT}/pipeline_code.zip"
+    key = contracts.code_object_key("fraud-detection", COMMIT)
     assert uploaded.url == f"s3://{bucket}/{key}"
     stored = s3.get_object(Bucket=bucket, Key=key)
     body = stored["Body"].read()
@@ -198,7 +199,7 @@ def test_upload_puts_the_zip_under_the_commit_encrypted_with_the_key_and_its_has
     assert stored["Metadata"] == {"sha256": uploaded.sha256, "git-commit": COMMIT}
     assert (stored["ServerSideEncryption"], stored["SSEKMSKeyId"]) == ("aws:kms", key_arn)
     assert zipfile.ZipFile(io.BytesIO(body)).read("pipeline_code/step.py") == b"print('v1')\n"
-    assert uploaded.parameters() == {"CodeUrl": uploaded.url, "CodeSha256": uploaded.sha256}
+    assert uploaded.parameters() == {contracts.PARAM_CODE_URL: uploaded.url, contracts.PARAM_CODE_SHA256: uploaded.sha256}
 
 
 def test_the_same_commit_uploads_the_same_bytes_and_a_change_a_new_hash(code_bucket, package):
@@ -227,9 +228,9 @@ def test_run_start_with_upload_passes_code_url_and_sha256(sagemaker, code_bucket
     stubber.add_response("start_pipeline_execution", {"PipelineExecutionArn": ARN}, {
         "PipelineName": "fraud-detection-build", "PipelineExecutionDisplayName": "code-3f2c1ab9d8e7",
         "PipelineExecutionDescription": "Started by mlops pipeline start (trigger code)",
-        "PipelineParameters": [{"Name": "Trigger", "Value": "code"}, {"Name": "GitCommit", "Value": COMMIT},
-                               {"Name": "CodeUrl", "Value": expected.url},
-                               {"Name": "CodeSha256", "Value": expected.sha256}]})
+        "PipelineParameters": [{"Name": contracts.PARAM_TRIGGER, "Value": "code"}, {"Name": contracts.PARAM_GIT_COMMIT, "Value": COMMIT},
+                               {"Name": contracts.PARAM_CODE_URL, "Value": expected.url},
+                               {"Name": contracts.PARAM_CODE_SHA256, "Value": expected.sha256}]})
     args = _args(git_commit=COMMIT, wait=False, upload_code=str(package), code_bucket=bucket, code_kms_key=key_arn)
     assert run_start(args, client=client, s3_client=s3) == 0
     assert f"Uploaded code {expected.url} (sha256 {expected.sha256})" in capsys.readouterr().out

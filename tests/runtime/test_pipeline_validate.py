@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+import mlops_contracts as contracts
 from pipeline_code.common import DataError, read_batch
 from pipeline_code.data import validate
 
@@ -57,7 +58,7 @@ def test_main_writes_data_version_and_fails_with_exit_2(tmp_path, capsys):
     (tmp_path / "spec.json").write_text(json.dumps(SPEC))
     args = ["--spec", str(tmp_path / "spec.json"), "--input", str(tmp_path / "in"), "--output", str(tmp_path / "o")]
     assert validate.run_cli(validate.main, args) == 0
-    record = json.loads((tmp_path / "o" / "data_version.json").read_text())
+    record = json.loads((tmp_path / "o" / contracts.DATA_VERSION_FILE).read_text())
     assert record["rows"] == 20 and record["files"][0]["path"] == "part/a.csv"
     frame(y=["0"] * 20).to_csv(tmp_path / "in" / "part" / "a.csv", index=False)
     assert validate.run_cli(validate.main, args) == 2

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+import mlops_contracts as contracts
 from monitoring_code import quality_metrics
 from pipeline_code.common import PROTECTED_PREFIX
 from pipeline_code.training import drift_stats, evaluate
@@ -133,6 +134,6 @@ def test_every_gate_reports_its_path_threshold_and_comparison():
     assert verdict == {"passed": True, "gates": [
         {"name": "bias.disparate_impact", "path": "bias.min_disparate_impact", "value": 0.75, "threshold": 0.75,
          "comparison": ">=", "passed": True},
-        {"name": "champion", "path": "champion.passed", "value": 1.0, "threshold": 1.0, "comparison": ">=",
+        {"name": "champion", "path": contracts.CHAMPION_PASSED_PATH, "value": 1.0, "threshold": 1.0, "comparison": ">=",
          "passed": True}]}
     assert evaluate_gates(_evaluation(), {}) == {"passed": True, "gates": []}

@@ -28,7 +28,7 @@ print(json.dumps({"archive": getattr(pipeline_code.__loader__, "archive", None)}
 
 
 def test_the_package_copies_pipeline_code_from_the_verified_zip(tmp_path):
-    code = build_code_zip(REPO / "pipeline_code", tmp_path / "pipeline_code.zip")
+    code = build_code_zip(REPO / "pipeline_code", tmp_path / contracts.CODE_ZIP_NAME)
     (tmp_path / "xgboost-model").write_bytes(b"booster bytes")
     encoding.save(encoding.fit(["a", "c"], {"c": ["x", "y"]}), tmp_path / "enc")
     done = subprocess.run([sys.executable, "-c", STEP, str(code.path), str(tmp_path / "xgboost-model"),
@@ -55,7 +55,7 @@ def test_the_archive_is_reproducible_and_unpacks_to_the_same_files(tmp_path):
     assert first == second
     with tarfile.open(tmp_path / "1" / packaging.MODEL_ARCHIVE) as tar:
         names = tar.getnames()
-    assert names == sorted(names) and "xgboost-model" in names and "code/serve.py" in names
-    assert "code/pipeline_code/endpoint/serving.py" in names and contracts.SERVING_FILE in names
+    assert names == sorted(names) and "xgboost-model" in names and f"{contracts.SERVING_CODE_DIR}/{contracts.SERVING_PROGRAM}" in names
+    assert f"{contracts.SERVING_CODE_DIR}/pipeline_code/endpoint/serving.py" in names and contracts.SERVING_FILE in names
     unpacked = packaging.extract_archive(tmp_path / "1" / packaging.MODEL_ARCHIVE, tmp_path / "x")
     assert json.loads((unpacked / contracts.SERVING_FILE).read_text()) == {"decision_threshold": 0.3, "model": "m"}

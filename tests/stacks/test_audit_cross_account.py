@@ -27,11 +27,11 @@ def _of_type(template: dict, kind: str) -> dict:
 
 def _sample(kind: str, account: str, name: str) -> dict:
     if kind == "endpoint":
-        return {"id": "1", "source": "aws.sagemaker", "detail-type": "SageMaker Endpoint State Change",
+        return {"id": "1", "source": contracts.EVENT_SOURCE_SAGEMAKER, "detail-type": contracts.DETAIL_ENDPOINT_STATE,
                 "account": account, "region": REGION, "time": "2026-07-01T00:00:00Z", "resources": [],
                 "detail": {"EndpointName": name, "EndpointStatus": "IN_SERVICE"}}
     stack_id = f"arn:aws:cloudformation:{REGION}:{account}:stack/{name}/0b1c2d3e"
-    return {"id": "2", "source": "aws.cloudformation", "detail-type": "CloudFormation Stack Status Change",
+    return {"id": "2", "source": contracts.EVENT_SOURCE_CLOUDFORMATION, "detail-type": contracts.DETAIL_STACK_STATUS,
             "account": account, "region": REGION, "time": "2026-07-01T00:00:00Z", "resources": [],
             "detail": {"stack-id": stack_id, "status-details": {"status": "UPDATE_ROLLBACK_COMPLETE"}}}
 
@@ -165,7 +165,7 @@ def test_the_writer_describes_a_stage_endpoint_in_its_own_account(lambda_context
         stage.create_endpoint_config(EndpointConfigName="c3", ProductionVariants=[
             {"VariantName": "primary", "ModelName": "m3", "InitialInstanceCount": 1, "InstanceType": "ml.m5.large"}])
         stage.create_endpoint(EndpointName=endpoint, EndpointConfigName="c3")
-        event = h.event("SageMaker Endpoint State Change", "2026-07-01T00:00:00Z",
+        event = h.event(contracts.DETAIL_ENDPOINT_STATE, "2026-07-01T00:00:00Z",
                         {"EndpointName": endpoint, "EndpointStatus": "IN_SERVICE"})
         event["account"] = PROD
         trail.write(event)

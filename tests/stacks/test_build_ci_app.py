@@ -4,6 +4,7 @@ from __future__ import annotations
 import pytest
 from aws_cdk.assertions import Match
 
+import mlops_contracts as contracts
 from mlops_contracts import model_stack_name
 
 MODELS = ["fraud-detection", "employee-attrition", "support-assistant"]
@@ -21,7 +22,7 @@ def test_schedule_follows_retraining_schedule(example_app, example_config, name)
     [schedule] = schedules.values()
     assert schedule["Properties"]["ScheduleExpression"] == model.retraining.schedule
     assert schedule["Properties"]["Target"]["SageMakerPipelineParameters"] == {
-        "PipelineParameterList": [{"Name": "Trigger", "Value": "schedule"}]}
+        "PipelineParameterList": [{"Name": contracts.PARAM_TRIGGER, "Value": "schedule"}]}
 
 
 def test_examples_retrain_fraud_monthly_and_attrition_quarterly(example_config):

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+import mlops_contracts as contracts
 from tests.conftest import CONFIG_DIR, pin_accounts
 from tests.stacks.test_deploy_iam import _contexts, _roles, _serving_roles
 from tests.support.iam_eval import allows, render, resource_arn, role_statements
@@ -127,8 +128,8 @@ def test_stage_alarms_reach_the_model_topic(app_name, request):
             template, ctx = app.templates[name], contexts[name]
             alarms = _resources(template, "AWS::CloudWatch::Alarm")
             assert alarms
-            if "TopicArn" in template["Parameters"]:
-                assert all(a["Properties"]["AlarmActions"] == [{"Ref": "TopicArn"}] for a in alarms.values())
+            if contracts.ENDPOINT_PARAM_TOPIC in template["Parameters"]:
+                assert all(a["Properties"]["AlarmActions"] == [{"Ref": contracts.ENDPOINT_PARAM_TOPIC}] for a in alarms.values())
                 continue
             # Another account: CloudFormation names the alarms <stack>-..., the access stack forwards their state
             # changes to the tooling bus, which lets that account in, and a rule there notifies the topic.
@@ -136,7 +137,7 @@ def test_stage_alarms_reach_the_model_topic(app_name, request):
                        for a in alarms.values())
             access = app.templates[f"{name}-access"]
             (forward,) = [r for r in _resources(access, "AWS::Events::Rule").values()
-                          if r["Properties"]["EventPattern"]["source"] == ["aws.cloudwatch"]]
+                          if r["Properties"]["EventPattern"]["source"] == [contracts.EVENT_SOURCE_CLOUDWATCH]]
             assert forward["Properties"]["EventPattern"]["detail"] == {"alarmName": [{"prefix": f"{name}-"}]}
             tooling = contexts[f"mlops-{model}"]
             assert [render(t["Arn"], access, ctx) for t in forward["Properties"]["Targets"]] == [
@@ -166,7 +167,7 @@ def test_monitors_read_the_prod_endpoint_and_its_capture_wherever_it_runs(app_na
     # Capture: the prod endpoint writes to the tooling data bucket, which the monitors read.
     endpoint_config = _one(app.templates["mlops-fraud-detection-prod"], "AWS::SageMaker::EndpointConfig")[1]
     assert endpoint_config["Properties"]["DataCaptureConfig"]["DestinationS3Uri"] == {
-        "Fn::Join": ["", ["s3://", {"Ref": "DataBucketName"}, "/capture"]]}
+        "Fn::Join": ["", ["s3://", {"Ref": contracts.ENDPOINT_PARAM_DATA_BUCKET}, "/capture"]]}
     data_bucket = "CoreDataBucket9D957D57"  # pinned in test_app
     capture = f"{resource_arn(data_bucket, model_stack, tooling)}/capture/fraud-detection-prod/2026/11/30/x.jsonl"
     for function in functions.values():

@@ -27,7 +27,7 @@ _ids = itertools.count(1)
 
 # The writer's configuration as the governance stack gives it, for the one endpoint stack of these tests.
 WRITER_ENVIRONMENT = {"AUDIT_TABLE": TABLE, "ENDPOINT_STACKS": json.dumps({STACK: ENDPOINT}),
-                      "POWERTOOLS_METRICS_NAMESPACE": "MLOps/Governance"}
+                      "POWERTOOLS_METRICS_NAMESPACE": contracts.GOVERNANCE_METRIC_NAMESPACE}
 
 
 @dataclass
@@ -61,36 +61,36 @@ def audit_trail(context: LambdaContext, environment: Mapping[str, str] | None = 
     updated by ``environment``; approver identities are reported as the real API reports them."""
     with mock_aws():
         table = create_table()
-        with load_handler("audit_writer", {**WRITER_ENVIRONMENT, **(environment or {})}) as writer:
+        with load_handler(contracts.SERVICE_AUDIT_WRITER, {**WRITER_ENVIRONMENT, **(environment or {})}) as writer:
             trail = AuditTrail(writer, table, writer._sagemaker(), context)
             record_approver_identity(trail.sagemaker, trail.approvers)
             trail.sagemaker.create_model_package_group(ModelPackageGroupName=MODEL)
             yield trail
 
 
-def event(detail_type: str, time: str, detail: dict, source: str = "aws.sagemaker") -> dict:
+def event(detail_type: str, time: str, detail: dict, source: str = contracts.EVENT_SOURCE_SAGEMAKER) -> dict:
     return {"version": "0", "id": f"evt-{next(_ids):04d}", "detail-type": detail_type, "source": source,
             "account": ACCOUNT, "time": time, "region": REGION, "resources": [], "detail": detail}
 
 
 def package_event(time: str, arn: str, status: str) -> dict:
-    return event("SageMaker Model Package State Change", time,
+    return event(contracts.DETAIL_PACKAGE_STATE, time,
                  {"ModelPackageArn": arn, "ModelPackageGroupName": MODEL, "ModelApprovalStatus": status})
 
 
 def endpoint_event(time: str, status: str = "IN_SERVICE") -> dict:
-    return event("SageMaker Endpoint State Change", time, {"EndpointName": ENDPOINT, "EndpointStatus": status})
+    return event(contracts.DETAIL_ENDPOINT_STATE, time, {"EndpointName": ENDPOINT, "EndpointStatus": status})
 
 
 def stack_event(time: str, status: str, stack: str = STACK) -> dict:
     stack_id = f"arn:aws:cloudformation:{REGION}:{ACCOUNT}:stack/{stack}/0b1c2d3e-aaaa-bbbb-cccc-123456789012"
-    return event("CloudFormation Stack Status Change", time,
+    return event(contracts.DETAIL_STACK_STATUS, time,
                  {"stack-id": stack_id, "status-details": {"status": status, "status-reason": ""}},
-                 source="aws.cloudformation")
+                 source=contracts.EVENT_SOURCE_CLOUDFORMATION)
 
 
 def execution_event(time: str, arn: str, status: str) -> dict:
-    return event("SageMaker Model Building Pipeline Execution Status Change", time,
+    return event(contracts.DETAIL_PIPELINE_EXECUTION, time,
                  {"pipelineArn": arn.split("/execution/")[0], "pipelineExecutionArn": arn,
                   "currentPipelineExecutionStatus": status, "previousPipelineExecutionStatus": "Executing"})
 

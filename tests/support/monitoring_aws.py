@@ -57,7 +57,7 @@ def serve(baseline_json: str | bytes | None, variants=("primary",)) -> None:
         s3.create_bucket(Bucket=bucket)
     baselines = {}
     if baseline_json is not None:
-        s3.put_object(Bucket=ARTIFACTS, Key="pipelines/exec-1/preprocess/baseline/baseline.json", Body=baseline_json)
+        s3.put_object(Bucket=ARTIFACTS, Key=f"{contracts.ARTIFACT_PREFIX}/exec-1/preprocess/baseline/baseline.json", Body=baseline_json)
         baselines = {"DriftCheckBaselines": {"ModelDataQuality": {"Statistics": {
             "ContentType": "application/json",
             "S3Uri": f"s3://{ARTIFACTS}/pipelines/exec-1/preprocess/baseline/baseline.json"}}}}
@@ -78,7 +78,7 @@ def serve(baseline_json: str | bytes | None, variants=("primary",)) -> None:
 
 
 def put_capture(text: str, variant: str = "primary", name: str = "part-0.jsonl", window: str = WINDOW) -> None:
-    boto3.client("s3").put_object(Bucket=BUCKET, Key=f"capture/{ENDPOINT}/{variant}/{window}/{name}",
+    boto3.client("s3").put_object(Bucket=BUCKET, Key=f"{contracts.CAPTURE_PREFIX}/{ENDPOINT}/{variant}/{window}/{name}",
                                   Body=text.encode())
 
 

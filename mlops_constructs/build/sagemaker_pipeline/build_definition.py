@@ -7,15 +7,16 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, fields
 
+import mlops_contracts as c
 from mlops_config.model import QUALITY_METRICS, ModelConfig, is_instance_store
 from mlops_constructs.build.sagemaker_pipeline import code_bootstrap
 from mlops_constructs.build.sagemaker_pipeline import expressions as ex
 from mlops_constructs.build.sagemaker_pipeline import steps as st
 from mlops_constructs.build.sagemaker_pipeline.model_card import model_card
 from mlops_constructs.build.sagemaker_pipeline.step_images import StepImage
-import mlops_contracts as c
 from pipeline_code.endpoint.packaging import MODEL_ARCHIVE, serving_environment
 
 CODE_DIR = "/opt/ml/processing/input/code"
@@ -50,9 +51,9 @@ class JobNames:
         return f"{self.model[:16].rstrip('-')}-tune"
 
 
-@dataclass(frozen=True)
-class BuildInputs:
-    """Everything the definition needs besides the model config. Values may be CDK tokens.
+@dataclass(frozen=True, kw_only=True)
+class BuildResources:
+    """What ``ModelBuildPipeline`` creates or is given, as the definition refers to it. Values may be CDK tokens.
 
     ``code_uri`` and ``code_sha256`` are the defaults of the ``CodeUrl`` / ``CodeSha256`` parameters: the zip
     of ``pipeline_code/`` the steps run unless an execution names another (CI passes the commit's own zip).
@@ -61,9 +62,6 @@ class BuildInputs:
     versions go into the package metadata).
     """
 
-    model: ModelConfig
-    job_spec: dict
-    config_hash: str
     role_arn: str
     kms_key_arn: str
     data_bucket_name: str
@@ -81,6 +79,27 @@ class BuildInputs:
     processing_instance_type: str = "ml.m5.xlarge"
     subnet_ids: tuple[str, ...] = ()
     security_group_ids: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, kw_only=True)
+class BuildInputs(BuildResources):
+    """Everything the definition needs: the model config, its job spec and config hash, and the resources."""
+
+    model: ModelConfig
+    job_spec: dict
+    config_hash: str
+
+
+DefinitionFactory = Callable[[BuildResources], dict]
+
+
+def definition_for(model: ModelConfig, job_spec: dict, config_hash: str) -> DefinitionFactory:
+    """The build definition of ``model`` as a function of the resources ``ModelBuildPipeline`` creates (its
+    ``definition`` prop): the config stays on this side, the construct only supplies resources."""
+    def definition(resources: BuildResources) -> dict:
+        values = {f.name: getattr(resources, f.name) for f in fields(BuildResources)}
+        return build_definition(BuildInputs(model=model, job_spec=job_spec, config_hash=config_hash, **values))
+    return definition
 
 
 def hyperparameters_sha256(model: ModelConfig, hyperparameters: dict[str, str]) -> str:
@@ -132,7 +151,7 @@ class _Builder:
 
     def step_uri(self, step: str, leaf: str) -> dict:
         """``s3://<artifact bucket>/pipelines/<execution id>/<step>/<leaf>``."""
-        return ex.join([f"s3://{self.i.artifact_bucket_name}/pipelines/", ex.EXECUTION_ID, f"/{step}/{leaf}"])
+        return ex.join([f"s3://{self.i.artifact_bucket_name}/{c.ARTIFACT_PREFIX}/", ex.EXECUTION_ID, f"/{step}/{leaf}"])
 
     def script(self, step: str, module: str, args: list[str], inputs: list[st.ProcessingInput],
                outputs: list[st.ProcessingOutput], image: str, **kwargs) -> dict:
