@@ -98,12 +98,11 @@ def test_project_name_codebuild_rejects_fails_at_synth_with_the_value(name):
 
 @pytest.mark.parametrize("minutes", [4, 2161])
 def test_build_ci_run_timeout_follows_the_same_codebuild_limits(minutes):
-    from mlops_config.platform import SourceSettings
     from mlops_constructs.build.model_build_ci import ModelBuildCI
     from mlops_constructs.core.model_core import ModelCore
 
     stack = Stack(new_app(), "Test")
     core = ModelCore(stack, "Core", model_name="m", owner="o@example.com")
     with pytest.raises(ValueError, match=rf"run_timeout must be 5-2160 minutes .*got {minutes}$"):
-        ModelBuildCI(stack, "CI", model_name="m", pipeline_name="m-build", source=SourceSettings(),
+        ModelBuildCI(stack, "CI", model_name="m", pipeline_name="m-build",
                      artifact_bucket=core.artifact_bucket, key=core.key, run_timeout=Duration.minutes(minutes))

@@ -146,7 +146,7 @@ def test_the_source_is_the_repository_zip_without_a_connection_and_the_branch_wi
     assert git["Configuration"]["ConnectionArn"] == CONNECTION
     assert (git["Configuration"]["FullRepositoryId"], git["Configuration"]["BranchName"]) == (
         "org/platform", "release")
-    with pytest.raises(ValueError, match="needs repository 'owner/name'"):
+    with pytest.raises(ValueError, match="needs repository as 'owner/name'"):
         _bare(staging, source_connection_arn=CONNECTION)
 
 
