@@ -158,15 +158,11 @@ def run_memory_child(kind: str, workdir: str, capture: str) -> None:
         report = json.loads(printed.getvalue())
         assert code in (0, 1), code
     else:
-        import importlib.util
-
         from botocore.response import StreamingBody
 
+        from functions.drift_detector import handler
         from pipeline_code.training.drift_stats import Baseline
 
-        spec = importlib.util.spec_from_file_location("drift_handler", REPO / "functions" / "drift_detector" / "handler.py")
-        handler = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(handler)
         size = os.path.getsize(capture)
 
         class LocalS3:  # get_object as boto3 returns it: a StreamingBody over the object's bytes

@@ -126,8 +126,6 @@ def check_stage_image_access(model, platform, ecr) -> None:
 
 def resolve(args, sagemaker, ecr=None) -> dict[str, dict]:
     """Template configurations by stage name: the endpoint stacks' parameters and tags."""
-    from stacks import endpoint_stack as es
-
     model = _load_model(args.config_dir, args.model)
     from mlops_config import load_platform
 
@@ -136,17 +134,17 @@ def resolve(args, sagemaker, ecr=None) -> dict[str, dict]:
         check_stage_image_access(model, platform, ecr or _client("ecr"))
     requested = None if args.package_arn in ("", "latest") else args.package_arn
     packages = resolve_packages(approved_packages(sagemaker, model.name), requested)
-    parameters = {es.PARAM_PACKAGE: packages.package_arn, es.PARAM_DATA_BUCKET: args.data_bucket,
-es.PARAM_KEY: args.key_arn,
-                  es.PARAM_TOPIC: args.topic_arn}
-    if es.has_champion(model):
-        parameters[es.PARAM_CHAMPION_PACKAGE] = packages.champion_arn
+    parameters = {contracts.ENDPOINT_PARAM_PACKAGE: packages.package_arn,
+                  contracts.ENDPOINT_PARAM_DATA_BUCKET: args.data_bucket, contracts.ENDPOINT_PARAM_KEY: args.key_arn,
+                  contracts.ENDPOINT_PARAM_TOPIC: args.topic_arn}
+    if model.deployment.has_champion:
+        parameters[contracts.ENDPOINT_PARAM_CHAMPION_PACKAGE] = packages.champion_arn
     tags = {contracts.TAG_MODEL: model.name, contracts.TAG_MODEL_PACKAGE: packages.package_arn.split("/", 1)[1]}
 
     def stage_parameters(settings) -> dict:
         # A stage in another account has no TopicArn: its alarms reach the topic through EventBridge.
         elsewhere = settings.account and settings.account != platform.tooling.account
-        return {k: v for k, v in parameters.items() if not (elsewhere and k == es.PARAM_TOPIC)}
+        return {k: v for k, v in parameters.items() if not (elsewhere and k == contracts.ENDPOINT_PARAM_TOPIC)}
 
     return {stage: template_configuration(stage_parameters(settings), {**tags, contracts.TAG_STAGE: stage})
             for stage, settings in platform.stages.items()}
@@ -160,7 +158,7 @@ def run_resolve(args) -> int:
     args.output_dir.mkdir(parents=True, exist_ok=True)
     for stage, body in configs.items():
         (args.output_dir / f"{stage}.json").write_text(json.dumps(body, indent=2) + "\n")
-    package = next(iter(configs.values()))["Parameters"]["ModelPackageArn"]
+    package = next(iter(configs.values()))["Parameters"][contracts.ENDPOINT_PARAM_PACKAGE]
     (args.output_dir / "package.txt").write_text(package + "\n")
     print(f"deploying {package} to stages {list(configs)}")
     return 0

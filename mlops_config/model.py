@@ -10,6 +10,7 @@ from mlops_config.base import Fraction, S3Prefix, Strict, field_error
 from mlops_config.schedules import RuleExpression, SchedulerExpression
 from mlops_constructs.build.sagemaker_pipeline.step_images import DEFAULT_VERSION as DEFAULT_XGBOOST_VERSION
 from mlops_constructs.build.sagemaker_pipeline.step_images import step_images
+from mlops_constructs.deploy import limits
 from monitoring_code import limits as monitoring_limits
 from monitoring_code.limits import DRIFT_METRICS
 
@@ -18,15 +19,8 @@ from monitoring_code.limits import DRIFT_METRICS
 
 QUALITY_METRICS = tuple(contracts.QUALITY_METRIC_NAMES)  # auc, recall, precision, f1, accuracy
 BIAS_METRICS = ("positive_rate_difference", "equal_opportunity_difference", "disparate_impact")
-# Instance families whose storage is NVMe instance store: SageMaker rejects a volume KMS key on them.
-INSTANCE_STORE_FAMILIES = ("c5d", "m5d", "r5d", "g4dn", "g5", "g6", "p3dn", "p4d", "p4de", "p5", "inf2", "trn1",
-                           "c6id", "m6id", "r6id")
-INSTANCE_TYPE = r"^ml\.[a-z0-9]+\.[a-z0-9]+$"
-
-
-def is_instance_store(instance_type: str) -> bool:
-    """True when the instance type uses NVMe instance storage (no EBS volume to encrypt with a KMS key)."""
-    return instance_type.split(".")[1] in INSTANCE_STORE_FAMILIES
+INSTANCE_TYPE = limits.INSTANCE_TYPE
+is_instance_store = limits.is_instance_store  # the build's steps ask this module
 
 
 class ColumnRule(Strict):
@@ -217,22 +211,22 @@ class Variant(Strict):
 
 
 class Strategy(Strict):
-    """Blue/green traffic shifting for endpoint updates (SageMaker deployment guardrails)."""
+    """Blue/green traffic shifting for endpoint updates (SageMaker deployment guardrails); limits from
+    ``mlops_constructs.deploy.limits``, the ones GuardedEndpoint checks."""
 
-    type: Literal["LINEAR", "CANARY", "ALL_AT_ONCE"] = "ALL_AT_ONCE"
+    type: Literal[limits.TRAFFIC_SHIFTS] = "ALL_AT_ONCE"
     step_percent: int | None = Field(None, description="LINEAR: 10-50; CANARY: 1-50; ALL_AT_ONCE: unset.")
-    bake_seconds: int = Field(600, ge=0, le=3600, description="Wait between steps (WaitIntervalInSeconds).")
-    termination_wait_seconds: int = Field(300, ge=0, le=3600, description="Old fleet kept after the shift.")
+    bake_seconds: int = Field(limits.DEFAULT_BAKE_SECONDS, ge=limits.BAKE_SECONDS_RANGE[0],
+                              le=limits.BAKE_SECONDS_RANGE[1],
+                              description="Wait between steps (WaitIntervalInSeconds).")
+    termination_wait_seconds: int = Field(limits.DEFAULT_TERMINATION_WAIT_SECONDS, ge=limits.TERMINATION_WAIT_RANGE[0],
+                                          le=limits.TERMINATION_WAIT_RANGE[1],
+                                          description="Old fleet kept after the shift.")
 
     def _step(self) -> Strategy:
-        limits = {"LINEAR": (10, 50), "CANARY": (1, 50)}
-        if self.type == "ALL_AT_ONCE":
-            if self.step_percent is not None:
-                raise field_error("step_percent", self.step_percent, "applies to LINEAR and CANARY only")
-        else:
-            low, high = limits[self.type]
-            if self.step_percent is None or not low <= self.step_percent <= high:
-                raise field_error("step_percent", self.step_percent, f"{self.type} steps must be {low}-{high}% of capacity")
+        problem = limits.step_problem(self.type, self.step_percent)
+        if problem:
+            raise field_error(problem.field, problem.value, problem.rule)
         return self
     _step = model_validator(mode="after")(_step)
 
@@ -240,9 +234,9 @@ class Strategy(Strict):
 class Autoscaling(Strict):
     """Target tracking on invocations per instance."""
 
-    min_instances: int = Field(1, ge=1)
-    max_instances: int = Field(2, ge=1, le=100)
-    target_invocations_per_instance: int = Field(1000, ge=1)
+    min_instances: int = Field(1, ge=limits.INSTANCE_COUNT_RANGE[0])
+    max_instances: int = Field(2, ge=limits.INSTANCE_COUNT_RANGE[0], le=limits.INSTANCE_COUNT_RANGE[1])
+    target_invocations_per_instance: int = Field(limits.DEFAULT_TARGET_INVOCATIONS_PER_INSTANCE, ge=1)
 
     def _bounds(self) -> Autoscaling:
         if self.max_instances < self.min_instances:
@@ -254,8 +248,9 @@ class Autoscaling(Strict):
 class Serverless(Strict):
     """Serverless inference sizing."""
 
-    memory_mb: Literal[1024, 2048, 3072, 4096, 5120, 6144] = 2048
-    max_concurrency: int = Field(5, ge=1, le=200)
+    memory_mb: Literal[limits.SERVERLESS_MEMORY_MB] = limits.DEFAULT_SERVERLESS_MEMORY_MB
+    max_concurrency: int = Field(limits.DEFAULT_SERVERLESS_CONCURRENCY, ge=limits.SERVERLESS_CONCURRENCY_RANGE[0],
+                                 le=limits.SERVERLESS_CONCURRENCY_RANGE[1])
 
 
 class BatchSettings(Strict):
@@ -265,7 +260,7 @@ class BatchSettings(Strict):
     input_prefix: S3Prefix = Field(..., description="Prefix of the month's input files.")
     output_prefix: S3Prefix = Field(..., description="Prefix for scores; a Glue table points here.")
     instance_type: str = Field("ml.m5.xlarge", pattern=INSTANCE_TYPE)
-    instance_count: int = Field(1, ge=1, le=20)
+    instance_count: int = Field(1, ge=limits.BATCH_INSTANCE_COUNT_RANGE[0], le=limits.BATCH_INSTANCE_COUNT_RANGE[1])
 
 
 class KnownCases(Strict):
@@ -275,31 +270,10 @@ class KnownCases(Strict):
     min_recall: Fraction = Field(0.9, description="Recall the staging endpoint must reach on the cases.")
 
 
-# SageMaker's MaximumExecutionTimeoutInSeconds range and the provisioning allowance (green fleet start and health
-# checks) GuardedEndpoint adds to the bakes; GuardedEndpoint imports both from here.
-# tests/cli/test_first_model.py::test_validate_and_the_construct_agree_on_every_strategy checks _check_shift against the
-# construct's own validation.
-EXECUTION_TIMEOUT_RANGE = (600, 28_800)
-PROVISIONING_ALLOWANCE_SECONDS = 1_200
-
-
-def _check_shift(strategy: Strategy, instance_count: int, instance_type: str) -> None:
-    """What GuardedEndpoint rejects at synth, rejected at validate: a one-instance CANARY, guardrails on Inf1 and a
-    shift longer than SageMaker's execution timeout."""
-    if strategy.type == "CANARY" and instance_count < 2:
-        raise field_error("strategy.type", "CANARY", f"a CANARY on {instance_count} instance shifts all traffic at "
-                          "once; use initial_instance_count >= 2 or ALL_AT_ONCE")
-    if strategy.type != "ALL_AT_ONCE" and instance_type.split(".")[1] == "inf1":
-        raise field_error("strategy.type", strategy.type, f"SageMaker ignores traffic shifting on Inf1 instances "
-                          f"({instance_type}); use ALL_AT_ONCE or another instance family")
-    bakes = {"LINEAR": -(-100 // (strategy.step_percent or 100)), "CANARY": 2}.get(strategy.type, 1)
-    needed = bakes * strategy.bake_seconds + strategy.termination_wait_seconds + PROVISIONING_ALLOWANCE_SECONDS
-    low, high = EXECUTION_TIMEOUT_RANGE
-    if max(low, needed) > high:
-        raise field_error("strategy.bake_seconds", strategy.bake_seconds, f"{bakes} bakes + "
-                          f"{strategy.termination_wait_seconds} s termination wait + {PROVISIONING_ALLOWANCE_SECONDS} s "
-                          f"provisioning = {needed} s, beyond SageMaker's {high} s limit; use a shorter bake or a "
-                          "larger step")
+# Where a broken traffic-shift rule (mlops_constructs.deploy.limits) points in the deployment settings.
+SHIFT_FIELDS = {"kind": "strategy.type", "step_percent": "strategy.step_percent",
+                "bake_seconds": "strategy.bake_seconds", "termination_wait_seconds": "strategy.termination_wait_seconds",
+                "instance_count": "initial_instance_count"}
 
 
 class DeploymentSettings(Strict):
@@ -307,7 +281,7 @@ class DeploymentSettings(Strict):
 
     mode: Literal["realtime", "serverless", "batch"] = "realtime"
     instance_type: str = Field("ml.m5.large", pattern=INSTANCE_TYPE)
-    initial_instance_count: int = Field(2, ge=1, le=100)
+    initial_instance_count: int = Field(2, ge=limits.INSTANCE_COUNT_RANGE[0], le=limits.INSTANCE_COUNT_RANGE[1])
     autoscaling: Autoscaling | None = None
     strategy: Strategy | None = Field(
         None, description="Realtime only; default: blue/green ALL_AT_ONCE with alarm rollback."
@@ -315,7 +289,8 @@ class DeploymentSettings(Strict):
     variants: list[Variant] = Field(default_factory=lambda: [Variant(name="primary", weight=1.0)], min_length=1,
                                     max_length=10)
     shadow_variant: Variant | None = Field(None, description="Optional shadow variant (receives copied traffic).")
-    data_capture_percent: int = Field(100, ge=0, le=100, description="Share of requests captured; 0 turns it off.")
+    data_capture_percent: int = Field(100, ge=0, le=limits.CAPTURE_PERCENT_RANGE[1],
+                                      description="Share of requests captured; 0 turns it off.")
     serverless: Serverless | None = None
     batch: BatchSettings | None = None
     known_cases: KnownCases | None = None
@@ -324,6 +299,11 @@ class DeploymentSettings(Strict):
     def effective_strategy(self) -> Strategy:
         """The strategy in force for a realtime endpoint."""
         return self.strategy or Strategy()
+
+    @property
+    def has_champion(self) -> bool:
+        """A/B or shadow setups keep the first variant on the champion package; the new one is the challenger."""
+        return len(self.variants) > 1 or self.shadow_variant is not None
 
     def _mode(self) -> DeploymentSettings:
         if self.mode == "serverless":
@@ -351,17 +331,14 @@ class DeploymentSettings(Strict):
             )
         if self.mode == "batch" and self.strategy is not None:
             raise field_error("strategy", self.strategy.type, "strategy applies to endpoints; mode 'batch' has none")
-        step = self.strategy.step_percent if self.strategy else None
-        if self.mode == "realtime" and step and self.strategy.type == "LINEAR":
-            per_step = self.initial_instance_count * step / 100
-            if per_step < 1:
-                raise field_error(
-                    "initial_instance_count", self.initial_instance_count,
-                    f"a LINEAR step of {step}% shifts less than one instance; use at least {-(-100 // step)} "
-                    "instances or a larger step",
-                )
         if self.mode == "realtime" and self.strategy is not None:
-            _check_shift(self.effective_strategy, self.initial_instance_count, self.instance_type)
+            strategy = self.strategy
+            problems = limits.traffic_shift_problems(
+                kind=strategy.type, step_percent=strategy.step_percent, bake_seconds=strategy.bake_seconds,
+                termination_wait_seconds=strategy.termination_wait_seconds,
+                instance_count=self.initial_instance_count, instance_type=self.instance_type)
+            if problems:
+                raise field_error(SHIFT_FIELDS[problems[0].field], problems[0].value, problems[0].rule)
         return self
     _mode = model_validator(mode="after")(_mode)
 

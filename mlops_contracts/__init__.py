@@ -227,3 +227,59 @@ _SCORE_LABEL = re.compile(r"^([^,\n]*),[01]$", re.MULTILINE)
 def score_column(output: str) -> str:
     """A CSV output with the score of each ``score,label`` row only; other outputs unchanged."""
     return _SCORE_LABEL.sub(r"\1", output) if "," in output else output
+
+
+# Deployment: the stacks of one model, the endpoint stack's parameters and outputs (its contract with the CD
+# pipeline's Resolve step), and the names of the roles other accounts trust by name.
+def model_stack_name(prefix: str, model: str) -> str:
+    """The model's platform stack in the tooling account: ``<prefix>-<model>``."""
+    return f"{prefix}-{model}"
+
+
+def endpoint_stack_name(prefix: str, model: str, stage: str) -> str:
+    """``<prefix>-<model>-<stage>``: deployed by the model's CD pipeline, never by ``cdk deploy``."""
+    return f"{prefix}-{model}-{stage}"
+
+
+def governance_stack_name(prefix: str) -> str:
+    """The platform's governance stack in the tooling account: ``<prefix>-governance``."""
+    return f"{prefix}-governance"
+
+
+ENDPOINT_PARAM_PACKAGE = "ModelPackageArn"  # the approved package (the challenger in A/B)
+ENDPOINT_PARAM_CHAMPION_PACKAGE = "ChampionModelPackageArn"  # A/B and shadow setups only
+ENDPOINT_PARAM_DATA_BUCKET = "DataBucketName"
+ENDPOINT_PARAM_KEY = "KeyArn"
+ENDPOINT_PARAM_TOPIC = "TopicArn"  # only for a stage in the tooling account
+ENDPOINT_OUTPUT_CONFIG = "EndpointConfigName"  # the endpoint config this deployment created
+ENDPOINT_OUTPUT_PACKAGES = "ModelPackageArns"  # every package the endpoint serves, comma-separated
+
+
+def endpoint_log_group_name(endpoint: str) -> str:
+    """The log group SageMaker writes an endpoint's container output to: ``/aws/sagemaker/Endpoints/<endpoint>``."""
+    return f"/aws/sagemaker/Endpoints/{endpoint}"
+
+
+def _suffixed(suffix: str, doc: str):
+    """A name function ``base -> <base><suffix>``: one line per name below, each with its docstring."""
+    def name(base: str) -> str:
+        return f"{base}{suffix}"
+    name.__name__ = name.__qualname__ = f"name{suffix}"
+    name.__doc__ = doc
+    return name
+
+
+stage_access_stack_name = _suffixed("-access", "A stage account's access stack: ``<endpoint stack>-access``.")
+variant_dashboard_name = _suffixed("-variants", "The endpoint stack's per-variant dashboard: ``<endpoint>-variants``.")
+# In a stage account of its own, per endpoint (``<endpoint>-<role>``; the access stack creates them).
+deploy_role_name = _suffixed("-deploy", "The CloudFormation role that deploys the endpoint stack.")
+deploy_action_role_name = _suffixed("-deploy-action", "The role the CD pipeline's deploy action assumes.")
+integration_test_role_name = _suffixed("-integration-test", "The role the tooling account's integration test assumes.")
+deploy_check_role_name = _suffixed("-deploy-check", "The role the post-deploy check assumes: it may only describe "
+                                                    "the endpoint.")
+monitor_read_role_name = _suffixed("-monitor-read", "The role the tooling account's monitors assume to describe the "
+                                                    "endpoint.")
+# In the tooling account, per model (``<model>-<role>``), named so that stage accounts can trust exactly them.
+pipeline_role_name = _suffixed("-deploy-pipeline", "The CD pipeline's service role.")
+test_project_role_name = _suffixed("-deploy-test", "The integration-test project's role.")
+verify_project_role_name = _suffixed("-deploy-verify", "The post-deploy check project's role.")

@@ -15,34 +15,10 @@ from constructs import Construct
 import mlops_contracts as contracts
 from mlops_config import ModelConfig
 from mlops_constructs._private.nag import acknowledge
-from mlops_constructs.deploy.deploy_pipeline import SERVING_PACKAGES_OUTPUT
-from mlops_constructs.deploy.guarded_endpoint import (
-    GuardedEndpoint,
-    ScalingSpec,
-    ServerlessSpec,
-    TrafficShift,
-    VariantSpec,
-)
+from mlops_constructs.deploy.guarded_endpoint import GuardedEndpoint
+from stacks.deploy_props import captures_data, guarded_endpoint_props, serves_endpoints
 
-# Parameter names: the contract between this stack and the CD pipeline's Resolve step.
-PARAM_PACKAGE = "ModelPackageArn"
-PARAM_CHAMPION_PACKAGE = "ChampionModelPackageArn"
-PARAM_DATA_BUCKET = "DataBucketName"
-PARAM_KEY = "KeyArn"
-PARAM_TOPIC = "TopicArn"
-OUTPUT_ENDPOINT_CONFIG = "EndpointConfigName"
 PACKAGE_ARN_PATTERN = r"^arn:aws[a-z-]*:sagemaker:[a-z0-9-]+:\d{12}:model-package/[a-zA-Z0-9-]+/\d+$"
-
-
-def endpoint_stack_name(prefix: str, model_name: str, stage: str) -> str:
-    """``<prefix>-<model>-<stage>``: deployed by the model's CD pipeline, never by ``cdk deploy``."""
-    return f"{prefix}-{model_name}-{stage}"
-
-
-def has_champion(model: ModelConfig) -> bool:
-    """A/B or shadow setups keep the first variant on the champion package; the new package is the challenger."""
-    deployment = model.deployment
-    return len(deployment.variants) > 1 or deployment.shadow_variant is not None
 
 
 class EndpointStack(Stack):
@@ -60,7 +36,7 @@ class EndpointStack(Stack):
 
     def __init__(self, scope: Construct, construct_id: str, *, model: ModelConfig, stage: str,
                  notify_topic: bool = True, **kwargs) -> None:
-        if model.deployment.mode not in ("realtime", "serverless"):
+        if not serves_endpoints(model):
             raise ValueError(f"EndpointStack {construct_id}: model {model.name} has deployment.mode "
                              f"{model.deployment.mode!r}; endpoints serve 'realtime' or 'serverless' only")
         super().__init__(
@@ -70,26 +46,23 @@ class EndpointStack(Stack):
             synthesizer=DefaultStackSynthesizer(generate_bootstrap_version_rule=False),
             **kwargs,
         )
-        deployment = model.deployment
-        package = self._param(PARAM_PACKAGE, "Approved model package served by the endpoint (the challenger in A/B)",
+        package = self._param(contracts.ENDPOINT_PARAM_PACKAGE,
+                              "Approved model package served by the endpoint (the challenger in A/B)",
                               pattern=PACKAGE_ARN_PATTERN)
-        champion = self._param(PARAM_CHAMPION_PACKAGE, "Model package of the first (champion) variant",
-                               pattern=PACKAGE_ARN_PATTERN) if has_champion(model) else None
+        champion = self._param(contracts.ENDPOINT_PARAM_CHAMPION_PACKAGE, "Model package of the first (champion) "
+                               "variant", pattern=PACKAGE_ARN_PATTERN) if model.deployment.has_champion else None
         data_bucket = s3.Bucket.from_bucket_name(self, "DataBucket", self._param(
-            PARAM_DATA_BUCKET, "The model's data bucket (capture destination)").value_as_string)
+            contracts.ENDPOINT_PARAM_DATA_BUCKET, "The model's data bucket (capture destination)").value_as_string)
         key = kms.Key.from_key_arn(self, "Key", self._param(
-            PARAM_KEY, "The model's KMS key", pattern=r"^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key/[0-9a-f-]+$"
-        ).value_as_string)
+            contracts.ENDPOINT_PARAM_KEY, "The model's KMS key",
+            pattern=r"^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key/[0-9a-f-]+$").value_as_string)
         topic = sns.Topic.from_topic_arn(self, "Topic", self._param(
-            PARAM_TOPIC, "The model's SNS topic, notified by the rollback alarms").value_as_string) \
+            contracts.ENDPOINT_PARAM_TOPIC, "The model's SNS topic, notified by the rollback alarms").value_as_string) \
             if notify_topic else None
-        serverless = deployment.mode == "serverless"
-        strategy = deployment.effective_strategy
         endpoint_name = contracts.endpoint_name(model.name, stage)
         self.endpoint = GuardedEndpoint(
             self,
             "Endpoint",
-            model_name=model.name,
             endpoint_name=endpoint_name,
             model_package_arn=package.value_as_string,
             champion_model_package_arn=champion.value_as_string if champion else None,
@@ -98,20 +71,7 @@ class EndpointStack(Stack):
                                          mutable=False),
             alarm_topic=topic,
             capture_bucket=data_bucket if captures_data(model) else None,
-            capture_percent=deployment.data_capture_percent or 100,
-            variants=[VariantSpec(v.name, v.weight) for v in deployment.variants],
-            shadow_variant=VariantSpec(deployment.shadow_variant.name, deployment.shadow_variant.weight)
-            if deployment.shadow_variant else None,
-            instance_type=deployment.instance_type,
-            instance_count=deployment.initial_instance_count,
-            traffic_shift=None if serverless else TrafficShift(
-                strategy.type, strategy.step_percent, strategy.bake_seconds, strategy.termination_wait_seconds),
-            scaling=ScalingSpec(deployment.autoscaling.min_instances, deployment.autoscaling.max_instances,
-                                deployment.autoscaling.target_invocations_per_instance)
-            if deployment.autoscaling else None,
-            serverless=ServerlessSpec(deployment.serverless.memory_mb, deployment.serverless.max_concurrency)
-            if serverless else None,
-            count_rejections=counts_rejections(model),
+            **guarded_endpoint_props(model),
         )
         if topic is None:
             acknowledge(self.endpoint, "The alarms of an endpoint in a stage account have no SNS action: the "
@@ -120,32 +80,12 @@ class EndpointStack(Stack):
         Tags.of(self).add(contracts.TAG_MODEL, model.name)
         Tags.of(self).add(contracts.TAG_STAGE, stage)
         CfnOutput(self, "EndpointName", value=self.endpoint.endpoint.attr_endpoint_name)
-        CfnOutput(self, OUTPUT_ENDPOINT_CONFIG, value=self.endpoint.endpoint_config.attr_endpoint_config_name)
+        CfnOutput(self, contracts.ENDPOINT_OUTPUT_CONFIG, value=self.endpoint.endpoint_config.attr_endpoint_config_name)
         # Every package this endpoint serves (the CD pipeline's lifecycle recorder marks them Production/Running).
-        CfnOutput(self, SERVING_PACKAGES_OUTPUT, value=Fn.join(",", [package.value_as_string] + (
+        CfnOutput(self, contracts.ENDPOINT_OUTPUT_PACKAGES, value=Fn.join(",", [package.value_as_string] + (
             [champion.value_as_string] if champion else [])))
 
     def _param(self, name: str, description: str, pattern: str | None = None) -> CfnParameter:
         return CfnParameter(self, name, type="String", description=description, allowed_pattern=pattern,
                             min_length=1)
 
-
-
-def captures_data(model: ModelConfig) -> bool:
-    """Realtime endpoints capture requests and responses when ``data_capture_percent`` is set."""
-    return model.deployment.mode == "realtime" and bool(model.deployment.data_capture_percent)
-
-
-def counts_rejections(model: ModelConfig) -> bool:
-    """The platform's serving code (built-in XGBoost) logs each rejected request: the endpoint stack owns the log
-    group and counts them (GuardedEndpoint ``count_rejections``). Custom images keep their own logging."""
-    return model.training.algorithm == "xgboost"
-
-
-def serving_repository_arn(stack: Stack, model: ModelConfig, account: str | None = None) -> str:
-    """Built-in XGBoost is served from a regional AWS-owned account; custom images from the tooling account
-    (``account``; default this stack's), where the build pipeline's image lives."""
-    if model.training.algorithm == "custom":
-        return stack.format_arn(service="ecr", resource="repository", resource_name=model.training.image.repository,
-                                account=account)
-    return f"arn:{stack.partition}:ecr:{stack.region}:*:repository/sagemaker-xgboost"

@@ -9,13 +9,12 @@ from constructs import Construct
 import mlops_contracts as contracts
 from mlops_config import ModelConfig, PlatformSettings
 from mlops_constructs.govern.audit_trail import AuditTrail, RemoteEndpoint
-from stacks.endpoint_stack import endpoint_stack_name
 
 
 def endpoint_stacks(platform: PlatformSettings, models: Sequence[ModelConfig]) -> dict[str, str]:
     """Endpoint stack name (``<prefix>-<model>-<stage>``) -> endpoint name, for models served by an endpoint."""
     return {
-        endpoint_stack_name(platform.prefix, model.name, stage): contracts.endpoint_name(model.name, stage)
+        contracts.endpoint_stack_name(platform.prefix, model.name, stage): contracts.endpoint_name(model.name, stage)
         for model in models
         if model.deployment.mode in ("realtime", "serverless")
         for stage in platform.stages
@@ -25,7 +24,7 @@ def endpoint_stacks(platform: PlatformSettings, models: Sequence[ModelConfig]) -
 def remote_endpoints(platform: PlatformSettings, models: Sequence[ModelConfig]) -> list[RemoteEndpoint]:
     """Endpoint stacks deployed to stage accounts other than the tooling account."""
     return [
-        RemoteEndpoint(stack_name=endpoint_stack_name(platform.prefix, model.name, stage),
+        RemoteEndpoint(stack_name=contracts.endpoint_stack_name(platform.prefix, model.name, stage),
                        endpoint_name=contracts.endpoint_name(model.name, stage), account=settings.account,
                        region=settings.region,
                        reader_role_name=contracts.audit_reader_role_name(contracts.endpoint_name(model.name, stage)))

@@ -21,18 +21,21 @@ from mlops_config import ModelConfig
 from mlops_constructs._private.nag import acknowledge
 from mlops_constructs.deploy.endpoint_access import (
     add_endpoint_deploy_policy,
+    alarm_event_pattern,
+    endpoint_serving_role,
+    role_arn,
+)
+from mlops_contracts import (
     deploy_action_role_name,
     deploy_check_role_name,
     deploy_role_name,
-    endpoint_serving_role,
     integration_test_role_name,
     monitor_read_role_name,
     pipeline_role_name,
-    role_arn,
     test_project_role_name,
     verify_project_role_name,
 )
-from stacks.endpoint_stack import captures_data, serving_repository_arn
+from stacks.deploy_props import captures_data, serving_repository
 
 
 @dataclass(frozen=True)
@@ -45,17 +48,6 @@ class AuditForwarding:
     region: str
     bus_name: str
     writer_role_prefix: str
-
-
-def stage_access_stack_name(endpoint_stack_name: str) -> str:
-    return f"{endpoint_stack_name}-access"
-
-
-def alarm_event_pattern(endpoint_stack_name: str, account: str | None = None) -> events.EventPattern:
-    """State changes of the endpoint stack's alarms (CloudFormation names them ``<stack>-<logical ID>-...``)."""
-    return events.EventPattern(source=[contracts.EVENT_SOURCE_CLOUDWATCH], detail_type=[contracts.DETAIL_ALARM_STATE],
-                               account=[account] if account else None,
-                               detail={"alarmName": [{"prefix": f"{endpoint_stack_name}-"}]})
 
 
 class StageAccessStack(Stack):
@@ -109,7 +101,7 @@ class StageAccessStack(Stack):
         self.serving_role = endpoint_serving_role(
             self, "ServingRole", endpoint_name=endpoint, endpoint_stack_name=endpoint_stack_name, key=tooling_keys,
             artifact_bucket=tooling_buckets, capture_bucket=tooling_buckets if captures_data(model) else None,
-            image_repository_arns=[serving_repository_arn(self, model, account=tooling_account)],
+            image_repositories=[serving_repository(self, "ServingImageRepository", model, account=tooling_account)],
             resource_account=tooling_account,
         )
         self.deploy_role = iam.Role(self, "DeployRole", role_name=deploy_role_name(endpoint),

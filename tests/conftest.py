@@ -1,4 +1,4 @@
-"""Shared fixtures: the example config and one synthesized app per session (synth takes seconds)."""
+"""Shared fixtures: the example config, one synthesized app per session (synth takes seconds), the Lambda context."""
 from __future__ import annotations
 
 import os
@@ -14,6 +14,8 @@ os.environ.setdefault("AWS_EC2_METADATA_DISABLED", "true")
 os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
 os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")  # moto only; nothing here reaches AWS
 os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
+
+from tests.support.lambda_handlers import LambdaContext
 
 REPO = Path(__file__).resolve().parent.parent
 CONFIG_DIR = REPO / "config"
@@ -62,6 +64,12 @@ def synthesize(config_dir: Path | str = CONFIG_DIR, outdir: Path | None = None, 
     stacks = {c.node.id: c for c in app.node.children if isinstance(c, Stack)}
     templates = {s.stack_name: s.template for s in assembly.stacks}
     return SynthesizedApp(app, assembly, stacks, templates)
+
+
+@pytest.fixture(scope="session")
+def lambda_context() -> LambdaContext:
+    """The Lambda context object every handler test passes (``tests/support/lambda_handlers.py``)."""
+    return LambdaContext()
 
 
 @pytest.fixture(scope="session")

@@ -3,10 +3,11 @@ from __future__ import annotations
 
 import json
 
-from aws_cdk import Acknowledgment, Stack, Validations
+from aws_cdk import Acknowledgment, Validations
 from constructs import IConstruct
 
 WILDCARD_RULE = "AwsSolutions-IAM5"
+MIN_REASON_LENGTH = 20  # characters: a reason names the resource and why, not just "ok"
 
 
 def acknowledge(construct: IConstruct, reason: str, *rule_ids: str) -> None:
@@ -24,8 +25,9 @@ def acknowledge(construct: IConstruct, reason: str, *rule_ids: str) -> None:
 
 def acknowledge_reviewed_wildcards(construct: IConstruct, reason: str, *rule_ids: str) -> None:
     """Acknowledge rule IDs, IAM5 included: for ``wildcard_review``, which takes them from the reviewed list."""
-    if len(reason) < 20:
-        raise ValueError(f"nag acknowledgment for {rule_ids} needs a specific reason, got {reason!r}")
+    if len(reason) < MIN_REASON_LENGTH:
+        raise ValueError(f"nag acknowledgment for {rule_ids} needs a specific reason ({MIN_REASON_LENGTH} characters "
+                         f"or more), got {reason!r}")
     if rule_ids:
         _validations(construct).acknowledge(*(Acknowledgment(id=rule, reason=reason) for rule in rule_ids))
 
@@ -37,36 +39,6 @@ def _validations(construct: IConstruct) -> Validations:
     if cached is None:
         cached = construct.__dict__["_mlops_validations"] = Validations.of(construct)
     return cached
-
-
-def _stack(scope: IConstruct) -> Stack:
-    if isinstance(scope, Stack):
-        return scope
-    cached = scope.__dict__.get("_mlops_stack")
-    if cached is None:
-        cached = scope.__dict__["_mlops_stack"] = Stack.of(scope)
-    return cached
-
-
-def _resolved(scope: IConstruct, values: list[str]) -> list:
-    """``values`` resolved in ``scope``'s stack, in one round trip for those not seen before."""
-    stack = _stack(scope)
-    cache = stack.__dict__.setdefault("_mlops_resolved", {})
-    missing = [v for v in dict.fromkeys(values) if v not in cache]
-    if missing:
-        cache.update(zip(missing, stack.resolve(missing)))
-    return [cache[v] for v in values]
-
-
-def wildcard_rule(scope: IConstruct, arn: str) -> str:
-    """The AwsSolutions-IAM5 rule ID of the wildcard resource ``arn`` (a string that may hold tokens), rendered
-    in ``scope``'s stack: right for env-agnostic stacks (``<AWS::Region>``) and pinned ones (``eu-west-1``)."""
-    return f"AwsSolutions-IAM5[Resource::{nag_resource(scope, arn)}]"
-
-
-def nag_resource(scope: IConstruct, value: str) -> str:
-    """A resource as cdk-nag prints it in rule IDs, after resolving its tokens in ``scope``'s stack."""
-    return flatten_reference(_resolved(scope, [value])[0])
 
 
 def flatten_reference(node) -> str:

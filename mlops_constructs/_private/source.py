@@ -123,3 +123,8 @@ def code_source(
         trigger=actions.S3Trigger.NONE,
     )
     return CodeSource(action, output, action.variables.version_id, None, False)
+
+
+def source_object_key(model_name: str) -> str:
+    """Where the S3 source zip of a model's pipelines (build CI and deploy) lives in the artifact bucket."""
+    return f"ci/{model_name}/source.zip"

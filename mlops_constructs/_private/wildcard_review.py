@@ -30,7 +30,7 @@ from aws_cdk import Stack, Validations
 from aws_cdk import aws_iam as iam
 from constructs import IConstruct
 
-from mlops_constructs._private.nag import acknowledge_reviewed_wildcards, flatten_reference
+from mlops_constructs._private.nag import MIN_REASON_LENGTH, acknowledge_reviewed_wildcards, flatten_reference
 
 PLACEHOLDERS = {
     "partition": r"(?:<AWS::Partition>|aws|aws-cn|aws-us-gov)",
@@ -58,8 +58,9 @@ class Wildcard:
     reason: str
 
     def __post_init__(self) -> None:
-        if len(self.reason) < 20:
-            raise ValueError(f"wildcard {self.resource!r} needs a specific reason, got {self.reason!r}")
+        if len(self.reason) < MIN_REASON_LENGTH:
+            raise ValueError(f"wildcard {self.resource!r} needs a specific reason ({MIN_REASON_LENGTH} characters or "
+                             f"more), got {self.reason!r}")
         if not self.actions or not ("*" in self.resource or any("*" in a for a in self.actions)):
             raise ValueError(f"wildcard entry {self.actions} on {self.resource!r} holds no wildcard")
 

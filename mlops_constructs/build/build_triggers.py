@@ -2,8 +2,7 @@
 from __future__ import annotations
 
 import jsii
-from aws_cdk import Duration, RemovalPolicy, Resource, Stack
-from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import Duration, Resource, Stack
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
@@ -17,12 +16,11 @@ from aws_cdk import aws_sns as sns
 from aws_cdk.interfaces import aws_sagemaker as sagemaker_refs
 from constructs import Construct
 
+import mlops_contracts as contracts
 from mlops_constructs._private.idempotency_table import idempotency_table
 from mlops_constructs._private.nag import acknowledge
 from mlops_constructs._private.platform_function import PlatformFunction
 from mlops_constructs._private.s3_events import object_created
-import mlops_contracts as contracts
-
 
 
 @jsii.implements(sagemaker.IPipeline)

@@ -13,20 +13,17 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from mlops_constructs.build.code_areas import CodeArea
+from mlops_constructs._private.codebuild import MAX_TIMEOUT_MINUTES, MIN_TIMEOUT_MINUTES, pipeline_project
 from mlops_constructs._private.dependencies import depend_on_policy_only
-from mlops_constructs._private.nag import acknowledge
-from mlops_constructs._private.source import code_source
+from mlops_constructs._private.grants import acknowledge_cdk_artifact_grants, acknowledge_pipeline_grants
+from mlops_constructs._private.source import code_source, source_object_key
+from mlops_constructs._private.validation import validate_range
+from mlops_constructs.build.code_areas import CodeArea
 from mlops_contracts import code_prefix
 
 TEST_BUILDSPEC = "buildspecs/ci-test.yml"
 RUN_BUILDSPEC = "buildspecs/ci-run.yml"
 REPORT_KEY = "pytest"  # the report group key in ci-test.yml
-
-
-def source_object_key(model_name: str) -> str:
-    """Where the S3 source zip of a model's CI lives in the artifact bucket."""
-    return f"ci/{model_name}/source.zip"
 
 
 class ModelBuildCI(Construct):
@@ -79,8 +76,8 @@ class ModelBuildCI(Construct):
         if not test_paths:
             raise ValueError(f"ModelBuildCI {construct_id}: test_paths must name at least one pytest path")
         run_timeout = run_timeout or Duration.hours(8)
-        if not 5 <= run_timeout.to_minutes() <= 2160:
-            raise ValueError(f"ModelBuildCI {construct_id}: run_timeout must be 5-2160 minutes (CodeBuild's limits)")
+        validate_range(f"ModelBuildCI {construct_id}", "run_timeout", run_timeout.to_minutes(), MIN_TIMEOUT_MINUTES,
+                       MAX_TIMEOUT_MINUTES, "minutes (CodeBuild's limits)")
         self._key, self._retention = key, log_retention
         self._image = build_image or codebuild.LinuxBuildImage.STANDARD_7_0
         stack = Stack.of(self)
@@ -155,47 +152,14 @@ class ModelBuildCI(Construct):
             sid="EncryptCommitCode", actions=["kms:GenerateDataKey"], resources=[key.key_arn]))
 
     def _acknowledge_generated_policies(self) -> None:
-        for project in (self.test_project, self.run_project):
-            acknowledge_cdk_artifact_grants(project.role)
-        acknowledge_cdk_artifact_grants(self.pipeline.role)
-        for child in self.pipeline.node.find_all():
-            if isinstance(child, iam.Role) and child.node.id == "CodePipelineActionRole":
-                acknowledge_cdk_artifact_grants(child)
+        acknowledge_pipeline_grants(self.pipeline, (self.test_project, self.run_project))
         for role in [c for c in self.node.children if isinstance(c, iam.Role)]:
-            acknowledge(role, "The role's policy is inline so that it belongs to this role alone; a managed policy "
-                              "could be attached to other principals and widen access.",
-                        "NIST.800.53.R5-IAMNoInlinePolicy")
+            acknowledge_cdk_artifact_grants(role)
 
     def _project(self, construct_id: str, name: str, buildspec: str, timeout: Duration,
                  compute_type: codebuild.ComputeType,
                  variables: dict[str, str]) -> codebuild.PipelineProject:
-        log_group = logs.LogGroup(self, f"{construct_id}Logs", retention=self._retention, encryption_key=self._key,
-                                  removal_policy=RemovalPolicy.RETAIN)
-        project = codebuild.PipelineProject(
-            self,
-            construct_id,
-            project_name=name,
-            description=f"{name}: runs {buildspec} from the repository",
-            build_spec=codebuild.BuildSpec.from_source_filename(buildspec),
-            environment=codebuild.BuildEnvironment(
-                build_image=self._image, compute_type=compute_type, privileged=False),
-            environment_variables={k: codebuild.BuildEnvironmentVariable(value=v) for k, v in variables.items()},
-            encryption_key=self._key,
-            timeout=timeout,
-            logging=codebuild.LoggingOptions(cloud_watch=codebuild.CloudWatchLoggingOptions(log_group=log_group)),
-        )
-        return project
-
-
-
-def acknowledge_cdk_artifact_grants(role: iam.IRole) -> None:
-    """Acknowledge the inline policy CDK writes for CodePipeline/CodeBuild artifact access. Its wildcards (GetObject*
-    on ``<bucket>/*``, GenerateDataKey* on the key, CodeBuild's log and report groups) are acknowledged from the
-    reviewed list in ``wildcard_allowlist``, not here."""
-    acknowledge(
-        role,
-        "The role's policy is inline so that it belongs to this role alone; a managed policy could be attached "
-        "to other principals and widen access.",
-        "NIST.800.53.R5-IAMNoInlinePolicy",
-    )
+        return pipeline_project(self, construct_id, project_name=name, buildspec=buildspec, key=self._key,
+                                variables=variables, build_image=self._image, compute_type=compute_type,
+                                timeout=timeout, log_retention=self._retention)
 

@@ -1,8 +1,6 @@
 """One model's SageMaker build pipeline: validate -> preprocess -> train/tune -> evaluate -> gates -> register."""
 from __future__ import annotations
 
-import mlops_contracts as contracts
-
 import hashlib
 import json
 import os
@@ -20,14 +18,16 @@ from aws_cdk import aws_s3_assets as s3_assets
 from aws_cdk import aws_sagemaker as sagemaker
 from constructs import Construct
 
+import mlops_contracts as contracts
 from mlops_config.model import INSTANCE_TYPE
+from mlops_constructs._private.grants import default_policy
 from mlops_constructs._private.nag import acknowledge
 from mlops_constructs.build.sagemaker_pipeline.build_definition import BuildResources, DefinitionFactory, JobNames
 from mlops_constructs.build.sagemaker_pipeline.images import account_image_uri, builtin_image_uri
 from mlops_constructs.build.sagemaker_pipeline.step_images import DEFAULT_VERSION as DEFAULT_XGBOOST_VERSION
 from mlops_constructs.build.sagemaker_pipeline.step_images import step_image
-from pipeline_code.code_bundle import CodeZip, build_code_zip
 from mlops_contracts import CODE_ZIP_NAME, build_pipeline_name, code_prefix
+from pipeline_code.code_bundle import CodeZip, build_code_zip
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 PIPELINE_CODE_DIR = REPO_ROOT / "pipeline_code"
@@ -142,7 +142,7 @@ class ModelBuildPipeline(Construct):
             role_arn=self.role.role_arn,
             pipeline_definition={"PipelineDefinitionBody": Stack.of(self).to_json_string(self.definition)},
         )
-        self.pipeline.node.add_dependency(self.role.node.find_child("DefaultPolicy"))  # policy before first run
+        self.pipeline.node.add_dependency(default_policy(self.role))  # policy before first run
         self.pipeline_arn = Stack.of(self).format_arn(service="sagemaker", resource="pipeline",
                                                       resource_name=self.pipeline_name)
 
@@ -224,9 +224,8 @@ class ModelBuildPipeline(Construct):
                      "ec2:DescribeSubnets", "ec2:DescribeSecurityGroups"], ["*"])
 
     def _acknowledge(self) -> None:
-        policy = self.role.node.find_child("DefaultPolicy")
         acknowledge(
-            policy,
+            default_policy(self.role),
             "The pipeline role's policy is inline so that it belongs to this role alone; a managed policy could be "
             "attached to other principals and widen access.",
             "NIST.800.53.R5-IAMNoInlinePolicy",

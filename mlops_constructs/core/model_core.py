@@ -1,9 +1,8 @@
 """The stateful heart of one model: key, buckets, registry group and notification topic."""
 from __future__ import annotations
 
-from aws_cdk import ArnFormat, Duration, RemovalPolicy, Stack
+from aws_cdk import RemovalPolicy, Stack
 from aws_cdk import aws_iam as iam
-from aws_cdk import aws_kms as kms
 from aws_cdk import aws_sagemaker as sagemaker
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subs
@@ -11,6 +10,7 @@ from constructs import Construct
 
 import mlops_contracts as contracts
 from mlops_constructs._private.nag import acknowledge
+from mlops_constructs._private.platform_key import PlatformKey
 from mlops_constructs._private.secure_bucket import SecureBucket
 from mlops_contracts import ARTIFACT_PREFIX, CAPTURE_PREFIX
 
@@ -52,17 +52,13 @@ class ModelCore(Construct):
     ) -> None:
         super().__init__(scope, construct_id)
         self.model_name = model_name
-        self.key = kms.Key(
-            self,
-            "Key",
-            description=f"Encrypts data, artifacts, logs and messages of model {model_name}",
-            enable_key_rotation=True,
-            rotation_period=Duration.days(key_rotation_days),
-            pending_window=Duration.days(key_pending_window_days),
-            removal_policy=RemovalPolicy.RETAIN,
-        )
-        self._allow_services_to_use_key()
-        self._allow_logs_to_use_key()
+        self.key = PlatformKey(self, "Key",
+                               description=f"Encrypts data, artifacts, logs and messages of model {model_name}",
+                               rotation_days=key_rotation_days, pending_window_days=key_pending_window_days)
+        # EventBridge and CloudWatch publish to the encrypted topic.
+        self.key.allow_service_principals("AllowEventBridgeAndCloudWatchToPublishEncrypted",
+                                          ["events.amazonaws.com", "cloudwatch.amazonaws.com"])
+        self.key.allow_cloudwatch_logs()
 
         self.access_log_bucket = SecureBucket(
             self, "AccessLogs", encryption_key=None, access_logs=None, is_access_log_bucket=True
@@ -112,22 +108,6 @@ class ModelCore(Construct):
     def model_package_group_arn(self) -> str:
         return self.model_package_group.attr_model_package_group_arn
 
-    def _allow_services_to_use_key(self) -> None:
-        """EventBridge and CloudWatch publish to the encrypted topic; they need the key, scoped to SNS."""
-        stack = Stack.of(self)
-        self.key.add_to_resource_policy(
-            iam.PolicyStatement(
-                sid="AllowEventBridgeAndCloudWatchToPublishEncrypted",
-                principals=[
-                    iam.ServicePrincipal("events.amazonaws.com"),
-                    iam.ServicePrincipal("cloudwatch.amazonaws.com"),
-                ],
-                actions=["kms:Decrypt", "kms:GenerateDataKey*"],
-                resources=["*"],
-                conditions={"StringEquals": {"aws:SourceAccount": stack.account}},
-            )
-        )
-
     def _share_artifacts_with(self, account_ids: list[str]) -> None:
         """Stage accounts read model artifacts (model.tar.gz, under ``pipelines/``) and decrypt them to create
         models; never the code (``code/``) or CI sources (``ci/``)."""
@@ -147,13 +127,7 @@ class ModelCore(Construct):
         Logs encrypts with the key (scoped by the log group's ARN as encryption context)."""
         account, region = serving_role_arn.split(":")[4], Stack.of(self).region
         if log_group_name:
-            self.key.add_to_resource_policy(iam.PolicyStatement(
-                principals=[iam.ServicePrincipal(f"logs.{region}.amazonaws.com")],
-                actions=["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"],
-                resources=["*"],
-                conditions={"ArnEquals": {"kms:EncryptionContext:aws:logs:arn": Stack.of(self).format_arn(
-                    service="logs", account=account, resource="log-group", resource_name=log_group_name,
-                    arn_format=ArnFormat.COLON_RESOURCE_NAME)}}))
+            self.key.allow_cloudwatch_logs(log_group_name=log_group_name, account=account)
         services = [f"sagemaker.{region}.amazonaws.com", f"s3.{region}.amazonaws.com"]
         self.key.add_to_resource_policy(iam.PolicyStatement(
             actions=["kms:Decrypt", "kms:GenerateDataKey"], principals=[iam.AccountPrincipal(account)],
@@ -167,21 +141,6 @@ class ModelCore(Construct):
         self.key.add_to_resource_policy(iam.PolicyStatement(
             actions=["kms:DescribeKey"], principals=[iam.AccountPrincipal(account)], resources=["*"],
             conditions={"ArnEquals": {"aws:PrincipalArn": deploy_role_arn}}))
-
-    def _allow_logs_to_use_key(self) -> None:
-        """CloudWatch Logs encrypts this account's log groups in this region with the key."""
-        stack = Stack.of(self)
-        self.key.add_to_resource_policy(
-            iam.PolicyStatement(
-                sid="AllowCloudWatchLogsEncryption",
-                principals=[iam.ServicePrincipal(f"logs.{stack.region}.amazonaws.com")],
-                actions=["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"],
-                resources=["*"],
-                conditions={"ArnLike": {"kms:EncryptionContext:aws:logs:arn": stack.format_arn(
-                    service="logs", resource="log-group", resource_name="*",
-                    arn_format=ArnFormat.COLON_RESOURCE_NAME)}},
-            )
-        )
 
     def _allow_capture_from(self, role_arn: str) -> None:
         """A stage account's endpoint role writes capture files here. The principal is the account, narrowed to

@@ -1,1 +1,2 @@
-"""Deploy: the approval-driven deploy pipeline, guarded endpoints, serving access, batch scoring."""
+"""Deploy: the approval-driven deploy pipeline, guarded endpoints (with their metrics and the limits shared with
+the config), serving access, batch scoring."""

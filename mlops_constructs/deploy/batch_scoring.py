@@ -4,6 +4,7 @@ from __future__ import annotations
 import re
 
 from aws_cdk import Duration, RemovalPolicy, Stack
+from aws_cdk import aws_ecr as ecr
 from aws_cdk import aws_glue as glue
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
@@ -17,8 +18,9 @@ from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
 import mlops_contracts as contracts
-from mlops_config.model import INSTANCE_TYPE, is_instance_store
+from mlops_constructs._private.dependencies import depend_on_policy_only
 from mlops_constructs._private.nag import acknowledge
+from mlops_constructs.deploy import limits
 from mlops_constructs.deploy.serving_role import serving_role
 
 # Scoring files: the raw extract as the source system writes it: a header row, then one record per line: a record
@@ -53,7 +55,7 @@ class BatchScoring(Construct):
         schedule: EventBridge Scheduler expression, e.g. ``cron(0 6 2 * ? *)`` (required).
         input_prefix: key prefix of the monthly input folders, ending in ``/`` (required).
         output_prefix: key prefix of the scores, ending in ``/`` (required).
-        image_repository_arns: ECR repositories of the serving image (required).
+        image_repositories: ECR repositories of the serving image (required).
         instance_type: transform instance type; default ``ml.m5.large``.
         instance_count: transform instances; default 1.
         log_retention: state machine log retention; default one year.
@@ -73,7 +75,7 @@ class BatchScoring(Construct):
         schedule: str,
         input_prefix: str,
         output_prefix: str,
-        image_repository_arns: list[str],
+        image_repositories: list[ecr.IRepository],
         instance_type: str = "ml.m5.large",
         instance_count: int = 1,
         log_retention: logs.RetentionDays = logs.RetentionDays.ONE_YEAR,
@@ -86,7 +88,7 @@ class BatchScoring(Construct):
         self.table_name = "scores"
         self.model_role = serving_role(
             self, "ModelRole", description=f"Runs batch transforms of {model_name}", key=key,
-            image_repository_arns=image_repository_arns, log_group_name="/aws/sagemaker/TransformJobs",
+            image_repositories=image_repositories, log_group_name="/aws/sagemaker/TransformJobs",
             reads=[(artifact_bucket, f"{contracts.ARTIFACT_PREFIX}/"), (data_bucket, input_prefix)],
             writes=[(data_bucket, output_prefix)])
         output_root = f"s3://{data_bucket.bucket_name}/{output_prefix}"
@@ -129,8 +131,9 @@ class BatchScoring(Construct):
                     "ContentType": "text/csv", "SplitType": "Line"},
                 "TransformOutput": {"S3OutputPath.$": f"States.Format('{output_root}{PARTITION}={{}}/', $.run.month)",
                                     "AssembleWith": "Line", "Accept": "text/csv", "KmsKeyId": key.key_arn},
-                "TransformResources": {"InstanceType": instance_type, "InstanceCount": instance_count,
-                                       **({} if is_instance_store(instance_type) else {"VolumeKmsKeyId": key.key_arn})},
+                "TransformResources": {
+                    "InstanceType": instance_type, "InstanceCount": instance_count,
+                    **({} if limits.is_instance_store(instance_type) else {"VolumeKmsKeyId": key.key_arn})},
                 "DataProcessing": dict(DATA_PROCESSING),
                 "Tags": [{"Key": contracts.TAG_MODEL, "Value": model_name}],
             },
@@ -171,8 +174,7 @@ class BatchScoring(Construct):
         )
         self._grant_transform(stack, model_name, key, topic)
         # Wait for the role's policy only: RoleArn's GetAtt already orders the role (cfn-lint W3005).
-        policy = self.state_machine.role.node.find_child("DefaultPolicy").node.default_child
-        self.state_machine.node.default_child.add_override("DependsOn", [stack.get_logical_id(policy)])
+        depend_on_policy_only(self.state_machine, self.state_machine.role)
         schedule_role = iam.Role(
             self, "ScheduleRole", description=f"EventBridge Scheduler starts the batch scoring of {model_name}",
             assumed_by=iam.ServicePrincipal("scheduler.amazonaws.com", conditions={
@@ -246,7 +248,8 @@ def _validate(construct_id: str, input_prefix: str, output_prefix: str, instance
     if input_prefix.startswith(output_prefix) or output_prefix.startswith(input_prefix):
         raise ValueError(f"{where}: input_prefix {input_prefix!r} and output_prefix {output_prefix!r} must not "
                          "contain each other (scores would be re-scored)")
-    if not re.match(INSTANCE_TYPE, instance_type):
+    if not re.match(limits.INSTANCE_TYPE, instance_type):
         raise ValueError(f"{where}: instance_type {instance_type!r} must look like ml.<family>.<size>")
-    if not 1 <= count <= 20:
-        raise ValueError(f"{where}: instance_count {count} must be 1-20")
+    low, high = limits.BATCH_INSTANCE_COUNT_RANGE
+    if not low <= count <= high:
+        raise ValueError(f"{where}: instance_count {count} must be {low}-{high}")

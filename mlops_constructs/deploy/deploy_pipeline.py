@@ -3,10 +3,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from aws_cdk import CfnCapabilities, Duration, RemovalPolicy, Stack, Token
+from aws_cdk import CfnCapabilities, Duration, Stack, Token
 from aws_cdk import aws_codebuild as codebuild
 from aws_cdk import aws_codepipeline as codepipeline
 from aws_cdk import aws_codepipeline_actions as actions
+from aws_cdk import aws_ecr as ecr
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
@@ -17,32 +18,32 @@ from aws_cdk import aws_sns as sns
 from constructs import Construct
 
 import mlops_contracts as contracts
-from mlops_config.platform import SourceSettings
+from mlops_constructs._private.codebuild import pipeline_project
 from mlops_constructs._private.dependencies import depend_on_policy_only
+from mlops_constructs._private.grants import acknowledge_pipeline_grants
 from mlops_constructs._private.idempotency_table import idempotency_table
 from mlops_constructs._private.platform_function import PlatformFunction
 from mlops_constructs._private.rule_targets import TopicTarget
-from mlops_constructs._private.source import code_source
-from mlops_constructs.build.model_build_ci import acknowledge_cdk_artifact_grants, source_object_key
-from mlops_constructs.deploy.endpoint_access import (
-    add_endpoint_deploy_policy,
+from mlops_constructs._private.source import code_source, source_object_key
+from mlops_constructs.deploy.endpoint_access import add_endpoint_deploy_policy, role_arn
+from mlops_constructs.govern.model_lifecycle import LifecycleRecorder
+from mlops_contracts import (
+    ENDPOINT_OUTPUT_CONFIG,
+    ENDPOINT_OUTPUT_PACKAGES,
     deploy_action_role_name,
     deploy_check_role_name,
     deploy_role_name,
     integration_test_role_name,
     pipeline_role_name,
-    role_arn,
+    serving_role_name,
     test_project_role_name,
     verify_project_role_name,
 )
-from mlops_constructs.govern.model_lifecycle import LifecycleRecorder
-from mlops_contracts import serving_role_name
 
 RESOLVE_BUILDSPEC = "buildspecs/deploy-resolve.yml"
 TEST_BUILDSPEC = "buildspecs/deploy-test.yml"
 VERIFY_BUILDSPEC = "buildspecs/deploy-verify.yml"
 PACKAGE_VARIABLE = contracts.DEPLOY_PACKAGE_VARIABLE  # set by the trigger; "latest" = newest approved
-SERVING_PACKAGES_OUTPUT = "ModelPackageArns"  # endpoint stack output: every package the endpoint serves
 IDEMPOTENCY_WINDOW = Duration.days(7)
 
 @dataclass(frozen=True)
@@ -73,9 +74,12 @@ class ModelDeployPipeline(Construct):
         model_package_group_name: the registry group whose approvals deploy (required).
         staging: the staging target (required).
         prod: the prod target (required).
-        source: where the platform repository comes from (required).
+        source_connection_arn: CodeStar/CodeConnections connection of the platform repository; default none
+            (the repository zip in ``artifact_bucket``, ``ci/<model>/source.zip``, is the source).
+        source_repository: ``owner/name`` of the repository (required with ``source_connection_arn``).
+        source_branch: branch that deploys (with ``source_connection_arn``); default ``main``.
         artifact_bucket: model artifacts and, for an S3 source, the repository zip (required).
-        stage_image_repository_arns: custom serving-image repositories whose policy the Resolve step checks for
+        stage_image_repositories: custom serving-image repositories whose policy the Resolve step checks for
             stages in other accounts (``ecr:GetRepositoryPolicy``); default none.
         artifact_store: the pipeline's artifact store; default ``artifact_bucket``. Stages in other accounts
             read the artifact store whole (CodePipeline's cross-account deploy actions), so give them a store
@@ -97,13 +101,15 @@ class ModelDeployPipeline(Construct):
         model_package_group_name: str,
         staging: DeployTarget,
         prod: DeployTarget,
-        source: SourceSettings,
         artifact_bucket: s3.IBucket,
         data_bucket: s3.IBucket,
         key: kms.IKey,
         topic: sns.ITopic,
+        source_connection_arn: str | None = None,
+        source_repository: str | None = None,
+        source_branch: str = "main",
         artifact_store: s3.IBucket | None = None,
-        stage_image_repository_arns: list[str] | None = None,
+        stage_image_repositories: list[ecr.IRepository] | None = None,
         config_dir: str = "config",
         build_image: codebuild.IBuildImage | None = None,
         log_retention: logs.RetentionDays = logs.RetentionDays.ONE_YEAR,
@@ -123,8 +129,9 @@ class ModelDeployPipeline(Construct):
         self.pipeline_name = f"{model_name}-deploy"
         package_arns = stack.format_arn(service="sagemaker", resource="model-package",
                                         resource_name=f"{model_package_group_name}/*")
-        self.source = code_source(connection_arn=source.connection_arn, repository=source.repository,
-                                  branch=source.branch, bucket=artifact_bucket, object_key=source_object_key(model_name))
+        self.source = code_source(connection_arn=source_connection_arn, repository=source_repository,
+                                  branch=source_branch, bucket=artifact_bucket,
+                                  object_key=source_object_key(model_name))
         resolved = codepipeline.Artifact("Resolved")
 
         self.resolve_project = self._project("Resolve", f"{model_name}-deploy-resolve", RESOLVE_BUILDSPEC, {
@@ -133,23 +140,20 @@ class ModelDeployPipeline(Construct):
             "STACKS": f"{staging.stack_name} {prod.stack_name}"})
         self.resolve_project.add_to_role_policy(iam.PolicyStatement(
             sid="ListApprovedPackages", actions=["sagemaker:ListModelPackages"], resources=["*"]))
-        if stage_image_repository_arns:
+        if stage_image_repositories:
             self.resolve_project.add_to_role_policy(iam.PolicyStatement(
                 sid="CheckStageImageAccess", actions=["ecr:GetRepositoryPolicy"],
-                resources=stage_image_repository_arns))
+                resources=[repository.repository_arn for repository in stage_image_repositories]))
 
         test_variables = {"MODEL_NAME": model_name, "CONFIG_DIR": config_dir, "STAGE": staging.stage}
-        test_project_role = None
         if staging.account:
             test_role = role_arn(stack, integration_test_role_name(staging.endpoint_name), staging.account)
             test_variables["TEST_ROLE_ARN"] = test_role
-            # The staging account trusts exactly this role, by name.
-            test_project_role = iam.Role(self, "IntegrationTestProjectRole",
-                                         role_name=test_project_role_name(model_name),
-                                         assumed_by=iam.ServicePrincipal("codebuild.amazonaws.com"),
-                                         description=f"{model_name}-deploy-test tests the staging endpoint")
+        # The staging account trusts exactly this role, by name.
         self.test_project = self._project("IntegrationTest", f"{model_name}-deploy-test", TEST_BUILDSPEC,
-                                          test_variables, role=test_project_role)
+                                          test_variables,
+                                          role_name=test_project_role_name(model_name) if staging.account else None,
+                                          role_description=f"{model_name}-deploy-test tests the staging endpoint")
         if staging.account:
             self.test_project.add_to_role_policy(iam.PolicyStatement(
                 sid="AssumeStagingTestRole", actions=["sts:AssumeRole"], resources=[test_role]))
@@ -194,7 +198,7 @@ class ModelDeployPipeline(Construct):
                     action_name="EndpointTest", project=self.test_project, input=self.source.output,
                     environment_variables={
                         "EXPECTED_CONFIG": codebuild.BuildEnvironmentVariable(
-                            value=f"#{{{_namespace(staging)}.EndpointConfigName}}"),
+                            value=f"#{{{_namespace(staging)}.{ENDPOINT_OUTPUT_CONFIG}}}"),
                         "MODEL_PACKAGE_ARN": codebuild.BuildEnvironmentVariable(
                             value="#{Resolve.MODEL_PACKAGE_ARN}")}),
                     self.lifecycle.action("RecordStagingPassed", "staging-passed",
@@ -209,10 +213,10 @@ class ModelDeployPipeline(Construct):
                 codepipeline.StageProps(stage_name="VerifyProd", actions=[actions.CodeBuildAction(
                     action_name="EndpointCheck", project=self.verify_project, input=self.source.output,
                     environment_variables={"EXPECTED_CONFIG": codebuild.BuildEnvironmentVariable(
-                        value=f"#{{{_namespace(prod)}.EndpointConfigName}}")}),
+                        value=f"#{{{_namespace(prod)}.{ENDPOINT_OUTPUT_CONFIG}}}")}),
                     # Production/Running only once prod is verified (a silent rollback fails EndpointCheck).
                     self.lifecycle.action("RecordProdRunning", "prod-running", package="#{Resolve.MODEL_PACKAGE_ARN}",
-                                          serving=f"#{{{_namespace(prod)}.{SERVING_PACKAGES_OUTPUT}}}",
+                                          serving=f"#{{{_namespace(prod)}.{ENDPOINT_OUTPUT_PACKAGES}}}",
                                           run_order=2)]),
             ],
         )
@@ -235,16 +239,13 @@ class ModelDeployPipeline(Construct):
         """
         variables = {"MODEL_NAME": model_name, "CONFIG_DIR": config_dir, "STAGE": prod.stage}
         stack = Stack.of(self)
-        verify_role = None
         if prod.account:
             check_role = role_arn(stack, deploy_check_role_name(prod.endpoint_name), prod.account)
             variables["CHECK_ROLE_ARN"] = check_role
-            # The prod account trusts exactly this role, by name.
-            verify_role = iam.Role(self, "VerifyProdProjectRole", role_name=verify_project_role_name(model_name),
-                                   assumed_by=iam.ServicePrincipal("codebuild.amazonaws.com"),
-                                   description=f"{model_name}-deploy-verify checks the prod endpoint")
+        # The prod account trusts exactly this role, by name.
         project = self._project("VerifyProd", f"{model_name}-deploy-verify", VERIFY_BUILDSPEC, variables,
-                                role=verify_role)
+                                role_name=verify_project_role_name(model_name) if prod.account else None,
+                                role_description=f"{model_name}-deploy-verify checks the prod endpoint")
         if prod.account:
             project.add_to_role_policy(iam.PolicyStatement(
                 sid="AssumeProdCheckRole", actions=["sts:AssumeRole"], resources=[check_role]))
@@ -254,19 +255,12 @@ class ModelDeployPipeline(Construct):
                 resources=[self._endpoint_arn(prod)]))
         return project
 
-    def _project(self, construct_id: str, name: str, buildspec: str, variables: dict[str, str],
-                 role: iam.IRole | None = None):
-        log_group = logs.LogGroup(self, f"{construct_id}Logs", retention=self._retention, encryption_key=self._key,
-                                  removal_policy=RemovalPolicy.RETAIN)
-        return codebuild.PipelineProject(
-            self, construct_id, project_name=name, description=f"{name}: runs {buildspec} from the repository",
-            build_spec=codebuild.BuildSpec.from_source_filename(buildspec),
-            environment=codebuild.BuildEnvironment(build_image=self._image, compute_type=codebuild.ComputeType.SMALL,
-                                                   privileged=False),
-            environment_variables={k: codebuild.BuildEnvironmentVariable(value=v) for k, v in variables.items()},
-            encryption_key=self._key, timeout=Duration.minutes(60), role=role,
-            logging=codebuild.LoggingOptions(cloud_watch=codebuild.CloudWatchLoggingOptions(log_group=log_group)),
-        )
+    def _project(self, construct_id: str, name: str, buildspec: str, variables: dict[str, str], *,
+                 role_name: str | None = None, role_description: str | None = None) -> codebuild.PipelineProject:
+        """A SMALL project with a 60-minute timeout (``pipeline_project``'s defaults)."""
+        return pipeline_project(self, construct_id, project_name=name, buildspec=buildspec, key=self._key,
+                                variables=variables, build_image=self._image, log_retention=self._retention,
+                                role_name=role_name, role_description=role_description)
 
     # CloudFormation
 
@@ -350,12 +344,7 @@ class ModelDeployPipeline(Construct):
 
     def _acknowledge_generated_policies(self) -> None:
         """CDK's inline policies; their wildcards are acknowledged from ``wildcard_allowlist``."""
-        for project in (self.resolve_project, self.test_project, self.verify_project):
-            acknowledge_cdk_artifact_grants(project.role)
-        acknowledge_cdk_artifact_grants(self.pipeline.role)
-        for child in self.pipeline.node.find_all():
-            if isinstance(child, iam.Role) and child.node.id == "CodePipelineActionRole":
-                acknowledge_cdk_artifact_grants(child)
+        acknowledge_pipeline_grants(self.pipeline, (self.resolve_project, self.test_project, self.verify_project))
 
 
 

@@ -8,6 +8,8 @@ account they belong to the model stack; in a stage account of their own, to that
 from __future__ import annotations
 
 from aws_cdk import ArnFormat, Stack
+from aws_cdk import aws_ecr as ecr
+from aws_cdk import aws_events as events
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
@@ -32,57 +34,15 @@ ENDPOINT_LOG_ACTIONS = ("logs:CreateLogGroup", "logs:PutRetentionPolicy", "logs:
                         "logs:PutMetricFilter", "logs:DescribeMetricFilters", "logs:DeleteMetricFilter")
 
 
-def deploy_role_name(endpoint_name: str) -> str:
-    """The CloudFormation role that deploys the endpoint stack, in a stage account of its own."""
-    return f"{endpoint_name}-deploy"
-
-
-def deploy_action_role_name(endpoint_name: str) -> str:
-    """The role the CD pipeline's deploy action assumes in a stage account of its own."""
-    return f"{endpoint_name}-deploy-action"
-
-
-def integration_test_role_name(endpoint_name: str) -> str:
-    """The role in a stage account that the tooling account's integration test assumes."""
-    return f"{endpoint_name}-integration-test"
-
-
-def deploy_check_role_name(endpoint_name: str) -> str:
-    """The role in a stage account that the post-deploy check assumes: it may only describe the endpoint."""
-    return f"{endpoint_name}-deploy-check"
-
-
-def verify_project_role_name(model_name: str) -> str:
-    """The post-deploy check project's role, named so that the prod account can trust exactly it."""
-    return f"{model_name}-deploy-verify"
-
-
-def monitor_read_role_name(endpoint_name: str) -> str:
-    """The role in a stage account that the tooling account's monitors assume to describe the endpoint."""
-    return f"{endpoint_name}-monitor-read"
-
-
-def pipeline_role_name(model_name: str) -> str:
-    """The CD pipeline's service role, named so that stage accounts can trust exactly it."""
-    return f"{model_name}-deploy-pipeline"
-
-
-def test_project_role_name(model_name: str) -> str:
-    """The integration-test project's role, named so that the staging account can trust exactly it."""
-    return f"{model_name}-deploy-test"
-
-
-def variant_dashboard_name(endpoint_name: str) -> str:
-    """The endpoint stack's per-variant dashboard."""
-    return f"{endpoint_name}-variants"
-
-
-def endpoint_log_group_name(endpoint_name: str) -> str:
-    """The log group SageMaker writes an endpoint's container output to."""
-    return f"/aws/sagemaker/Endpoints/{endpoint_name}"
+def alarm_event_pattern(endpoint_stack_name: str, account: str | None = None) -> events.EventPattern:
+    """State changes of the endpoint stack's alarms (CloudFormation names them ``<stack>-<logical ID>-...``)."""
+    return events.EventPattern(source=[contracts.EVENT_SOURCE_CLOUDWATCH], detail_type=[contracts.DETAIL_ALARM_STATE],
+                               account=[account] if account else None,
+                               detail={"alarmName": [{"prefix": f"{endpoint_stack_name}-"}]})
 
 
 def role_arn(stack: Stack, name: str, account: str | None = None) -> str:
+    """The ARN of role ``name`` (a ``mlops_contracts`` role name) in ``account``; default the stack's account."""
     return stack.format_arn(service="iam", region="", account=account or stack.account, resource="role",
                             resource_name=name)
 
@@ -103,7 +63,7 @@ def endpoint_serving_role(
     endpoint_stack_name: str,
     key: kms.IKey,
     artifact_bucket: s3.IBucket,
-    image_repository_arns: list[str],
+    image_repositories: list[ecr.IRepository],
     capture_bucket: s3.IBucket | None = None,
     resource_account: str | None = None,
 ) -> iam.Role:
@@ -117,8 +77,8 @@ def endpoint_serving_role(
     stack = Stack.of(scope)
     role = serving_role(
         scope, construct_id, description=f"Serves models behind endpoint {endpoint_name}",
-        role_name=contracts.serving_role_name(endpoint_name), key=key, image_repository_arns=image_repository_arns,
-        log_group_name=endpoint_log_group_name(endpoint_name),
+        role_name=contracts.serving_role_name(endpoint_name), key=key, image_repositories=image_repositories,
+        log_group_name=contracts.endpoint_log_group_name(endpoint_name),
         reads=[(artifact_bucket, ARTIFACT_OBJECTS)],
         writes=[(capture_bucket, f"{contracts.CAPTURE_PREFIX}/")] if capture_bucket else [],
         resource_account=resource_account,
@@ -148,6 +108,7 @@ def add_endpoint_deploy_policy(
                                 arn_format=ArnFormat.COLON_RESOURCE_NAME if sep else ArnFormat.SLASH_RESOURCE_NAME)
 
     scaling_alarms = arn("cloudwatch", "alarm", f"TargetTracking-endpoint/{endpoint_name}/*", sep=True)
+    log_group = contracts.endpoint_log_group_name(endpoint_name)
     statements = [
         ("Endpoint", ["sagemaker:CreateEndpoint", "sagemaker:UpdateEndpoint", "sagemaker:DeleteEndpoint",
                       "sagemaker:DescribeEndpoint", "sagemaker:AddTags", "sagemaker:DeleteTags",
@@ -167,7 +128,7 @@ def add_endpoint_deploy_policy(
          [scaling_alarms]),
         ("Dashboard", ["cloudwatch:PutDashboard", "cloudwatch:GetDashboard", "cloudwatch:DeleteDashboards",
                        "cloudwatch:TagResource", "cloudwatch:UntagResource", "cloudwatch:ListTagsForResource"],
-         [arn("cloudwatch", "dashboard", variant_dashboard_name(endpoint_name), region="")]),
+         [arn("cloudwatch", "dashboard", contracts.variant_dashboard_name(endpoint_name), region="")]),
         ("AutoscalingRead", ["application-autoscaling:DescribeScalableTargets",
                              "application-autoscaling:DescribeScalingPolicies",
                              "application-autoscaling:DescribeScheduledActions"], ["*"]),
@@ -179,8 +140,7 @@ def add_endpoint_deploy_policy(
         ("ScalingMetrics", ["cloudwatch:GetMetricData"], ["*"]),
         ("EndpointVolumeKey", ["kms:CreateGrant", "kms:DescribeKey"], [key_arn]),
         ("EndpointLogs", list(ENDPOINT_LOG_ACTIONS),
-         [arn("logs", "log-group", endpoint_log_group_name(endpoint_name), sep=True),
-          arn("logs", "log-group", f"{endpoint_log_group_name(endpoint_name)}:*", sep=True)]),
+         [arn("logs", "log-group", log_group, sep=True), arn("logs", "log-group", f"{log_group}:*", sep=True)]),
         ("DescribeLogs", ["logs:DescribeLogGroups", "logs:DescribeResourcePolicies", "logs:DescribeIndexPolicies"],
          ["*"]),
     ]

@@ -1,7 +1,10 @@
 """The least-privilege SageMaker execution role shared by endpoints and batch transforms."""
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from aws_cdk import ArnFormat, Stack
+from aws_cdk import aws_ecr as ecr
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
@@ -18,7 +21,7 @@ def serving_role(
     *,
     description: str,
     key: kms.IKey,
-    image_repository_arns: list[str],
+    image_repositories: Sequence[ecr.IRepository],
     log_group_name: str,
     reads: list[tuple[s3.IBucket, str]],
     writes: list[tuple[s3.IBucket, str]] = (),
@@ -54,7 +57,7 @@ def serving_role(
         key.grant(role, *key_actions)
     role.add_to_principal_policy(iam.PolicyStatement(
         actions=["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:BatchCheckLayerAvailability"],
-        resources=image_repository_arns))
+        resources=[repository.repository_arn for repository in image_repositories]))
     role.add_to_principal_policy(iam.PolicyStatement(actions=["ecr:GetAuthorizationToken"], resources=["*"]))
     log_group = stack.format_arn(service="logs", resource="log-group", resource_name=log_group_name,
                                  arn_format=ArnFormat.COLON_RESOURCE_NAME)

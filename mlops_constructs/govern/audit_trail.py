@@ -12,7 +12,6 @@ from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
-from aws_cdk import aws_kms as kms
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subs
 from constructs import Construct
@@ -20,6 +19,7 @@ from constructs import Construct
 import mlops_contracts as contracts
 from mlops_constructs._private.nag import acknowledge
 from mlops_constructs._private.platform_function import PlatformFunction
+from mlops_constructs._private.platform_key import PlatformKey
 
 _STACK_STATUSES = [
     "CREATE_COMPLETE", "CREATE_FAILED", "UPDATE_COMPLETE", "UPDATE_FAILED", "UPDATE_ROLLBACK_COMPLETE",
@@ -88,17 +88,13 @@ class AuditTrail(Construct):
         self.endpoints = sorted(set(self.endpoint_stacks.values()))
         stack = Stack.of(self)
 
-        self.key = kms.Key(
-            self,
-            "Key",
-            description="Encrypts the MLOps audit trail (table, writer logs, dead letters)",
-            enable_key_rotation=True,
-            rotation_period=Duration.days(key_rotation_days),
-            pending_window=Duration.days(key_pending_window_days),
-            removal_policy=RemovalPolicy.RETAIN,
-        )
-        self._allow_logs_to_use_key()
-        self._allow_services_to_use_key()
+        self.key = PlatformKey(self, "Key",
+                               description="Encrypts the MLOps audit trail (table, writer logs, dead letters)",
+                               rotation_days=key_rotation_days, pending_window_days=key_pending_window_days)
+        self.key.allow_cloudwatch_logs()
+        # CloudWatch publishes alarms to the encrypted topic; EventBridge dead-letters to the encrypted queue.
+        self.key.allow_service_principals("AllowCloudWatchAndEventBridgeToUseKey",
+                                          ["cloudwatch.amazonaws.com", "events.amazonaws.com"])
 
         self.writer = PlatformFunction(
             self,
@@ -294,25 +290,3 @@ class AuditTrail(Construct):
                 alarm_description=f"Audit trail: {alarm_id.removesuffix('Alarm')} >= 1 in 5 minutes")
             alarm.add_alarm_action(cw_actions.SnsAction(self.alarm_topic))
             self.alarms[alarm_id] = alarm
-
-    def _allow_services_to_use_key(self) -> None:
-        """CloudWatch publishes alarms to the encrypted topic; EventBridge dead-letters to the encrypted queue."""
-        self.key.add_to_resource_policy(iam.PolicyStatement(
-            sid="AllowCloudWatchAndEventBridgeToUseKey",
-            principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com"), iam.ServicePrincipal("events.amazonaws.com")],
-            actions=["kms:Decrypt", "kms:GenerateDataKey*"],
-            resources=["*"],
-            conditions={"StringEquals": {"aws:SourceAccount": Stack.of(self).account}},
-        ))
-
-    def _allow_logs_to_use_key(self) -> None:
-        """CloudWatch Logs encrypts this account's log groups in this region with the key."""
-        stack = Stack.of(self)
-        self.key.add_to_resource_policy(iam.PolicyStatement(
-            sid="AllowCloudWatchLogsEncryption",
-            principals=[iam.ServicePrincipal(f"logs.{stack.region}.amazonaws.com")],
-            actions=["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"],
-            resources=["*"],
-            conditions={"ArnLike": {"kms:EncryptionContext:aws:logs:arn": stack.format_arn(
-                service="logs", resource="log-group", resource_name="*", arn_format=ArnFormat.COLON_RESOURCE_NAME)}},
-        ))

@@ -25,6 +25,7 @@ from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
 import mlops_contracts as contracts
+from mlops_constructs._private.dependencies import depend_on_policy_only
 from mlops_constructs._private.nag import acknowledge
 from mlops_constructs._private.platform_function import PlatformFunction
 
@@ -156,7 +157,6 @@ class DriftFanOut(Construct):
         of its ItemReader and ResultWriter): the bucket key to read the batches and write the results."""
         role = self.state_machine.role
         key.grant(role, "kms:Decrypt", "kms:GenerateDataKey")
-        policy = role.node.find_child("DefaultPolicy")
         # The map's wildcards (batches and results under the fan-out prefix, the functions' versions, its own child
         # executions, X-Ray and log delivery) are acknowledged from mlops_constructs/_private/wildcard_allowlist.py.
         acknowledge(
@@ -164,5 +164,4 @@ class DriftFanOut(Construct):
             "The Distributed Map's policies are inline so that they belong to this role alone.",
             "NIST.800.53.R5-IAMNoInlinePolicy",
         )
-        policy_resource = policy.node.default_child
-        self.state_machine.node.default_child.add_override("DependsOn", [stack.get_logical_id(policy_resource)])
+        depend_on_policy_only(self.state_machine, role)

@@ -6,7 +6,6 @@ import json
 
 import pyarrow.parquet as pq
 import pytest
-from moto import mock_aws
 
 import mlops_contracts as contracts
 from mlops_cli.main import main
@@ -16,29 +15,16 @@ APPROVER = f"arn:aws:sts::{h.ACCOUNT}:assumed-role/ModelApprover/alice"
 
 
 @pytest.fixture(scope="module")
-def trail():
-    with mock_aws(), pytest.MonkeyPatch.context() as env:
-        env.setenv("AUDIT_TABLE", h.TABLE)
-        env.setenv("ENDPOINT_STACKS", json.dumps({h.STACK: h.ENDPOINT}))
-        env.setenv("POWERTOOLS_METRICS_NAMESPACE", "Test")
-        h.create_table()
-        writer = h.load_writer()
-        sagemaker = writer._sagemaker()
-        approvers: dict[str, str] = {}
-        h.record_approver_identity(sagemaker, approvers)
-        sagemaker.create_model_package_group(ModelPackageGroupName=h.MODEL)
+def trail(lambda_context):
+    with h.audit_trail(lambda_context) as audit:
+        sagemaker, write = audit.sagemaker, audit.write
         execution = h.start_build(sagemaker, "a" * 40, "s3://data/2026-05/")
         metadata = h.lineage_metadata("a" * 40, execution, "train-v1", "d" * 64)
         arn = h.register_package(sagemaker, metadata)
-        approvers[arn] = APPROVER
-
-        def write(event):
-            assert writer.handler(event, h.FakeContext())["skipped"] == ""
-
         write(h.execution_event("2026-04-30T23:59:59Z", execution, "Succeeded"))  # the day before the period
         for day in range(1, 13):  # twelve approvals, one a day, in May
-            h.set_approval(sagemaker, arn, "Approved", f"review {day}, with a comma", metadata)
-            write(h.package_event(f"2026-05-{day:02d}T10:00:00Z", arn, "Approved"))
+            audit.approve(arn, f"2026-05-{day:02d}T10:00:00Z", metadata, approver=APPROVER,
+                          description=f"review {day}, with a comma")
         h.serve(sagemaker, arn, "config-v1")
         h.point_endpoint_at(sagemaker, "config-v1")
         write(h.stack_event("2026-05-03T12:00:00Z", "CREATE_COMPLETE"))  # endpoint + deployment record

@@ -63,7 +63,7 @@ def test_resolve_writes_one_template_configuration_per_stage_with_the_ab_champio
         configs = deploy_commands.resolve(parsed, sagemaker)
     assert set(configs) == {"staging", "prod"}
     params = configs["staging"]["Parameters"]
-    assert params["ModelPackageArn"].endswith("/m/2") and params["ChampionModelPackageArn"].endswith("/m/1")
+    assert params["ModelPackageArn"].endswith("/m/2") and params[contracts.ENDPOINT_PARAM_CHAMPION_PACKAGE].endswith("/m/1")
     assert configs["prod"]["Tags"][contracts.TAG_STAGE] == "prod"
 
 
@@ -263,7 +263,7 @@ def test_resolve_gives_stages_in_their_own_account_no_topic_parameter(tmp_path):
                          "--key-arn", "k", "--topic-arn", "t", "--output-dir", str(tmp_path / "out")])
         configs = deploy_commands.resolve(parsed, sagemaker)
     # Staging lives in another account: its alarms reach the topic through EventBridge, not a TopicArn.
-    assert "TopicArn" not in configs["staging"]["Parameters"]
+    assert contracts.ENDPOINT_PARAM_TOPIC not in configs["staging"]["Parameters"]
     assert configs["prod"]["Parameters"]["TopicArn"] == "t"
     assert configs["prod"]["Parameters"]["ModelPackageArn"].endswith("/m/2")
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 
 import pytest
-from moto import mock_aws
 
 import mlops_contracts as contracts
 from mlops_cli import governance_queries as queries
@@ -32,55 +31,42 @@ def _training_job(sagemaker, name: str, data_url: str) -> None:
         StoppingCondition={"MaxRuntimeInSeconds": 3600})
 
 
+def _build(trail: h.AuditTrail, commit: str, data_url: str, job: str, data_version: str, *, built: str,
+           registered: str, trigger: str = "code") -> tuple[str, str, dict[str, str]]:
+    """A build of ``commit`` on ``data_url`` that trains ``job`` and registers a pending package, as recorded."""
+    execution = h.start_build(trail.sagemaker, commit, data_url, trigger=trigger)
+    trail.write(h.execution_event(built, execution, "Succeeded"))
+    _training_job(trail.sagemaker, job, data_url)
+    metadata = h.lineage_metadata(commit, execution, job, data_version)
+    package = h.register_package(trail.sagemaker, metadata)
+    trail.write(h.package_event(registered, package, "PendingManualApproval"))
+    return execution, package, metadata
+
+
 @pytest.fixture(scope="module")
-def story():
-    with mock_aws(), pytest.MonkeyPatch.context() as env:
-        env.setenv("AUDIT_TABLE", h.TABLE)
-        env.setenv("ENDPOINT_STACKS", json.dumps({h.STACK: h.ENDPOINT}))
-        env.setenv("POWERTOOLS_METRICS_NAMESPACE", "Test")
+def story(lambda_context):
+    with h.audit_trail(lambda_context) as trail, pytest.MonkeyPatch.context() as env:
         env.setenv("MLOPS_AUDIT_TABLE", h.TABLE)
-        table = h.create_table()
-        writer = h.load_writer()
-        sagemaker = writer._sagemaker()
-        approvers: dict[str, str] = {}
-        h.record_approver_identity(sagemaker, approvers)
-        sagemaker.create_model_package_group(ModelPackageGroupName=h.MODEL)
-
-        def write(event):
-            assert writer.handler(event, h.FakeContext())["skipped"] == ""
-
-        exec1 = h.start_build(sagemaker, "a" * 40, "s3://data/transactions/training/2026-05/")
-        write(h.execution_event("2026-05-01T09:00:00Z", exec1, "Succeeded"))
-        _training_job(sagemaker, "train-v1", "s3://data/transactions/training/2026-05/")
-        meta1 = h.lineage_metadata("a" * 40, exec1, "train-v1", DATA_V1)
-        v1 = h.register_package(sagemaker, meta1)
-        write(h.package_event("2026-05-01T09:00:30Z", v1, "PendingManualApproval"))
-        approvers[v1] = ALICE
-        h.set_approval(sagemaker, v1, "Approved", "meets gate, AUC 0.95", meta1)
-        write(h.package_event("2026-05-01T10:00:00Z", v1, "Approved"))
+        sagemaker, write = trail.sagemaker, trail.write
+        exec1, v1, meta1 = _build(trail, "a" * 40, "s3://data/transactions/training/2026-05/", "train-v1", DATA_V1,
+                                  built="2026-05-01T09:00:00Z", registered="2026-05-01T09:00:30Z")
+        trail.approve(v1, "2026-05-01T10:00:00Z", meta1, approver=ALICE, description="meets gate, AUC 0.95")
         h.serve(sagemaker, v1, "config-v1")
         h.point_endpoint_at(sagemaker, "config-v1")
         write(h.stack_event("2026-05-01T10:30:00Z", "CREATE_COMPLETE"))
 
-        exec2 = h.start_build(sagemaker, "b" * 40, "s3://data/transactions/training/2026-06/", trigger="new-data")
-        write(h.execution_event("2026-06-01T09:00:00Z", exec2, "Succeeded"))
-        _training_job(sagemaker, "train-v2", "s3://data/transactions/training/2026-06/")
-        meta2 = h.lineage_metadata("b" * 40, exec2, "train-v2", DATA_V2)
-        v2 = h.register_package(sagemaker, meta2)
-        write(h.package_event("2026-06-01T09:00:30Z", v2, "PendingManualApproval"))
-        approvers[v2] = BOB
-        h.set_approval(sagemaker, v2, "Rejected", "recall below gate on March fraud", meta2)
-        write(h.package_event("2026-06-02T10:00:00Z", v2, "Rejected"))
-        approvers[v2] = CAROL
-        h.set_approval(sagemaker, v2, "Approved", "re-evaluated on corrected labels", meta2)
-        write(h.package_event("2026-06-03T10:00:00Z", v2, "Approved"))
+        exec2, v2, meta2 = _build(trail, "b" * 40, "s3://data/transactions/training/2026-06/", "train-v2", DATA_V2,
+                                  built="2026-06-01T09:00:00Z", registered="2026-06-01T09:00:30Z", trigger="new-data")
+        trail.approve(v2, "2026-06-02T10:00:00Z", meta2, approver=BOB, status="Rejected",
+                      description="recall below gate on March fraud")
+        trail.approve(v2, "2026-06-03T10:00:00Z", meta2, approver=CAROL, description="re-evaluated on corrected labels")
         h.serve(sagemaker, v2, "config-v2")
         # The blue/green update trips an alarm; SageMaker rolls back, the endpoint stays on config-v1.
         write(h.endpoint_event("2026-06-03T12:15:00Z", "IN_SERVICE"))
         write(h.stack_event("2026-06-03T12:20:00Z", "UPDATE_ROLLBACK_COMPLETE"))
         h.point_endpoint_at(sagemaker, "config-v2")
         write(h.stack_event("2026-06-10T09:10:00Z", "UPDATE_COMPLETE"))
-        yield {"table": table, "sagemaker": sagemaker, "v1": v1, "v2": v2, "exec1": exec1, "exec2": exec2}
+        yield {"table": trail.table, "sagemaker": sagemaker, "v1": v1, "v2": v2, "exec1": exec1, "exec2": exec2}
 
 
 def _cli(capsys, *argv) -> tuple[int, str, str]:

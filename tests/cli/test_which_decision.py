@@ -14,7 +14,6 @@ import botocore.session
 import numpy as np
 import pytest
 from botocore.validate import ParamValidator
-from moto import mock_aws
 
 import mlops_contracts as contracts
 from mlops_cli.main import main
@@ -79,26 +78,15 @@ def _noise(n: int, time: str) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def story():
-    with mock_aws(), pytest.MonkeyPatch.context() as env:
-        env.setenv("AUDIT_TABLE", h.TABLE)
-        env.setenv("ENDPOINT_STACKS", json.dumps({h.STACK: h.ENDPOINT}))
-        env.setenv("POWERTOOLS_METRICS_NAMESPACE", "Test")
+def story(lambda_context):
+    with h.audit_trail(lambda_context) as trail, pytest.MonkeyPatch.context() as env:
         env.setenv("MLOPS_AUDIT_TABLE", h.TABLE)
         env.setenv("MLOPS_DATA_BUCKET", BUCKET)
-        h.create_table()
-        writer = h.load_writer()
-        sagemaker = writer._sagemaker()
-        approvers: dict[str, str] = {}
-        h.record_approver_identity(sagemaker, approvers)
+        sagemaker, write = trail.sagemaker, trail.write
         api = ApiState()
         api.install(sagemaker)
-        sagemaker.create_model_package_group(ModelPackageGroupName=h.MODEL)
         s3 = boto3.client("s3", region_name=h.REGION)
         s3.create_bucket(Bucket=BUCKET)
-
-        def write(event):
-            assert writer.handler(event, h.FakeContext())["skipped"] == ""
 
         packages = {}
         for version, commit, approver in (("v1", "a", ALICE), ("v2", "b", CAROL), ("v3", "c", CAROL)):
@@ -107,9 +95,8 @@ def story():
             _training_job(sagemaker, f"train-{version}")
             metadata = h.lineage_metadata(commit * 40, execution, f"train-{version}", version * 32)
             arn = h.register_package(sagemaker, metadata)
-            approvers[arn] = approver
-            h.set_approval(sagemaker, arn, "Approved", f"{version} meets the gates", metadata)
-            write(h.package_event(f"2026-06-0{len(packages) + 1}T10:00:00Z", arn, "Approved"))
+            trail.approve(arn, f"2026-06-0{len(packages) + 1}T10:00:00Z", metadata, approver=approver,
+                          description=f"{version} meets the gates")
             packages[version] = arn
 
         h.serve(sagemaker, packages["v1"], "config-v1")
@@ -268,7 +255,7 @@ def test_hooks_return_botocore_shapes(story):
                                         described["ProductionVariants"], **shadow}, shape)
     assert not report.has_errors(), report.generate_report()
     pending = model.operation_model("DescribeEndpoint").output_shape.members["PendingDeploymentSummary"]
-    assert "EndpointConfigName" in pending.required_members
+    assert contracts.ENDPOINT_OUTPUT_CONFIG in pending.required_members
 
 
 @pytest.mark.parametrize(("argv", "message"), [

@@ -5,6 +5,7 @@ import json
 
 import pytest
 from aws_cdk import Stack
+from aws_cdk import aws_ecr as ecr
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sns as sns
@@ -122,7 +123,8 @@ def test_bad_prefixes_fail_at_synth(prefixes, message):
         BatchScoring(stack, "Batch", model_name="m", model_package_group_name="m",
                      data_bucket=s3.Bucket(stack, "Data"), artifact_bucket=s3.Bucket(stack, "Art"), key=key,
                      topic=sns.Topic(stack, "Topic"), schedule="cron(0 6 2 * ? *)", input_prefix=prefixes[0],
-                     output_prefix=prefixes[1], image_repository_arns=["arn:aws:ecr:us-east-1:1:repository/x"])
+                     output_prefix=prefixes[1],
+                     image_repositories=[ecr.Repository.from_repository_name(stack, "Images", "x")])
 
 
 def _concrete(node, values: dict):

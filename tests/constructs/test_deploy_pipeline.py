@@ -9,7 +9,6 @@ from aws_cdk import aws_sns as sns
 from aws_cdk.assertions import Capture, Match, Template
 
 import mlops_contracts as contracts
-from mlops_config.platform import SourceSettings
 from mlops_constructs.deploy.deploy_pipeline import DeployTarget, ModelDeployPipeline
 from tests.conftest import new_app
 
@@ -115,15 +114,40 @@ def test_batch_models_get_no_deploy_pipeline(example_app):
         "Properties": {"Name": "employee-attrition-deploy"}}) == {}
 
 
-def _bare(staging: DeployTarget, env: Environment | None = None) -> Template:
+def _bare(staging: DeployTarget, env: Environment | None = None, **props) -> Template:
     stack = Stack(new_app(), "Test", env=env)
     key = kms.Key(stack, "Key")
     ModelDeployPipeline(
         stack, "Deploy", model_name="m", model_package_group_name="m", staging=staging,
-        prod=DeployTarget("prod", "p-m-prod", "m-prod"), source=SourceSettings(),
+        prod=DeployTarget("prod", "p-m-prod", "m-prod"),
         artifact_bucket=s3.Bucket(stack, "Artifacts", encryption_key=key, versioned=True),
-        data_bucket=s3.Bucket(stack, "Data"), key=key, topic=sns.Topic(stack, "Topic"))
+        data_bucket=s3.Bucket(stack, "Data"), key=key, topic=sns.Topic(stack, "Topic"), **props)
     return Template.from_stack(stack)
+
+
+CONNECTION = "arn:aws:codeconnections:eu-west-1:111111111111:connection/12345678-1234-1234-1234-123456789012"
+
+
+def _source_action(template: Template) -> dict:
+    (pipeline,) = template.find_resources("AWS::CodePipeline::Pipeline").values()
+    (stage,) = [s for s in pipeline["Properties"]["Stages"] if s["Name"] == "Source"]
+    (action,) = stage["Actions"]
+    return action
+
+
+def test_the_source_is_the_repository_zip_without_a_connection_and_the_branch_with_one():
+    staging = DeployTarget("staging", "p-m-staging", "m-staging")
+    s3_source = _source_action(_bare(staging))
+    assert (s3_source["ActionTypeId"]["Provider"], s3_source["Configuration"]["S3ObjectKey"]) == (
+        "S3", "ci/m/source.zip")
+    git = _source_action(_bare(staging, source_connection_arn=CONNECTION, source_repository="org/platform",
+                               source_branch="release"))
+    assert git["ActionTypeId"]["Provider"] == "CodeStarSourceConnection"
+    assert git["Configuration"]["ConnectionArn"] == CONNECTION
+    assert (git["Configuration"]["FullRepositoryId"], git["Configuration"]["BranchName"]) == (
+        "org/platform", "release")
+    with pytest.raises(ValueError, match="needs repository as 'owner/name'"):
+        _bare(staging, source_connection_arn=CONNECTION)
 
 
 def test_a_stage_in_another_account_deploys_through_its_access_stack_roles():

@@ -204,7 +204,7 @@ def test_functions_may_read_what_the_definition_hands_them(synthesized):
 
 
 def test_synthesized_definition_drives_the_lambdas_to_the_single_pass_report(synthesized, lambdas, baseline,
-                                                                             monkeypatch, capsys):
+                                                                             monkeypatch, capsys, lambda_context):
     from tests.runtime import test_drift_fanout as runtime
 
     template, *_ = synthesized
@@ -213,19 +213,19 @@ def test_synthesized_definition_drives_the_lambdas_to_the_single_pass_report(syn
     report_state = asl["States"][map_state["Next"]]
     assert map_state["ResultPath"] == "$.map"
     runtime.hour_with_two_variants(baseline)
-    lambdas.handler({"time": runtime.aws.EVENT_TIME}, runtime.aws.Context())
+    lambdas.handler({"time": runtime.aws.EVENT_TIME}, lambda_context)
     single = runtime.stored_report_bytes()
     execution_input, _ = runtime.fanout_input(lambdas, batch_bytes=150_000)
-    runtime.run_fanout(lambdas, monkeypatch, capsys, execution_input, item_selector=map_state["ItemSelector"],
+    runtime.run_fanout(lambdas, monkeypatch, capsys, lambda_context, execution_input, item_selector=map_state["ItemSelector"],
                        report_parameters=report_state["Parameters"])
     assert runtime.stored_report_bytes() == single
 
 
 @pytest.fixture
-def lambdas(monkeypatch):
+def lambdas():
     from tests.runtime.test_drift_fanout import lambdas as runtime_lambdas
 
-    yield from runtime_lambdas.__wrapped__(monkeypatch)
+    yield from runtime_lambdas.__wrapped__()
 
 
 @pytest.fixture(scope="module")

@@ -7,12 +7,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
 from cdk_nag import AwsSolutionsChecks
 
-from mlops_constructs._private.nag import (
-    acknowledge_reviewed_wildcards,
-    flatten_reference,
-    nag_resource,
-    wildcard_rule,
-)
+from mlops_constructs._private.nag import acknowledge_reviewed_wildcards, flatten_reference
 from tests.conftest import new_app
 
 PINNED = Environment(account="333333333333", region="eu-west-1")
@@ -20,6 +15,16 @@ PINNED = Environment(account="333333333333", region="eu-west-1")
 
 def _stack(env: Environment | None = None) -> Stack:
     return Stack(new_app(), "Nag", env=env)
+
+
+def nag_resource(scope, value: str) -> str:
+    """A resource as cdk-nag prints it: resolved in ``scope``'s stack, then flattened (as ``wildcard_review``
+    renders the policies it reads)."""
+    return flatten_reference(Stack.of(scope).resolve(value))
+
+
+def wildcard_rule(scope, arn: str) -> str:
+    return f"AwsSolutions-IAM5[Resource::{nag_resource(scope, arn)}]"
 
 
 def _model_arn(stack: Stack) -> str:
@@ -71,3 +76,10 @@ def test_rendered_rule_acknowledges_the_finding_nag_reports(env):
     _synth_with_nag(env, acknowledged=True)
     with pytest.raises(RuntimeError, match="ValidationFailed|Validation failed"):
         _synth_with_nag(env, acknowledged=False)
+
+
+def test_a_reason_shorter_than_the_rule_is_refused_with_the_value():
+    stack = _stack()
+    with pytest.raises(ValueError, match=r"needs a specific reason \(20 characters or more\), got 'inline ok'"):
+        acknowledge_reviewed_wildcards(stack, "inline ok", "NIST.800.53.R5-IAMNoInlinePolicy")
+    acknowledge_reviewed_wildcards(stack, "x" * 20, "NIST.800.53.R5-IAMNoInlinePolicy")  # the limit itself passes

@@ -14,6 +14,7 @@ import botocore.session
 import cfnlint
 import pytest
 from aws_cdk import Stack
+from aws_cdk import aws_ecr as ecr
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sns as sns
@@ -23,8 +24,8 @@ from moto import mock_aws
 from mlops_cli import deploy_commands
 from mlops_cli.endpoint_checks import CheckFailed
 from mlops_cli.main import main
-from mlops_constructs.deploy.endpoint_access import deploy_check_role_name
 from mlops_constructs.deploy.guarded_endpoint import NOT_RETAINED_VARIANT_PROPERTIES, GuardedEndpoint
+from mlops_contracts import deploy_check_role_name
 from tests.conftest import CONFIG_DIR, new_app
 
 FRAUD, FRAUD_PROD = "mlops-fraud-detection", "mlops-fraud-detection-prod"
@@ -60,7 +61,7 @@ def test_endpoints_without_autoscaling_take_the_configured_count():
     GuardedEndpoint(stack, "Endpoint", model_name="m", endpoint_name="m-staging",
                     model_package_arn="arn:aws:sagemaker:eu-west-1:111111111111:model-package/m/1",
                     artifact_bucket=s3.Bucket(stack, "Artifacts"), key=kms.Key(stack, "Key"),
-                    image_repository_arns=["arn:aws:ecr:eu-west-1:111111111111:repository/m"],
+                    image_repositories=[ecr.Repository.from_repository_name(stack, "Images", "m")],
                     alarm_topic=sns.Topic(stack, "Topic"))
     Template.from_stack(stack).has_resource_properties("AWS::SageMaker::Endpoint", {
         "RetainAllVariantProperties": Match.absent(), "ExcludeRetainedVariantProperties": Match.absent()})

@@ -21,7 +21,7 @@ def test_fraud_endpoint_owns_its_log_group_and_counts_each_logged_rejection_by_r
     template = example_app.template(FRAUD_PROD)
     (group_id, group), = _resources(template, "AWS::Logs::LogGroup").items()
     assert group["Properties"]["LogGroupName"] == "/aws/sagemaker/Endpoints/fraud-detection-prod"
-    assert group["Properties"]["KmsKeyId"] == {"Ref": "KeyArn"} and group["DeletionPolicy"] == "Retain"
+    assert group["Properties"]["KmsKeyId"] == {"Ref": contracts.ENDPOINT_PARAM_KEY} and group["DeletionPolicy"] == "Retain"
     (endpoint,) = _resources(template, "AWS::SageMaker::Endpoint").values()
     assert group_id in endpoint["DependsOn"], "SageMaker must find the group (retention, KMS) before it logs"
     (metric_filter,) = _resources(template, "AWS::Logs::MetricFilter").values()
@@ -47,7 +47,7 @@ def test_every_variant_has_a_4xx_alarm_that_notifies_but_does_not_roll_back(exam
     (props,) = rejections.values()
     assert {d["Name"]: d["Value"] for d in props["Dimensions"]} == {"EndpointName": "fraud-detection-prod",
                                                                    "VariantName": "primary"}
-    assert props["AlarmActions"] == [{"Ref": "TopicArn"}]
+    assert props["AlarmActions"] == [{"Ref": contracts.ENDPOINT_PARAM_TOPIC}]
     (endpoint,) = _resources(template, "AWS::SageMaker::Endpoint").values()
     rollback = [a["AlarmName"]["Ref"] for a in endpoint["Properties"]["DeploymentConfig"]["AutoRollbackConfiguration"]
                 ["Alarms"]]

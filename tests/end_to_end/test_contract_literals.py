@@ -44,8 +44,11 @@ NOT_ENFORCED = {
     # Also SageMaker's field name in every package response and event, and the endpoint stack's CfnParameter.
     contracts.DEPLOY_PACKAGE_VARIABLE: "ModelPackageArn",
 }
-# Contract values that SageMaker also uses as field names in its API responses and events.
-AWS_FIELD_NAMES = frozenset({contracts.PARAM_APPROVAL_STATUS})
+# Contract values that SageMaker also uses as field names in its API responses and events
+# (ListModelPackages' ModelApprovalStatus; DescribeEndpoint's EndpointConfigName, the endpoint stack's output too;
+# SNS Publish's TopicArn, the endpoint stack's parameter too).
+AWS_FIELD_NAMES = frozenset({contracts.PARAM_APPROVAL_STATUS, contracts.ENDPOINT_OUTPUT_CONFIG,
+                             contracts.ENDPOINT_PARAM_TOPIC})
 _SPECIFIC = re.compile(r".*[:/. ].*|(?:[A-Z][a-z0-9]+){2,}[A-Za-z0-9]*")
 
 

@@ -1,23 +1,20 @@
 """Contract: every alarm and dashboard metric in a namespace of ours matches what a Lambda of ours really emits.
 
 For every Lambda in every synthesized template, the handler (``functions/<FUNCTION>``, read from the image asset's
-build arguments in the cloud assembly) is imported with exactly the environment variables of its template
-resource and run over realistic input against moto; the EMF documents Powertools prints are collected. Every
-CloudWatch alarm and dashboard metric whose namespace is not ``AWS/*`` must then match an emitted namespace, metric
-name and exact dimension set (names and values): CloudWatch matches dimension sets exactly, so an alarm on a subset
-of the emitted dimensions never sees a datapoint. The source of truth is Powertools' real output under the
+build arguments in the cloud assembly) is imported (``tests.support.lambda_handlers.load_handler``) with exactly
+the environment variables of its template resource and run over realistic input against moto; the EMF documents
+Powertools prints are collected. Every CloudWatch alarm and dashboard metric whose namespace is not ``AWS/*`` must
+then match an emitted namespace, metric name and exact dimension set (names and values): CloudWatch matches
+dimension sets exactly, so an alarm on a subset of the emitted dimensions never sees a datapoint. The source of truth is Powertools' real output under the
 template's environment, not our own constants.
 """
 from __future__ import annotations
 
-import importlib.util
 import json
-import os
 import re
 from collections.abc import Callable
 from datetime import timedelta
 from functools import cache
-from pathlib import Path
 
 import boto3
 import pytest
@@ -28,7 +25,7 @@ from monitoring_code.capture_records import capture_line
 from monitoring_code.monitoring_window import hour_path, window_hour
 from tests.conftest import REPO
 from tests.support import governance_helpers as governance
-from tests.support.monitoring_aws import Context
+from tests.support.lambda_handlers import deployed_functions, load_handler
 from tests.support.monitoring_data import capture_file, fraud_baseline
 
 REGION, ACCOUNT = "us-east-1", "123456789012"  # moto's defaults (tests/conftest.py sets the region)
@@ -115,26 +112,6 @@ def expected_searches(templates: dict[str, dict]) -> list[tuple[str, str, frozen
                             searches.append((namespace, filters.pop("MetricName"), frozenset(dimensions), filters,
                                              f"{stack}/{logical_id}"))
     return searches
-
-
-def lambdas(app) -> list[tuple[str, str, str, dict]]:
-    """(stack, logical id, functions/<folder>, template environment) of every Lambda function in the assembly."""
-    found = []
-    for artifact in app.assembly.stacks:
-        template = app.templates[artifact.stack_name]
-        assets_file = Path(app.assembly.directory) / f"{artifact.id}.assets.json"
-        images = json.loads(assets_file.read_text()).get("dockerImages", {}) if assets_file.exists() else {}
-        for logical_id, resource in template.get("Resources", {}).items():
-            if resource["Type"] != "AWS::Lambda::Function":
-                continue
-            props = resource["Properties"]
-            image = json.dumps(props.get("Code", {}).get("ImageUri", ""))
-            folders = [a["source"].get("dockerBuildArgs", {}).get("FUNCTION") for h, a in images.items() if h in image]
-            assert folders and folders[0], (f"{artifact.stack_name}/{logical_id} is not built from functions/Dockerfile; "
-                                            "every Lambda of ours is a PlatformFunction")
-            found.append((artifact.stack_name, logical_id, folders[0],
-                          props.get("Environment", {}).get("Variables", {})))
-    return found
 
 
 # Realistic input per function: seed moto from the function's environment, return the events to send.
@@ -356,25 +333,17 @@ def emitted(stdout: str) -> set[Metric]:
     return metrics
 
 
-def run_function(folder: str, environment: dict[str, str], template: dict, all_keys: set[str],
-                 monkeypatch, capsys) -> set[Metric]:
+def run_function(folder: str, environment: dict[str, str], template: dict, lambda_context, capsys) -> set[Metric]:
     """Import functions/<folder>/handler.py with exactly ``environment`` and run its scenario under moto."""
     assert folder in SCENARIOS, f"functions/{folder} has no scenario in {__name__}: add one (realistic input)"
-    with monkeypatch.context() as patch, mock_aws():
-        for key in {k for k in os.environ if k.startswith("POWERTOOLS_")} | all_keys:
-            patch.delenv(key, raising=False)
-        for key, value in environment.items():
-            patch.setenv(key, value)
+    capsys.readouterr()
+    with mock_aws(), load_handler(folder, environment) as module:
         create_stateful(template)
         events = SCENARIOS[folder](environment)
-        spec = importlib.util.spec_from_file_location(f"contract_{folder}", REPO / "functions" / folder / "handler.py")
-        module = importlib.util.module_from_spec(spec)
-        capsys.readouterr()
-        spec.loader.exec_module(module)
         PREPARE.get(folder, lambda _: None)(module)
         for event in events:
             try:
-                module.handler(event, Context())
+                module.handler(event, lambda_context)
             except Exception as error:  # noqa: BLE001 - name the function whose scenario no longer fits
                 pytest.fail(f"functions/{folder} under {sorted(environment)} failed on its scenario ({error!r}): "
                             f"give it a realistic input for this environment in SCENARIOS")
@@ -387,16 +356,15 @@ def templates(example_app) -> dict[str, dict]:
 
 
 def test_every_alarm_and_dashboard_metric_of_ours_is_emitted_with_its_exact_dimensions(
-        example_app, templates, monkeypatch, capsys):
-    functions = lambdas(example_app)
-    all_keys = {k for *_, env in functions for k in env}
+        example_app, templates, capsys, lambda_context):
+    functions = [(f.stack, f.logical_id, f.folder, f.variables) for f in deployed_functions(example_app)]
     emitted_metrics: set[Metric] = set()
     runs = {}
     for stack, _logical_id, folder, variables in functions:
         environment = {k: resolve(v, templates[stack]) for k, v in variables.items()}
         key = (folder, json.dumps(environment, sort_keys=True))
         if key not in runs:  # the same function with the same environment emits the same metrics
-            runs[key] = run_function(folder, environment, templates[stack], all_keys, monkeypatch, capsys)
+            runs[key] = run_function(folder, environment, templates[stack], lambda_context, capsys)
         emitted_metrics |= runs[key]
     present = {p.name for p in (REPO / "functions").iterdir() if (p / "handler.py").is_file()}
     assert {folder for folder, _ in runs} == set(SCENARIOS) & present, "every scenario runs a Lambda of the templates"

@@ -1,7 +1,6 @@
 """Failure and approval notifications: the failed step and its reason; the package's metrics and link."""
 from __future__ import annotations
 
-import importlib.util
 import json
 
 import boto3
@@ -10,20 +9,12 @@ from botocore.stub import Stubber
 from moto import mock_aws
 
 import mlops_contracts as contracts
-from tests.conftest import REPO
+from functions.build_notifier import handler as notifier
+from tests.support.lambda_handlers import load_handler
 from tooling_code.pipeline_runner import FailedStep
-
-spec = importlib.util.spec_from_file_location("build_notifier_handler", REPO / "functions/build_notifier/handler.py")
-notifier = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(notifier)
 
 EXECUTION = "arn:aws:sagemaker:us-east-1:123456789012:pipeline/fraud-detection-build/execution/x1y2z3"
 PACKAGE = "arn:aws:sagemaker:us-east-1:123456789012:model-package/fraud-detection/7"
-
-
-class _Context:
-    function_name, memory_limit_in_mb, aws_request_id = "build-notifier", 512, "req-1"
-    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:build-notifier"
 
 
 def _failure_event() -> dict:
@@ -68,29 +59,36 @@ def test_flatten_metrics_reads_the_evaluation_report():
 
 
 @pytest.fixture()
-def topic(monkeypatch):
+def topic():
     with mock_aws():
         sns, sqs = boto3.client("sns"), boto3.client("sqs")
         arn = sns.create_topic(Name="fraud")["TopicArn"]
         queue = sqs.create_queue(QueueName="inbox")["QueueUrl"]
         queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
         sns.subscribe(TopicArn=arn, Protocol="sqs", Endpoint=queue_arn)
-        monkeypatch.setenv("TOPIC_ARN", arn)
 
         def received() -> list[dict]:
             messages = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10).get("Messages", [])
             return [json.loads(m["Body"]) for m in messages]
 
+        received.arn = arn
         yield received
 
 
-def test_pending_package_notifies_steward_with_metrics_and_link(topic):
+@pytest.fixture()
+def entry(topic):
+    """The notifier as deployed: imported with the topic its template names."""
+    with load_handler("build_notifier", {"TOPIC_ARN": topic.arn}) as module:
+        yield module
+
+
+def test_pending_package_notifies_steward_with_metrics_and_link(entry, topic, lambda_context):
     s3 = boto3.client("s3")
     s3.create_bucket(Bucket="artifacts")
     s3.put_object(Bucket="artifacts", Key=f"{contracts.ARTIFACT_PREFIX}/x1y2z3/Evaluate/evaluation.json",
                   Body=json.dumps({"binary_classification_metrics": {"auc": {"value": 0.953}}}))
-    result = notifier.handler(_package_event("s3://artifacts/pipelines/x1y2z3/Evaluate/evaluation.json"),
-                              _Context())
+    result = entry.handler(_package_event("s3://artifacts/pipelines/x1y2z3/Evaluate/evaluation.json"),
+                           lambda_context)
     [message] = topic()
     assert result["published"] and message["Subject"] == "fraud-detection v7 pending approval"
     assert "Key metrics: auc=0.9530" in message["Message"]
@@ -100,28 +98,28 @@ def test_pending_package_notifies_steward_with_metrics_and_link(topic):
     assert link in message["Message"]
 
 
-def test_missing_metrics_report_still_notifies(topic):
-    notifier.handler(_package_event("s3://artifacts/missing.json"), _Context())
+def test_missing_metrics_report_still_notifies(entry, topic, lambda_context):
+    entry.handler(_package_event("s3://artifacts/missing.json"), lambda_context)
     [message] = topic()
     assert "Key metrics: unavailable" in message["Message"]
 
 
-def test_failed_execution_is_published_with_step_reason(topic, monkeypatch):
+def test_failed_execution_is_published_with_step_reason(entry, topic, monkeypatch, lambda_context):
     client = boto3.client("sagemaker")
     stubber = Stubber(client)
     stubber.add_response("list_pipeline_execution_steps", {"PipelineExecutionSteps": [
         {"StepName": "Evaluate", "StepStatus": "Failed", "FailureReason": "ClientError: no test data"}]},
         {"PipelineExecutionArn": EXECUTION, "SortOrder": "Ascending"})
     real_client = boto3.client
-    monkeypatch.setattr(notifier.boto3, "client",
+    monkeypatch.setattr(entry.boto3, "client",
                         lambda name, *a, **k: client if name == "sagemaker" else real_client(name, *a, **k))
     with stubber:
-        notifier.handler(_failure_event(), _Context())
+        entry.handler(_failure_event(), lambda_context)
     [message] = topic()
     assert message["Subject"] == "fraud-detection-build Failed: step Evaluate"
     assert "Step Evaluate Failed: ClientError: no test data" in message["Message"]
 
 
-def test_unknown_event_is_ignored(topic):
-    assert notifier.handler({"detail-type": "Something Else", "detail": {}}, _Context()) == {"published": False}
+def test_unknown_event_is_ignored(entry, topic, lambda_context):
+    assert entry.handler({"detail-type": "Something Else", "detail": {}}, lambda_context) == {"published": False}
     assert topic() == []

@@ -1,29 +1,15 @@
 """The approval trigger: one pipeline start per approved package, whatever EventBridge delivers twice."""
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
-
 import boto3
 import pytest
 from botocore.stub import Stubber
 from moto import mock_aws
 
 import mlops_contracts as contracts
+from tests.support.lambda_handlers import load_handler
 
-HANDLER = Path(__file__).resolve().parents[2] / "functions" / "deploy_trigger" / "handler.py"
 PACKAGE = "arn:aws:sagemaker:us-east-1:111111111111:model-package/fraud-detection/7"
-
-
-class Context:
-    function_name = "deploy-trigger"
-    memory_limit_in_mb = 256
-    invoked_function_arn = "arn:aws:lambda:us-east-1:111111111111:function:deploy-trigger"
-    aws_request_id = "req-1"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 30_000
 
 
 def _event(status="Approved", group="fraud-detection", arn=PACKAGE, event_id="e-1") -> dict:
@@ -32,46 +18,39 @@ def _event(status="Approved", group="fraud-detection", arn=PACKAGE, event_id="e-
 
 
 @pytest.fixture
-def trigger(monkeypatch):
-    monkeypatch.setenv("IDEMPOTENCY_TABLE", "deploy-idempotency")
-    monkeypatch.setenv("PIPELINE_NAME", "fraud-detection-deploy")
-    monkeypatch.setenv("MODEL_PACKAGE_GROUP", "fraud-detection")
-    monkeypatch.setenv("POWERTOOLS_METRICS_NAMESPACE", contracts.DEPLOY_METRIC_NAMESPACE)
-    with mock_aws():
+def trigger():
+    environment = {"IDEMPOTENCY_TABLE": "deploy-idempotency", "PIPELINE_NAME": "fraud-detection-deploy",
+                   "MODEL_PACKAGE_GROUP": "fraud-detection", "POWERTOOLS_METRICS_NAMESPACE": contracts.DEPLOY_METRIC_NAMESPACE}
+    with mock_aws(), load_handler("deploy_trigger", environment) as module:
         boto3.client("dynamodb").create_table(
             TableName="deploy-idempotency", KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
             AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}], BillingMode="PAY_PER_REQUEST")
-        spec = importlib.util.spec_from_file_location("functions.deploy_trigger.handler", HANDLER)
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[spec.name] = module
-        spec.loader.exec_module(module)
         stub = Stubber(module.codepipeline)
         stub.activate()
         yield module, stub
         stub.deactivate()
-        sys.modules.pop(spec.name, None)
 
 
-def test_a_duplicate_approval_event_starts_the_pipeline_once(trigger):
+def test_a_duplicate_approval_event_starts_the_pipeline_once(trigger, lambda_context):
     module, stub = trigger
     expected = module.start_request("fraud-detection-deploy", PACKAGE)
     stub.add_response("start_pipeline_execution", {"pipelineExecutionId": "exec-1"}, expected)
-    first = module.handler(_event(event_id="e-1"), Context())
-    second = module.handler(_event(event_id="e-2"), Context())  # redelivery: no second response is stubbed
+    first = module.handler(_event(event_id="e-1"), lambda_context)
+    second = module.handler(_event(event_id="e-2"), lambda_context)  # redelivery: no second response is stubbed
     stub.assert_no_pending_responses()
     assert first == second == {"package": PACKAGE, "execution": "exec-1"}
     assert expected["variables"] == [{"name": "ModelPackageArn", "value": PACKAGE}]
 
 
-def test_a_different_package_starts_its_own_deployment(trigger):
+def test_a_different_package_starts_its_own_deployment(trigger, lambda_context):
     module, stub = trigger
     other = PACKAGE.replace("/7", "/8")
     stub.add_response("start_pipeline_execution", {"pipelineExecutionId": "exec-1"},
                       module.start_request("fraud-detection-deploy", PACKAGE))
     stub.add_response("start_pipeline_execution", {"pipelineExecutionId": "exec-2"},
                       module.start_request("fraud-detection-deploy", other))
-    module.handler(_event(), Context())
-    assert module.handler(_event(arn=other), Context())["execution"] == "exec-2"
+    module.handler(_event(), lambda_context)
+    assert module.handler(_event(arn=other), lambda_context)["execution"] == "exec-2"
     stub.assert_no_pending_responses()
 
 
@@ -81,27 +60,27 @@ def test_a_different_package_starts_its_own_deployment(trigger):
     (_event(arn="not-an-arn"), "is not a model-package ARN"),
     ({"id": "x"}, "event has no detail object"),
 ])
-def test_events_that_are_not_approvals_of_this_model_are_skipped_not_deployed(trigger, event, reason):
+def test_events_that_are_not_approvals_of_this_model_are_skipped_not_deployed(trigger, event, reason, lambda_context):
     module, stub = trigger
-    result = module.handler(event, Context())  # no stubbed response: any pipeline start would raise
+    result = module.handler(event, lambda_context)  # no stubbed response: any pipeline start would raise
     assert reason in result["skipped"]
     stub.assert_no_pending_responses()
 
 
 @pytest.mark.parametrize("stage", ["Staging", "Production"])
-def test_a_lifecycle_update_of_a_deployed_package_does_not_deploy_it_again(trigger, stage):
+def test_a_lifecycle_update_of_a_deployed_package_does_not_deploy_it_again(trigger, stage, lambda_context):
     module, stub = trigger
     event = _event()
     event["detail"]["ModelLifeCycle"] = {"Stage": stage, "StageStatus": "Replaced"}
-    result = module.handler(event, Context())  # no start_pipeline_execution response is stubbed
+    result = module.handler(event, lambda_context)  # no start_pipeline_execution response is stubbed
     assert "the package was deployed before" in result["skipped"]
     stub.assert_no_pending_responses()
 
 
-def test_an_approval_of_a_freshly_registered_package_deploys(trigger):
+def test_an_approval_of_a_freshly_registered_package_deploys(trigger, lambda_context):
     module, stub = trigger
     stub.add_response("start_pipeline_execution", {"pipelineExecutionId": "exec-1"},
                       module.start_request("fraud-detection-deploy", PACKAGE))
     event = _event()
     event["detail"]["ModelLifeCycle"] = {"Stage": "Registered", "StageStatus": "GatesPassed"}
-    assert module.handler(event, Context())["execution"] == "exec-1"
+    assert module.handler(event, lambda_context)["execution"] == "exec-1"

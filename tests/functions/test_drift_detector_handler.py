@@ -9,6 +9,7 @@ from moto import mock_aws
 
 import mlops_contracts as contracts
 from tests.support import monitoring_aws as aws
+from tests.support.lambda_handlers import load_handler
 from tests.support.monitoring_data import capture_file, fraud_baseline
 
 
@@ -18,20 +19,13 @@ def baseline():
 
 
 @pytest.fixture
-def detector(monkeypatch):
-    monkeypatch.setenv("MODEL_NAME", aws.MODEL)
-    monkeypatch.setenv("ENDPOINT_NAME", aws.ENDPOINT)
-    monkeypatch.setenv("DATA_BUCKET", aws.BUCKET)
-    monkeypatch.setenv("DRIFT_METRIC", "psi")
-    monkeypatch.setenv("DRIFT_THRESHOLD", "0.2")
-    monkeypatch.setenv("MIN_SAMPLES", "500")
-    monkeypatch.setenv(contracts.ENV_CATEGORICAL_INPUT, contracts.CATEGORICAL_NAMES)  # as the template sets it
-    with mock_aws():
-        yield aws.load_handler(contracts.SERVICE_DRIFT_DETECTOR)
+def detector():
+    with mock_aws(), load_handler(contracts.SERVICE_DRIFT_DETECTOR, aws.DRIFT_ENVIRONMENT) as module:
+        yield module
 
 
-def invoke(detector, capsys):
-    result = detector.handler({"time": aws.EVENT_TIME, "detail-type": "Scheduled Event"}, aws.Context())
+def invoke(detector, capsys, lambda_context):
+    result = detector.handler({"time": aws.EVENT_TIME, "detail-type": "Scheduled Event"}, lambda_context)
     return result, aws.emf(capsys.readouterr().out)
 
 
@@ -40,12 +34,12 @@ def stored_report() -> dict:
     return json.loads(boto3.client("s3").get_object(Bucket=aws.BUCKET, Key=key)["Body"].read())
 
 
-def test_drift_in_the_window_publishes_scores_and_a_report(detector, baseline, capsys):
+def test_drift_in_the_window_publishes_scores_and_a_report(detector, baseline, capsys, lambda_context):
     aws.serve(baseline.to_json())
     aws.put_capture(capture_file(2000, seed=4, drift=1.0, baseline=baseline, raw=True), name="a.jsonl")
     aws.put_capture(capture_file(1000, seed=5, drift=1.0, baseline=baseline, raw=True) + "{truncated\n", name="b.jsonl")
     aws.put_capture(capture_file(900, seed=6, drift=0.0, baseline=baseline, raw=True), window="2026/11/01/11")  # not ours
-    result, docs = invoke(detector, capsys)
+    result, docs = invoke(detector, capsys, lambda_context)
     dims = {contracts.DIM_MODEL: aws.MODEL, contracts.DIM_ENDPOINT: aws.ENDPOINT}
     assert result["verdict"] == "drift" and "amount" in result["drifted_features"]
     assert aws.metric_values(docs, contracts.METRIC_RECORDS, **dims) == [3001]
@@ -63,10 +57,10 @@ def test_drift_in_the_window_publishes_scores_and_a_report(detector, baseline, c
     assert report["drift_score"] == overall
 
 
-def test_too_few_records_publish_the_guard_and_no_score(detector, baseline, capsys):
+def test_too_few_records_publish_the_guard_and_no_score(detector, baseline, capsys, lambda_context):
     aws.serve(baseline.to_json())
     aws.put_capture(capture_file(50, seed=4, drift=1.0, baseline=baseline, raw=True))
-    result, docs = invoke(detector, capsys)
+    result, docs = invoke(detector, capsys, lambda_context)
     dims = {contracts.DIM_MODEL: aws.MODEL, contracts.DIM_ENDPOINT: aws.ENDPOINT}
     assert result["verdict"] == "insufficient_samples"
     assert aws.metric_values(docs, contracts.METRIC_INSUFFICIENT, **dims) == [1]
@@ -78,29 +72,29 @@ def test_too_few_records_publish_the_guard_and_no_score(detector, baseline, caps
     (b"{\"version\": 1, \"features\": [", "corrupt baseline"),
     (None, "no DriftCheckBaselines"),
 ])
-def test_missing_or_corrupt_baseline_publishes_baseline_error(detector, baseline, capsys, baseline_json, message):
+def test_missing_or_corrupt_baseline_publishes_baseline_error(detector, baseline, capsys, baseline_json, message, lambda_context):
     aws.serve(baseline_json)
     aws.put_capture(capture_file(800, seed=4, drift=0.0, baseline=baseline, raw=True))
-    _, docs = invoke(detector, capsys)
+    _, docs = invoke(detector, capsys, lambda_context)
     dims = {contracts.DIM_MODEL: aws.MODEL, contracts.DIM_ENDPOINT: aws.ENDPOINT}
     assert aws.metric_values(docs, contracts.METRIC_BASELINE_ERROR, **dims) == [1]
     assert message in stored_report()["baseline_errors"]["primary"]
 
 
-def test_each_variant_is_checked_against_its_own_package(detector, baseline, capsys):
+def test_each_variant_is_checked_against_its_own_package(detector, baseline, capsys, lambda_context):
     aws.serve(baseline.to_json(), variants=("champion", "challenger"))
     aws.put_capture(capture_file(1000, seed=4, drift=0.0, baseline=baseline, raw=True), variant="champion")
     aws.put_capture(capture_file(1000, seed=5, drift=1.0, baseline=baseline, raw=True), variant="challenger")
-    result, _ = invoke(detector, capsys)
+    result, _ = invoke(detector, capsys, lambda_context)
     report = stored_report()
     assert report["variants"]["champion"]["verdict"] == "no_drift"
     assert report["variants"]["challenger"]["verdict"] == "drift"
     assert result["verdict"] == "drift" and result["records"] == 2000
 
 
-def test_endpoint_not_deployed_yet_is_no_data_not_an_error(detector, capsys):
+def test_endpoint_not_deployed_yet_is_no_data_not_an_error(detector, capsys, lambda_context):
     boto3.client("s3").create_bucket(Bucket=aws.BUCKET)
-    result, docs = invoke(detector, capsys)
+    result, docs = invoke(detector, capsys, lambda_context)
     dims = {contracts.DIM_MODEL: aws.MODEL, contracts.DIM_ENDPOINT: aws.ENDPOINT}
     assert result["verdict"] == "insufficient_samples"
     assert aws.metric_values(docs, contracts.METRIC_BASELINE_ERROR, **dims) == [0]

@@ -5,20 +5,17 @@ CodePipeline service models shipped with botocore (ModelLifeCycle's Stage/StageS
 """
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 from pathlib import Path
 
 import pytest
 from botocore.stub import ANY, Stubber
-from moto import mock_aws
 
 import mlops_contracts as contracts
 from governance_code import model_lifecycle as lifecycle
 from mlops_cli.main import main
-from tests.conftest import REPO
 from tests.support import governance_helpers as h
+from tests.support.lambda_handlers import load_handler
 from tests.support.pipeline_definition_helpers import definition_of, walk_steps
 
 GROUP = "fraud-detection"
@@ -30,29 +27,15 @@ def _arn(version: int) -> str:
     return f"arn:aws:sagemaker:us-east-1:{h.ACCOUNT}:model-package/{GROUP}/{version}"
 
 
-class Context:
-    function_name = "lifecycle-recorder"
-    memory_limit_in_mb = 256
-    invoked_function_arn = f"arn:aws:lambda:us-east-1:{h.ACCOUNT}:function:lifecycle-recorder"
-    aws_request_id = "req-1"
-
-
 @pytest.fixture
-def recorder(monkeypatch):
-    monkeypatch.setenv("MODEL_PACKAGE_GROUP", GROUP)
-    monkeypatch.setenv("PIPELINE_NAME", PIPELINE)
-    spec = importlib.util.spec_from_file_location("lifecycle_recorder_handler",
-                                                  REPO / "functions/lifecycle_recorder/handler.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    sagemaker, codepipeline = Stubber(module._sagemaker()), Stubber(module._codepipeline())
-    sagemaker.activate()
-    codepipeline.activate()
-    yield module, sagemaker, codepipeline
-    sagemaker.assert_no_pending_responses()
-    codepipeline.assert_no_pending_responses()
-    sys.modules.pop(spec.name, None)
+def recorder():
+    with load_handler("lifecycle_recorder", {"MODEL_PACKAGE_GROUP": GROUP, "PIPELINE_NAME": PIPELINE}) as module:
+        sagemaker, codepipeline = Stubber(module._sagemaker()), Stubber(module._codepipeline())
+        sagemaker.activate()
+        codepipeline.activate()
+        yield module, sagemaker, codepipeline
+        sagemaker.assert_no_pending_responses()
+        codepipeline.assert_no_pending_responses()
 
 
 def _job(parameters) -> dict:
@@ -67,15 +50,15 @@ def _expect_update(stub, arn: str, stage: tuple[str, str]) -> None:
                                                    "StageDescription": ANY}})
 
 
-def test_staging_passed_moves_the_deployed_package_only(recorder):
+def test_staging_passed_moves_the_deployed_package_only(recorder, lambda_context):
     module, sagemaker, codepipeline = recorder
     _expect_update(sagemaker, _arn(5), contracts.LIFECYCLE_STAGING_PASSED)
     codepipeline.add_response("put_job_success_result", {}, {"jobId": "job-1"})
-    result = module.handler(_job({"transition": "staging-passed", "package": _arn(5), "execution": "e-1"}), Context())
+    result = module.handler(_job({"transition": "staging-passed", "package": _arn(5), "execution": "e-1"}), lambda_context)
     assert result == {"updated": [_arn(5)]}
 
 
-def test_prod_running_marks_what_serves_and_replaces_what_no_longer_does(recorder):
+def test_prod_running_marks_what_serves_and_replaces_what_no_longer_does(recorder, lambda_context):
     """A/B prod: v5 (challenger) and v4 (champion, already running) serve; v3 ran before and is replaced."""
     module, sagemaker, codepipeline = recorder
     sagemaker.add_response("list_model_packages", {"ModelPackageSummaryList": [
@@ -94,7 +77,7 @@ def test_prod_running_marks_what_serves_and_replaces_what_no_longer_does(recorde
     _expect_update(sagemaker, _arn(3), contracts.LIFECYCLE_PROD_REPLACED)
     codepipeline.add_response("put_job_success_result", {}, {"jobId": "job-1"})
     result = module.handler(_job({"transition": "prod-running", "package": _arn(5),
-                                  "serving": f"{_arn(5)},{_arn(4)}", "execution": "e-9"}), Context())
+                                  "serving": f"{_arn(5)},{_arn(4)}", "execution": "e-9"}), lambda_context)
     assert result == {"updated": [_arn(5), _arn(3)]}
 
 
@@ -104,11 +87,11 @@ def test_prod_running_marks_what_serves_and_replaces_what_no_longer_does(recorde
     ({"transition": "staging-passed", "package": "v1"}, "is not a model-package ARN"),
     ({"transition": "staging-passed", "package": _arn(1).replace(GROUP, "other-model")}, "not in group"),
 ])
-def test_a_bad_request_fails_the_action_and_moves_nothing(recorder, parameters, message):
+def test_a_bad_request_fails_the_action_and_moves_nothing(recorder, parameters, message, lambda_context):
     module, _, codepipeline = recorder
     codepipeline.add_response("put_job_failure_result", {}, {"jobId": "job-1", "failureDetails": {
         "type": "JobFailed", "message": ANY}})
-    assert message in module.handler(_job(parameters), Context())["failed"]
+    assert message in module.handler(_job(parameters), lambda_context)["failed"]
 
 
 def test_descriptions_fit_the_api_limit():
@@ -120,14 +103,9 @@ def test_descriptions_fit_the_api_limit():
 
 # --- the audit trail records each transition; `mlops lineage` shows them --------------------------------------
 
-def test_the_audit_trail_records_each_transition_and_lineage_shows_it(capsys):
-    with mock_aws(), pytest.MonkeyPatch.context() as env:
-        env.setenv("AUDIT_TABLE", h.TABLE)
-        env.setenv("ENDPOINT_STACKS", "{}")
-        env.setenv("POWERTOOLS_METRICS_NAMESPACE", "Test")
-        h.create_table()
-        writer = h.load_writer()
-        sagemaker = writer._sagemaker()
+def test_the_audit_trail_records_each_transition_and_lineage_shows_it(capsys, lambda_context):
+    with h.audit_trail(lambda_context, {"ENDPOINT_STACKS": "{}"}) as trail:
+        sagemaker = trail.sagemaker
         state: dict = {}
 
         def as_the_api_returns_it(parsed, **_):  # moto keeps neither ModelLifeCycle nor the modifier's identity
@@ -136,7 +114,6 @@ def test_the_audit_trail_records_each_transition_and_lineage_shows_it(capsys):
                 parsed["LastModifiedBy"] = {"IamIdentity": {"Arn": state["actor"]}}
 
         sagemaker.meta.events.register("after-call.sagemaker.DescribeModelPackage", as_the_api_returns_it)
-        sagemaker.create_model_package_group(ModelPackageGroupName=h.MODEL)
         execution = h.start_build(sagemaker, "a" * 40, "s3://data/")
         metadata = h.lineage_metadata("a" * 40, execution, "train-v1", "d" * 64)
         arn = h.register_package(sagemaker, metadata)
@@ -150,7 +127,7 @@ def test_the_audit_trail_records_each_transition_and_lineage_shows_it(capsys):
         for time, stage, actor, approval in steps:
             state.update(cycle={"Stage": stage[0], "StageStatus": stage[1], "StageDescription": f"at {time}"},
                          actor=actor)
-            assert writer.handler(h.package_event(time, arn, approval), h.FakeContext())["skipped"] == ""
+            trail.write(h.package_event(time, arn, approval))
         capsys.readouterr()  # the writer's logs
         code = main(["lineage", arn, "--table", h.TABLE, "--region", h.REGION, "--json"])
         result = json.loads(capsys.readouterr().out)

@@ -1,7 +1,6 @@
 """A monthly drop of 500 files starts one build, not 500: rule pattern + idempotent starter, against moto."""
 from __future__ import annotations
 
-import importlib.util
 import json
 
 import boto3
@@ -15,21 +14,12 @@ from moto import mock_aws
 from moto.events.models import EventPattern
 
 import mlops_contracts as contracts
+from functions.new_data_trigger import handler
 from mlops_constructs.build.build_triggers import BuildTriggers
-from tests.conftest import REPO, new_app
+from tests.conftest import new_app
+from tests.support.lambda_handlers import load_handler
 
 BUCKET, PREFIX, PIPELINE, TABLE = "fraud-data", "transactions/monthly/", "fraud-detection-build", "drop-starts"
-
-
-def _load_handler():
-    spec = importlib.util.spec_from_file_location("functions.new_data_trigger.handler",
-                                                  REPO / "functions/new_data_trigger/handler.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-handler = _load_handler()
 
 
 @pytest.fixture(scope="module")
@@ -133,21 +123,14 @@ def test_nested_drop_folder_is_the_whole_folder():
     assert handler.drop_url(BUCKET, f"{PREFIX}2026/11/{contracts.DROP_MARKER}", PREFIX) == f"s3://{BUCKET}/{PREFIX}2026/11/"
 
 
-class _Context:
-    function_name, memory_limit_in_mb, aws_request_id = "new-data-trigger", 512, "req-1"
-    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:new-data-trigger"
-
-    @staticmethod
-    def get_remaining_time_in_millis() -> int:
-        return 60_000
+ENVIRONMENT = {"IDEMPOTENCY_TABLE": TABLE, "PIPELINE_NAME": PIPELINE, "DATA_BUCKET": BUCKET,
+               "NEW_DATA_PREFIX": PREFIX}  # as the build triggers' template sets them
 
 
-def test_lambda_entry_point_reads_its_configuration_from_the_environment(aws, monkeypatch):
+def test_lambda_entry_point_reads_its_configuration_from_the_environment(aws, lambda_context):
     _, sagemaker = aws
-    for name, value in {"IDEMPOTENCY_TABLE": TABLE, "PIPELINE_NAME": PIPELINE, "DATA_BUCKET": BUCKET,
-                        "NEW_DATA_PREFIX": PREFIX, "DEDUP_WINDOW_SECONDS": "60"}.items():
-        monkeypatch.setenv(name, value)
-    event = _object_created(f"{PREFIX}2027-01/{contracts.DROP_MARKER}")
-    first, again = handler.handler(event, _Context()), handler.handler(event, _Context())
+    event = _object_created(f"{PREFIX}2027-01/_SUCCESS")
+    with load_handler("new_data_trigger", {**ENVIRONMENT, "DEDUP_WINDOW_SECONDS": "60"}) as entry:
+        first, again = entry.handler(event, lambda_context), entry.handler(event, lambda_context)
     assert first["started"] and first["execution_arn"] == again["execution_arn"]
     assert _executions(sagemaker) == [{contracts.PARAM_INPUT_DATA: f"s3://{BUCKET}/{PREFIX}2027-01/", contracts.PARAM_TRIGGER: "new-data"}]

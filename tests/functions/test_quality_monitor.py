@@ -13,6 +13,7 @@ import mlops_contracts as contracts
 from monitoring_code.capture_records import capture_line
 from monitoring_code.quality_metrics import join, parse_labels, quality
 from tests.support import monitoring_aws as aws
+from tests.support.lambda_handlers import load_handler
 
 GROUND_TRUTH = "ground-truth/fraud-detection/"
 
@@ -46,14 +47,12 @@ def test_labels_in_both_formats_and_bad_lines_counted():
 
 
 @pytest.fixture
-def monitor(monkeypatch):
+def monitor():
     env = {"MODEL_NAME": aws.MODEL, "ENDPOINT_NAME": aws.ENDPOINT, "DATA_BUCKET": aws.BUCKET,
            "GROUND_TRUTH_PREFIX": GROUND_TRUTH, "POSITIVE_CLASS": "1", "DECISION_THRESHOLD": "0.5",
            "MIN_SAMPLES": "100", "LABEL_DELAY_HOURS": "0"}
-    for key, value in env.items():
-        monkeypatch.setenv(key, value)
-    with mock_aws():
-        yield aws.load_handler(contracts.SERVICE_QUALITY_MONITOR)
+    with mock_aws(), load_handler(contracts.SERVICE_QUALITY_MONITOR, env) as module:
+        yield module
 
 
 def put_window(n: int, recall_misses: int, seed: int = 0) -> None:
@@ -71,10 +70,10 @@ def put_window(n: int, recall_misses: int, seed: int = 0) -> None:
                                   Body="\n".join(labels).encode())
 
 
-def test_window_quality_is_published(monitor, capsys):
+def test_window_quality_is_published(monitor, capsys, lambda_context):
     aws.serve(None)
     put_window(500, recall_misses=20)  # 100 frauds, 20 missed: recall 0.8
-    result = monitor.handler({"time": aws.EVENT_TIME}, aws.Context())
+    result = monitor.handler({"time": aws.EVENT_TIME}, lambda_context)
     docs = aws.emf(capsys.readouterr().out)
     dims = {contracts.DIM_MODEL: aws.MODEL, contracts.DIM_ENDPOINT: aws.ENDPOINT}
     assert result["labeled_records"] == 500
@@ -86,10 +85,10 @@ def test_window_quality_is_published(monitor, capsys):
     assert report["metrics"]["recall"] == pytest.approx(0.8)
 
 
-def test_too_few_labels_publish_no_quality_metric(monitor, capsys):
+def test_too_few_labels_publish_no_quality_metric(monitor, capsys, lambda_context):
     aws.serve(None)
     put_window(60, recall_misses=10)
-    result = monitor.handler({"time": aws.EVENT_TIME}, aws.Context())
+    result = monitor.handler({"time": aws.EVENT_TIME}, lambda_context)
     docs = aws.emf(capsys.readouterr().out)
     assert result["metrics"] is None
     assert aws.metric_values(docs, "Recall", Model=aws.MODEL, Endpoint=aws.ENDPOINT) == []

@@ -2,8 +2,6 @@
 CreatedBy stands in only while nobody has modified the package; a pipeline execution's actor is who started it."""
 from __future__ import annotations
 
-import json
-
 import pytest
 from boto3.dynamodb.conditions import Key
 from botocore.stub import Stubber
@@ -12,6 +10,7 @@ from moto import mock_aws
 import mlops_contracts as contracts
 from governance_code import audit_schema as schema
 from tests.support import governance_helpers as h
+from tests.support.lambda_handlers import load_handler
 
 ARN = f"arn:aws:sagemaker:{h.REGION}:{h.ACCOUNT}:model-package/{h.MODEL}/3"
 REGISTRAR = f"arn:aws:sts::{h.ACCOUNT}:assumed-role/BuildPipelineRole/SageMaker"
@@ -53,21 +52,18 @@ def test_identity_prefers_the_iam_arn_then_the_studio_profile(user, actor):
 
 
 @pytest.fixture
-def writer(monkeypatch):
-    monkeypatch.setenv("AUDIT_TABLE", h.TABLE)
-    monkeypatch.setenv("ENDPOINT_STACKS", json.dumps({h.STACK: h.ENDPOINT}))
-    with mock_aws():
-        table = h.create_table()
-        yield h.load_writer(), table
+def writer():
+    with mock_aws(), load_handler(contracts.SERVICE_AUDIT_WRITER, h.WRITER_ENVIRONMENT) as module:
+        yield module, h.create_table()
 
 
-def test_the_writer_records_the_approver_when_creator_and_modifier_differ(writer):
+def test_the_writer_records_the_approver_when_creator_and_modifier_differ(writer, lambda_context):
     module, table = writer
     sagemaker = module._sagemaker()
     with Stubber(sagemaker) as stub:
         stub.add_response("describe_model_package",
                           _package(CreatedBy=_iam(REGISTRAR), LastModifiedBy=_iam(APPROVER)), {"ModelPackageName": ARN})
-        assert module.handler(h.package_event("2026-05-02T00:00:00Z", ARN, "Approved"), h.FakeContext())["written"] == 1
+        assert module.handler(h.package_event("2026-05-02T00:00:00Z", ARN, "Approved"), lambda_context)["written"] == 1
     [item] = table.query(KeyConditionExpression=Key("pk").eq(schema.package_pk(ARN)))["Items"]
     assert item["actor"] == APPROVER
 

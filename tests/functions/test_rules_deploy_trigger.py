@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.functions.test_deploy_trigger import Context, _event, trigger  # noqa: F401  (trigger is a fixture)
+from tests.functions.test_deploy_trigger import _event, trigger  # noqa: F401  (trigger is a fixture)
 
 
 @pytest.mark.parametrize(("event", "reason"), [
@@ -14,7 +14,7 @@ from tests.functions.test_deploy_trigger import Context, _event, trigger  # noqa
     (None, "event has no detail object"),
     (_event(status=None), "approval status None is not 'Approved'"),
 ])
-def test_non_events_are_skipped_with_their_exact_reason(trigger, event, reason):  # noqa: F811
+def test_non_events_are_skipped_with_their_exact_reason(trigger, event, reason, lambda_context):  # noqa: F811
     module, stub = trigger
-    assert module.handler(event, Context()) == {"skipped": reason}
+    assert module.handler(event, lambda_context) == {"skipped": reason}
     stub.assert_no_pending_responses()

@@ -6,20 +6,18 @@ import json
 import sys
 
 import mlops_contracts as contracts
-from tests.functions.test_new_data_trigger import BUCKET, PIPELINE, PREFIX, TABLE, _Context, _object_created, aws  # noqa: F401
-from tests.support.monitoring_aws import load_handler
+from tests.functions.test_new_data_trigger import BUCKET, ENVIRONMENT, PREFIX, _object_created, aws  # noqa: F401
+from tests.support.lambda_handlers import load_handler
 
 
-def test_a_skipped_object_is_logged_and_counted(aws, monkeypatch, capsys):  # noqa: F811
-    for name, value in {"IDEMPOTENCY_TABLE": TABLE, "PIPELINE_NAME": PIPELINE, "DATA_BUCKET": BUCKET,
-                        "NEW_DATA_PREFIX": PREFIX}.items():
-        monkeypatch.setenv(name, value)
-    handler = load_handler("new_data_trigger")
-    # Powertools keeps one stream handler per service, created by the first import: point it at captured stdout.
+def test_a_skipped_object_is_logged_and_counted(aws, monkeypatch, capsys, lambda_context):  # noqa: F811
     key = f"{PREFIX}2027-01/part-0001.csv"
-    # (assigned, not setStream: that flushes the old stream, which an earlier test's capture may have closed)
-    monkeypatch.setattr(handler.logger.registered_handler, "stream", sys.stdout)
-    assert handler.handler(_object_created(key), _Context()) == {"started": False, "key": key}
+    with load_handler("new_data_trigger", ENVIRONMENT) as handler:
+        # Powertools keeps one stream handler per service, created by the first import: point it at captured
+        # stdout (assigned, not setStream: that flushes the old stream, which an earlier test's capture may have
+        # closed).
+        monkeypatch.setattr(handler.logger.registered_handler, "stream", sys.stdout)
+        assert handler.handler(_object_created(key), lambda_context) == {"started": False, "key": key}
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
     [log] = [line for line in lines if line.get("message") == "not a drop marker; skipped"]
     assert (log["bucket"], log["key"]) == (BUCKET, key)

@@ -7,15 +7,13 @@ from datetime import timedelta
 
 import boto3
 import pytest
-from moto import mock_aws
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.sagemaker.models import sagemaker_backends
 
 import mlops_contracts as contracts
 from tests.support import monitoring_aws as aws
 
-PIPELINE = "fraud-detection-build"
-TABLE = "retrain-idempotency"
+PIPELINE = aws.RETRAIN_PIPELINE
 ALARM = "fraud-detection-prod-drift"
 
 
@@ -26,20 +24,9 @@ def _alarm(event_id: str) -> dict:
 
 
 @pytest.fixture
-def trigger(monkeypatch):
-    monkeypatch.setenv("MODEL_NAME", aws.MODEL)
-    monkeypatch.setenv("PIPELINE_NAME", PIPELINE)
-    monkeypatch.setenv("COOLDOWN_HOURS", "24")
-    monkeypatch.setenv("IDEMPOTENCY_TABLE", TABLE)
-    monkeypatch.setenv("ALARM_TRIGGERS", json.dumps({ALARM: "drift"}))
-    with mock_aws():
-        boto3.client("dynamodb").create_table(
-            TableName=TABLE, KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
-            AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}], BillingMode="PAY_PER_REQUEST")
-        boto3.client("sagemaker").create_pipeline(
-            PipelineName=PIPELINE, RoleArn=aws.ROLE,
-            PipelineDefinition=json.dumps({"Version": "2020-12-01", "Steps": []}))
-        yield aws.load_handler("retrain_trigger")  # imported after the environment is set, as Lambda does
+def trigger():
+    with aws.retrain_trigger({ALARM: "drift"}) as module:
+        yield module
 
 
 def _earlier_execution(hours_ago: float) -> None:
@@ -58,16 +45,16 @@ def _executions() -> int:
         "PipelineExecutionSummaries"])
 
 
-def test_an_execution_2_hours_old_blocks_a_retrain_under_a_24_hour_cooldown(trigger):
+def test_an_execution_2_hours_old_blocks_a_retrain_under_a_24_hour_cooldown(trigger, lambda_context):
     _earlier_execution(hours_ago=2)
-    result = trigger.handler(_alarm("e-1"), aws.Context())
+    result = trigger.handler(_alarm("e-1"), lambda_context)
     assert result["status"] == "skipped" and "within the 1 day, 0:00:00 cooldown" in result["reason"], result
     assert _executions() == 1
 
 
-def test_an_execution_25_hours_old_does_not_block_a_retrain(trigger):
+def test_an_execution_25_hours_old_does_not_block_a_retrain(trigger, lambda_context):
     _earlier_execution(hours_ago=25)
-    result = trigger.handler(_alarm("e-1"), aws.Context())
+    result = trigger.handler(_alarm("e-1"), lambda_context)
     assert result["status"] == "started", result
     assert _executions() == 2
 
@@ -96,26 +83,26 @@ def test_the_check_reads_the_newest_executions_first(trigger):
         assert trigger.recent_executions(sagemaker, PIPELINE) == []  # a response without summaries: none
 
 
-def test_an_ignored_event_says_why(trigger):
+def test_an_ignored_event_says_why(trigger, lambda_context):
     event = _alarm("e-1")
     event["detail"]["state"]["value"] = "OK"
-    assert trigger.handler(event, aws.Context()) == {
+    assert trigger.handler(event, lambda_context) == {
         "status": "ignored", "reason": "not an ALARM state change of a watched alarm"}
 
 
-def test_a_start_already_in_progress_elsewhere_is_a_skip(trigger, monkeypatch):
+def test_a_start_already_in_progress_elsewhere_is_a_skip(trigger, monkeypatch, lambda_context):
     from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyAlreadyInProgressError
 
     def in_progress(**_):
         raise IdempotencyAlreadyInProgressError("in progress")
 
     monkeypatch.setattr(trigger, "start_once", in_progress)
-    assert trigger.handler(_alarm("e-1"), aws.Context()) == {
+    assert trigger.handler(_alarm("e-1"), lambda_context) == {
         "status": "skipped", "reason": "another invocation is starting the pipeline"}
     assert _executions() == 0
 
 
-def test_the_start_token_is_derived_from_the_alarm_event_so_a_redelivery_cannot_start_twice(trigger, monkeypatch):
+def test_the_start_token_is_derived_from_the_alarm_event_so_a_redelivery_cannot_start_twice(trigger, monkeypatch, lambda_context):
     import hashlib
 
     real_client, tokens = trigger.boto3.client, []
@@ -132,17 +119,17 @@ def test_the_start_token_is_derived_from_the_alarm_event_so_a_redelivery_cannot_
         return client
 
     monkeypatch.setattr(trigger.boto3, "client", recording_client)
-    assert trigger.handler(_alarm("e-7"), aws.Context())["status"] == "started"
+    assert trigger.handler(_alarm("e-7"), lambda_context)["status"] == "started"
     assert tokens == [hashlib.sha256(f"{aws.MODEL}/e-7".encode()).hexdigest()[:64]]
 
 
-def test_skips_and_starts_are_logged_with_their_reason(trigger, monkeypatch, capsys):
+def test_skips_and_starts_are_logged_with_their_reason(trigger, monkeypatch, capsys, lambda_context):
     import sys
 
     monkeypatch.setattr(trigger.logger.registered_handler, "stream", sys.stdout)
-    trigger.handler(_alarm("e-1"), aws.Context())
+    trigger.handler(_alarm("e-1"), lambda_context)
     _earlier_execution(hours_ago=1)
-    skipped = trigger.handler(_alarm("e-2"), aws.Context())
+    skipped = trigger.handler(_alarm("e-2"), lambda_context)
     logs = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith('{"level"')]
     started = next(line for line in logs if line["message"] == "retraining")
     assert started["status"] == "started" and started["execution_arn"].startswith("arn:aws:sagemaker:")

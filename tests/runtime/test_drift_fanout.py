@@ -23,6 +23,7 @@ from monitoring_code.capture_decode import CaptureDecoder, CaptureSchema, iter_l
 from monitoring_code.capture_records import capture_line
 from monitoring_code.drift_detect import DriftWindow
 from tests.support import monitoring_aws as aws
+from tests.support.lambda_handlers import load_handler
 from tests.support.monitoring_data import capture_file, fraud_baseline
 
 # What DriftFanOut renders (the construct test passes the synthesized ones).
@@ -37,13 +38,8 @@ def baseline():
 
 
 @pytest.fixture
-def lambdas(monkeypatch):
-    for name, value in {"MODEL_NAME": aws.MODEL, "ENDPOINT_NAME": aws.ENDPOINT, "DATA_BUCKET": aws.BUCKET,
-                        "DRIFT_METRIC": "psi", "DRIFT_THRESHOLD": "0.2", "MIN_SAMPLES": "500",
-                        contracts.ENV_CATEGORICAL_INPUT: contracts.CATEGORICAL_NAMES}.items():  # as the template
-        monkeypatch.setenv(name, value)
-    with mock_aws():
-        handler = aws.load_handler(contracts.SERVICE_DRIFT_DETECTOR)
+def lambdas():
+    with mock_aws(), load_handler(contracts.SERVICE_DRIFT_DETECTOR, aws.DRIFT_ENVIRONMENT) as handler:
         yield handler
         handler.metrics.clear_metrics()  # run() called directly publishes outside log_metrics: Powertools shares them
 
@@ -77,7 +73,7 @@ def _parameters(template: dict, state_input: dict, context: dict) -> dict:
     return result
 
 
-def run_fanout(handler, monkeypatch, capsys, execution_input: dict, *, item_selector=ITEM_SELECTOR,
+def run_fanout(handler, monkeypatch, capsys, lambda_context, execution_input: dict, *, item_selector=ITEM_SELECTOR,
                report_parameters=REPORT_PARAMETERS) -> dict:
     """The state machine's work, in-process: the map's children, its ResultWriter, then the reduce step."""
     s3 = boto3.client("s3")
@@ -87,7 +83,7 @@ def run_fanout(handler, monkeypatch, capsys, execution_input: dict, *, item_sele
     executions = []
     for index, batch in enumerate(batches):
         event = _parameters(item_selector, execution_input, {"Map": {"Item": {"Index": index, "Value": batch}}})
-        output = handler.handler(event, aws.Context())
+        output = handler.handler(event, lambda_context)
         executions.append({"Name": str(index), "Status": "SUCCEEDED", "Input": json.dumps(event),
                            "Output": json.dumps(output)})
     # ResultWriter: results under <prefix>/<map run id>/, a manifest naming them by status.
@@ -100,7 +96,7 @@ def run_fanout(handler, monkeypatch, capsys, execution_input: dict, *, item_sele
     state = {**execution_input, "map": {"MapRunArn": manifest["MapRunArn"],
                                         "ResultWriterDetails": {"Bucket": bucket, "Key": f"{run_prefix}/manifest.json"}}}
     monkeypatch.setenv("DRIFT_STEP", contracts.DRIFT_STEP_REDUCE)
-    result = handler.handler(_parameters(report_parameters, state, {}), aws.Context())
+    result = handler.handler(_parameters(report_parameters, state, {}), lambda_context)
     capsys.readouterr()
     return {"result": result, "children": len(batches)}
 
@@ -142,16 +138,16 @@ def _plan(handler):
 
 @pytest.mark.parametrize("categorical_input", [contracts.CATEGORICAL_NAMES, contracts.CATEGORICAL_CODES])
 def test_merged_counts_of_n_children_give_the_single_pass_report_byte_for_byte(lambdas, baseline, monkeypatch,
-                                                                               capsys, categorical_input):
+                                                                               capsys, categorical_input, lambda_context):
     """Names: what capture holds in front of the platform's served model; codes: a custom image declared
     ``input: encoded``. The plan carries the setting to the children, which read each form as the single pass."""
     monkeypatch.setenv(contracts.ENV_CATEGORICAL_INPUT, categorical_input)
     hour_with_two_variants(baseline, raw=categorical_input == contracts.CATEGORICAL_NAMES)
-    single_result = lambdas.handler({"time": aws.EVENT_TIME}, aws.Context())
+    single_result = lambdas.handler({"time": aws.EVENT_TIME}, lambda_context)
     single = stored_report_bytes()
     capsys.readouterr()
     execution_input, _ = fanout_input(lambdas, batch_bytes=150_000)  # several children per variant
-    fanned = run_fanout(lambdas, monkeypatch, capsys, execution_input)
+    fanned = run_fanout(lambdas, monkeypatch, capsys, lambda_context, execution_input)
     assert fanned["children"] >= 4
     assert stored_report_bytes() == single
     assert fanned["result"] == single_result

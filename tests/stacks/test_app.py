@@ -69,7 +69,7 @@ def test_cdk_nag_fails_synth_on_an_unacknowledged_finding():
 
 def _example_stack_names() -> list[str]:
     """Every stack of the example app, known from config alone (so xdist can spread the lint runs)."""
-    from stacks.endpoint_stack import endpoint_stack_name
+    from mlops_contracts import endpoint_stack_name
 
     config = load_config(CONFIG_DIR)
     names = [f"{config.platform.prefix}-governance"]

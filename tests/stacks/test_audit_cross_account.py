@@ -145,21 +145,16 @@ def test_without_stage_accounts_there_is_no_bus_and_no_forwarding(example_app):
 
 
 
-def test_the_writer_describes_a_stage_endpoint_in_its_own_account(monkeypatch):
+def test_the_writer_describes_a_stage_endpoint_in_its_own_account(lambda_context):
     """moto keeps one backend per account: the endpoint exists only in the stage account, reached via the role."""
     import boto3
-    from moto import mock_aws
 
     from tests.support import governance_helpers as h
 
-    endpoint = contracts.endpoint_name(h.MODEL, "prod")
+    endpoint = h.ENDPOINT
     role = f"arn:aws:iam::{PROD}:role/{contracts.audit_reader_role_name(endpoint)}"
-    with mock_aws():
-        monkeypatch.setenv("AUDIT_TABLE", h.TABLE)
-        monkeypatch.setenv("ENDPOINT_STACKS", json.dumps({f"mlops-{endpoint}": endpoint}))
-        monkeypatch.setenv("ENDPOINT_READERS", json.dumps({endpoint: {"role": role, "region": REGION}}))
-        monkeypatch.setenv("POWERTOOLS_METRICS_NAMESPACE", "Test")
-        table = h.create_table()
+    readers = {"ENDPOINT_READERS": json.dumps({endpoint: {"role": role, "region": REGION}})}
+    with h.audit_trail(lambda_context, readers) as trail:
         credentials = boto3.client("sts").assume_role(RoleArn=role, RoleSessionName="setup")["Credentials"]
         stage = boto3.client("sagemaker", region_name=REGION, aws_access_key_id=credentials["AccessKeyId"],
                              aws_secret_access_key=credentials["SecretAccessKey"],
@@ -170,12 +165,11 @@ def test_the_writer_describes_a_stage_endpoint_in_its_own_account(monkeypatch):
         stage.create_endpoint_config(EndpointConfigName="c3", ProductionVariants=[
             {"VariantName": "primary", "ModelName": "m3", "InitialInstanceCount": 1, "InstanceType": "ml.m5.large"}])
         stage.create_endpoint(EndpointName=endpoint, EndpointConfigName="c3")
-        writer = h.load_writer()
         event = h.event(contracts.DETAIL_ENDPOINT_STATE, "2026-07-01T00:00:00Z",
                         {"EndpointName": endpoint, "EndpointStatus": "IN_SERVICE"})
         event["account"] = PROD
-        assert writer.handler(event, h.FakeContext())["skipped"] == ""
-        record = table.get_item(Key={"pk": f"endpoint#{endpoint}", "sk": "2026-07-01T00:00:00Z#" + event["id"]})
+        trail.write(event)
+        record = trail.table.get_item(Key={"pk": f"endpoint#{endpoint}", "sk": "2026-07-01T00:00:00Z#" + event["id"]})
         assert record["Item"]["serving"][0]["model_package_arn"] == package
         assert record["Item"]["endpoint_config_name"] == "c3"
 

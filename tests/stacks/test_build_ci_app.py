@@ -5,7 +5,7 @@ import pytest
 from aws_cdk.assertions import Match
 
 import mlops_contracts as contracts
-from stacks.app_factory import stack_name
+from mlops_contracts import model_stack_name
 
 MODELS = ["fraud-detection", "employee-attrition", "support-assistant"]
 
@@ -13,7 +13,7 @@ MODELS = ["fraud-detection", "employee-attrition", "support-assistant"]
 @pytest.mark.parametrize("name", MODELS)
 def test_schedule_follows_retraining_schedule(example_app, example_config, name):
     model = example_config.model(name)
-    template = example_app.template(stack_name(example_config, name))
+    template = example_app.template(model_stack_name(example_config.platform.prefix, name))
     schedules = {k: v for k, v in template.find_resources("AWS::Scheduler::Schedule").items()
                  if k.startswith("BuildTriggersRetraining")}  # other capabilities schedule other things
     if model.retraining.schedule is None:
@@ -33,7 +33,7 @@ def test_examples_retrain_fraud_monthly_and_attrition_quarterly(example_config):
 @pytest.mark.parametrize("name", MODELS)
 def test_new_data_rule_exists_only_when_on_new_data(example_app, example_config, name):
     model = example_config.model(name)
-    template = example_app.template(stack_name(example_config, name))
+    template = example_app.template(model_stack_name(example_config.platform.prefix, name))
     marker_rules = template.find_resources("AWS::Events::Rule", {"Properties": {"EventPattern": {
         "detail": {"object": {"key": [{"wildcard": f"{model.data.new_data_prefix}*/_SUCCESS"}]}}}}})
     assert len(marker_rules) == (1 if model.retraining.on_new_data else 0)
@@ -41,7 +41,7 @@ def test_new_data_rule_exists_only_when_on_new_data(example_app, example_config,
 
 @pytest.mark.parametrize("name", MODELS)
 def test_everything_starts_the_models_own_sagemaker_pipeline(example_app, example_config, name):
-    template = example_app.template(stack_name(example_config, name))
+    template = example_app.template(model_stack_name(example_config.platform.prefix, name))
     [pipeline] = template.find_resources("AWS::SageMaker::Pipeline").values()
     pipeline_name = pipeline["Properties"]["PipelineName"]
     template.has_resource_properties("AWS::CodeBuild::Project", {

@@ -11,6 +11,7 @@ import json
 
 import pytest
 
+import mlops_contracts as contracts
 from tests.support.iam_eval import Context, allows, registry_handlers, render, resource_arn, role_statements
 
 APPS = ["example_app", "pinned_app"]
@@ -93,10 +94,10 @@ def _endpoint_parameters(app, contexts, model_stack: str, deployed: str) -> dict
     model_template, ctx = app.templates[model_stack], contexts[model_stack]
     key = next(lid for lid, r in model_template["Resources"].items() if r["Type"] == "AWS::KMS::Key")
     model = model_stack.split("-", 1)[1]
-    return {"KeyArn": resource_arn(key, model_template, ctx), "DataBucketName": "data-bucket",
+    return {contracts.ENDPOINT_PARAM_KEY: resource_arn(key, model_template, ctx), contracts.ENDPOINT_PARAM_DATA_BUCKET: "data-bucket",
             "TopicArn": f"arn:aws:sns:{ctx.region}:{ctx.account}:topic",
             "ModelPackageArn": f"arn:aws:sagemaker:{ctx.region}:{ctx.account}:model-package/{model}/2",
-            "ChampionModelPackageArn": f"arn:aws:sagemaker:{ctx.region}:{ctx.account}:model-package/{model}/1"}
+            contracts.ENDPOINT_PARAM_CHAMPION_PACKAGE: f"arn:aws:sagemaker:{ctx.region}:{ctx.account}:model-package/{model}/1"}
 
 
 def _required(lid: str, resource: dict, template: dict, stack_name: str, ctx: Context):

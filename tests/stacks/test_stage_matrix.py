@@ -128,8 +128,8 @@ def test_stage_alarms_reach_the_model_topic(app_name, request):
             template, ctx = app.templates[name], contexts[name]
             alarms = _resources(template, "AWS::CloudWatch::Alarm")
             assert alarms
-            if "TopicArn" in template["Parameters"]:
-                assert all(a["Properties"]["AlarmActions"] == [{"Ref": "TopicArn"}] for a in alarms.values())
+            if contracts.ENDPOINT_PARAM_TOPIC in template["Parameters"]:
+                assert all(a["Properties"]["AlarmActions"] == [{"Ref": contracts.ENDPOINT_PARAM_TOPIC}] for a in alarms.values())
                 continue
             # Another account: CloudFormation names the alarms <stack>-..., the access stack forwards their state
             # changes to the tooling bus, which lets that account in, and a rule there notifies the topic.
@@ -167,7 +167,7 @@ def test_monitors_read_the_prod_endpoint_and_its_capture_wherever_it_runs(app_na
     # Capture: the prod endpoint writes to the tooling data bucket, which the monitors read.
     endpoint_config = _one(app.templates["mlops-fraud-detection-prod"], "AWS::SageMaker::EndpointConfig")[1]
     assert endpoint_config["Properties"]["DataCaptureConfig"]["DestinationS3Uri"] == {
-        "Fn::Join": ["", ["s3://", {"Ref": "DataBucketName"}, "/capture"]]}
+        "Fn::Join": ["", ["s3://", {"Ref": contracts.ENDPOINT_PARAM_DATA_BUCKET}, "/capture"]]}
     data_bucket = "CoreDataBucket9D957D57"  # pinned in test_app
     capture = f"{resource_arn(data_bucket, model_stack, tooling)}/capture/fraud-detection-prod/2026/11/30/x.jsonl"
     for function in functions.values():

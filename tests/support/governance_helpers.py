@@ -1,15 +1,19 @@
-"""Shared by the governance tests: the writer handler loaded by path, EventBridge events, moto resources."""
+"""Shared by the governance tests: an audit trail written by the real writer on moto, EventBridge events, moto
+resources."""
 from __future__ import annotations
 
-import importlib.util
 import itertools
 import json
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from types import ModuleType
 
 import boto3
+from moto import mock_aws
 
 import mlops_contracts as contracts
-from tests.conftest import REPO
+from tests.support.lambda_handlers import LambdaContext, load_handler
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
@@ -21,21 +25,47 @@ ROLE = f"arn:aws:iam::{ACCOUNT}:role/sagemaker-execution"
 _ids = itertools.count(1)
 
 
-def load_writer():
-    """``functions/audit_writer/handler.py`` as a module (``lambda`` is a keyword, so it is loaded by path)."""
-    spec = importlib.util.spec_from_file_location("functions.audit_writer.handler",
-                                                  REPO / "functions/audit_writer/handler.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+# The writer's configuration as the governance stack gives it, for the one endpoint stack of these tests.
+WRITER_ENVIRONMENT = {"AUDIT_TABLE": TABLE, "ENDPOINT_STACKS": json.dumps({STACK: ENDPOINT}),
+                      "POWERTOOLS_METRICS_NAMESPACE": contracts.GOVERNANCE_METRIC_NAMESPACE}
 
 
 @dataclass
-class FakeContext:
-    function_name: str = "audit-writer"
-    memory_limit_in_mb: int = 256
-    invoked_function_arn: str = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:audit-writer"
-    aws_request_id: str = "req-1"
+class AuditTrail:
+    """The audit table, the writer module and its SageMaker client; ``approvers`` maps a package ARN to the IAM
+    identity the API reports as its last modifier (``record_approver_identity``)."""
+
+    writer: ModuleType
+    table: object
+    sagemaker: object
+    context: LambdaContext
+    approvers: dict[str, str] = field(default_factory=dict)
+
+    def write(self, event: dict) -> dict:
+        """Deliver ``event`` to the writer, which must record it (not skip it)."""
+        result = self.writer.handler(event, self.context)
+        assert result["skipped"] == "", result
+        return result
+
+    def approve(self, arn: str, time: str, metadata: dict[str, str], *, approver: str, description: str,
+                status: str = "Approved") -> None:
+        """``approver`` sets the package's approval status; the writer records the state change at ``time``."""
+        self.approvers[arn] = approver
+        set_approval(self.sagemaker, arn, status, description, metadata)
+        self.write(package_event(time, arn, status))
+
+
+@contextmanager
+def audit_trail(context: LambdaContext, environment: Mapping[str, str] | None = None) -> Iterator[AuditTrail]:
+    """On moto: the audit table, the model's package group and the writer, imported with ``WRITER_ENVIRONMENT``
+    updated by ``environment``; approver identities are reported as the real API reports them."""
+    with mock_aws():
+        table = create_table()
+        with load_handler(contracts.SERVICE_AUDIT_WRITER, {**WRITER_ENVIRONMENT, **(environment or {})}) as writer:
+            trail = AuditTrail(writer, table, writer._sagemaker(), context)
+            record_approver_identity(trail.sagemaker, trail.approvers)
+            trail.sagemaker.create_model_package_group(ModelPackageGroupName=MODEL)
+            yield trail
 
 
 def event(detail_type: str, time: str, detail: dict, source: str = contracts.EVENT_SOURCE_SAGEMAKER) -> dict:

@@ -1,15 +1,17 @@
 """moto fixtures for the monitoring Lambdas: a served endpoint whose model package carries a drift baseline."""
 from __future__ import annotations
 
-import importlib.util
 import json
-from pathlib import Path
+from collections.abc import Iterator
+from contextlib import contextmanager
+from types import ModuleType
 
 import boto3
+from moto import mock_aws
 
 import mlops_contracts as contracts
+from tests.support.lambda_handlers import load_handler
 
-LAMBDA_DIR = Path(__file__).resolve().parents[2] / "functions"
 ROLE = "arn:aws:iam::123456789012:role/sagemaker"
 BUCKET = "fraud-data"
 ARTIFACTS = "fraud-artifacts"
@@ -19,23 +21,33 @@ EVENT_TIME = "2026-11-01T13:15:00Z"  # the window is 12:00-13:00 (settled for 10
 WINDOW = "2026/11/01/12"
 
 
-class Context:
-    function_name = "monitor"
-    memory_limit_in_mb = 2048
-    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:monitor"
-    aws_request_id = "req-1"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 600_000
+# The drift detector's configuration as the monitoring template gives it for this endpoint.
+DRIFT_ENVIRONMENT = {"MODEL_NAME": MODEL, "ENDPOINT_NAME": ENDPOINT, "DATA_BUCKET": BUCKET, "DRIFT_METRIC": "psi",
+                     "DRIFT_THRESHOLD": "0.2", "MIN_SAMPLES": "500",
+                     contracts.ENV_CATEGORICAL_INPUT: contracts.CATEGORICAL_NAMES}
+RETRAIN_PIPELINE = "fraud-detection-build"
+RETRAIN_TABLE = "retrain-idempotency"
 
 
-def load_handler(function: str):
-    """Import functions/<function>/handler.py by path (``lambda`` is a keyword) as module ``lambda.<function>.handler``,
-    the name mutation testing (mutmut) gives that file."""
-    spec = importlib.util.spec_from_file_location(f"lambda.{function}.handler", LAMBDA_DIR / function / "handler.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def retrain_environment(alarm_triggers: dict[str, str], cooldown_hours: int = 24) -> dict[str, str]:
+    """The retrain trigger's configuration as its template gives it (``alarm_triggers``: alarm name -> trigger)."""
+    return {"MODEL_NAME": MODEL, "PIPELINE_NAME": RETRAIN_PIPELINE, "COOLDOWN_HOURS": str(cooldown_hours),
+            "IDEMPOTENCY_TABLE": RETRAIN_TABLE, "ALARM_TRIGGERS": json.dumps(alarm_triggers)}
+
+
+@contextmanager
+def retrain_trigger(alarm_triggers: dict[str, str], cooldown_hours: int = 24) -> Iterator[ModuleType]:
+    """The retrain trigger on moto, with its idempotency table and the build pipeline it starts."""
+    environment = retrain_environment(alarm_triggers, cooldown_hours)
+    with mock_aws():
+        boto3.client("dynamodb").create_table(
+            TableName=RETRAIN_TABLE, KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}], BillingMode="PAY_PER_REQUEST")
+        boto3.client("sagemaker").create_pipeline(
+            PipelineName=RETRAIN_PIPELINE, RoleArn=ROLE,
+            PipelineDefinition=json.dumps({"Version": "2020-12-01", "Steps": []}))
+        with load_handler("retrain_trigger", environment) as trigger:  # imported after the environment is set
+            yield trigger
 
 
 def serve(baseline_json: str | bytes | None, variants=("primary",)) -> None:

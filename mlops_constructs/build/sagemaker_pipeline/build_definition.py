@@ -10,13 +10,13 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass, fields
 
+import mlops_contracts as c
 from mlops_config.model import QUALITY_METRICS, ModelConfig, is_instance_store
 from mlops_constructs.build.sagemaker_pipeline import code_bootstrap
 from mlops_constructs.build.sagemaker_pipeline import expressions as ex
 from mlops_constructs.build.sagemaker_pipeline import steps as st
 from mlops_constructs.build.sagemaker_pipeline.model_card import model_card
 from mlops_constructs.build.sagemaker_pipeline.step_images import StepImage
-import mlops_contracts as c
 from pipeline_code.endpoint.packaging import MODEL_ARCHIVE, serving_environment
 
 CODE_DIR = "/opt/ml/processing/input/code"

@@ -13,9 +13,9 @@ import json
 import re
 from typing import Any
 
+import mlops_contracts as c
 from mlops_config.model import QUALITY_METRICS, ModelConfig
 from mlops_constructs.build.sagemaker_pipeline import expressions as ex
-import mlops_contracts as c
 
 _SLOT = re.compile(r'"@@raw(\d+)@@"|@@(\d+)@@')
 
