@@ -8,15 +8,7 @@ from mlops_config import ModelConfig, PlatformSettings
 from mlops_constructs.core.model_core import ModelCore
 from mlops_constructs.deploy.endpoint_access import role_arn
 from mlops_constructs.monitor.model_monitoring import ModelMonitoring
-from stacks.monitor_props import (
-    MONITORED_STAGE,
-    is_monitored,
-    monitor_functions,
-    monitored_endpoint_account,
-    monitoring_props,
-)
-
-__all__ = ["MONITORED_STAGE", "add_monitoring", "is_monitored", "monitor_functions"]
+from stacks.monitor_props import is_monitored, monitored_endpoint_account, monitoring_props
 
 
 def add_monitoring(stack: Stack, *, model: ModelConfig, core: ModelCore,
@@ -30,7 +22,8 @@ def add_monitoring(stack: Stack, *, model: ModelConfig, core: ModelCore,
     monitor = ModelMonitoring(
         stack, "Monitoring", **props,
         data_bucket=core.data_bucket, artifact_bucket=core.artifact_bucket, key=core.key, topic=core.topic,
-        endpoint_role_arn=role_arn(stack, contracts.monitor_read_role_name(props["endpoint_name"]), account) if account else None,
+        endpoint_role_arn=(role_arn(stack, contracts.monitor_read_role_name(props["endpoint_name"]), account)
+                           if account else None),
     )
     CfnOutput(stack, "MonitoringDashboardName", value=monitor.dashboard.dashboard.dashboard_name)
     return monitor
