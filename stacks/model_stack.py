@@ -17,6 +17,7 @@ from mlops_constructs.core.model_core import ModelCore
 from mlops_constructs.deploy.batch_scoring import BatchScoring
 from mlops_constructs.deploy.deploy_pipeline import DeployTarget, ModelDeployPipeline
 from mlops_constructs.deploy.endpoint_access import alarm_event_pattern, endpoint_serving_role, role_arn
+from mlops_constructs.monitor.model_monitoring import ModelMonitoring
 from mlops_contracts import TAG_MODEL, endpoint_name, serving_role_name
 from stacks.build_props import build_ci_props, build_network, build_pipeline_props, build_triggers_props, import_network
 from stacks.deploy_props import (
@@ -28,7 +29,7 @@ from stacks.deploy_props import (
     serves_endpoints,
     serving_repository,
 )
-from stacks.monitoring_wiring import add_monitoring
+from stacks.monitor_props import is_monitored, monitored_endpoint_account, monitoring_props
 
 
 class ModelStack(Stack):
@@ -134,12 +135,28 @@ class ModelStack(Stack):
             CfnOutput(self, "ScoresTable",
                       value=f"{self.batch_scoring.database_name}.{self.batch_scoring.table_name}")
         # [monitoring]
-        self.monitoring = add_monitoring(self, model=model, core=self.core, platform=platform)
+        self.monitoring: ModelMonitoring | None = None
+        if is_monitored(model):
+            self.monitoring = self._monitoring(model, platform)
+            CfnOutput(self, "MonitoringDashboardName", value=self.monitoring.dashboard.dashboard.dashboard_name)
         Tags.of(self).add(TAG_MODEL, model.name)
         CfnOutput(self, "DataBucketName", value=self.core.data_bucket.bucket_name)
         CfnOutput(self, "ArtifactBucketName", value=self.core.artifact_bucket.bucket_name)
         CfnOutput(self, "ModelPackageGroupName", value=self.core.model_package_group_name)
         CfnOutput(self, "TopicArn", value=self.core.topic.topic_arn)
+
+    def _monitoring(self, model: ModelConfig, platform: PlatformSettings) -> ModelMonitoring:
+        """Drift and quality checks of the prod endpoint, in whatever account it runs (a role there lets the
+        monitors read it)."""
+        props = monitoring_props(model)
+        account = monitored_endpoint_account(model, platform)
+        return ModelMonitoring(
+            self, "Monitoring", **props,
+            data_bucket=self.core.data_bucket, artifact_bucket=self.core.artifact_bucket, key=self.core.key,
+            topic=self.core.topic,
+            endpoint_role_arn=role_arn(self, contracts.monitor_read_role_name(props["endpoint_name"]), account)
+            if account else None,
+        )
 
     def _deploy_pipeline(self, model: ModelConfig, platform: PlatformSettings) -> ModelDeployPipeline:
         """The CD pipeline of the endpoint stacks, and what each stage's endpoint needs from this stack."""

@@ -33,6 +33,10 @@ MODULES: dict[str, list[str]] = {  # smallest first, so a partial run reports wh
     "mlops_config/base.py": ["tests/config/test_config_rules.py", "tests/config/test_config.py"],
     "mlops_config/platform.py": ["tests/config/test_config_rules.py", "tests/config/test_config.py"],
     "mlops_config/model.py": ["tests/config/test_config_rules.py", "tests/config/test_config.py"],
+    # the limits the config validators and the constructs share (traffic shifting, drift and retraining bounds)
+    "mlops_constructs/deploy/limits.py": ["tests/config/test_config_rules.py", "tests/constructs/test_rules_traffic_shift.py",
+                                          "tests/stacks/test_deploy_props.py"],
+    "monitoring_code/limits.py": ["tests/config/test_config_rules.py", "tests/constructs/test_monitoring_construct.py"],
     "pipeline_code/training/evaluate.py": ["tests/runtime/test_pipeline_evaluate.py", "tests/runtime/test_evaluate_step.py",
                                   "tests/runtime/test_rules_gate_and_threshold.py"],
     "governance_code/audit_schema.py": ["tests/runtime/test_governance_schema.py", "tests/functions/test_governance_writer.py",
