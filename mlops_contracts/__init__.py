@@ -283,3 +283,57 @@ monitor_read_role_name = _suffixed("-monitor-read", "The role the tooling accoun
 pipeline_role_name = _suffixed("-deploy-pipeline", "The CD pipeline's service role.")
 test_project_role_name = _suffixed("-deploy-test", "The integration-test project's role.")
 verify_project_role_name = _suffixed("-deploy-verify", "The post-deploy check project's role.")
+
+
+# Environment variables: the names a construct sets on a Lambda function (``environment=``/``add_environment``) or a
+# CodeBuild project (``variables=``) and the handler, runtime module or buildspec reads. Not ours, so not here:
+# SageMaker's ``SM_*`` (training containers), ``AWS_REGION`` (Lambda's runtime) and ``POWERTOOLS_*`` (Powertools'
+# own settings). ENV_ENDPOINT and ENV_CATEGORICAL_INPUT above belong to this family too.
+# Every monitor, trigger and recorder:
+ENV_MODEL_NAME = "MODEL_NAME"  # also CodeBuild's (buildspecs: $MODEL_NAME)
+ENV_ENDPOINT_NAME = "ENDPOINT_NAME"
+ENV_DATA_BUCKET = "DATA_BUCKET"  # also CodeBuild's (deploy-resolve)
+ENV_PIPELINE_NAME = "PIPELINE_NAME"  # the build (or deploy) pipeline a trigger starts; also CodeBuild's (ci-run)
+ENV_MODEL_PACKAGE_GROUP = "MODEL_PACKAGE_GROUP"
+ENV_IDEMPOTENCY_TABLE = "IDEMPOTENCY_TABLE"
+ENV_IDEMPOTENCY_SECONDS = "IDEMPOTENCY_SECONDS"  # deploy trigger
+ENV_TOPIC_ARN = "TOPIC_ARN"  # build notifier; also CodeBuild's (deploy-resolve)
+# New-data trigger:
+ENV_NEW_DATA_PREFIX = "NEW_DATA_PREFIX"
+ENV_DEDUP_WINDOW_SECONDS = "DEDUP_WINDOW_SECONDS"
+# Drift detector (scheduled, and the fan-out's count and reduce steps):
+ENV_ENDPOINT_ROLE = "ENDPOINT_ROLE_ARN"  # a role in the endpoint's account (monitoring_code.endpoint_session)
+ENV_DRIFT_STEP = "DRIFT_STEP"  # DRIFT_STEP_PLAN (scheduled), DRIFT_STEP_COUNT or DRIFT_STEP_REDUCE (fan-out)
+ENV_DRIFT_METRIC = "DRIFT_METRIC"
+ENV_DRIFT_THRESHOLD = "DRIFT_THRESHOLD"
+ENV_MIN_SAMPLES = "MIN_SAMPLES"  # drift and quality monitors
+ENV_STATE_MACHINE_ARN = "STATE_MACHINE_ARN"  # the fan-out state machine the scheduled detector starts
+ENV_FANOUT_BYTES = "FANOUT_BYTES"
+# Quality monitor:
+ENV_GROUND_TRUTH_PREFIX = "GROUND_TRUTH_PREFIX"
+ENV_POSITIVE_CLASS = "POSITIVE_CLASS"
+ENV_DECISION_THRESHOLD = "DECISION_THRESHOLD"
+ENV_LABEL_DELAY_HOURS = "LABEL_DELAY_HOURS"
+# Retrain trigger:
+ENV_COOLDOWN_HOURS = "COOLDOWN_HOURS"
+ENV_ALARM_TRIGGERS = "ALARM_TRIGGERS"
+# Audit writer:
+ENV_AUDIT_TABLE = "AUDIT_TABLE"
+ENV_ENDPOINT_STACKS = "ENDPOINT_STACKS"
+ENV_ENDPOINT_READERS = "ENDPOINT_READERS"
+# CodeBuild projects (the buildspecs/*.yml read them as ``$NAME``), besides MODEL_NAME, PIPELINE_NAME, DATA_BUCKET
+# and TOPIC_ARN above. CodeBuild's own (``CODEBUILD_*``) are not ours.
+ENV_CONFIG_DIR = "CONFIG_DIR"
+ENV_STAGE = "STAGE"
+ENV_STACKS = "STACKS"  # deploy-resolve: the endpoint stacks, space-separated
+ENV_ARTIFACT_BUCKET = "ARTIFACT_BUCKET"
+ENV_KEY_ARN = "KEY_ARN"
+ENV_TEST_ROLE_ARN = "TEST_ROLE_ARN"  # deploy-test, when staging is in its own account
+ENV_CHECK_ROLE_ARN = "CHECK_ROLE_ARN"  # deploy-verify, when prod is in its own account
+ENV_MODEL_PACKAGE_ARN = "MODEL_PACKAGE_ARN"  # set per action
+ENV_EXPECTED_CONFIG = "EXPECTED_CONFIG"  # set per action
+ENV_TEST_PATHS = "TEST_PATHS"  # ci-test
+ENV_WAIT_MINUTES = "WAIT_MINUTES"  # ci-run
+ENV_CODE_BUCKET = "CODE_BUCKET"
+ENV_CODE_KMS_KEY = "CODE_KMS_KEY"
+ENV_GIT_COMMIT = "GIT_COMMIT"  # set per action: the source commit

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import os
 
-ENV_ENDPOINT_ROLE = "ENDPOINT_ROLE_ARN"
+import mlops_contracts as contracts
 
 
 def endpoint_sagemaker_client(sts=None, environ=None):
@@ -15,11 +15,11 @@ def endpoint_sagemaker_client(sts=None, environ=None):
     import boto3
 
     environ = os.environ if environ is None else environ
-    role = environ.get(ENV_ENDPOINT_ROLE)
+    role = environ.get(contracts.ENV_ENDPOINT_ROLE)
     if not role:
         return boto3.client("sagemaker")
     credentials = (sts or boto3.client("sts")).assume_role(
-        RoleArn=role, RoleSessionName=f"monitor-{environ.get('ENDPOINT_NAME', 'endpoint')}"[:64])["Credentials"]
+        RoleArn=role, RoleSessionName=f"monitor-{environ.get(contracts.ENV_ENDPOINT_NAME, 'endpoint')}"[:64])["Credentials"]
     return boto3.client("sagemaker", aws_access_key_id=credentials["AccessKeyId"],
                         aws_secret_access_key=credentials["SecretAccessKey"],
                         aws_session_token=credentials["SessionToken"])

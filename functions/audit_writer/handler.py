@@ -36,11 +36,11 @@ def _sagemaker():
 
 @cache
 def _table():
-    return boto3.resource("dynamodb").Table(os.environ["AUDIT_TABLE"])
+    return boto3.resource("dynamodb").Table(os.environ[contracts.ENV_AUDIT_TABLE])
 
 
 def _endpoint_stacks() -> dict[str, str]:
-    return json.loads(os.environ.get("ENDPOINT_STACKS") or "{}")
+    return json.loads(os.environ.get(contracts.ENV_ENDPOINT_STACKS) or "{}")
 
 
 def _now() -> str:
@@ -90,7 +90,7 @@ def _parameters(execution_arn: str) -> dict[str, str]:
 
 def _sagemaker_for(endpoint_name: str):
     """SageMaker in the endpoint's account: through its stage's audit role when it lives in another account."""
-    reader = json.loads(os.environ.get("ENDPOINT_READERS") or "{}").get(endpoint_name)
+    reader = json.loads(os.environ.get(contracts.ENV_ENDPOINT_READERS) or "{}").get(endpoint_name)
     if not reader:
         return _sagemaker()
     credentials = boto3.client("sts").assume_role(RoleArn=reader["role"],

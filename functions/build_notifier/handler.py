@@ -96,5 +96,5 @@ def handler(event: dict, context) -> dict:
     else:
         logger.warning("ignored event", extra={"detail_type": detail_type})
         return {"published": False}
-    boto3.client("sns").publish(TopicArn=os.environ["TOPIC_ARN"], Subject=subject, Message=body)
+    boto3.client("sns").publish(TopicArn=os.environ[contracts.ENV_TOPIC_ARN], Subject=subject, Message=body)
     return {"published": True, "subject": subject}

@@ -219,7 +219,7 @@ def _read_json(s3, bucket: str, key: str):
 @metrics.log_metrics
 @logger.inject_lambda_context
 def handler(event, context):
-    step = os.environ.get("DRIFT_STEP", contracts.DRIFT_STEP_PLAN)
+    step = os.environ.get(contracts.ENV_DRIFT_STEP, contracts.DRIFT_STEP_PLAN)
     s3 = boto3.client("s3")
     if step == contracts.DRIFT_STEP_COUNT:
         return count(s3, event)
@@ -228,12 +228,12 @@ def handler(event, context):
     else:
         report = run(
             s3, endpoint_sagemaker_client(),
-            model=os.environ["MODEL_NAME"], endpoint=os.environ["ENDPOINT_NAME"], bucket=os.environ["DATA_BUCKET"],
-            event_time=(event or {}).get("time"), metric=os.environ.get("DRIFT_METRIC", limits.DEFAULT_DRIFT_METRIC),
-            threshold=float(os.environ.get("DRIFT_THRESHOLD", limits.DEFAULT_DRIFT_THRESHOLD)),
-            min_samples=int(os.environ.get("MIN_SAMPLES", limits.DEFAULT_DRIFT_MIN_SAMPLES)),
-            state_machine=os.environ.get("STATE_MACHINE_ARN") or None,
-            fanout_bytes=int(os.environ.get("FANOUT_BYTES", drift_fanout.FANOUT_BYTES)),
+            model=os.environ[contracts.ENV_MODEL_NAME], endpoint=os.environ[contracts.ENV_ENDPOINT_NAME], bucket=os.environ[contracts.ENV_DATA_BUCKET],
+            event_time=(event or {}).get("time"), metric=os.environ.get(contracts.ENV_DRIFT_METRIC, limits.DEFAULT_DRIFT_METRIC),
+            threshold=float(os.environ.get(contracts.ENV_DRIFT_THRESHOLD, limits.DEFAULT_DRIFT_THRESHOLD)),
+            min_samples=int(os.environ.get(contracts.ENV_MIN_SAMPLES, limits.DEFAULT_DRIFT_MIN_SAMPLES)),
+            state_machine=os.environ.get(contracts.ENV_STATE_MACHINE_ARN) or None,
+            fanout_bytes=int(os.environ.get(contracts.ENV_FANOUT_BYTES, drift_fanout.FANOUT_BYTES)),
             categorical_codes=os.environ.get(contracts.ENV_CATEGORICAL_INPUT) == contracts.CATEGORICAL_CODES,
         )
         if report["verdict"] == "fanned_out":

@@ -17,6 +17,7 @@ import boto3
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+import mlops_contracts as contracts
 from governance_code import model_lifecycle as lifecycle
 
 logger = Logger()
@@ -42,12 +43,12 @@ def current_lifecycles(group: str) -> dict[str, tuple[str, str] | None]:
 
 
 def record(request: dict) -> list[dict]:
-    group = os.environ["MODEL_PACKAGE_GROUP"]
+    group = os.environ[contracts.ENV_MODEL_PACKAGE_GROUP]
     foreign = [a for a in request["serving"] if f":model-package/{group}/" not in a]
     if foreign:
         raise lifecycle.BadRequest(f"packages {foreign} are not in group {group}")
     current = current_lifecycles(group) if request["transition"] == "prod-running" else {}
-    made = lifecycle.updates(request, current, os.environ["PIPELINE_NAME"])
+    made = lifecycle.updates(request, current, os.environ[contracts.ENV_PIPELINE_NAME])
     for update in made:
         _sagemaker().update_model_package(**update)
         logger.info("lifecycle updated", package=update["ModelPackageArn"], lifecycle=update["ModelLifeCycle"])

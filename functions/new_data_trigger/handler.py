@@ -81,8 +81,8 @@ def handle(event: dict, *, bucket_name: str, new_data_prefix: str, start) -> dic
 @logger.inject_lambda_context
 @metrics.log_metrics
 def handler(event: dict, context) -> dict:
-    start = _starter(os.environ["IDEMPOTENCY_TABLE"], os.environ["PIPELINE_NAME"],
-                     int(os.environ.get("DEDUP_WINDOW_SECONDS", "604800")))
+    start = _starter(os.environ[contracts.ENV_IDEMPOTENCY_TABLE], os.environ[contracts.ENV_PIPELINE_NAME],
+                     int(os.environ.get(contracts.ENV_DEDUP_WINDOW_SECONDS, "604800")))
     start.config.register_lambda_context(context)  # in-progress records expire with the invocation
-    return handle(event, bucket_name=os.environ["DATA_BUCKET"], new_data_prefix=os.environ["NEW_DATA_PREFIX"],
+    return handle(event, bucket_name=os.environ[contracts.ENV_DATA_BUCKET], new_data_prefix=os.environ[contracts.ENV_NEW_DATA_PREFIX],
                   start=start)

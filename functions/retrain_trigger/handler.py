@@ -24,10 +24,10 @@ logger = Logger()
 RUNNING = ("Executing", "Stopping")
 MIN_DEDUPE_SECONDS = 900  # with cooldown_hours 0, duplicates of one alarm still collapse for 15 minutes
 
-COOLDOWN_HOURS = int(os.environ.get("COOLDOWN_HOURS", limits.DEFAULT_COOLDOWN_HOURS))
+COOLDOWN_HOURS = int(os.environ.get(contracts.ENV_COOLDOWN_HOURS, limits.DEFAULT_COOLDOWN_HOURS))
 idempotency = IdempotencyConfig(event_key_jmespath="model",
                                 expires_after_seconds=max(COOLDOWN_HOURS * 3600, MIN_DEDUPE_SECONDS))
-persistence = DynamoDBPersistenceLayer(table_name=os.environ.get("IDEMPOTENCY_TABLE", "unset"))
+persistence = DynamoDBPersistenceLayer(table_name=os.environ.get(contracts.ENV_IDEMPOTENCY_TABLE, "unset"))
 
 
 def alarm_trigger(event: dict, triggers: dict[str, str]) -> str | None:
@@ -93,5 +93,5 @@ def run(event: dict, *, model: str, pipeline: str, cooldown_hours: int, triggers
 @logger.inject_lambda_context
 def handler(event, context):
     idempotency.register_lambda_context(context)
-    return run(event, model=os.environ["MODEL_NAME"], pipeline=os.environ["PIPELINE_NAME"],
-               cooldown_hours=COOLDOWN_HOURS, triggers=json.loads(os.environ.get("ALARM_TRIGGERS", "{}")))
+    return run(event, model=os.environ[contracts.ENV_MODEL_NAME], pipeline=os.environ[contracts.ENV_PIPELINE_NAME],
+               cooldown_hours=COOLDOWN_HOURS, triggers=json.loads(os.environ.get(contracts.ENV_ALARM_TRIGGERS, "{}")))

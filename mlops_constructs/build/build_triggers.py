@@ -110,11 +110,11 @@ class BuildTriggers(Construct):
             "NewDataTrigger", "new_data_trigger",
             "Starts the build pipeline once per completed data drop (_SUCCESS marker)",
             {
-                "IDEMPOTENCY_TABLE": self.idempotency_table.table_name,
-                "PIPELINE_NAME": self.pipeline.pipeline_name,
-                "DATA_BUCKET": bucket.bucket_name,
-                "NEW_DATA_PREFIX": prefix,
-                "DEDUP_WINDOW_SECONDS": str(int(dedup_window.to_seconds())),
+                contracts.ENV_IDEMPOTENCY_TABLE: self.idempotency_table.table_name,
+                contracts.ENV_PIPELINE_NAME: self.pipeline.pipeline_name,
+                contracts.ENV_DATA_BUCKET: bucket.bucket_name,
+                contracts.ENV_NEW_DATA_PREFIX: prefix,
+                contracts.ENV_DEDUP_WINDOW_SECONDS: str(int(dedup_window.to_seconds())),
             })
         role = self.new_data_function.role
         # Exactly what Powertools idempotency calls; the table's key also encrypts what it writes.
@@ -165,7 +165,7 @@ class BuildTriggers(Construct):
         self.notifier = self._function(
             "Notifier", "build_notifier",
             "Explains failed build executions and asks the steward to review pending packages",
-            {"TOPIC_ARN": topic.topic_arn})
+            {contracts.ENV_TOPIC_ARN: topic.topic_arn})
         role = self.notifier.role
         role.add_to_principal_policy(iam.PolicyStatement(
             sid="PublishToModelTopic", actions=["sns:Publish"], resources=[topic.topic_arn]))

@@ -19,6 +19,7 @@ from mlops_constructs._private.grants import acknowledge_cdk_artifact_grants, ac
 from mlops_constructs._private.source import code_source, source_object_key
 from mlops_constructs._private.validation import validate_range
 from mlops_constructs.build.code_areas import CodeArea
+import mlops_contracts as contracts
 from mlops_contracts import code_prefix
 
 TEST_BUILDSPEC = "buildspecs/ci-test.yml"
@@ -96,14 +97,14 @@ class ModelBuildCI(Construct):
             "Test", f"{model_name}-ci-test", TEST_BUILDSPEC, Duration.minutes(60),
             # CDK synth tests run jsii (Node) beside Python: 2 vCPU / 3 GB is too tight.
             codebuild.ComputeType.MEDIUM,
-            {"MODEL_NAME": model_name, "TEST_PATHS": " ".join(test_paths)},
+            {contracts.ENV_MODEL_NAME: model_name, contracts.ENV_TEST_PATHS: " ".join(test_paths)},
         )
         self.report_group.grant_write(self.test_project)
         self.run_project = self._project(
             "Run", f"{model_name}-ci-run", RUN_BUILDSPEC, run_timeout, codebuild.ComputeType.SMALL,
-            {"MODEL_NAME": model_name, "PIPELINE_NAME": pipeline_name,
-             "WAIT_MINUTES": str(int(run_timeout.to_minutes()) - 5),
-             "CODE_BUCKET": artifact_bucket.bucket_name, "CODE_KMS_KEY": key.key_arn},
+            {contracts.ENV_MODEL_NAME: model_name, contracts.ENV_PIPELINE_NAME: pipeline_name,
+             contracts.ENV_WAIT_MINUTES: str(int(run_timeout.to_minutes()) - 5),
+             contracts.ENV_CODE_BUCKET: artifact_bucket.bucket_name, contracts.ENV_CODE_KMS_KEY: key.key_arn},
         )
         self._grant_code_upload(model_name, artifact_bucket, key)
         self.run_project.add_to_role_policy(iam.PolicyStatement(
@@ -130,7 +131,7 @@ class ModelBuildCI(Construct):
                     action_name="LintAndTest", project=self.test_project, input=self.source.output)]),
                 codepipeline.StageProps(stage_name="Run", actions=[actions.CodeBuildAction(
                     action_name="RunBuildPipeline", project=self.run_project, input=self.source.output,
-                    environment_variables={"GIT_COMMIT": codebuild.BuildEnvironmentVariable(
+                    environment_variables={contracts.ENV_GIT_COMMIT: codebuild.BuildEnvironmentVariable(
                         value=self.source.revision)})]),
             ],
         )

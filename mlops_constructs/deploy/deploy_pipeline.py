@@ -135,9 +135,9 @@ class ModelDeployPipeline(Construct):
         resolved = codepipeline.Artifact("Resolved")
 
         self.resolve_project = self._project("Resolve", f"{model_name}-deploy-resolve", RESOLVE_BUILDSPEC, {
-            "MODEL_NAME": model_name, "CONFIG_DIR": config_dir, "DATA_BUCKET": data_bucket.bucket_name,
-            "ARTIFACT_BUCKET": artifact_bucket.bucket_name, "KEY_ARN": key.key_arn, "TOPIC_ARN": topic.topic_arn,
-            "STACKS": f"{staging.stack_name} {prod.stack_name}"})
+            contracts.ENV_MODEL_NAME: model_name, contracts.ENV_CONFIG_DIR: config_dir, contracts.ENV_DATA_BUCKET: data_bucket.bucket_name,
+            contracts.ENV_ARTIFACT_BUCKET: artifact_bucket.bucket_name, contracts.ENV_KEY_ARN: key.key_arn, contracts.ENV_TOPIC_ARN: topic.topic_arn,
+            contracts.ENV_STACKS: f"{staging.stack_name} {prod.stack_name}"})
         self.resolve_project.add_to_role_policy(iam.PolicyStatement(
             sid="ListApprovedPackages", actions=["sagemaker:ListModelPackages"], resources=["*"]))
         if stage_image_repositories:
@@ -145,10 +145,10 @@ class ModelDeployPipeline(Construct):
                 sid="CheckStageImageAccess", actions=["ecr:GetRepositoryPolicy"],
                 resources=[repository.repository_arn for repository in stage_image_repositories]))
 
-        test_variables = {"MODEL_NAME": model_name, "CONFIG_DIR": config_dir, "STAGE": staging.stage}
+        test_variables = {contracts.ENV_MODEL_NAME: model_name, contracts.ENV_CONFIG_DIR: config_dir, contracts.ENV_STAGE: staging.stage}
         if staging.account:
             test_role = role_arn(stack, integration_test_role_name(staging.endpoint_name), staging.account)
-            test_variables["TEST_ROLE_ARN"] = test_role
+            test_variables[contracts.ENV_TEST_ROLE_ARN] = test_role
         # The staging account trusts exactly this role, by name.
         self.test_project = self._project("IntegrationTest", f"{model_name}-deploy-test", TEST_BUILDSPEC,
                                           test_variables,
@@ -191,15 +191,15 @@ class ModelDeployPipeline(Construct):
                 codepipeline.StageProps(stage_name="Resolve", actions=[actions.CodeBuildAction(
                     action_name="ResolveAndSynth", project=self.resolve_project, input=self.source.output,
                     outputs=[resolved], variables_namespace="Resolve",
-                    environment_variables={"MODEL_PACKAGE_ARN": codebuild.BuildEnvironmentVariable(
+                    environment_variables={contracts.ENV_MODEL_PACKAGE_ARN: codebuild.BuildEnvironmentVariable(
                         value=f"#{{variables.{PACKAGE_VARIABLE}}}")})]),
                 codepipeline.StageProps(stage_name="DeployStaging", actions=[staging_action]),
                 codepipeline.StageProps(stage_name="IntegrationTest", actions=[actions.CodeBuildAction(
                     action_name="EndpointTest", project=self.test_project, input=self.source.output,
                     environment_variables={
-                        "EXPECTED_CONFIG": codebuild.BuildEnvironmentVariable(
+                        contracts.ENV_EXPECTED_CONFIG: codebuild.BuildEnvironmentVariable(
                             value=f"#{{{_namespace(staging)}.{ENDPOINT_OUTPUT_CONFIG}}}"),
-                        "MODEL_PACKAGE_ARN": codebuild.BuildEnvironmentVariable(
+                        contracts.ENV_MODEL_PACKAGE_ARN: codebuild.BuildEnvironmentVariable(
                             value="#{Resolve.MODEL_PACKAGE_ARN}")}),
                     self.lifecycle.action("RecordStagingPassed", "staging-passed",
                                           package="#{Resolve.MODEL_PACKAGE_ARN}", run_order=2)]),
@@ -212,7 +212,7 @@ class ModelDeployPipeline(Construct):
                     self._deploy_action(prod, resolved, package_arns, key)]),
                 codepipeline.StageProps(stage_name="VerifyProd", actions=[actions.CodeBuildAction(
                     action_name="EndpointCheck", project=self.verify_project, input=self.source.output,
-                    environment_variables={"EXPECTED_CONFIG": codebuild.BuildEnvironmentVariable(
+                    environment_variables={contracts.ENV_EXPECTED_CONFIG: codebuild.BuildEnvironmentVariable(
                         value=f"#{{{_namespace(prod)}.{ENDPOINT_OUTPUT_CONFIG}}}")}),
                     # Production/Running only once prod is verified (a silent rollback fails EndpointCheck).
                     self.lifecycle.action("RecordProdRunning", "prod-running", package="#{Resolve.MODEL_PACKAGE_ARN}",
@@ -237,11 +237,11 @@ class ModelDeployPipeline(Construct):
 
         No traffic is sent: known-case requests would land in prod's data capture and in its drift statistics.
         """
-        variables = {"MODEL_NAME": model_name, "CONFIG_DIR": config_dir, "STAGE": prod.stage}
+        variables = {contracts.ENV_MODEL_NAME: model_name, contracts.ENV_CONFIG_DIR: config_dir, contracts.ENV_STAGE: prod.stage}
         stack = Stack.of(self)
         if prod.account:
             check_role = role_arn(stack, deploy_check_role_name(prod.endpoint_name), prod.account)
-            variables["CHECK_ROLE_ARN"] = check_role
+            variables[contracts.ENV_CHECK_ROLE_ARN] = check_role
         # The prod account trusts exactly this role, by name.
         project = self._project("VerifyProd", f"{model_name}-deploy-verify", VERIFY_BUILDSPEC, variables,
                                 role_name=verify_project_role_name(model_name) if prod.account else None,
@@ -316,9 +316,9 @@ class ModelDeployPipeline(Construct):
         self.trigger = PlatformFunction(
             self, "Trigger", function="deploy_trigger", key=key,
             description=f"Starts {self.pipeline_name} once per approved model package",
-            environment={"IDEMPOTENCY_TABLE": self.idempotency_table.table_name,
-                         "IDEMPOTENCY_SECONDS": str(int(IDEMPOTENCY_WINDOW.to_seconds())),
-                         "PIPELINE_NAME": self.pipeline_name, "MODEL_PACKAGE_GROUP": group},
+            environment={contracts.ENV_IDEMPOTENCY_TABLE: self.idempotency_table.table_name,
+                         contracts.ENV_IDEMPOTENCY_SECONDS: str(int(IDEMPOTENCY_WINDOW.to_seconds())),
+                         contracts.ENV_PIPELINE_NAME: self.pipeline_name, contracts.ENV_MODEL_PACKAGE_GROUP: group},
         )
         self.idempotency_table.grant_read_write_data(self.trigger.role)
         self.trigger.role.add_to_principal_policy(iam.PolicyStatement(

@@ -104,7 +104,7 @@ class AuditTrail(Construct):
             key=self.key,
             timeout=Duration.seconds(30),
             memory_size=256,
-            environment={"ENDPOINT_STACKS": json.dumps(self.endpoint_stacks, sort_keys=True),
+            environment={contracts.ENV_ENDPOINT_STACKS: json.dumps(self.endpoint_stacks, sort_keys=True),
                          "POWERTOOLS_METRICS_NAMESPACE": contracts.GOVERNANCE_METRIC_NAMESPACE},
         )
         self.table = dynamodb.Table(
@@ -135,7 +135,7 @@ class AuditTrail(Construct):
             "account's AWS Backup policy.",
             "NIST.800.53.R5-DynamoDBInBackupPlan",
         )
-        self.writer.function.add_environment("AUDIT_TABLE", self.table.table_name)
+        self.writer.function.add_environment(contracts.ENV_AUDIT_TABLE, self.table.table_name)
         self._grant_writer(stack, model_package_groups, build_pipelines)
         self._add_rules(stack, model_package_groups, build_pipelines)
         self.bus = self._add_governance_bus(governance_bus_name) if self.remote_endpoints else None
@@ -257,7 +257,7 @@ class AuditTrail(Construct):
                     targets=[target])
         readers = {r.endpoint_name: {"role": f"arn:{partition}:iam::{r.account}:role/{r.reader_role_name}",
                                      "region": r.region} for r in remote}
-        self.writer.function.add_environment("ENDPOINT_READERS", json.dumps(readers, sort_keys=True))
+        self.writer.function.add_environment(contracts.ENV_ENDPOINT_READERS, json.dumps(readers, sort_keys=True))
         self.writer.role.add_to_principal_policy(iam.PolicyStatement(
             sid="ReadStageEndpoints", actions=["sts:AssumeRole"],
             resources=sorted({v["role"] for v in readers.values()})))

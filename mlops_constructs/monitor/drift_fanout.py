@@ -84,12 +84,12 @@ class DriftFanOut(Construct):
             self, "Count", function=contracts.SERVICE_DRIFT_DETECTOR, description=f"Drift fan-out child of {endpoint_name}: "
             "counts one batch of capture objects", key=key, memory_size=2048,
             timeout=child_timeout or Duration.minutes(10), retry_attempts=0,
-            environment={**environment, "DRIFT_STEP": contracts.DRIFT_STEP_COUNT})
+            environment={**environment, contracts.ENV_DRIFT_STEP: contracts.DRIFT_STEP_COUNT})
         self.reduce_function = PlatformFunction(
             self, "Reduce", function=contracts.SERVICE_DRIFT_DETECTOR, description=f"Drift fan-out of {endpoint_name}: merges "
             "the children's counts, scores, publishes and reports", key=key, memory_size=1024,
             timeout=Duration.minutes(5), retry_attempts=0,
-            environment={**environment, "DRIFT_STEP": contracts.DRIFT_STEP_REDUCE})
+            environment={**environment, contracts.ENV_DRIFT_STEP: contracts.DRIFT_STEP_REDUCE})
         baselines = artifact_bucket.arn_for_objects(f"{baselines_prefix}*")
         fanout_objects = data_bucket.arn_for_objects(f"{fanout}*")
         self._allow(self.count_function.role, ["s3:GetObject"],

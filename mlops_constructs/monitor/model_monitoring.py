@@ -22,7 +22,6 @@ from mlops_constructs.monitor.monitoring_dashboard import MonitoringDashboard
 from mlops_constructs.monitor.monitoring_metrics import MonitoringMetrics
 from mlops_constructs.monitor.retrain_trigger import RetrainTrigger
 from monitoring_code import limits
-from monitoring_code.endpoint_session import ENV_ENDPOINT_ROLE
 
 _RATE = re.compile(r"^rate\((\d+) (minute|hour|day)s?\)$")
 
@@ -176,10 +175,10 @@ class ModelMonitoring(Construct):
         fn = PlatformFunction(
             self, construct_id, function=function, description=description, key=self._key,
             memory_size=memory_size, timeout=timeout, retry_attempts=0,
-            environment={"MODEL_NAME": self.model_name, "ENDPOINT_NAME": self.endpoint_name,
-                         "DATA_BUCKET": self._data_bucket.bucket_name,
+            environment={contracts.ENV_MODEL_NAME: self.model_name, contracts.ENV_ENDPOINT_NAME: self.endpoint_name,
+                         contracts.ENV_DATA_BUCKET: self._data_bucket.bucket_name,
                          "POWERTOOLS_METRICS_NAMESPACE": contracts.METRIC_NAMESPACE, **environment,
-                         **({ENV_ENDPOINT_ROLE: self._endpoint_role_arn} if self._endpoint_role_arn else {})},
+                         **({contracts.ENV_ENDPOINT_ROLE: self._endpoint_role_arn} if self._endpoint_role_arn else {})},
             role_name=contracts.monitor_role_name(self.model_name, function) if self._endpoint_role_arn else None,
         )
         if self._endpoint_role_arn:
@@ -219,8 +218,8 @@ class ModelMonitoring(Construct):
     def _drift(self, metric: str, threshold: float, min_samples: int, artifact_bucket: s3.IBucket) -> None:
         fn = self._scheduled(
             "DriftDetector", contracts.SERVICE_DRIFT_DETECTOR, f"Data and prediction drift of {self.endpoint_name}",
-            {"DRIFT_METRIC": metric, "DRIFT_THRESHOLD": str(threshold),
-             "MIN_SAMPLES": str(min_samples),
+            {contracts.ENV_DRIFT_METRIC: metric, contracts.ENV_DRIFT_THRESHOLD: str(threshold),
+             contracts.ENV_MIN_SAMPLES: str(min_samples),
              contracts.ENV_CATEGORICAL_INPUT: contracts.CATEGORICAL_CODES if self._categorical_codes
              else contracts.CATEGORICAL_NAMES}, memory_size=2048, timeout=Duration.minutes(10),
         )
@@ -231,10 +230,10 @@ class ModelMonitoring(Construct):
             self, "DriftFanOut", endpoint_name=self.endpoint_name, data_bucket=self._data_bucket,
             artifact_bucket=artifact_bucket, baselines_prefix=f"{contracts.ARTIFACT_PREFIX}/", key=self._key,
             topic=self._topic,
-            environment={"MODEL_NAME": self.model_name, "ENDPOINT_NAME": self.endpoint_name,
-                         "DATA_BUCKET": self._data_bucket.bucket_name,
+            environment={contracts.ENV_MODEL_NAME: self.model_name, contracts.ENV_ENDPOINT_NAME: self.endpoint_name,
+                         contracts.ENV_DATA_BUCKET: self._data_bucket.bucket_name,
                          "POWERTOOLS_METRICS_NAMESPACE": contracts.METRIC_NAMESPACE})
-        fn.function.add_environment("STATE_MACHINE_ARN", self.drift_fanout.state_machine.state_machine_arn)
+        fn.function.add_environment(contracts.ENV_STATE_MACHINE_ARN, self.drift_fanout.state_machine.state_machine_arn)
         self.drift_fanout.grant_start(fn.role)
         above = cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD
         self.drift_alarm = self._alarm(
@@ -255,9 +254,9 @@ class ModelMonitoring(Construct):
                  decision_threshold: float, label_delay_hours: int) -> None:
         fn = self._scheduled(
             "QualityMonitor", contracts.SERVICE_QUALITY_MONITOR, f"Model quality of {self.endpoint_name} on ground truth",
-            {"GROUND_TRUTH_PREFIX": ground_truth_prefix, "POSITIVE_CLASS": positive_class,
-             "DECISION_THRESHOLD": str(decision_threshold), "MIN_SAMPLES": str(min_samples),
-             "LABEL_DELAY_HOURS": str(label_delay_hours)}, memory_size=1024, timeout=Duration.minutes(5),
+            {contracts.ENV_GROUND_TRUTH_PREFIX: ground_truth_prefix, contracts.ENV_POSITIVE_CLASS: positive_class,
+             contracts.ENV_DECISION_THRESHOLD: str(decision_threshold), contracts.ENV_MIN_SAMPLES: str(min_samples),
+             contracts.ENV_LABEL_DELAY_HOURS: str(label_delay_hours)}, memory_size=1024, timeout=Duration.minutes(5),
         )
         self._grant_read(fn.role, self._data_bucket, ground_truth_prefix)
         self.quality_function = fn

@@ -59,10 +59,10 @@ def test_new_data_rule_matches_only_drop_markers_of_the_data_bucket(full):
 
 def test_new_data_function_knows_its_table_pipeline_and_prefix(full):
     full.has_resource_properties("AWS::Lambda::Function", {"Environment": {"Variables": Match.object_like({
-        "IDEMPOTENCY_TABLE": {"Ref": _ref(full, "AWS::DynamoDB::Table", "TriggersDropStarts")},
-        "PIPELINE_NAME": "fraud-detection-build", "NEW_DATA_PREFIX": "transactions/monthly/",
-        "DATA_BUCKET": {"Ref": _ref(full, "AWS::S3::Bucket", "CoreDataBucket")},
-        "DEDUP_WINDOW_SECONDS": "604800"})}})
+        contracts.ENV_IDEMPOTENCY_TABLE: {"Ref": _ref(full, "AWS::DynamoDB::Table", "TriggersDropStarts")},
+        contracts.ENV_PIPELINE_NAME: "fraud-detection-build", contracts.ENV_NEW_DATA_PREFIX: "transactions/monthly/",
+        contracts.ENV_DATA_BUCKET: {"Ref": _ref(full, "AWS::S3::Bucket", "CoreDataBucket")},
+        contracts.ENV_DEDUP_WINDOW_SECONDS: "604800"})}})
 
 
 def test_new_data_role_starts_only_this_pipeline_and_writes_only_its_table(full):

@@ -8,6 +8,7 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
 from aws_cdk.assertions import Match, Template
 
+import mlops_contracts as contracts
 from mlops_constructs._private.codebuild import pipeline_project
 from tests.conftest import new_app
 
@@ -24,7 +25,7 @@ def _ref(stack: Stack, construct) -> str:
 def test_defaults_run_the_buildspec_unprivileged_on_small_for_an_hour_with_encrypted_retained_logs():
     stack, key = _stack()
     project = pipeline_project(stack, "Resolve", project_name="m-deploy-resolve", buildspec="buildspecs/x.yml",
-                               key=key, variables={"MODEL_NAME": "m"})
+                               key=key, variables={contracts.ENV_MODEL_NAME: "m"})
     template = Template.from_stack(stack)
     log_group = stack.node.find_child("ResolveLogs")
     template.has_resource_properties("AWS::CodeBuild::Project", {
@@ -33,7 +34,7 @@ def test_defaults_run_the_buildspec_unprivileged_on_small_for_an_hour_with_encry
         "Source": {"Type": "CODEPIPELINE", "BuildSpec": "buildspecs/x.yml"},
         "Environment": {"ComputeType": "BUILD_GENERAL1_SMALL", "Image": "aws/codebuild/standard:7.0",
                         "PrivilegedMode": False, "Type": "LINUX_CONTAINER",
-                        "EnvironmentVariables": [{"Name": "MODEL_NAME", "Type": "PLAINTEXT", "Value": "m"}]},
+                        "EnvironmentVariables": [{"Name": contracts.ENV_MODEL_NAME, "Type": "PLAINTEXT", "Value": "m"}]},
         "EncryptionKey": {"Fn::GetAtt": [_ref(stack, key), "Arn"]},
         "TimeoutInMinutes": 60,
         "LogsConfig": {"CloudWatchLogs": {"Status": "ENABLED", "GroupName": {"Ref": _ref(stack, log_group)}}},

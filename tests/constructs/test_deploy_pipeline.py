@@ -71,7 +71,7 @@ def test_approved_packages_of_this_group_invoke_the_idempotent_trigger(example_a
     })
     functions = template.find_resources("AWS::Lambda::Function")
     env = functions[function.as_string()]["Properties"]["Environment"]["Variables"]
-    assert env["PIPELINE_NAME"] == "fraud-detection-deploy" and "IDEMPOTENCY_TABLE" in env
+    assert env[contracts.ENV_PIPELINE_NAME] == "fraud-detection-deploy" and contracts.ENV_IDEMPOTENCY_TABLE in env
     role = functions[function.as_string()]["Properties"]["Role"]["Fn::GetAtt"][0]
     pipeline_id = next(iter(template.find_resources("AWS::CodePipeline::Pipeline", {
         "Properties": {"Name": "fraud-detection-deploy"}})))
@@ -180,7 +180,7 @@ def test_the_pipeline_assumes_the_staging_test_role_when_staging_has_its_own_acc
     template.has_resource_properties("AWS::CodeBuild::Project", {
         "Name": "m-deploy-test",
         "Environment": Match.object_like({"EnvironmentVariables": Match.array_with([
-            {"Name": "TEST_ROLE_ARN", "Type": "PLAINTEXT", "Value": test_role}])}),
+            {"Name": contracts.ENV_TEST_ROLE_ARN, "Type": "PLAINTEXT", "Value": test_role}])}),
     })
     template.has_resource_properties("AWS::IAM::Policy", {"PolicyDocument": {"Statement": Match.array_with([
         Match.object_like({"Sid": "AssumeStagingTestRole", "Action": "sts:AssumeRole", "Resource": test_role})])}})

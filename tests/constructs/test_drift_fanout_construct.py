@@ -33,7 +33,7 @@ def synthesized():
     core = ModelCore(stack, "Core", model_name="fraud-detection", owner="risk@example.com")
     fanout = DriftFanOut(stack, "DriftFanOut", endpoint_name=ENDPOINT, data_bucket=core.data_bucket,
                          artifact_bucket=core.artifact_bucket, baselines_prefix=f"{contracts.ARTIFACT_PREFIX}/", key=core.key,
-                         topic=core.topic, environment={"MODEL_NAME": "fraud-detection"})
+                         topic=core.topic, environment={contracts.ENV_MODEL_NAME: "fraud-detection"})
     add_nag_checks(app)  # cdk-nag, with IAM wildcards acknowledged from the reviewed allow-list
     assembly = app.synth()  # cdk-nag findings fail here
     template = assembly.get_stack_by_name("FanOut").template

@@ -75,7 +75,7 @@ def _writer_role(template: Template) -> str:
     role = Capture()
     template.has_resource_properties("AWS::Lambda::Function", {
         "Role": {"Fn::GetAtt": [role, "Arn"]},
-        "Environment": {"Variables": Match.object_like({"AUDIT_TABLE": {"Ref": "AuditTable18A3095C"}})}})
+        "Environment": {"Variables": Match.object_like({contracts.ENV_AUDIT_TABLE: {"Ref": "AuditTable18A3095C"}})}})
     return role.as_string()
 
 
@@ -150,7 +150,7 @@ def test_writer_knows_which_stack_deploys_which_endpoint(template, example_confi
     mapping = endpoint_stacks(example_config.platform, example_config.models)
     assert sorted(mapping.values()) == REALTIME_ENDPOINTS
     template.has_resource_properties("AWS::Lambda::Function", {"Environment": {"Variables": Match.object_like(
-        {"ENDPOINT_STACKS": json.dumps(mapping, sort_keys=True)})}})
+        {contracts.ENV_ENDPOINT_STACKS: json.dumps(mapping, sort_keys=True)})}})
 
 
 def test_audit_trail_needs_a_group():

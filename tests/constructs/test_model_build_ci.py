@@ -89,7 +89,7 @@ def test_git_source_uses_the_connection_and_passes_the_commit_to_the_run_stage(g
                                                 "BranchName": "main", "DetectChanges": False})})]}),
         Match.object_like({"Name": "Run", "Actions": [Match.object_like({"Configuration": Match.object_like({
             "EnvironmentVariables": Match.serialized_json([
-                {"name": "GIT_COMMIT", "type": "PLAINTEXT", "value": "#{Source_Source_NS.CommitId}"}])})})]}),
+                {"name": contracts.ENV_GIT_COMMIT, "type": "PLAINTEXT", "value": "#{Source_Source_NS.CommitId}"}])})})]}),
     ])})
 
 
@@ -166,8 +166,8 @@ def test_run_stage_passes_pipeline_name_and_waits_less_than_the_build_timeout(s3
     s3_source.has_resource_properties("AWS::CodeBuild::Project", {
         "Name": "fraud-detection-ci-run", "TimeoutInMinutes": 480,
         "Environment": Match.object_like({"EnvironmentVariables": Match.array_with([
-            {"Name": "PIPELINE_NAME", "Type": "PLAINTEXT", "Value": "fraud-detection-build"},
-            {"Name": "WAIT_MINUTES", "Type": "PLAINTEXT", "Value": "475"}])})})
+            {"Name": contracts.ENV_PIPELINE_NAME, "Type": "PLAINTEXT", "Value": "fraud-detection-build"},
+            {"Name": contracts.ENV_WAIT_MINUTES, "Type": "PLAINTEXT", "Value": "475"}])})})
 
 
 def test_connection_without_code_areas_is_rejected():
@@ -202,8 +202,8 @@ def test_run_stage_may_upload_code_only_under_its_models_prefix_with_the_model_k
     s3_source.has_resource_properties("AWS::CodeBuild::Project", {
         "Name": "fraud-detection-ci-run",
         "Environment": Match.object_like({"EnvironmentVariables": Match.array_with([
-            {"Name": "CODE_BUCKET", "Type": "PLAINTEXT", "Value": {"Ref": bucket}},
-            {"Name": "CODE_KMS_KEY", "Type": "PLAINTEXT", "Value": {"Fn::GetAtt": [key, "Arn"]}}])})})
+            {"Name": contracts.ENV_CODE_BUCKET, "Type": "PLAINTEXT", "Value": {"Ref": bucket}},
+            {"Name": contracts.ENV_CODE_KMS_KEY, "Type": "PLAINTEXT", "Value": {"Fn::GetAtt": [key, "Arn"]}}])})})
 
 
 def _logical(template: Template, kind: str, name: str) -> str:

@@ -56,8 +56,8 @@ def test_drift_detector_runs_on_the_configured_schedule(built):
                                                               "Arn"]}})],
     })
     template.has_resource_properties("AWS::Lambda::Function", {
-        "Environment": {"Variables": Match.object_like({"ENDPOINT_NAME": ENDPOINT, "DRIFT_METRIC": "psi",
-                                                        "DRIFT_THRESHOLD": "0.2", "MIN_SAMPLES": "500"})},
+        "Environment": {"Variables": Match.object_like({contracts.ENV_ENDPOINT_NAME: ENDPOINT, contracts.ENV_DRIFT_METRIC: "psi",
+                                                        contracts.ENV_DRIFT_THRESHOLD: "0.2", contracts.ENV_MIN_SAMPLES: "500"})},
         "PackageType": "Image", "MemorySize": 2048,
     })
 
@@ -103,7 +103,7 @@ def test_retraining_rule_listens_to_the_drift_and_quality_alarms(built):
             logical_id(stack, monitoring.retrain_trigger.function.function), "Arn"]}})],
     })
     template.has_resource_properties("AWS::Lambda::Function", {"Environment": {"Variables": Match.object_like({
-        "PIPELINE_NAME": "fraud-detection-build", "COOLDOWN_HOURS": "12"})}})
+        contracts.ENV_PIPELINE_NAME: "fraud-detection-build", contracts.ENV_COOLDOWN_HOURS: "12"})}})
 
 
 def test_retrain_role_may_start_only_its_pipeline(built):
@@ -211,7 +211,7 @@ def test_drift_detector_may_start_the_fanout_it_is_pointed_at(built):
     template, stack, monitoring = built
     machine = logical_id(stack, monitoring.drift_fanout.state_machine)
     detector = template.to_json()["Resources"][logical_id(stack, monitoring.drift_function.function)]
-    assert detector["Properties"]["Environment"]["Variables"]["STATE_MACHINE_ARN"] == {"Ref": machine}
+    assert detector["Properties"]["Environment"]["Variables"][contracts.ENV_STATE_MACHINE_ARN] == {"Ref": machine}
     role = logical_id(stack, monitoring.drift_function.role)
     starts = [s for r in template.to_json()["Resources"].values() if r["Type"] == "AWS::IAM::Policy"
               and {"Ref": role} in r["Properties"]["Roles"] for s in r["Properties"]["PolicyDocument"]["Statement"]

@@ -63,7 +63,7 @@ def test_custom_image_endpoints_keep_their_own_logging(example_app):
 def test_the_drift_detector_is_told_capture_holds_category_names(example_app):
     template = example_app.template("mlops-fraud-detection")
     functions = [f["Properties"] for f in _resources(template, "AWS::Lambda::Function").values()
-                 if "DRIFT_METRIC" in f["Properties"].get("Environment", {}).get("Variables", {})]
+                 if contracts.ENV_DRIFT_METRIC in f["Properties"].get("Environment", {}).get("Variables", {})]
     assert len(functions) == 1
     variables = functions[0]["Environment"]["Variables"]
     assert variables[contracts.ENV_CATEGORICAL_INPUT] == contracts.CATEGORICAL_NAMES

@@ -6,9 +6,11 @@ every module of the repository (ast, not text) and fails on a string constant eq
 ``file:line`` and the constant to import instead.
 
 Which contract values count as names: every constant of a naming family (``PARAM_``, ``META_``, ``METRIC_``,
-``SERVICE_``, ``EVENT_SOURCE_``, ``DETAIL_``, ``*_NAMESPACE``, ``*_FILE``, ``*_PATH``, ``*_MARKER``), and any
+``SERVICE_``, ``EVENT_SOURCE_``, ``DETAIL_``, ``ENV_``, ``*_NAMESPACE``, ``*_FILE``, ``*_PATH``, ``*_MARKER``), and any
 other whose value is specific by shape (``a/b``, ``a:b``, ``a.b``, words with spaces, ``PascalCase`` of two words
-or more). An S3 prefix (``*_PREFIX``) also matches a string that starts with ``<prefix>/``. Single words (the
+or more). Environment variable names (``ENV_*``: what a construct sets in ``environment=``, ``add_environment``
+or CodeBuild ``variables=`` and a handler reads from ``os.environ``) count everywhere, in tests too. An S3 prefix
+(``*_PREFIX``, not an ``ENV_*`` one) also matches a string that starts with ``<prefix>/``. Single words (the
 dimension names ``Model``, ``Endpoint``; ``code``, ``drift``) are not names by themselves: CloudFormation and AWS
 APIs use them as field names too, so they are left alone, as are the values in ``NOT_ENFORCED``.
 
@@ -35,7 +37,7 @@ from tests.conftest import REPO
 # Not scanned: generated or third-party trees, the contracts themselves, and the benchmarks, standalone scripts
 # that put the repository on sys.path only when they run (some against another checkout).
 SKIPPED_DIRS = frozenset({"node_modules", "cdk.out", "mutants-work", "mlops_contracts", "benchmarks"})
-FAMILY_PREFIXES = ("PARAM_", "META_", "METRIC_", "SERVICE_", "EVENT_SOURCE_", "DETAIL_")
+FAMILY_PREFIXES = ("PARAM_", "META_", "METRIC_", "SERVICE_", "EVENT_SOURCE_", "DETAIL_", "ENV_")
 FAMILY_SUFFIXES = ("_NAMESPACE", "_FILE", "_PATH", "_MARKER")
 PREFIX_SUFFIX = "_PREFIX"
 NOT_ENFORCED = {
@@ -58,7 +60,7 @@ def contract_names(module=contracts) -> tuple[dict[str, str], dict[str, str]]:
     for name, value in sorted(vars(module).items()):
         if not name.isupper() or not isinstance(value, str) or not value or value in NOT_ENFORCED:
             continue
-        if name.endswith(PREFIX_SUFFIX):
+        if name.endswith(PREFIX_SUFFIX) and not name.startswith("ENV_"):  # ENV_NEW_DATA_PREFIX names a variable
             prefixes[f"{value}/"] = name
         if (name.startswith(FAMILY_PREFIXES) or name.endswith(FAMILY_SUFFIXES) or _SPECIFIC.fullmatch(value)):
             exact.setdefault(value, name)
@@ -144,9 +146,11 @@ def test_the_scan_covers_every_capability():
     for name in ("PARAM_INPUT_DATA", "PARAM_TRIGGER", "META_GIT_COMMIT", "METRIC_NAMESPACE",
                  "GOVERNANCE_METRIC_NAMESPACE", "METRIC_DRIFT_SCORE", "METRIC_AUDIT_EVENTS_SKIPPED",
                  "SERVICE_DRIFT_DETECTOR", "EVENT_SOURCE_SAGEMAKER", "DETAIL_PACKAGE_STATE", "BASELINE_FILE",
-                 "CHAMPION_PASSED_PATH", "DROP_MARKER"):
+                 "CHAMPION_PASSED_PATH", "DROP_MARKER", "ENV_PIPELINE_NAME", "ENV_MODEL_NAME", "ENV_AUDIT_TABLE",
+                 "ENV_ENDPOINT_ROLE", "ENV_CATEGORICAL_INPUT", "ENV_NEW_DATA_PREFIX"):
         assert exact[getattr(contracts, name)] == name
     assert prefixes[f"{contracts.ARTIFACT_PREFIX}/"] == "ARTIFACT_PREFIX"
+    assert f"{contracts.ENV_NEW_DATA_PREFIX}/" not in prefixes  # a variable's name, not an S3 prefix
 
 
 @pytest.mark.parametrize(("source", "expected"), [
@@ -164,6 +168,16 @@ def test_the_scan_covers_every_capability():
     ('DIMENSIONS = [{"Name": "Endpoint", "Value": ENDPOINT}]', "'Endpoint' is mlops_contracts.DIM_ENDPOINT"),
     ('metrics.add_dimension("Model", model)', "'Model' is mlops_contracts.DIM_MODEL"),
     ('single_metric(default_dimensions={"Feature": name})', "'Feature' is mlops_contracts.DIM_FEATURE"),
+    # Environment variable names: a handler's read, a construct's environment, a test's environment.
+    ('pipeline = os.environ["PIPELINE_NAME"]', "'PIPELINE_NAME' is mlops_contracts.ENV_PIPELINE_NAME"),
+    ('steps = int(os.environ.get("MIN_SAMPLES", "500"))', "'MIN_SAMPLES' is mlops_contracts.ENV_MIN_SAMPLES"),
+    ('PlatformFunction(self, "Fn", environment={"PIPELINE_NAME": name})',
+     "'PIPELINE_NAME' is mlops_contracts.ENV_PIPELINE_NAME"),
+    ('fn.function.add_environment("AUDIT_TABLE", table.table_name)', "'AUDIT_TABLE' is mlops_contracts.ENV_AUDIT_TABLE"),
+    ('pipeline_project(self, "Run", variables={"MODEL_NAME": model})', "'MODEL_NAME' is mlops_contracts.ENV_MODEL_NAME"),
+    ('monkeypatch.setenv("DRIFT_STEP", contracts.DRIFT_STEP_COUNT)', "'DRIFT_STEP' is mlops_contracts.ENV_DRIFT_STEP"),
+    ('role = environ.get("ENDPOINT_ROLE_ARN")', "'ENDPOINT_ROLE_ARN' is mlops_contracts.ENV_ENDPOINT_ROLE"),
+    ('prefix = os.environ["NEW_DATA_PREFIX"]', "'NEW_DATA_PREFIX' is mlops_contracts.ENV_NEW_DATA_PREFIX"),
 ])
 def test_a_reintroduced_literal_fails_naming_file_line_and_constant(source, expected):
     [copy] = literal_copies(textwrap.dedent(source), "functions/example/handler.py", contract_names())
@@ -180,6 +194,11 @@ def test_a_reintroduced_literal_fails_naming_file_line_and_constant(source, expe
     'x = {"ModelApprovalStatus": "Approved"}',
     'prefix = "code"',  # a word, not a name
     'metrics.add_metric(name=contracts.METRIC_DRIFT_SCORE, unit="NoUnit", value=1)',
+    # Not our variables: Lambda's runtime, Powertools' settings, SageMaker's training container.
+    'region = os.environ.get("AWS_REGION", "us-east-1")',
+    'environment={"POWERTOOLS_SERVICE_NAME": function, **(environment or {})}',
+    'parser.add_argument("--train", default=os.environ.get("SM_CHANNEL_TRAIN"))',
+    'pipeline = os.environ[contracts.ENV_PIPELINE_NAME]',  # the constant itself
 ])
 def test_what_is_not_a_copy(source):
     assert literal_copies(source, "m.py", contract_names()) == []

@@ -152,13 +152,13 @@ def _scheduled() -> dict:
 def drift_detector(env: dict) -> list[dict]:
     """A drifted hour of capture data, more records than MIN_SAMPLES: every drift metric gets a value. The
     fan-out's functions (DRIFT_STEP count, reduce) get the plan, a batch and the map's results instead."""
-    endpoint = env["ENDPOINT_NAME"]
-    _serve(env["MODEL_NAME"], endpoint, with_baseline=True)
-    rows = 2 * int(env.get("MIN_SAMPLES", "500"))
+    endpoint = env[contracts.ENV_ENDPOINT_NAME]
+    _serve(env[contracts.ENV_MODEL_NAME], endpoint, with_baseline=True)
+    rows = 2 * int(env.get(contracts.ENV_MIN_SAMPLES, "500"))
     key = f"{contracts.CAPTURE_PREFIX}/{endpoint}/primary/{hour_path(window_hour(EVENT_TIME))}/part-0.jsonl"
     body = capture_file(rows, seed=4, drift=1.0, baseline=_baseline(), raw=True).encode()  # raw, as served
-    boto3.client("s3").put_object(Bucket=env["DATA_BUCKET"], Key=key, Body=body)
-    step = env.get("DRIFT_STEP", contracts.DRIFT_STEP_PLAN)
+    boto3.client("s3").put_object(Bucket=env[contracts.ENV_DATA_BUCKET], Key=key, Body=body)
+    step = env.get(contracts.ENV_DRIFT_STEP, contracts.DRIFT_STEP_PLAN)
     return [_scheduled()] if step == contracts.DRIFT_STEP_PLAN else [_fanout_event(env, step, key, body)]
 
 
@@ -167,10 +167,10 @@ def _fanout_event(env: dict, step: str, key: str, body: bytes) -> dict:
     from monitoring_code import drift_fanout
     from monitoring_code.drift_detect import DriftWindow
 
-    s3, bucket, hour = boto3.client("s3"), env["DATA_BUCKET"], window_hour(EVENT_TIME)
-    prefix = drift_fanout.fanout_prefix(env["ENDPOINT_NAME"], hour)
+    s3, bucket, hour = boto3.client("s3"), env[contracts.ENV_DATA_BUCKET], window_hour(EVENT_TIME)
+    prefix = drift_fanout.fanout_prefix(env[contracts.ENV_ENDPOINT_NAME], hour)
     uri = f"s3://contract-artifacts/pipelines/exec-1/preprocess/baseline/{contracts.BASELINE_FILE}"
-    plan = {"model": env["MODEL_NAME"], "endpoint": env["ENDPOINT_NAME"], "bucket": bucket,
+    plan = {"model": env[contracts.ENV_MODEL_NAME], "endpoint": env[contracts.ENV_ENDPOINT_NAME], "bucket": bucket,
             "hour": hour.isoformat(), "metric": "psi", "threshold": 0.2, "min_samples": 500,
             "baselines": {"primary": uri}, "errors": {}, "categorical_codes": False}
     s3.put_object(Bucket=bucket, Key=f"{prefix}/plan.json", Body=json.dumps(plan).encode())
@@ -189,10 +189,10 @@ def _fanout_event(env: dict, step: str, key: str, body: bytes) -> dict:
 
 def quality_monitor(env: dict) -> list[dict]:
     """An hour of captured scores and their labels (20% positive), more than MIN_SAMPLES of them."""
-    endpoint = env["ENDPOINT_NAME"]
-    _serve(env["MODEL_NAME"], endpoint, with_baseline=False)
-    hour = hour_path(window_hour(EVENT_TIME) - timedelta(hours=int(env.get("LABEL_DELAY_HOURS", "0"))))
-    positive, n = env.get("POSITIVE_CLASS", "1"), 5 * int(env.get("MIN_SAMPLES", "100"))
+    endpoint = env[contracts.ENV_ENDPOINT_NAME]
+    _serve(env[contracts.ENV_MODEL_NAME], endpoint, with_baseline=False)
+    hour = hour_path(window_hour(EVENT_TIME) - timedelta(hours=int(env.get(contracts.ENV_LABEL_DELAY_HOURS, "0"))))
+    positive, n = env.get(contracts.ENV_POSITIVE_CLASS, "1"), 5 * int(env.get(contracts.ENV_MIN_SAMPLES, "100"))
     captures, labels = [], []
     for i in range(n):
         fraud = i % 5 == 0
@@ -200,9 +200,9 @@ def quality_monitor(env: dict) -> list[dict]:
         labels.append(json.dumps({"groundTruthData": {"data": positive if fraud else "0", "encoding": "CSV"},
                                   "eventMetadata": {"eventId": f"inf-{i}"}, "eventVersion": "0"}))
     s3 = boto3.client("s3")
-    s3.put_object(Bucket=env["DATA_BUCKET"], Key=f"{contracts.CAPTURE_PREFIX}/{endpoint}/primary/{hour}/a.jsonl",
+    s3.put_object(Bucket=env[contracts.ENV_DATA_BUCKET], Key=f"{contracts.CAPTURE_PREFIX}/{endpoint}/primary/{hour}/a.jsonl",
                   Body="\n".join(captures).encode())
-    s3.put_object(Bucket=env["DATA_BUCKET"], Key=f"{env['GROUND_TRUTH_PREFIX']}{hour}/labels.jsonl",
+    s3.put_object(Bucket=env[contracts.ENV_DATA_BUCKET], Key=f"{env[contracts.ENV_GROUND_TRUTH_PREFIX]}{hour}/labels.jsonl",
                   Body="\n".join(labels).encode())
     return [_scheduled()]
 
@@ -223,13 +223,13 @@ def deploy_trigger(env: dict) -> list[dict]:
                                                       "Principal": {"Service": "codepipeline.amazonaws.com"}}]}
     boto3.client("iam").create_role(RoleName="pipeline", AssumeRolePolicyDocument=json.dumps(trust))
     boto3.client("codepipeline").create_pipeline(pipeline={
-        "name": env["PIPELINE_NAME"], "roleArn": f"arn:aws:iam::{ACCOUNT}:role/pipeline",
+        "name": env[contracts.ENV_PIPELINE_NAME], "roleArn": f"arn:aws:iam::{ACCOUNT}:role/pipeline",
         "artifactStore": {"type": "S3", "location": "artifacts"},
         "stages": [{"name": "Source", "actions": [{"name": "S", "actionTypeId": {
             "category": "Source", "owner": "AWS", "provider": "S3", "version": "1"}}]},
                    {"name": "Deploy", "actions": [{"name": "D", "actionTypeId": {
                        "category": "Build", "owner": "AWS", "provider": "CodeBuild", "version": "1"}}]}]})
-    group = env["MODEL_PACKAGE_GROUP"]
+    group = env[contracts.ENV_MODEL_PACKAGE_GROUP]
 
     def approval(group_name: str, version: int) -> dict:
         return {"id": f"appr-{version}", "source": contracts.EVENT_SOURCE_SAGEMAKER,
@@ -247,12 +247,12 @@ def _build_pipeline(name: str) -> None:
 
 def new_data_trigger(env: dict) -> list[dict]:
     """A drop's files (skipped) and its _SUCCESS marker (starts the build once)."""
-    _build_pipeline(env["PIPELINE_NAME"])
+    _build_pipeline(env[contracts.ENV_PIPELINE_NAME])
 
     def created(key: str) -> dict:
         return {"id": key, "source": contracts.EVENT_SOURCE_S3, "detail-type": contracts.DETAIL_OBJECT_CREATED, "time": EVENT_TIME,
-                "detail": {"bucket": {"name": env["DATA_BUCKET"]}, "object": {"key": key, "size": 10}}}
-    drop = f"{env['NEW_DATA_PREFIX']}2026-11/"
+                "detail": {"bucket": {"name": env[contracts.ENV_DATA_BUCKET]}, "object": {"key": key, "size": 10}}}
+    drop = f"{env[contracts.ENV_NEW_DATA_PREFIX]}2026-11/"
     return [created(f"{drop}part-0.csv"), created(f"{drop}{contracts.DROP_MARKER}")]
 
 
@@ -264,15 +264,15 @@ def build_notifier(env: dict) -> list[dict]:
 
 
 def retrain_trigger(env: dict) -> list[dict]:
-    _build_pipeline(env["PIPELINE_NAME"])
-    alarm = next(iter(json.loads(env["ALARM_TRIGGERS"])))
+    _build_pipeline(env[contracts.ENV_PIPELINE_NAME])
+    alarm = next(iter(json.loads(env[contracts.ENV_ALARM_TRIGGERS])))
     return [{"id": "alarm-1", "source": contracts.EVENT_SOURCE_CLOUDWATCH, "detail-type": contracts.DETAIL_ALARM_STATE,
              "time": EVENT_TIME, "detail": {"alarmName": alarm, "state": {"value": "ALARM"}}}]
 
 
 def lifecycle_recorder(env: dict) -> list[dict]:
     """A CodePipeline job recording that a package of the group passed staging."""
-    group = env["MODEL_PACKAGE_GROUP"]
+    group = env[contracts.ENV_MODEL_PACKAGE_GROUP]
     sagemaker = boto3.client("sagemaker")
     sagemaker.create_model_package_group(ModelPackageGroupName=group)
     arn = sagemaker.create_model_package(ModelPackageGroupName=group, InferenceSpecification={

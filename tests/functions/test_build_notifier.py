@@ -78,7 +78,7 @@ def topic():
 @pytest.fixture()
 def entry(topic):
     """The notifier as deployed: imported with the topic its template names."""
-    with load_handler("build_notifier", {"TOPIC_ARN": topic.arn}) as module:
+    with load_handler("build_notifier", {contracts.ENV_TOPIC_ARN: topic.arn}) as module:
         yield module
 
 

@@ -29,7 +29,7 @@ def _arn(version: int) -> str:
 
 @pytest.fixture
 def recorder():
-    with load_handler("lifecycle_recorder", {"MODEL_PACKAGE_GROUP": GROUP, "PIPELINE_NAME": PIPELINE}) as module:
+    with load_handler("lifecycle_recorder", {contracts.ENV_MODEL_PACKAGE_GROUP: GROUP, contracts.ENV_PIPELINE_NAME: PIPELINE}) as module:
         sagemaker, codepipeline = Stubber(module._sagemaker()), Stubber(module._codepipeline())
         sagemaker.activate()
         codepipeline.activate()
@@ -104,7 +104,7 @@ def test_descriptions_fit_the_api_limit():
 # --- the audit trail records each transition; `mlops lineage` shows them --------------------------------------
 
 def test_the_audit_trail_records_each_transition_and_lineage_shows_it(capsys, lambda_context):
-    with h.audit_trail(lambda_context, {"ENDPOINT_STACKS": "{}"}) as trail:
+    with h.audit_trail(lambda_context, {contracts.ENV_ENDPOINT_STACKS: "{}"}) as trail:
         sagemaker = trail.sagemaker
         state: dict = {}
 

@@ -123,14 +123,14 @@ def test_nested_drop_folder_is_the_whole_folder():
     assert handler.drop_url(BUCKET, f"{PREFIX}2026/11/{contracts.DROP_MARKER}", PREFIX) == f"s3://{BUCKET}/{PREFIX}2026/11/"
 
 
-ENVIRONMENT = {"IDEMPOTENCY_TABLE": TABLE, "PIPELINE_NAME": PIPELINE, "DATA_BUCKET": BUCKET,
-               "NEW_DATA_PREFIX": PREFIX}  # as the build triggers' template sets them
+ENVIRONMENT = {contracts.ENV_IDEMPOTENCY_TABLE: TABLE, contracts.ENV_PIPELINE_NAME: PIPELINE, contracts.ENV_DATA_BUCKET: BUCKET,
+               contracts.ENV_NEW_DATA_PREFIX: PREFIX}  # as the build triggers' template sets them
 
 
 def test_lambda_entry_point_reads_its_configuration_from_the_environment(aws, lambda_context):
     _, sagemaker = aws
     event = _object_created(f"{PREFIX}2027-01/_SUCCESS")
-    with load_handler("new_data_trigger", {**ENVIRONMENT, "DEDUP_WINDOW_SECONDS": "60"}) as entry:
+    with load_handler("new_data_trigger", {**ENVIRONMENT, contracts.ENV_DEDUP_WINDOW_SECONDS: "60"}) as entry:
         first, again = entry.handler(event, lambda_context), entry.handler(event, lambda_context)
     assert first["started"] and first["execution_arn"] == again["execution_arn"]
     assert _executions(sagemaker) == [{contracts.PARAM_INPUT_DATA: f"s3://{BUCKET}/{PREFIX}2027-01/", contracts.PARAM_TRIGGER: "new-data"}]

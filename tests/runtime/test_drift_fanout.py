@@ -79,7 +79,7 @@ def run_fanout(handler, monkeypatch, capsys, lambda_context, execution_input: di
     s3 = boto3.client("s3")
     bucket = execution_input["bucket"]
     batches = json.loads(s3.get_object(Bucket=bucket, Key=execution_input["batches_key"])["Body"].read())
-    monkeypatch.setenv("DRIFT_STEP", contracts.DRIFT_STEP_COUNT)
+    monkeypatch.setenv(contracts.ENV_DRIFT_STEP, contracts.DRIFT_STEP_COUNT)
     executions = []
     for index, batch in enumerate(batches):
         event = _parameters(item_selector, execution_input, {"Map": {"Item": {"Index": index, "Value": batch}}})
@@ -95,7 +95,7 @@ def run_fanout(handler, monkeypatch, capsys, lambda_context, execution_input: di
     s3.put_object(Bucket=bucket, Key=f"{run_prefix}/manifest.json", Body=json.dumps(manifest).encode())
     state = {**execution_input, "map": {"MapRunArn": manifest["MapRunArn"],
                                         "ResultWriterDetails": {"Bucket": bucket, "Key": f"{run_prefix}/manifest.json"}}}
-    monkeypatch.setenv("DRIFT_STEP", contracts.DRIFT_STEP_REDUCE)
+    monkeypatch.setenv(contracts.ENV_DRIFT_STEP, contracts.DRIFT_STEP_REDUCE)
     result = handler.handler(_parameters(report_parameters, state, {}), lambda_context)
     capsys.readouterr()
     return {"result": result, "children": len(batches)}

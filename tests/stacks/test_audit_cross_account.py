@@ -119,7 +119,7 @@ def test_events_from_an_account_outside_the_matrix_match_no_governance_rule(temp
 def test_the_writer_reads_each_stage_endpoint_through_the_role_deployed_with_it(templates):
     governance = templates[GOVERNANCE]
     (writer,) = [v for k, v in _of_type(governance, "AWS::Lambda::Function").items() if "AuditWriter" in k]
-    readers = json.loads(_resolve(writer["Properties"]["Environment"]["Variables"]["ENDPOINT_READERS"], governance))
+    readers = json.loads(_resolve(writer["Properties"]["Environment"]["Variables"][contracts.ENV_ENDPOINT_READERS], governance))
     assumable = {r for p in _of_type(governance, "AWS::IAM::Policy").values()
                  for s in p["Properties"]["PolicyDocument"]["Statement"] if s["Action"] == "sts:AssumeRole"
                  for r in (s["Resource"] if isinstance(s["Resource"], list) else [s["Resource"]])}
@@ -153,7 +153,7 @@ def test_the_writer_describes_a_stage_endpoint_in_its_own_account(lambda_context
 
     endpoint = h.ENDPOINT
     role = f"arn:aws:iam::{PROD}:role/{contracts.audit_reader_role_name(endpoint)}"
-    readers = {"ENDPOINT_READERS": json.dumps({endpoint: {"role": role, "region": REGION}})}
+    readers = {contracts.ENV_ENDPOINT_READERS: json.dumps({endpoint: {"role": role, "region": REGION}})}
     with h.audit_trail(lambda_context, readers) as trail:
         credentials = boto3.client("sts").assume_role(RoleArn=role, RoleSessionName="setup")["Credentials"]
         stage = boto3.client("sagemaker", region_name=REGION, aws_access_key_id=credentials["AccessKeyId"],

@@ -47,7 +47,7 @@ def test_everything_starts_the_models_own_sagemaker_pipeline(example_app, exampl
     template.has_resource_properties("AWS::CodeBuild::Project", {
         "Name": f"{name}-ci-run",
         "Environment": Match.object_like({"EnvironmentVariables": Match.array_with([
-            {"Name": "PIPELINE_NAME", "Type": "PLAINTEXT", "Value": pipeline_name}])})})
+            {"Name": contracts.ENV_PIPELINE_NAME, "Type": "PLAINTEXT", "Value": pipeline_name}])})})
     arn = Match.object_like({"Fn::Join": ["", Match.array_with([f":pipeline/{pipeline_name}"])]})
     template.has_resource_properties("AWS::Events::Rule", {"EventPattern": Match.object_like({
         "detail": {"pipelineArn": [arn], "currentPipelineExecutionStatus": ["Failed"]}})})

@@ -160,9 +160,9 @@ def test_monitors_read_the_prod_endpoint_and_its_capture_wherever_it_runs(app_na
     prod = contexts["mlops-fraud-detection-prod"]
     endpoint = f"arn:aws:sagemaker:{prod.region}:{prod.account}:endpoint/fraud-detection-prod"
     functions = {lid: f for lid, f in _resources(model_stack, "AWS::Lambda::Function").items()
-                 if f["Properties"]["Environment"]["Variables"].get("ENDPOINT_NAME") == "fraud-detection-prod"
+                 if f["Properties"]["Environment"]["Variables"].get(contracts.ENV_ENDPOINT_NAME) == "fraud-detection-prod"
                  # the drift fan-out's count and reduce steps only read capture objects the detector lists
-                 and "DRIFT_STEP" not in f["Properties"]["Environment"]["Variables"]}
+                 and contracts.ENV_DRIFT_STEP not in f["Properties"]["Environment"]["Variables"]}
     assert len(functions) == 2  # drift detector and quality monitor
     # Capture: the prod endpoint writes to the tooling data bucket, which the monitors read.
     endpoint_config = _one(app.templates["mlops-fraud-detection-prod"], "AWS::SageMaker::EndpointConfig")[1]
@@ -174,7 +174,7 @@ def test_monitors_read_the_prod_endpoint_and_its_capture_wherever_it_runs(app_na
         role_id = function["Properties"]["Role"]["Fn::GetAtt"][0]
         statements = role_statements(model_stack, role_id, tooling)
         assert allows(statements, "s3:GetObject", capture)
-        read_role = function["Properties"]["Environment"]["Variables"].get("ENDPOINT_ROLE_ARN")
+        read_role = function["Properties"]["Environment"]["Variables"].get(contracts.ENV_ENDPOINT_ROLE)
         if prod.account == tooling.account:
             assert read_role is None and allows(statements, "sagemaker:DescribeEndpoint", endpoint)
             continue
@@ -229,11 +229,11 @@ def test_the_integration_test_role_exists_only_in_staging_and_trusts_only_the_te
                        if p["Properties"]["Name"] == f"{model}-deploy-test")
         variables = {v["Name"]: v["Value"] for v in project["Properties"]["Environment"]["EnvironmentVariables"]}
         if app_name == "example_app":
-            assert tests == {} and "TEST_ROLE_ARN" not in variables
+            assert tests == {} and contracts.ENV_TEST_ROLE_ARN not in variables
             continue
         ((stack, lid), role), = tests.items()
         assert stack == f"mlops-{model}-staging-access"
-        assert variables["TEST_ROLE_ARN"] == resource_arn(lid, app.templates[stack], contexts[stack])
+        assert variables[contracts.ENV_TEST_ROLE_ARN] == resource_arn(lid, app.templates[stack], contexts[stack])
         (statement,) = role["Properties"]["AssumeRolePolicyDocument"]["Statement"]
         project_role = resource_arn(project["Properties"]["ServiceRole"]["Fn::GetAtt"][0], model_stack, tooling)
         assert render(statement["Principal"]["AWS"], app.templates[stack], contexts[stack]) == \
@@ -330,7 +330,7 @@ def test_monitors_describe_the_endpoint_with_the_assumed_read_role():
             "AccessKeyId": "ASIAREADROLEEXAMPLE", "SecretAccessKey": "s", "SessionToken": "t",
             "Expiration": "2026-11-30T00:00:00Z"}},
             {"RoleArn": role, "RoleSessionName": "monitor-fraud-detection-prod"})
-        client = endpoint_sagemaker_client(sts, {"ENDPOINT_ROLE_ARN": role, "ENDPOINT_NAME": "fraud-detection-prod"})
+        client = endpoint_sagemaker_client(sts, {contracts.ENV_ENDPOINT_ROLE: role, contracts.ENV_ENDPOINT_NAME: "fraud-detection-prod"})
     assert client.meta.service_model.service_name == "sagemaker"
     assert client._request_signer._credentials.access_key == "ASIAREADROLEEXAMPLE"
     assert endpoint_sagemaker_client(environ={})._request_signer._credentials.access_key != "ASIAREADROLEEXAMPLE"

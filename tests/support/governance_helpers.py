@@ -26,7 +26,7 @@ _ids = itertools.count(1)
 
 
 # The writer's configuration as the governance stack gives it, for the one endpoint stack of these tests.
-WRITER_ENVIRONMENT = {"AUDIT_TABLE": TABLE, "ENDPOINT_STACKS": json.dumps({STACK: ENDPOINT}),
+WRITER_ENVIRONMENT = {contracts.ENV_AUDIT_TABLE: TABLE, contracts.ENV_ENDPOINT_STACKS: json.dumps({STACK: ENDPOINT}),
                       "POWERTOOLS_METRICS_NAMESPACE": contracts.GOVERNANCE_METRIC_NAMESPACE}
 
 

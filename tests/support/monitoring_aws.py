@@ -22,8 +22,8 @@ WINDOW = "2026/11/01/12"
 
 
 # The drift detector's configuration as the monitoring template gives it for this endpoint.
-DRIFT_ENVIRONMENT = {"MODEL_NAME": MODEL, "ENDPOINT_NAME": ENDPOINT, "DATA_BUCKET": BUCKET, "DRIFT_METRIC": "psi",
-                     "DRIFT_THRESHOLD": "0.2", "MIN_SAMPLES": "500",
+DRIFT_ENVIRONMENT = {contracts.ENV_MODEL_NAME: MODEL, contracts.ENV_ENDPOINT_NAME: ENDPOINT, contracts.ENV_DATA_BUCKET: BUCKET, contracts.ENV_DRIFT_METRIC: "psi",
+                     contracts.ENV_DRIFT_THRESHOLD: "0.2", contracts.ENV_MIN_SAMPLES: "500",
                      contracts.ENV_CATEGORICAL_INPUT: contracts.CATEGORICAL_NAMES}
 RETRAIN_PIPELINE = "fraud-detection-build"
 RETRAIN_TABLE = "retrain-idempotency"
@@ -31,8 +31,8 @@ RETRAIN_TABLE = "retrain-idempotency"
 
 def retrain_environment(alarm_triggers: dict[str, str], cooldown_hours: int = 24) -> dict[str, str]:
     """The retrain trigger's configuration as its template gives it (``alarm_triggers``: alarm name -> trigger)."""
-    return {"MODEL_NAME": MODEL, "PIPELINE_NAME": RETRAIN_PIPELINE, "COOLDOWN_HOURS": str(cooldown_hours),
-            "IDEMPOTENCY_TABLE": RETRAIN_TABLE, "ALARM_TRIGGERS": json.dumps(alarm_triggers)}
+    return {contracts.ENV_MODEL_NAME: MODEL, contracts.ENV_PIPELINE_NAME: RETRAIN_PIPELINE, contracts.ENV_COOLDOWN_HOURS: str(cooldown_hours),
+            contracts.ENV_IDEMPOTENCY_TABLE: RETRAIN_TABLE, contracts.ENV_ALARM_TRIGGERS: json.dumps(alarm_triggers)}
 
 
 @contextmanager

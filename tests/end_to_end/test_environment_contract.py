@@ -1,0 +1,94 @@
+"""Every Lambda's environment, across the boundary: what its template sets is exactly what its code reads.
+
+For each AWS::Lambda::Function of the synthesized example app, the code is the import closure of its
+``functions/<folder>/handler.py`` (what its image holds, ``pipeline_code.code_bundle.import_closure``). An ast scan
+of that closure finds the ``mlops_contracts.ENV_*`` names it reads: ``os.environ[NAME]`` (required) or
+``os.environ.get(NAME, ...)`` / ``environ.get(NAME)`` (optional: the code has a default). Then:
+- every required name is set in the function's template ``Environment``;
+- every variable the template sets is read by the closure, or is not ours (``POWERTOOLS_*``): no dead config.
+"""
+from __future__ import annotations
+
+import ast
+import textwrap
+from functools import cache
+from pathlib import Path
+
+import pytest
+
+import mlops_contracts as contracts
+from pipeline_code.code_bundle import import_closure
+from tests.conftest import REPO
+from tests.support.lambda_handlers import deployed_functions
+
+ENV_NAMES = {name: value for name, value in vars(contracts).items() if name.startswith("ENV_")}
+NOT_OURS = ("POWERTOOLS_",)  # Powertools' own settings (service name, metrics namespace); PlatformFunction sets them
+
+
+def environment_reads(source: str) -> dict[str, bool]:
+    """variable name -> required, for every ``contracts.ENV_*`` a module reads from the environment."""
+    tree = ast.parse(source)
+    parents = {child: node for node in ast.walk(tree) for child in ast.iter_child_nodes(node)}
+    reads: dict[str, bool] = {}
+    for node in ast.walk(tree):
+        if not (isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name)
+                and node.value.id == "contracts" and node.attr in ENV_NAMES):
+            continue
+        parent, name = parents.get(node), ENV_NAMES[node.attr]
+        if isinstance(parent, ast.Subscript) and parent.slice is node and isinstance(parent.ctx, ast.Load):
+            reads[name] = True
+        elif isinstance(parent, ast.Call) and isinstance(parent.func, ast.Attribute) and parent.func.attr == "get" \
+                and parent.args and parent.args[0] is node:
+            reads.setdefault(name, False)
+    return reads
+
+
+@cache
+def closure_reads(folder: str) -> dict[str, bool]:
+    """variable name -> required, over the import closure of ``functions/<folder>/handler.py``."""
+    reads: dict[str, bool] = {}
+    for path in import_closure(REPO, [REPO / "functions" / folder / "handler.py"]):
+        for name, required in environment_reads(Path(path).read_text()).items():
+            reads[name] = reads.get(name, False) or required
+    return reads
+
+
+def mismatches(folder: str, variables, reads: dict[str, bool]) -> list[str]:
+    """What is wrong between a function's template variables and what its code reads, one line each."""
+    given = set(variables)
+    missing = [f"functions/{folder} requires {name} but its template does not set it"
+               for name, required in sorted(reads.items()) if required and name not in given]
+    dead = [f"functions/{folder}: its template sets {name} but no module of its image reads it"
+            for name in sorted(given) if name not in reads and not name.startswith(NOT_OURS)]
+    return missing + dead
+
+
+def test_every_function_reads_exactly_the_environment_its_template_sets(example_app):
+    functions = deployed_functions(example_app)
+    assert {f.folder for f in functions} >= {contracts.SERVICE_DRIFT_DETECTOR, contracts.SERVICE_AUDIT_WRITER,
+                                             "new_data_trigger", "retrain_trigger", "deploy_trigger"}
+    problems = sorted({line for f in functions for line in mismatches(f.folder, f.variables, closure_reads(f.folder))})
+    assert not problems, "\n".join(problems)
+
+
+def test_the_scan_sees_the_reads_of_a_handler_and_of_the_modules_it_imports():
+    drift = closure_reads(contracts.SERVICE_DRIFT_DETECTOR)
+    assert drift[contracts.ENV_MODEL_NAME] is True and drift[contracts.ENV_DRIFT_STEP] is False
+    assert drift[contracts.ENV_ENDPOINT_ROLE] is False  # read in monitoring_code.endpoint_session, not the handler
+
+
+@pytest.mark.parametrize(("source", "variables", "expected"), [
+    ('x = os.environ[contracts.ENV_PIPELINE_NAME]', {}, "requires PIPELINE_NAME but its template does not set it"),
+    ('x = os.environ.get(contracts.ENV_PIPELINE_NAME, "p")', {contracts.ENV_PIPELINE_NAME: "p", contracts.ENV_MODEL_NAME: "m"},
+     "sets MODEL_NAME but no module of its image reads it"),
+])
+def test_a_missing_or_dead_variable_fails(source, variables, expected):
+    [problem] = mismatches("example", variables, environment_reads(textwrap.dedent(source)))
+    assert problem.startswith("functions/example") and problem.endswith(expected), problem
+
+
+def test_defaults_and_powertools_settings_are_not_mismatches():
+    reads = environment_reads('a = os.environ.get(contracts.ENV_MIN_SAMPLES, "500")\n'
+                              'b = os.environ[contracts.ENV_MODEL_NAME]')
+    assert reads == {contracts.ENV_MIN_SAMPLES: False, contracts.ENV_MODEL_NAME: True}
+    assert mismatches("example", {contracts.ENV_MODEL_NAME: "m", "POWERTOOLS_SERVICE_NAME": "example"}, reads) == []
