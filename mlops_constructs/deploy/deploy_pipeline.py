@@ -43,6 +43,9 @@ from mlops_contracts import (
 RESOLVE_BUILDSPEC = "buildspecs/deploy-resolve.yml"
 TEST_BUILDSPEC = "buildspecs/deploy-test.yml"
 VERIFY_BUILDSPEC = "buildspecs/deploy-verify.yml"
+RESOLVE_NAMESPACE = "Resolve"
+# The package the Resolve action picked: deploy-resolve.yml exports it (exported-variables) under this name.
+RESOLVED_PACKAGE = f"#{{{RESOLVE_NAMESPACE}.{contracts.ENV_MODEL_PACKAGE_ARN}}}"
 PACKAGE_VARIABLE = contracts.DEPLOY_PACKAGE_VARIABLE  # set by the trigger; "latest" = newest approved
 IDEMPOTENCY_WINDOW = Duration.days(7)
 
@@ -190,7 +193,7 @@ class ModelDeployPipeline(Construct):
                 codepipeline.StageProps(stage_name="Source", actions=[self.source.action]),
                 codepipeline.StageProps(stage_name="Resolve", actions=[actions.CodeBuildAction(
                     action_name="ResolveAndSynth", project=self.resolve_project, input=self.source.output,
-                    outputs=[resolved], variables_namespace="Resolve",
+                    outputs=[resolved], variables_namespace=RESOLVE_NAMESPACE,
                     environment_variables={contracts.ENV_MODEL_PACKAGE_ARN: codebuild.BuildEnvironmentVariable(
                         value=f"#{{variables.{PACKAGE_VARIABLE}}}")})]),
                 codepipeline.StageProps(stage_name="DeployStaging", actions=[staging_action]),
@@ -200,12 +203,12 @@ class ModelDeployPipeline(Construct):
                         contracts.ENV_EXPECTED_CONFIG: codebuild.BuildEnvironmentVariable(
                             value=f"#{{{_namespace(staging)}.{ENDPOINT_OUTPUT_CONFIG}}}"),
                         contracts.ENV_MODEL_PACKAGE_ARN: codebuild.BuildEnvironmentVariable(
-                            value="#{Resolve.MODEL_PACKAGE_ARN}")}),
+                            value=RESOLVED_PACKAGE)}),
                     self.lifecycle.action("RecordStagingPassed", "staging-passed",
-                                          package="#{Resolve.MODEL_PACKAGE_ARN}", run_order=2)]),
+                                          package=RESOLVED_PACKAGE, run_order=2)]),
                 codepipeline.StageProps(stage_name="Approve", actions=[actions.ManualApprovalAction(
                     action_name="PromoteToProd", notification_topic=topic,
-                    additional_information=f"#{{Resolve.MODEL_PACKAGE_ARN}} passed the integration tests on "
+                    additional_information=f"{RESOLVED_PACKAGE} passed the integration tests on "
                                            f"{staging.endpoint_name}. Approve to deploy it to {prod.endpoint_name}.",
                     )]),
                 codepipeline.StageProps(stage_name="DeployProd", actions=[
@@ -215,7 +218,7 @@ class ModelDeployPipeline(Construct):
                     environment_variables={contracts.ENV_EXPECTED_CONFIG: codebuild.BuildEnvironmentVariable(
                         value=f"#{{{_namespace(prod)}.{ENDPOINT_OUTPUT_CONFIG}}}")}),
                     # Production/Running only once prod is verified (a silent rollback fails EndpointCheck).
-                    self.lifecycle.action("RecordProdRunning", "prod-running", package="#{Resolve.MODEL_PACKAGE_ARN}",
+                    self.lifecycle.action("RecordProdRunning", "prod-running", package=RESOLVED_PACKAGE,
                                           serving=f"#{{{_namespace(prod)}.{ENDPOINT_OUTPUT_PACKAGES}}}",
                                           run_order=2)]),
             ],
