@@ -19,7 +19,8 @@ def endpoint_sagemaker_client(sts=None, environ=None):
     if not role:
         return boto3.client("sagemaker")
     credentials = (sts or boto3.client("sts")).assume_role(
-        RoleArn=role, RoleSessionName=f"monitor-{environ.get(contracts.ENV_ENDPOINT_NAME, 'endpoint')}"[:64])["Credentials"]
+        RoleArn=role,
+        RoleSessionName=f"monitor-{environ.get(contracts.ENV_ENDPOINT_NAME, 'endpoint')}"[:64])["Credentials"]
     return boto3.client("sagemaker", aws_access_key_id=credentials["AccessKeyId"],
                         aws_secret_access_key=credentials["SecretAccessKey"],
                         aws_session_token=credentials["SessionToken"])

@@ -27,7 +27,8 @@ DEPLOYED_STAGES = (contracts.LIFECYCLE_STAGING_PASSED[0], contracts.LIFECYCLE_PR
 logger = Logger()
 metrics = Metrics(namespace=contracts.DEPLOY_METRIC_NAMESPACE)
 persistence = DynamoDBPersistenceLayer(table_name=os.environ[contracts.ENV_IDEMPOTENCY_TABLE])
-config = IdempotencyConfig(expires_after_seconds=int(os.environ.get(contracts.ENV_IDEMPOTENCY_SECONDS, str(7 * 24 * 3600))))
+config = IdempotencyConfig(
+    expires_after_seconds=int(os.environ.get(contracts.ENV_IDEMPOTENCY_SECONDS, str(7 * 24 * 3600))))
 codepipeline = boto3.client("codepipeline")
 
 
@@ -66,7 +67,8 @@ def start_request(pipeline: str, package_arn: str) -> dict:
 
 @idempotent_function(data_keyword_argument="package_arn", persistence_store=persistence, config=config)
 def start_once(package_arn: str) -> dict:
-    response = codepipeline.start_pipeline_execution(**start_request(os.environ[contracts.ENV_PIPELINE_NAME], package_arn))
+    pipeline = os.environ[contracts.ENV_PIPELINE_NAME]
+    response = codepipeline.start_pipeline_execution(**start_request(pipeline, package_arn))
     logger.info("started deployment", package=package_arn, execution=response["pipelineExecutionId"])
     metrics.add_metric(name=contracts.METRIC_DEPLOYMENTS_STARTED, unit=MetricUnit.Count, value=1)
     return {"package": package_arn, "execution": response["pipelineExecutionId"]}

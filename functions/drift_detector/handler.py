@@ -228,8 +228,9 @@ def handler(event, context):
     else:
         report = run(
             s3, endpoint_sagemaker_client(),
-            model=os.environ[contracts.ENV_MODEL_NAME], endpoint=os.environ[contracts.ENV_ENDPOINT_NAME], bucket=os.environ[contracts.ENV_DATA_BUCKET],
-            event_time=(event or {}).get("time"), metric=os.environ.get(contracts.ENV_DRIFT_METRIC, limits.DEFAULT_DRIFT_METRIC),
+            model=os.environ[contracts.ENV_MODEL_NAME], endpoint=os.environ[contracts.ENV_ENDPOINT_NAME],
+            bucket=os.environ[contracts.ENV_DATA_BUCKET], event_time=(event or {}).get("time"),
+            metric=os.environ.get(contracts.ENV_DRIFT_METRIC, limits.DEFAULT_DRIFT_METRIC),
             threshold=float(os.environ.get(contracts.ENV_DRIFT_THRESHOLD, limits.DEFAULT_DRIFT_THRESHOLD)),
             min_samples=int(os.environ.get(contracts.ENV_MIN_SAMPLES, limits.DEFAULT_DRIFT_MIN_SAMPLES)),
             state_machine=os.environ.get(contracts.ENV_STATE_MACHINE_ARN) or None,

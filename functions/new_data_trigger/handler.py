@@ -84,5 +84,6 @@ def handler(event: dict, context) -> dict:
     start = _starter(os.environ[contracts.ENV_IDEMPOTENCY_TABLE], os.environ[contracts.ENV_PIPELINE_NAME],
                      int(os.environ.get(contracts.ENV_DEDUP_WINDOW_SECONDS, "604800")))
     start.config.register_lambda_context(context)  # in-progress records expire with the invocation
-    return handle(event, bucket_name=os.environ[contracts.ENV_DATA_BUCKET], new_data_prefix=os.environ[contracts.ENV_NEW_DATA_PREFIX],
+    return handle(event, bucket_name=os.environ[contracts.ENV_DATA_BUCKET],
+                  new_data_prefix=os.environ[contracts.ENV_NEW_DATA_PREFIX],
                   start=start)

@@ -92,9 +92,11 @@ def handler(event, context):
     report = run(
         boto3.client("s3"), endpoint_sagemaker_client(), model=os.environ[contracts.ENV_MODEL_NAME],
         endpoint=os.environ[contracts.ENV_ENDPOINT_NAME], bucket=os.environ[contracts.ENV_DATA_BUCKET],
-        ground_truth_prefix=os.environ[contracts.ENV_GROUND_TRUTH_PREFIX], positive_class=os.environ.get(contracts.ENV_POSITIVE_CLASS, "1"),
+        ground_truth_prefix=os.environ[contracts.ENV_GROUND_TRUTH_PREFIX],
+        positive_class=os.environ.get(contracts.ENV_POSITIVE_CLASS, "1"),
         threshold=float(os.environ.get(contracts.ENV_DECISION_THRESHOLD, "0.5")),
-        min_samples=int(os.environ.get(contracts.ENV_MIN_SAMPLES, limits.DEFAULT_QUALITY_MIN_SAMPLES)), event_time=(event or {}).get("time"),
+        min_samples=int(os.environ.get(contracts.ENV_MIN_SAMPLES, limits.DEFAULT_QUALITY_MIN_SAMPLES)),
+        event_time=(event or {}).get("time"),
         label_delay_hours=int(os.environ.get(contracts.ENV_LABEL_DELAY_HOURS, "0")),
     )
     return {k: report[k] for k in ("labeled_records", "metrics")}

@@ -138,8 +138,10 @@ class ModelDeployPipeline(Construct):
         resolved = codepipeline.Artifact("Resolved")
 
         self.resolve_project = self._project("Resolve", f"{model_name}-deploy-resolve", RESOLVE_BUILDSPEC, {
-            contracts.ENV_MODEL_NAME: model_name, contracts.ENV_CONFIG_DIR: config_dir, contracts.ENV_DATA_BUCKET: data_bucket.bucket_name,
-            contracts.ENV_ARTIFACT_BUCKET: artifact_bucket.bucket_name, contracts.ENV_KEY_ARN: key.key_arn, contracts.ENV_TOPIC_ARN: topic.topic_arn,
+            contracts.ENV_MODEL_NAME: model_name, contracts.ENV_CONFIG_DIR: config_dir,
+            contracts.ENV_DATA_BUCKET: data_bucket.bucket_name,
+            contracts.ENV_ARTIFACT_BUCKET: artifact_bucket.bucket_name, contracts.ENV_KEY_ARN: key.key_arn,
+            contracts.ENV_TOPIC_ARN: topic.topic_arn,
             contracts.ENV_STACKS: f"{staging.stack_name} {prod.stack_name}"})
         self.resolve_project.add_to_role_policy(iam.PolicyStatement(
             sid="ListApprovedPackages", actions=["sagemaker:ListModelPackages"], resources=["*"]))
@@ -148,7 +150,8 @@ class ModelDeployPipeline(Construct):
                 sid="CheckStageImageAccess", actions=["ecr:GetRepositoryPolicy"],
                 resources=[repository.repository_arn for repository in stage_image_repositories]))
 
-        test_variables = {contracts.ENV_MODEL_NAME: model_name, contracts.ENV_CONFIG_DIR: config_dir, contracts.ENV_STAGE: staging.stage}
+        test_variables = {contracts.ENV_MODEL_NAME: model_name, contracts.ENV_CONFIG_DIR: config_dir,
+                          contracts.ENV_STAGE: staging.stage}
         if staging.account:
             test_role = role_arn(stack, integration_test_role_name(staging.endpoint_name), staging.account)
             test_variables[contracts.ENV_TEST_ROLE_ARN] = test_role
@@ -240,7 +243,8 @@ class ModelDeployPipeline(Construct):
 
         No traffic is sent: known-case requests would land in prod's data capture and in its drift statistics.
         """
-        variables = {contracts.ENV_MODEL_NAME: model_name, contracts.ENV_CONFIG_DIR: config_dir, contracts.ENV_STAGE: prod.stage}
+        variables = {contracts.ENV_MODEL_NAME: model_name, contracts.ENV_CONFIG_DIR: config_dir,
+                     contracts.ENV_STAGE: prod.stage}
         stack = Stack.of(self)
         if prod.account:
             check_role = role_arn(stack, deploy_check_role_name(prod.endpoint_name), prod.account)

@@ -33,7 +33,8 @@ class LifecycleRecorder(Construct):
         self.function = PlatformFunction(
             self, "Function", function="lifecycle_recorder", key=key, timeout=Duration.seconds(60),
             memory_size=256, description=f"Records registry lifecycle transitions for {pipeline_name}",
-            environment={contracts.ENV_MODEL_PACKAGE_GROUP: model_package_group_name, contracts.ENV_PIPELINE_NAME: pipeline_name})
+            environment={contracts.ENV_MODEL_PACKAGE_GROUP: model_package_group_name,
+                         contracts.ENV_PIPELINE_NAME: pipeline_name})
         packages = stack.format_arn(service="sagemaker", resource="model-package",
                                     resource_name=f"{model_package_group_name}/*")
         role = self.function.role

@@ -63,7 +63,8 @@ class RetrainTrigger(Construct):
             self, "Function", function="retrain_trigger", key=key,
             description=f"Starts {pipeline_name} on drift and quality alarms of {model_name}",
             environment={contracts.ENV_MODEL_NAME: model_name, contracts.ENV_PIPELINE_NAME: pipeline_name,
-                         contracts.ENV_COOLDOWN_HOURS: str(cooldown_hours), contracts.ENV_IDEMPOTENCY_TABLE: self.table.table_name,
+                         contracts.ENV_COOLDOWN_HOURS: str(cooldown_hours),
+                         contracts.ENV_IDEMPOTENCY_TABLE: self.table.table_name,
                          contracts.ENV_ALARM_TRIGGERS: json.dumps(alarm_triggers, sort_keys=True)},
             timeout=Duration.seconds(60),
         )

@@ -89,7 +89,8 @@ def test_git_source_uses_the_connection_and_passes_the_commit_to_the_run_stage(g
                                                 "BranchName": "main", "DetectChanges": False})})]}),
         Match.object_like({"Name": "Run", "Actions": [Match.object_like({"Configuration": Match.object_like({
             "EnvironmentVariables": Match.serialized_json([
-                {"name": contracts.ENV_GIT_COMMIT, "type": "PLAINTEXT", "value": "#{Source_Source_NS.CommitId}"}])})})]}),
+                {"name": contracts.ENV_GIT_COMMIT, "type": "PLAINTEXT",
+                 "value": "#{Source_Source_NS.CommitId}"}])})})]}),
     ])})
 
 

@@ -56,8 +56,10 @@ def test_drift_detector_runs_on_the_configured_schedule(built):
                                                               "Arn"]}})],
     })
     template.has_resource_properties("AWS::Lambda::Function", {
-        "Environment": {"Variables": Match.object_like({contracts.ENV_ENDPOINT_NAME: ENDPOINT, contracts.ENV_DRIFT_METRIC: "psi",
-                                                        contracts.ENV_DRIFT_THRESHOLD: "0.2", contracts.ENV_MIN_SAMPLES: "500"})},
+        "Environment": {"Variables": Match.object_like({contracts.ENV_ENDPOINT_NAME: ENDPOINT,
+                                                        contracts.ENV_DRIFT_METRIC: "psi",
+                                                        contracts.ENV_DRIFT_THRESHOLD: "0.2",
+                                                        contracts.ENV_MIN_SAMPLES: "500"})},
         "PackageType": "Image", "MemorySize": 2048,
     })
 

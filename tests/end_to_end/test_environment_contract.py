@@ -87,7 +87,8 @@ def test_the_scan_sees_the_reads_of_a_handler_and_of_the_modules_it_imports():
 
 @pytest.mark.parametrize(("source", "variables", "expected"), [
     ('x = os.environ[contracts.ENV_PIPELINE_NAME]', {}, "requires PIPELINE_NAME but its template does not set it"),
-    ('x = os.environ.get(contracts.ENV_PIPELINE_NAME, "p")', {contracts.ENV_PIPELINE_NAME: "p", contracts.ENV_MODEL_NAME: "m"},
+    ('x = os.environ.get(contracts.ENV_PIPELINE_NAME, "p")', {contracts.ENV_PIPELINE_NAME: "p",
+                                                              contracts.ENV_MODEL_NAME: "m"},
      "sets MODEL_NAME but no module of its image reads it"),
 ])
 def test_a_missing_or_dead_variable_fails(source, variables, expected):

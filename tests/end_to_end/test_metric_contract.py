@@ -200,9 +200,11 @@ def quality_monitor(env: dict) -> list[dict]:
         labels.append(json.dumps({"groundTruthData": {"data": positive if fraud else "0", "encoding": "CSV"},
                                   "eventMetadata": {"eventId": f"inf-{i}"}, "eventVersion": "0"}))
     s3 = boto3.client("s3")
-    s3.put_object(Bucket=env[contracts.ENV_DATA_BUCKET], Key=f"{contracts.CAPTURE_PREFIX}/{endpoint}/primary/{hour}/a.jsonl",
+    s3.put_object(Bucket=env[contracts.ENV_DATA_BUCKET],
+                  Key=f"{contracts.CAPTURE_PREFIX}/{endpoint}/primary/{hour}/a.jsonl",
                   Body="\n".join(captures).encode())
-    s3.put_object(Bucket=env[contracts.ENV_DATA_BUCKET], Key=f"{env[contracts.ENV_GROUND_TRUTH_PREFIX]}{hour}/labels.jsonl",
+    s3.put_object(Bucket=env[contracts.ENV_DATA_BUCKET],
+                  Key=f"{env[contracts.ENV_GROUND_TRUTH_PREFIX]}{hour}/labels.jsonl",
                   Body="\n".join(labels).encode())
     return [_scheduled()]
 

@@ -19,8 +19,10 @@ def _event(status="Approved", group="fraud-detection", arn=PACKAGE, event_id="e-
 
 @pytest.fixture
 def trigger():
-    environment = {contracts.ENV_IDEMPOTENCY_TABLE: "deploy-idempotency", contracts.ENV_PIPELINE_NAME: "fraud-detection-deploy",
-                   contracts.ENV_MODEL_PACKAGE_GROUP: "fraud-detection", "POWERTOOLS_METRICS_NAMESPACE": contracts.DEPLOY_METRIC_NAMESPACE}
+    environment = {contracts.ENV_IDEMPOTENCY_TABLE: "deploy-idempotency",
+                   contracts.ENV_PIPELINE_NAME: "fraud-detection-deploy",
+                   contracts.ENV_MODEL_PACKAGE_GROUP: "fraud-detection",
+                   "POWERTOOLS_METRICS_NAMESPACE": contracts.DEPLOY_METRIC_NAMESPACE}
     with mock_aws(), load_handler("deploy_trigger", environment) as module:
         boto3.client("dynamodb").create_table(
             TableName="deploy-idempotency", KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],

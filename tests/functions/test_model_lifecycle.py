@@ -29,7 +29,8 @@ def _arn(version: int) -> str:
 
 @pytest.fixture
 def recorder():
-    with load_handler("lifecycle_recorder", {contracts.ENV_MODEL_PACKAGE_GROUP: GROUP, contracts.ENV_PIPELINE_NAME: PIPELINE}) as module:
+    with load_handler("lifecycle_recorder", {contracts.ENV_MODEL_PACKAGE_GROUP: GROUP,
+                                             contracts.ENV_PIPELINE_NAME: PIPELINE}) as module:
         sagemaker, codepipeline = Stubber(module._sagemaker()), Stubber(module._codepipeline())
         sagemaker.activate()
         codepipeline.activate()

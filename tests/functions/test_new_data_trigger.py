@@ -123,7 +123,8 @@ def test_nested_drop_folder_is_the_whole_folder():
     assert handler.drop_url(BUCKET, f"{PREFIX}2026/11/{contracts.DROP_MARKER}", PREFIX) == f"s3://{BUCKET}/{PREFIX}2026/11/"
 
 
-ENVIRONMENT = {contracts.ENV_IDEMPOTENCY_TABLE: TABLE, contracts.ENV_PIPELINE_NAME: PIPELINE, contracts.ENV_DATA_BUCKET: BUCKET,
+ENVIRONMENT = {contracts.ENV_IDEMPOTENCY_TABLE: TABLE, contracts.ENV_PIPELINE_NAME: PIPELINE,
+               contracts.ENV_DATA_BUCKET: BUCKET,
                contracts.ENV_NEW_DATA_PREFIX: PREFIX}  # as the build triggers' template sets them
 
 

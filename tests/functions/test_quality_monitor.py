@@ -48,8 +48,10 @@ def test_labels_in_both_formats_and_bad_lines_counted():
 
 @pytest.fixture
 def monitor():
-    env = {contracts.ENV_MODEL_NAME: aws.MODEL, contracts.ENV_ENDPOINT_NAME: aws.ENDPOINT, contracts.ENV_DATA_BUCKET: aws.BUCKET,
-           contracts.ENV_GROUND_TRUTH_PREFIX: GROUND_TRUTH, contracts.ENV_POSITIVE_CLASS: "1", contracts.ENV_DECISION_THRESHOLD: "0.5",
+    env = {contracts.ENV_MODEL_NAME: aws.MODEL, contracts.ENV_ENDPOINT_NAME: aws.ENDPOINT,
+           contracts.ENV_DATA_BUCKET: aws.BUCKET,
+           contracts.ENV_GROUND_TRUTH_PREFIX: GROUND_TRUTH, contracts.ENV_POSITIVE_CLASS: "1",
+           contracts.ENV_DECISION_THRESHOLD: "0.5",
            contracts.ENV_MIN_SAMPLES: "100", contracts.ENV_LABEL_DELAY_HOURS: "0"}
     with mock_aws(), load_handler(contracts.SERVICE_QUALITY_MONITOR, env) as module:
         yield module

@@ -140,7 +140,8 @@ def test_run_buildspec_uploads_this_commits_code_and_starts_the_pipeline_with_it
     client, stubber = sagemaker
     s3, bucket, key_arn = code_bucket
     [command] = yaml.safe_load((REPO / "buildspecs/ci-run.yml").read_text())["phases"]["build"]["commands"]
-    env = {contracts.ENV_MODEL_NAME: "fraud-detection", contracts.ENV_PIPELINE_NAME: "fraud-detection-build", contracts.ENV_GIT_COMMIT: COMMIT,
+    env = {contracts.ENV_MODEL_NAME: "fraud-detection", contracts.ENV_PIPELINE_NAME: "fraud-detection-build",
+           contracts.ENV_GIT_COMMIT: COMMIT,
            contracts.ENV_WAIT_MINUTES: "475", contracts.ENV_CODE_BUCKET: bucket, contracts.ENV_CODE_KMS_KEY: key_arn}
     argv = shlex.split(command)
     for name, value in env.items():  # what bash does with CodeBuild's environment

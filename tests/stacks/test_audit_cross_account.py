@@ -119,7 +119,8 @@ def test_events_from_an_account_outside_the_matrix_match_no_governance_rule(temp
 def test_the_writer_reads_each_stage_endpoint_through_the_role_deployed_with_it(templates):
     governance = templates[GOVERNANCE]
     (writer,) = [v for k, v in _of_type(governance, "AWS::Lambda::Function").items() if "AuditWriter" in k]
-    readers = json.loads(_resolve(writer["Properties"]["Environment"]["Variables"][contracts.ENV_ENDPOINT_READERS], governance))
+    readers = json.loads(_resolve(writer["Properties"]["Environment"]["Variables"][contracts.ENV_ENDPOINT_READERS],
+                                  governance))
     assumable = {r for p in _of_type(governance, "AWS::IAM::Policy").values()
                  for s in p["Properties"]["PolicyDocument"]["Statement"] if s["Action"] == "sts:AssumeRole"
                  for r in (s["Resource"] if isinstance(s["Resource"], list) else [s["Resource"]])}

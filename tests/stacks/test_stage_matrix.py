@@ -159,10 +159,12 @@ def test_monitors_read_the_prod_endpoint_and_its_capture_wherever_it_runs(app_na
     model_stack, tooling = app.templates["mlops-fraud-detection"], contexts["mlops-fraud-detection"]
     prod = contexts["mlops-fraud-detection-prod"]
     endpoint = f"arn:aws:sagemaker:{prod.region}:{prod.account}:endpoint/fraud-detection-prod"
+    variables = {lid: f["Properties"]["Environment"]["Variables"]
+                 for lid, f in _resources(model_stack, "AWS::Lambda::Function").items()}
     functions = {lid: f for lid, f in _resources(model_stack, "AWS::Lambda::Function").items()
-                 if f["Properties"]["Environment"]["Variables"].get(contracts.ENV_ENDPOINT_NAME) == "fraud-detection-prod"
+                 if variables[lid].get(contracts.ENV_ENDPOINT_NAME) == "fraud-detection-prod"
                  # the drift fan-out's count and reduce steps only read capture objects the detector lists
-                 and contracts.ENV_DRIFT_STEP not in f["Properties"]["Environment"]["Variables"]}
+                 and contracts.ENV_DRIFT_STEP not in variables[lid]}
     assert len(functions) == 2  # drift detector and quality monitor
     # Capture: the prod endpoint writes to the tooling data bucket, which the monitors read.
     endpoint_config = _one(app.templates["mlops-fraud-detection-prod"], "AWS::SageMaker::EndpointConfig")[1]
@@ -330,7 +332,8 @@ def test_monitors_describe_the_endpoint_with_the_assumed_read_role():
             "AccessKeyId": "ASIAREADROLEEXAMPLE", "SecretAccessKey": "s", "SessionToken": "t",
             "Expiration": "2026-11-30T00:00:00Z"}},
             {"RoleArn": role, "RoleSessionName": "monitor-fraud-detection-prod"})
-        client = endpoint_sagemaker_client(sts, {contracts.ENV_ENDPOINT_ROLE: role, contracts.ENV_ENDPOINT_NAME: "fraud-detection-prod"})
+        client = endpoint_sagemaker_client(sts, {contracts.ENV_ENDPOINT_ROLE: role,
+                                                 contracts.ENV_ENDPOINT_NAME: "fraud-detection-prod"})
     assert client.meta.service_model.service_name == "sagemaker"
     assert client._request_signer._credentials.access_key == "ASIAREADROLEEXAMPLE"
     assert endpoint_sagemaker_client(environ={})._request_signer._credentials.access_key != "ASIAREADROLEEXAMPLE"

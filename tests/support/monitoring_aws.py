@@ -22,7 +22,8 @@ WINDOW = "2026/11/01/12"
 
 
 # The drift detector's configuration as the monitoring template gives it for this endpoint.
-DRIFT_ENVIRONMENT = {contracts.ENV_MODEL_NAME: MODEL, contracts.ENV_ENDPOINT_NAME: ENDPOINT, contracts.ENV_DATA_BUCKET: BUCKET, contracts.ENV_DRIFT_METRIC: "psi",
+DRIFT_ENVIRONMENT = {contracts.ENV_MODEL_NAME: MODEL, contracts.ENV_ENDPOINT_NAME: ENDPOINT,
+                     contracts.ENV_DATA_BUCKET: BUCKET, contracts.ENV_DRIFT_METRIC: "psi",
                      contracts.ENV_DRIFT_THRESHOLD: "0.2", contracts.ENV_MIN_SAMPLES: "500",
                      contracts.ENV_CATEGORICAL_INPUT: contracts.CATEGORICAL_NAMES}
 RETRAIN_PIPELINE = "fraud-detection-build"
@@ -31,7 +32,8 @@ RETRAIN_TABLE = "retrain-idempotency"
 
 def retrain_environment(alarm_triggers: dict[str, str], cooldown_hours: int = 24) -> dict[str, str]:
     """The retrain trigger's configuration as its template gives it (``alarm_triggers``: alarm name -> trigger)."""
-    return {contracts.ENV_MODEL_NAME: MODEL, contracts.ENV_PIPELINE_NAME: RETRAIN_PIPELINE, contracts.ENV_COOLDOWN_HOURS: str(cooldown_hours),
+    return {contracts.ENV_MODEL_NAME: MODEL, contracts.ENV_PIPELINE_NAME: RETRAIN_PIPELINE,
+            contracts.ENV_COOLDOWN_HOURS: str(cooldown_hours),
             contracts.ENV_IDEMPOTENCY_TABLE: RETRAIN_TABLE, contracts.ENV_ALARM_TRIGGERS: json.dumps(alarm_triggers)}
 
 
