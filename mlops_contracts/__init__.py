@@ -178,7 +178,7 @@ CHAMPION_PASSED_PATH = "champion.passed"  # 1.0 when the challenger is at least 
 SERVING_FILE = "serving.json"  # in model.tar.gz beside xgboost-model and encoder.json: threshold and model name
 SERVING_CODE_DIR = "code"  # model.tar.gz/code/: serve.py and the pipeline_code package the build ran
 SERVING_PROGRAM = "serve.py"
-ENV_ENDPOINT = "MLOPS_ENDPOINT"  # set on the endpoint's model, so rejection logs name the endpoint
+ENV_ENDPOINT = "MLOPS_ENDPOINT"  # names the endpoint in rejection logs; not yet set on the model (logs say "local")
 METRIC_REJECTED_REQUESTS = "RejectedRequests"  # per Model, Endpoint, Reason; from a log metric filter
 DIM_REASON = "Reason"
 REJECTION_EVENT_FIELD = "event"
@@ -308,7 +308,7 @@ ENV_DRIFT_METRIC = "DRIFT_METRIC"
 ENV_DRIFT_THRESHOLD = "DRIFT_THRESHOLD"
 ENV_MIN_SAMPLES = "MIN_SAMPLES"  # drift and quality monitors
 ENV_STATE_MACHINE_ARN = "STATE_MACHINE_ARN"  # the fan-out state machine the scheduled detector starts
-ENV_FANOUT_BYTES = "FANOUT_BYTES"
+ENV_FANOUT_BYTES = "FANOUT_BYTES"  # no construct sets it: the default (drift_fanout.FANOUT_BYTES) holds
 # Quality monitor:
 ENV_GROUND_TRUTH_PREFIX = "GROUND_TRUTH_PREFIX"
 ENV_POSITIVE_CLASS = "POSITIVE_CLASS"

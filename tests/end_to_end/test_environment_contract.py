@@ -172,3 +172,26 @@ def test_a_buildspec_read_that_nobody_sets_or_a_variable_nobody_reads_fails():
         "b.yml reads $UNKNOWN: not an mlops_contracts ENV_* name",
         "b.yml requires $MODEL_NAME but S/P does not set it", "b.yml requires $UNKNOWN but S/P does not set it",
         "S/P sets STAGE but b.yml does not read it"]
+
+
+SETTERS = ("mlops_constructs", "stacks")  # where a variable is set
+READERS = ("functions", "monitoring_code", "governance_code", "tooling_code", "pipeline_code", "mlops_cli")
+# Names with one side only, knowingly (each read with a default; setting one changes a deployed resource, which this
+# refactor does not do): serving.py logs ENV_ENDPOINT (default "local") but no construct sets it on the endpoint's
+# model; the drift detector's ENV_FANOUT_BYTES (default monitoring_code.drift_fanout.FANOUT_BYTES) has no prop.
+ONE_SIDED = {"ENV_ENDPOINT", "ENV_FANOUT_BYTES"}
+
+
+def _uses(folders, constant: str) -> bool:
+    pattern = re.compile(rf"\b{constant}\b")
+    return any(pattern.search(p.read_text()) for folder in folders for p in (REPO / folder).rglob("*.py"))
+
+
+def test_every_environment_name_has_a_setter_and_a_reader():
+    """Each ENV_* constant is used by a construct that sets it and by code or a buildspec that reads it."""
+    assert len(set(ENV_NAMES.values())) == len(ENV_NAMES), "two ENV_* constants name the same variable"
+    buildspecs = "\n".join(p.read_text() for p in (REPO / "buildspecs").glob("*.yml"))
+    one_sided = sorted(name for name, value in ENV_NAMES.items()
+                       if not (_uses(SETTERS, name) and (_uses(READERS, name) or re.search(
+                           rf"\$\{{?{value}\b", buildspecs))))
+    assert one_sided == sorted(ONE_SIDED), one_sided
