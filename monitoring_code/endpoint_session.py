@@ -2,6 +2,7 @@
 
 An endpoint in another account is read through a role there: ``ENDPOINT_ROLE_ARN`` (set by the monitoring
 construct when the monitored stage names an account). Without it, the function's own credentials are used.
+``ENDPOINT_NAME`` (default ``endpoint``) names the assumed-role session.
 """
 from __future__ import annotations
 

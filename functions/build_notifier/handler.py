@@ -1,5 +1,8 @@
 """Tell people what the build did: failed executions (with the failed step and its reason) go to the model's
-topic; a model package waiting for approval goes to the steward with its key metrics and a console link."""
+topic; a model package waiting for approval goes to the steward with its key metrics and a console link.
+
+Environment: TOPIC_ARN (required), the model's notification topic.
+"""
 from __future__ import annotations
 
 import json

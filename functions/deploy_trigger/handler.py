@@ -4,6 +4,9 @@ EventBridge delivers "SageMaker Model Package State Change" events for this mode
 (the rule filters them). EventBridge may deliver an event twice, and a steward may re-save an approval: the
 handler is idempotent on the package ARN (Powertools idempotency, DynamoDB), and the pipeline start carries a
 client request token derived from the ARN as a second guard. Malformed events are skipped and counted.
+
+Environment: IDEMPOTENCY_TABLE, PIPELINE_NAME (the CD pipeline) and MODEL_PACKAGE_GROUP (all required);
+IDEMPOTENCY_SECONDS, how long a package's start is remembered (default 7 days).
 """
 from __future__ import annotations
 

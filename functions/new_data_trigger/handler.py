@@ -6,6 +6,9 @@ turns the marker's key into the drop's ``s3://`` prefix and starts the pipeline 
 Powertools idempotency (DynamoDB) keyed on the drop URI absorbs duplicate deliveries, retries and re-written
 markers within the dedup window, so one drop starts exactly one execution. Any other object is skipped and
 counted, never an error.
+
+Environment: IDEMPOTENCY_TABLE, PIPELINE_NAME (the build pipeline), DATA_BUCKET and NEW_DATA_PREFIX (all required);
+DEDUP_WINDOW_SECONDS (default 604800, 7 days).
 """
 from __future__ import annotations
 

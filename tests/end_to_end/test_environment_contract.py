@@ -5,7 +5,8 @@ For each AWS::Lambda::Function of the synthesized example app, the code is the i
 of that closure finds the ``mlops_contracts.ENV_*`` names it reads: ``os.environ[NAME]`` (required) or
 ``os.environ.get(NAME, ...)`` / ``environ.get(NAME)`` (optional: the code has a default). Then:
 - every required name is set in the function's template ``Environment``;
-- every variable the template sets is read by the closure, or is not ours (``POWERTOOLS_*``): no dead config.
+- every variable the template sets is read by the closure, or is not ours (``POWERTOOLS_*``): no dead config;
+- every module that reads a variable names it in its docstring (its ``Environment:``, with the defaults).
 
 The same for every CodeBuild project: the ``$NAME`` its buildspec (``Source.BuildSpec``, a file of ``buildspecs/``)
 reads are ``ENV_*`` names; each is set by the project (``Environment.EnvironmentVariables``), by a pipeline action
@@ -77,6 +78,17 @@ def test_every_function_reads_exactly_the_environment_its_template_sets(example_
                                              "new_data_trigger", "retrain_trigger", "deploy_trigger"}
     problems = sorted({line for f in functions for line in mismatches(f.folder, f.variables, closure_reads(f.folder))})
     assert not problems, "\n".join(problems)
+
+
+def test_every_module_that_reads_a_variable_documents_it():
+    undocumented = []
+    for handler in sorted((REPO / "functions").glob("*/handler.py")):
+        for path in import_closure(REPO, [handler]):
+            source = Path(path).read_text()
+            docstring = ast.get_docstring(ast.parse(source)) or ""
+            undocumented += [f"{Path(path).relative_to(REPO)} reads {name}: its docstring does not name it"
+                             for name in environment_reads(source) if name not in docstring]
+    assert not undocumented, "\n".join(sorted(set(undocumented)))
 
 
 def test_the_scan_sees_the_reads_of_a_handler_and_of_the_modules_it_imports():
