@@ -239,3 +239,21 @@ def test_platform_rules():
         "prod": {"account": "222222222222", "region": "eu-west-1"}},
         "tooling": {"account": "333333333333", "region": "eu-west-1"}})
     assert pinned.cross_account_ids == ["111111111111", "222222222222"]
+
+
+def test_a_stage_is_in_another_account_only_when_pinned_to_one_other_than_tooling():
+    """One definition, used by the deploy targets, ModelCore's capture writers, monitoring, governance and the CLI."""
+    platform = PlatformSettings.model_validate({"stages": {
+        "staging": {"account": "333333333333", "region": "eu-west-1"},  # the tooling account itself
+        "prod": {"account": "222222222222", "region": "eu-west-1"},
+        "qa": {"account": "222222222222", "region": "eu-west-1"},
+        "dev": {}},  # environment-agnostic: deploys with the tooling stacks
+        "tooling": {"account": "333333333333", "region": "eu-west-1"}})
+    assert {s: platform.in_other_account(s) for s in platform.stages} == {
+        "staging": False, "prod": True, "qa": True, "dev": False}
+    assert platform.other_accounts == ["222222222222"]
+    assert platform.cross_account_ids == ["222222222222", "333333333333"]
+    agnostic = PlatformSettings.model_validate({"stages": STAGES})
+    assert not any(agnostic.in_other_account(s) for s in agnostic.stages) and agnostic.other_accounts == []
+    with pytest.raises(KeyError):
+        agnostic.in_other_account("nope")
