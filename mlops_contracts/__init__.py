@@ -283,3 +283,26 @@ monitor_read_role_name = _suffixed("-monitor-read", "The role the tooling accoun
 pipeline_role_name = _suffixed("-deploy-pipeline", "The CD pipeline's service role.")
 test_project_role_name = _suffixed("-deploy-test", "The integration-test project's role.")
 verify_project_role_name = _suffixed("-deploy-verify", "The post-deploy check project's role.")
+
+
+# A model's CI and CD pipelines in the tooling account: the names docs, runbooks and operators use (upload the source
+# zip, start the CD pipeline, read a CodeBuild project's logs). The constructs create them under these names.
+CI_SOURCE_PREFIX = "ci"  # in the artifact bucket: ci/<model>/source.zip, the S3 source of both pipelines
+CI_SOURCE_ZIP = "source.zip"
+
+
+def source_object_key(model: str) -> str:
+    """Artifact-bucket key of the repository zip both pipelines read without a code connection:
+    ``ci/<model>/source.zip`` (uploading a new version starts the build CI)."""
+    return f"{CI_SOURCE_PREFIX}/{model}/{CI_SOURCE_ZIP}"
+
+
+ci_test_project_name = _suffixed("-ci-test", "The build CI's test project: ``<model>-ci-test``.")
+ci_run_project_name = _suffixed("-ci-run", "The build CI's project that starts the SageMaker pipeline: "
+                                           "``<model>-ci-run``.")
+deploy_pipeline_name = _suffixed("-deploy", "The CD pipeline (CodePipeline) of a model: ``<model>-deploy``.")
+deploy_resolve_project_name = _suffixed("-deploy-resolve", "The CD pipeline's Resolve project.")
+deploy_test_project_name = _suffixed("-deploy-test", "The CD pipeline's integration-test project (its role, in "
+                                                     "cross-account CD, is ``test_project_role_name``).")
+deploy_verify_project_name = _suffixed("-deploy-verify", "The CD pipeline's post-deploy check project (its role, in "
+                                                         "cross-account CD, is ``verify_project_role_name``).")

@@ -16,7 +16,7 @@ FRAUD = "mlops-fraud-detection"
 
 
 def _pipeline(template: Template) -> dict:
-    pipelines = template.find_resources("AWS::CodePipeline::Pipeline", {"Properties": {"Name": "fraud-detection-deploy"}})
+    pipelines = template.find_resources("AWS::CodePipeline::Pipeline", {"Properties": {"Name": contracts.deploy_pipeline_name("fraud-detection")}})
     (pipeline,) = pipelines.values()
     return pipeline["Properties"]
 
@@ -71,10 +71,10 @@ def test_approved_packages_of_this_group_invoke_the_idempotent_trigger(example_a
     })
     functions = template.find_resources("AWS::Lambda::Function")
     env = functions[function.as_string()]["Properties"]["Environment"]["Variables"]
-    assert env["PIPELINE_NAME"] == "fraud-detection-deploy" and "IDEMPOTENCY_TABLE" in env
+    assert env["PIPELINE_NAME"] == contracts.deploy_pipeline_name("fraud-detection") and "IDEMPOTENCY_TABLE" in env
     role = functions[function.as_string()]["Properties"]["Role"]["Fn::GetAtt"][0]
     pipeline_id = next(iter(template.find_resources("AWS::CodePipeline::Pipeline", {
-        "Properties": {"Name": "fraud-detection-deploy"}})))
+        "Properties": {"Name": contracts.deploy_pipeline_name("fraud-detection")}})))
     template.has_resource_properties("AWS::IAM::Policy", {
         "Roles": [{"Ref": role}],
         "PolicyDocument": {"Statement": Match.array_with([Match.object_like({
@@ -111,7 +111,7 @@ def test_the_staging_deployment_role_is_scoped_to_this_endpoint(example_app):
 def test_batch_models_get_no_deploy_pipeline(example_app):
     template = example_app.template("mlops-employee-attrition")
     assert template.find_resources("AWS::CodePipeline::Pipeline", {
-        "Properties": {"Name": "employee-attrition-deploy"}}) == {}
+        "Properties": {"Name": contracts.deploy_pipeline_name("employee-attrition")}}) == {}
 
 
 def _bare(staging: DeployTarget, env: Environment | None = None, **props) -> Template:
@@ -139,7 +139,7 @@ def test_the_source_is_the_repository_zip_without_a_connection_and_the_branch_wi
     staging = DeployTarget("staging", "p-m-staging", "m-staging")
     s3_source = _source_action(_bare(staging))
     assert (s3_source["ActionTypeId"]["Provider"], s3_source["Configuration"]["S3ObjectKey"]) == (
-        "S3", "ci/m/source.zip")
+        "S3", contracts.source_object_key("m"))
     git = _source_action(_bare(staging, source_connection_arn=CONNECTION, source_repository="org/platform",
                                source_branch="release"))
     assert git["ActionTypeId"]["Provider"] == "CodeStarSourceConnection"
@@ -159,8 +159,8 @@ def test_a_stage_in_another_account_deploys_through_its_access_stack_roles():
     assert staging["Configuration"]["RoleArn"] == "arn:aws:iam::222222222222:role/m-staging-deploy"
     assert staging["Region"] == "eu-west-1"
     # The stage account trusts these two tooling roles by name.
-    template.has_resource_properties("AWS::IAM::Role", {"RoleName": "m-deploy-pipeline"})
-    template.has_resource_properties("AWS::IAM::Role", {"RoleName": "m-deploy-test"})
+    template.has_resource_properties("AWS::IAM::Role", {"RoleName": contracts.pipeline_role_name("m")})
+    template.has_resource_properties("AWS::IAM::Role", {"RoleName": contracts.test_project_role_name("m")})
 
 
 def test_cross_account_stages_need_a_pipeline_region():
@@ -178,7 +178,7 @@ def test_the_pipeline_assumes_the_staging_test_role_when_staging_has_its_own_acc
                                   region="eu-west-1"), Environment(account="111111111111", region="eu-west-1"))
     test_role = "arn:aws:iam::222222222222:role/m-staging-integration-test"
     template.has_resource_properties("AWS::CodeBuild::Project", {
-        "Name": "m-deploy-test",
+        "Name": contracts.deploy_test_project_name("m"),
         "Environment": Match.object_like({"EnvironmentVariables": Match.array_with([
             {"Name": "TEST_ROLE_ARN", "Type": "PLAINTEXT", "Value": test_role}])}),
     })
