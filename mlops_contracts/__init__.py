@@ -297,12 +297,26 @@ def source_object_key(model: str) -> str:
     return f"{CI_SOURCE_PREFIX}/{model}/{CI_SOURCE_ZIP}"
 
 
-ci_test_project_name = _suffixed("-ci-test", "The build CI's test project: ``<model>-ci-test``.")
-ci_run_project_name = _suffixed("-ci-run", "The build CI's project that starts the SageMaker pipeline: "
-                                           "``<model>-ci-run``.")
-deploy_pipeline_name = _suffixed("-deploy", "The CD pipeline (CodePipeline) of a model: ``<model>-deploy``.")
-deploy_resolve_project_name = _suffixed("-deploy-resolve", "The CD pipeline's Resolve project.")
-deploy_test_project_name = _suffixed("-deploy-test", "The CD pipeline's integration-test project (its role, in "
-                                                     "cross-account CD, is ``test_project_role_name``).")
-deploy_verify_project_name = _suffixed("-deploy-verify", "The CD pipeline's post-deploy check project (its role, in "
-                                                         "cross-account CD, is ``verify_project_role_name``).")
+CI_STEPS = ("test", "run")  # the build CI's CodeBuild projects: unit and synth tests, then the SageMaker pipeline
+DEPLOY_STEPS = ("resolve", "test", "verify")  # the CD pipeline's: Resolve, IntegrationTest, VerifyProd
+
+
+def ci_project_name(model: str, step: str) -> str:
+    """A build CI CodeBuild project: ``<model>-ci-<step>``, ``step`` one of ``CI_STEPS``."""
+    if step not in CI_STEPS:
+        raise ValueError(f"build CI step {step!r}: expected one of {CI_STEPS}")
+    return f"{model}-ci-{step}"
+
+
+def deploy_pipeline_name(model: str) -> str:
+    """The CD pipeline (CodePipeline) of a model: ``<model>-deploy``."""
+    return f"{model}-deploy"
+
+
+def deploy_project_name(model: str, step: str) -> str:
+    """A CD pipeline CodeBuild project: ``<model>-deploy-<step>``, ``step`` one of ``DEPLOY_STEPS`` (in cross-account
+    CD the test and verify projects' roles carry the same names, ``test_project_role_name`` and
+    ``verify_project_role_name``)."""
+    if step not in DEPLOY_STEPS:
+        raise ValueError(f"CD pipeline step {step!r}: expected one of {DEPLOY_STEPS}")
+    return f"{deploy_pipeline_name(model)}-{step}"

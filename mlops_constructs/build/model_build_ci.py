@@ -19,7 +19,7 @@ from mlops_constructs._private.grants import acknowledge_cdk_artifact_grants, ac
 from mlops_constructs._private.source import code_source
 from mlops_constructs._private.validation import validate_range
 from mlops_constructs.build.code_areas import CodeArea
-from mlops_contracts import ci_run_project_name, ci_test_project_name, code_prefix, source_object_key
+from mlops_contracts import ci_project_name, code_prefix, source_object_key
 
 TEST_BUILDSPEC = "buildspecs/ci-test.yml"
 RUN_BUILDSPEC = "buildspecs/ci-run.yml"
@@ -89,18 +89,18 @@ class ModelBuildCI(Construct):
             raise ValueError(f"ModelBuildCI {construct_id}: a connection source needs code_areas to filter pushes")
 
         self.report_group = codebuild.ReportGroup(
-            self, "TestReports", report_group_name=f"{ci_test_project_name(model_name)}-{REPORT_KEY}",
+            self, "TestReports", report_group_name=f"{ci_project_name(model_name, 'test')}-{REPORT_KEY}",
             type=codebuild.ReportGroupType.TEST, removal_policy=RemovalPolicy.RETAIN,
         )
         self.test_project = self._project(
-            "Test", ci_test_project_name(model_name), TEST_BUILDSPEC, Duration.minutes(60),
+            "Test", ci_project_name(model_name, "test"), TEST_BUILDSPEC, Duration.minutes(60),
             # CDK synth tests run jsii (Node) beside Python: 2 vCPU / 3 GB is too tight.
             codebuild.ComputeType.MEDIUM,
             {"MODEL_NAME": model_name, "TEST_PATHS": " ".join(test_paths)},
         )
         self.report_group.grant_write(self.test_project)
         self.run_project = self._project(
-            "Run", ci_run_project_name(model_name), RUN_BUILDSPEC, run_timeout, codebuild.ComputeType.SMALL,
+            "Run", ci_project_name(model_name, "run"), RUN_BUILDSPEC, run_timeout, codebuild.ComputeType.SMALL,
             {"MODEL_NAME": model_name, "PIPELINE_NAME": pipeline_name,
              "WAIT_MINUTES": str(int(run_timeout.to_minutes()) - 5),
              "CODE_BUCKET": artifact_bucket.bucket_name, "CODE_KMS_KEY": key.key_arn},

@@ -134,7 +134,8 @@ class ModelDeployPipeline(Construct):
                                   object_key=contracts.source_object_key(model_name))
         resolved = codepipeline.Artifact("Resolved")
 
-        self.resolve_project = self._project("Resolve", contracts.deploy_resolve_project_name(model_name), RESOLVE_BUILDSPEC, {
+        resolve_project_name = contracts.deploy_project_name(model_name, "resolve")
+        self.resolve_project = self._project("Resolve", resolve_project_name, RESOLVE_BUILDSPEC, {
             "MODEL_NAME": model_name, "CONFIG_DIR": config_dir, "DATA_BUCKET": data_bucket.bucket_name,
             "ARTIFACT_BUCKET": artifact_bucket.bucket_name, "KEY_ARN": key.key_arn, "TOPIC_ARN": topic.topic_arn,
             "STACKS": f"{staging.stack_name} {prod.stack_name}"})
@@ -150,7 +151,7 @@ class ModelDeployPipeline(Construct):
             test_role = role_arn(stack, integration_test_role_name(staging.endpoint_name), staging.account)
             test_variables["TEST_ROLE_ARN"] = test_role
         # The staging account trusts exactly this role, by name.
-        test_project_name = contracts.deploy_test_project_name(model_name)
+        test_project_name = contracts.deploy_project_name(model_name, "test")
         self.test_project = self._project("IntegrationTest", test_project_name, TEST_BUILDSPEC, test_variables,
                                           role_name=test_project_role_name(model_name) if staging.account else None,
                                           role_description=f"{test_project_name} tests the staging endpoint")
@@ -243,7 +244,7 @@ class ModelDeployPipeline(Construct):
             check_role = role_arn(stack, deploy_check_role_name(prod.endpoint_name), prod.account)
             variables["CHECK_ROLE_ARN"] = check_role
         # The prod account trusts exactly this role, by name.
-        project_name = contracts.deploy_verify_project_name(model_name)
+        project_name = contracts.deploy_project_name(model_name, "verify")
         project = self._project("VerifyProd", project_name, VERIFY_BUILDSPEC, variables,
                                 role_name=verify_project_role_name(model_name) if prod.account else None,
                                 role_description=f"{project_name} checks the prod endpoint")

@@ -178,7 +178,7 @@ def test_the_pipeline_assumes_the_staging_test_role_when_staging_has_its_own_acc
                                   region="eu-west-1"), Environment(account="111111111111", region="eu-west-1"))
     test_role = "arn:aws:iam::222222222222:role/m-staging-integration-test"
     template.has_resource_properties("AWS::CodeBuild::Project", {
-        "Name": contracts.deploy_test_project_name("m"),
+        "Name": contracts.deploy_project_name("m", "test"),
         "Environment": Match.object_like({"EnvironmentVariables": Match.array_with([
             {"Name": "TEST_ROLE_ARN", "Type": "PLAINTEXT", "Value": test_role}])}),
     })
@@ -197,3 +197,16 @@ def test_deploy_constructs_stay_nag_clean_when_stacks_pin_accounts(pinned_app):
                   for c in v["violatingConstructs"] if any(part in c["constructPath"] for part in ours)]
     assert violations == []
     assert {p["pluginName"] for p in report["pluginReports"]} <= {"AwsSolutions", "NIST.800.53.R5"}
+
+
+def test_ci_and_cd_names_are_the_documented_ones_and_unknown_steps_are_refused():
+    """docs/ci.md and docs/deploy.md tell operators these names; the constructs create exactly them."""
+    assert [contracts.ci_project_name("m", s) for s in contracts.CI_STEPS] == ["m-ci-test", "m-ci-run"]
+    assert contracts.deploy_pipeline_name("m") == "m-deploy"
+    assert [contracts.deploy_project_name("m", s) for s in contracts.DEPLOY_STEPS] == [
+        "m-deploy-resolve", "m-deploy-test", "m-deploy-verify"]
+    assert contracts.source_object_key("m") == f"{contracts.CI_SOURCE_PREFIX}/m/{contracts.CI_SOURCE_ZIP}"
+    with pytest.raises(ValueError, match="'pipeline'"):
+        contracts.deploy_project_name("m", "pipeline")
+    with pytest.raises(ValueError, match="'deploy'"):
+        contracts.ci_project_name("m", "deploy")

@@ -13,7 +13,7 @@ from mlops_constructs.core.model_core import ModelCore
 from tests.conftest import REPO, new_app
 from tests.support.code_ownership import push_filter_starts
 
-CI_TEST, CI_RUN = contracts.ci_test_project_name("fraud-detection"), contracts.ci_run_project_name("fraud-detection")
+CI_TEST, CI_RUN = (contracts.ci_project_name("fraud-detection", step) for step in ("test", "run"))
 CONNECTION = "arn:aws:codeconnections:us-east-1:123456789012:connection/12345678-1234-1234-1234-123456789012"
 
 

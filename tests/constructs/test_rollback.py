@@ -28,13 +28,13 @@ from mlops_constructs.deploy.guarded_endpoint import NOT_RETAINED_VARIANT_PROPER
 from mlops_contracts import (
     deploy_check_role_name,
     deploy_pipeline_name,
-    deploy_verify_project_name,
+    deploy_project_name,
     verify_project_role_name,
 )
 from tests.conftest import CONFIG_DIR, new_app
 
 FRAUD, FRAUD_PROD = "mlops-fraud-detection", "mlops-fraud-detection-prod"
-VERIFY_PROJECT = deploy_verify_project_name("fraud-detection")
+VERIFY_PROJECT = deploy_project_name("fraud-detection", "verify")
 SCHEMAS = Path(cfnlint.__file__).parent / "data/schemas"
 
 
