@@ -12,8 +12,9 @@ from sklearn.metrics import confusion_matrix, recall_score
 
 from mlops_contracts import BASELINE_FILE, EVALUATION_FILE
 from pipeline_code.common import PROTECTED_PREFIX, run_cli
-from pipeline_code.training import drift_stats, evaluate, train
+from pipeline_code.training import drift_stats, evaluate
 from pipeline_code.training.evaluate import xgb
+from tests.support.training_data import train_booster
 
 THRESHOLD = 0.3
 
@@ -25,15 +26,12 @@ def step(tmp_path_factory):
     rng = np.random.default_rng(11)
     x = rng.normal(size=(400, 2))
     y = (x[:, 0] + 0.8 * rng.normal(size=400) > 0.4).astype(int)
-    for name in ("train", "validation"):
-        (root / name).mkdir()
-        np.savetxt(root / name / f"{name}.csv", np.column_stack([y, x]), delimiter=",", fmt="%.6f")
     spec = {"label": "label", "positive_class": "1", "features": ["a", "b"], "categorical": [], "seed": 3,
             "decision_threshold": THRESHOLD, "protected_attributes": ["group"],
             "hyperparameters": {"num_round": "15", "max_depth": "2", "objective": "binary:logistic",
                                 "eval_metric": "auc"},
             "gates": {"min_metrics": {"recall": 0.5}, "bias": None, "must_beat_champion": False}}
-    model = train.train(spec, root / "train", root / "validation", root / "model")
+    model = train_booster(root, spec, x, y)
     test_x = rng.normal(size=(300, 2))
     test = pd.DataFrame({"label": (test_x[:, 0] + 0.8 * rng.normal(size=300) > 0.4).astype(int),
                          "a": test_x[:, 0], "b": test_x[:, 1],
