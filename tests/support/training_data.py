@@ -9,6 +9,12 @@ import numpy as np
 from pipeline_code.training import train
 
 
+def labelled_sample(rng: np.random.Generator, rows: int, *, noise: float, cut: float) -> tuple[np.ndarray, np.ndarray]:
+    """Two standard-normal features and a label that the first one predicts: ``x0 + noise * N(0, 1) > cut``."""
+    x = rng.normal(size=(rows, 2))
+    return x, (x[:, 0] + noise * rng.normal(size=rows) > cut).astype(int)
+
+
 def train_booster(root: Path, spec: dict, x: np.ndarray, y: np.ndarray, *, output: str = "model") -> Path:
     """Writes ``root/train/train.csv`` and ``root/validation/validation.csv`` from ``x`` and ``y``, trains with
     ``spec`` (its seed and hyperparameters) into ``root/<output>`` and returns the model file."""
