@@ -2,6 +2,8 @@
 message naming the field, the value and the rule. Fast: objects are validated directly, no files."""
 from __future__ import annotations
 
+import re
+
 import pytest
 from pydantic import ValidationError
 
@@ -21,6 +23,7 @@ from mlops_config.model import (
     is_instance_store,
 )
 from mlops_config.platform import PlatformSettings, SourceSettings, VpcSettings
+from tests.conftest import REPO
 
 
 def refused(model, data: dict, *words: str) -> str:
@@ -257,3 +260,14 @@ def test_a_stage_is_in_another_account_only_when_pinned_to_one_other_than_toolin
     assert not any(agnostic.in_other_account(s) for s in agnostic.stages) and agnostic.other_accounts == []
     with pytest.raises(KeyError):
         agnostic.in_other_account("nope")
+
+
+OTHER_ACCOUNT_SPELLED = re.compile(r"\.account\s*!=\s*[\w.]*tooling\.account|tooling\.account\s*!=\s*\w+\.account")
+
+
+def test_no_module_but_platform_settings_decides_whether_a_stage_is_in_another_account():
+    spelled = [f"{path.relative_to(REPO)}:{n}" for package in ("stacks", "mlops_cli", "mlops_constructs", "mlops_config")
+               for path in sorted((REPO / package).rglob("*.py")) if path.name != "platform.py"
+               for n, line in enumerate(path.read_text().splitlines(), 1) if OTHER_ACCOUNT_SPELLED.search(line)]
+    assert spelled == [], f"use PlatformSettings.in_other_account / other_accounts: {spelled}"
+    assert OTHER_ACCOUNT_SPELLED.search("if settings.account and settings.account != platform.tooling.account")
