@@ -108,8 +108,7 @@ def check_stage_image_access(model, platform, ecr) -> None:
     repository's policy lets that account pull (docs/deploy.md, "From zero to a live endpoint")."""
     if model.training.algorithm != "custom":
         return
-    accounts = sorted({s.account for s in platform.stages.values()
-                       if s.account and s.account != platform.tooling.account})
+    accounts = platform.other_accounts
     if not accounts:
         return
     repository = model.training.image.repository
@@ -141,13 +140,13 @@ def resolve(args, sagemaker, ecr=None) -> dict[str, dict]:
         parameters[contracts.ENDPOINT_PARAM_CHAMPION_PACKAGE] = packages.champion_arn
     tags = {contracts.TAG_MODEL: model.name, contracts.TAG_MODEL_PACKAGE: packages.package_arn.split("/", 1)[1]}
 
-    def stage_parameters(settings) -> dict:
+    def stage_parameters(stage: str) -> dict:
         # A stage in another account has no TopicArn: its alarms reach the topic through EventBridge.
-        elsewhere = settings.account and settings.account != platform.tooling.account
+        elsewhere = platform.in_other_account(stage)
         return {k: v for k, v in parameters.items() if not (elsewhere and k == contracts.ENDPOINT_PARAM_TOPIC)}
 
-    return {stage: template_configuration(stage_parameters(settings), {**tags, contracts.TAG_STAGE: stage})
-            for stage, settings in platform.stages.items()}
+    return {stage: template_configuration(stage_parameters(stage), {**tags, contracts.TAG_STAGE: stage})
+            for stage in platform.stages}
 
 
 def run_resolve(args) -> int:

@@ -148,5 +148,17 @@ class PlatformSettings(Strict):
 
     @property
     def cross_account_ids(self) -> list[str]:
-        """Stage accounts, sorted and de-duplicated."""
+        """Stage accounts, sorted and de-duplicated (the tooling account too, when a stage names it)."""
         return sorted({s.account for s in self.stages.values() if s.account})
+
+    def in_other_account(self, stage: str) -> bool:
+        """Whether ``stage`` is pinned to an account other than the tooling account (cross-account CD: its endpoint
+        stack deploys there, its alarms reach the model topic through EventBridge). An environment-agnostic stage
+        (no account) is not."""
+        account = self.stages[stage].account
+        return bool(account) and account != self.tooling.account
+
+    @property
+    def other_accounts(self) -> list[str]:
+        """The accounts of the stages ``in_other_account``, sorted and de-duplicated."""
+        return sorted({self.stages[name].account for name in self.stages if self.in_other_account(name)})

@@ -337,3 +337,38 @@ ENV_WAIT_MINUTES = "WAIT_MINUTES"  # ci-run
 ENV_CODE_BUCKET = "CODE_BUCKET"
 ENV_CODE_KMS_KEY = "CODE_KMS_KEY"
 ENV_GIT_COMMIT = "GIT_COMMIT"  # set per action: the source commit
+# A model's CI and CD pipelines in the tooling account: the names docs, runbooks and operators use (upload the source
+# zip, start the CD pipeline, read a CodeBuild project's logs). The constructs create them under these names.
+CI_SOURCE_PREFIX = "ci"  # in the artifact bucket: ci/<model>/source.zip, the S3 source of both pipelines
+CI_SOURCE_ZIP = "source.zip"
+
+
+def source_object_key(model: str) -> str:
+    """Artifact-bucket key of the repository zip both pipelines read without a code connection:
+    ``ci/<model>/source.zip`` (uploading a new version starts the build CI)."""
+    return f"{CI_SOURCE_PREFIX}/{model}/{CI_SOURCE_ZIP}"
+
+
+CI_STEPS = ("test", "run")  # the build CI's CodeBuild projects: unit and synth tests, then the SageMaker pipeline
+DEPLOY_STEPS = ("resolve", "test", "verify")  # the CD pipeline's: Resolve, IntegrationTest, VerifyProd
+
+
+def ci_project_name(model: str, step: str) -> str:
+    """A build CI CodeBuild project: ``<model>-ci-<step>``, ``step`` one of ``CI_STEPS``."""
+    if step not in CI_STEPS:
+        raise ValueError(f"build CI step {step!r}: expected one of {CI_STEPS}")
+    return f"{model}-ci-{step}"
+
+
+def deploy_pipeline_name(model: str) -> str:
+    """The CD pipeline (CodePipeline) of a model: ``<model>-deploy``."""
+    return f"{model}-deploy"
+
+
+def deploy_project_name(model: str, step: str) -> str:
+    """A CD pipeline CodeBuild project: ``<model>-deploy-<step>``, ``step`` one of ``DEPLOY_STEPS`` (in cross-account
+    CD the test and verify projects' roles carry the same names, ``test_project_role_name`` and
+    ``verify_project_role_name``)."""
+    if step not in DEPLOY_STEPS:
+        raise ValueError(f"CD pipeline step {step!r}: expected one of {DEPLOY_STEPS}")
+    return f"{deploy_pipeline_name(model)}-{step}"

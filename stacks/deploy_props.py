@@ -65,7 +65,7 @@ def deploy_targets(model: ModelConfig, platform: PlatformSettings) -> dict[str, 
     """Each stage's endpoint stack; ``account`` and ``region`` only for a stage in another account."""
     targets_by_stage = {}
     for stage, settings in platform.stages.items():
-        other = settings.account if settings.account and settings.account != platform.tooling.account else None
+        other = settings.account if platform.in_other_account(stage) else None
         targets_by_stage[stage] = DeployTarget(
             stage=stage, stack_name=contracts.endpoint_stack_name(platform.prefix, model.name, stage),
             endpoint_name=contracts.endpoint_name(model.name, stage), account=other,

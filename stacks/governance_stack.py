@@ -31,7 +31,7 @@ def remote_endpoints(platform: PlatformSettings, models: Sequence[ModelConfig]) 
         for model in models
         if model.deployment.mode in ("realtime", "serverless")
         for stage, settings in platform.stages.items()
-        if settings.account and settings.account != platform.tooling.account
+        if platform.in_other_account(stage)
     ]
 
 

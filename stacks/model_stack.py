@@ -78,7 +78,7 @@ class ModelStack(Stack):
                 f"arn:{Aws.PARTITION}:iam::{stage.account}:role/"
                 f"{serving_role_name(endpoint_name(model.name, name))}"
                 for name, stage in platform.stages.items()
-                if stage.account and stage.account != platform.tooling.account and model.deployment.mode == "realtime"
+                if platform.in_other_account(name) and model.deployment.mode == "realtime"
             ],
         )
         # Each capability plugs in below, in its own block, in build -> deploy -> watch order.

@@ -24,9 +24,8 @@ def monitor_functions(model: ModelConfig) -> list[str]:
 
 def monitored_endpoint_account(model: ModelConfig, platform: PlatformSettings | None) -> str | None:
     """The account of the monitored (prod) endpoint when it is not the tooling account; None when it is."""
-    prod = platform.stages[MONITORED_STAGE] if platform else None
-    if prod is not None and prod.account and prod.account != platform.tooling.account:
-        return prod.account
+    if platform is not None and platform.in_other_account(MONITORED_STAGE):
+        return platform.stages[MONITORED_STAGE].account
     return None
 
 

@@ -73,6 +73,31 @@ def lambda_context() -> LambdaContext:
 
 
 @pytest.fixture(scope="session")
+def drift_baseline():
+    """The fraud model's drift baseline over 10,000 synthetic rows: what the drift detector's and the fan-out's
+    tests serve and capture against (read-only)."""
+    from tests.support.monitoring_data import fraud_baseline
+
+    return fraud_baseline(rows=10_000)
+
+
+@pytest.fixture
+def drift_detector():
+    """The drift detector's handler module, loaded with its environment under moto (S3, SageMaker); its Powertools
+    metrics cleared afterwards (a test that calls ``run()`` directly publishes outside ``log_metrics``, and
+    Powertools shares the metric set between loads)."""
+    from moto import mock_aws
+
+    import mlops_contracts as contracts
+    from tests.support import monitoring_aws
+    from tests.support.lambda_handlers import load_handler
+
+    with mock_aws(), load_handler(contracts.SERVICE_DRIFT_DETECTOR, monitoring_aws.DRIFT_ENVIRONMENT) as module:
+        yield module
+        module.metrics.clear_metrics()
+
+
+@pytest.fixture(scope="session")
 def example_config():
     from mlops_config import load_config
 

@@ -5,6 +5,8 @@
 - ``grants``: the policy CDK keeps a role's grants in (``default_policy``) and the pipelines' acknowledgments;
 - ``dependencies``: resources wait for their role's policy;
 - ``platform_function``: ``PlatformFunction``, the one way to build a Lambda;
+- ``endpoint_metrics``: ``variant_metric``, the one factory of SageMaker endpoint metrics (``AWS/SageMaker``), used
+  by ``GuardedEndpoint``'s metric methods and by ``MonitoringDashboard``;
 - ``secure_bucket``, ``source`` (the repository source of a pipeline), ``rule_targets``;
 - ``validation``: synth-time checks whose messages name the prop, the rule and the value received;
 - ``nag``, ``wildcard_allowlist``, ``wildcard_review``: cdk-nag acknowledgments, IAM wildcards only from the

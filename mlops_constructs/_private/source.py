@@ -3,7 +3,7 @@
 One helper, shared by the build CI and the deploy pipeline::
 
     source = code_source(connection_arn=arn, repository="acme/mlops", branch="main", bucket=core.artifact_bucket,
-                         object_key="ci/fraud-detection/source.zip")
+                         object_key=mlops_contracts.source_object_key("fraud-detection"))
     stage = {"stage_name": "Source", "actions": [source.action]}
     triggers = source.push_triggers(pipeline_filters)   # [] for an S3 source
 
@@ -123,8 +123,3 @@ def code_source(
         trigger=actions.S3Trigger.NONE,
     )
     return CodeSource(action, output, action.variables.version_id, None, False)
-
-
-def source_object_key(model_name: str) -> str:
-    """Where the S3 source zip of a model's pipelines (build CI and deploy) lives in the artifact bucket."""
-    return f"ci/{model_name}/source.zip"

@@ -8,6 +8,7 @@ are explained in ``wildcard_review``.
 from __future__ import annotations
 
 from mlops_constructs._private.wildcard_review import Wildcard
+from mlops_contracts import build_pipeline_name, source_object_key
 
 
 def arn(service: str, resource: str, *, region: bool = True) -> str:
@@ -46,7 +47,7 @@ ARTIFACT_WRITE = (
              "objects under keys generated per execution, inside this model's artifact bucket."),
 )
 PIPELINE_ACTION_SOURCE = (
-    Wildcard(S3_READ, f"{ARTIFACTS}/ci/{{name}}/source.zip", "CDK's S3 source action grant on the one source "
+    Wildcard(S3_READ, f"{ARTIFACTS}/{source_object_key('{name}')}", "CDK's S3 source action grant on the one source "
              "object (GetObject*/GetBucket*/List* are CDK's action wildcards)."),
 )
 
@@ -73,7 +74,7 @@ DESCRIBE_SERVING = (
              "Package versions of this model's group are created at run time; read-only."),
 )
 BUILD_EXECUTIONS = ("sagemaker:DescribePipelineExecution", "sagemaker:ListPipelineExecutionSteps")
-BUILD_EXECUTION_ARNS = sagemaker("pipeline/{name}-build/execution/*")
+BUILD_EXECUTION_ARNS = sagemaker(f"pipeline/{build_pipeline_name('{name}')}/execution/*")
 SERVING_IMAGE = Wildcard(
     ("ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:BatchCheckLayerAvailability"),
     "arn:{partition}:ecr:{region}:*:repository/sagemaker-xgboost",

@@ -16,11 +16,11 @@ from constructs import Construct
 from mlops_constructs._private.codebuild import MAX_TIMEOUT_MINUTES, MIN_TIMEOUT_MINUTES, pipeline_project
 from mlops_constructs._private.dependencies import depend_on_policy_only
 from mlops_constructs._private.grants import acknowledge_cdk_artifact_grants, acknowledge_pipeline_grants
-from mlops_constructs._private.source import code_source, source_object_key
+from mlops_constructs._private.source import code_source
 from mlops_constructs._private.validation import validate_range
 from mlops_constructs.build.code_areas import CodeArea
 import mlops_contracts as contracts
-from mlops_contracts import code_prefix
+from mlops_contracts import ci_project_name, code_prefix, source_object_key
 
 TEST_BUILDSPEC = "buildspecs/ci-test.yml"
 RUN_BUILDSPEC = "buildspecs/ci-run.yml"
@@ -90,18 +90,18 @@ class ModelBuildCI(Construct):
             raise ValueError(f"ModelBuildCI {construct_id}: a connection source needs code_areas to filter pushes")
 
         self.report_group = codebuild.ReportGroup(
-            self, "TestReports", report_group_name=f"{model_name}-ci-test-{REPORT_KEY}",
+            self, "TestReports", report_group_name=f"{ci_project_name(model_name, 'test')}-{REPORT_KEY}",
             type=codebuild.ReportGroupType.TEST, removal_policy=RemovalPolicy.RETAIN,
         )
         self.test_project = self._project(
-            "Test", f"{model_name}-ci-test", TEST_BUILDSPEC, Duration.minutes(60),
+            "Test", ci_project_name(model_name, "test"), TEST_BUILDSPEC, Duration.minutes(60),
             # CDK synth tests run jsii (Node) beside Python: 2 vCPU / 3 GB is too tight.
             codebuild.ComputeType.MEDIUM,
             {contracts.ENV_MODEL_NAME: model_name, contracts.ENV_TEST_PATHS: " ".join(test_paths)},
         )
         self.report_group.grant_write(self.test_project)
         self.run_project = self._project(
-            "Run", f"{model_name}-ci-run", RUN_BUILDSPEC, run_timeout, codebuild.ComputeType.SMALL,
+            "Run", ci_project_name(model_name, "run"), RUN_BUILDSPEC, run_timeout, codebuild.ComputeType.SMALL,
             {contracts.ENV_MODEL_NAME: model_name, contracts.ENV_PIPELINE_NAME: pipeline_name,
              contracts.ENV_WAIT_MINUTES: str(int(run_timeout.to_minutes()) - 5),
              contracts.ENV_CODE_BUCKET: artifact_bucket.bucket_name, contracts.ENV_CODE_KMS_KEY: key.key_arn},

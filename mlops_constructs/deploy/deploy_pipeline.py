@@ -24,7 +24,7 @@ from mlops_constructs._private.grants import acknowledge_pipeline_grants
 from mlops_constructs._private.idempotency_table import idempotency_table
 from mlops_constructs._private.platform_function import PlatformFunction
 from mlops_constructs._private.rule_targets import TopicTarget
-from mlops_constructs._private.source import code_source, source_object_key
+from mlops_constructs._private.source import code_source
 from mlops_constructs.deploy.endpoint_access import add_endpoint_deploy_policy, role_arn
 from mlops_constructs.govern.model_lifecycle import LifecycleRecorder
 from mlops_contracts import (
@@ -129,15 +129,16 @@ class ModelDeployPipeline(Construct):
                              "to the tooling account and region (platform.tooling)")
         self._key, self._retention = key, log_retention
         self._image = build_image or codebuild.LinuxBuildImage.STANDARD_7_0
-        self.pipeline_name = f"{model_name}-deploy"
+        self.pipeline_name = contracts.deploy_pipeline_name(model_name)
         package_arns = stack.format_arn(service="sagemaker", resource="model-package",
                                         resource_name=f"{model_package_group_name}/*")
         self.source = code_source(connection_arn=source_connection_arn, repository=source_repository,
                                   branch=source_branch, bucket=artifact_bucket,
-                                  object_key=source_object_key(model_name))
+                                  object_key=contracts.source_object_key(model_name))
         resolved = codepipeline.Artifact("Resolved")
 
-        self.resolve_project = self._project("Resolve", f"{model_name}-deploy-resolve", RESOLVE_BUILDSPEC, {
+        resolve_project_name = contracts.deploy_project_name(model_name, "resolve")
+        self.resolve_project = self._project("Resolve", resolve_project_name, RESOLVE_BUILDSPEC, {
             contracts.ENV_MODEL_NAME: model_name, contracts.ENV_CONFIG_DIR: config_dir,
             contracts.ENV_DATA_BUCKET: data_bucket.bucket_name,
             contracts.ENV_ARTIFACT_BUCKET: artifact_bucket.bucket_name, contracts.ENV_KEY_ARN: key.key_arn,
@@ -156,10 +157,10 @@ class ModelDeployPipeline(Construct):
             test_role = role_arn(stack, integration_test_role_name(staging.endpoint_name), staging.account)
             test_variables[contracts.ENV_TEST_ROLE_ARN] = test_role
         # The staging account trusts exactly this role, by name.
-        self.test_project = self._project("IntegrationTest", f"{model_name}-deploy-test", TEST_BUILDSPEC,
-                                          test_variables,
+        test_project_name = contracts.deploy_project_name(model_name, "test")
+        self.test_project = self._project("IntegrationTest", test_project_name, TEST_BUILDSPEC, test_variables,
                                           role_name=test_project_role_name(model_name) if staging.account else None,
-                                          role_description=f"{model_name}-deploy-test tests the staging endpoint")
+                                          role_description=f"{test_project_name} tests the staging endpoint")
         if staging.account:
             self.test_project.add_to_role_policy(iam.PolicyStatement(
                 sid="AssumeStagingTestRole", actions=["sts:AssumeRole"], resources=[test_role]))
@@ -250,9 +251,10 @@ class ModelDeployPipeline(Construct):
             check_role = role_arn(stack, deploy_check_role_name(prod.endpoint_name), prod.account)
             variables[contracts.ENV_CHECK_ROLE_ARN] = check_role
         # The prod account trusts exactly this role, by name.
-        project = self._project("VerifyProd", f"{model_name}-deploy-verify", VERIFY_BUILDSPEC, variables,
+        project_name = contracts.deploy_project_name(model_name, "verify")
+        project = self._project("VerifyProd", project_name, VERIFY_BUILDSPEC, variables,
                                 role_name=verify_project_role_name(model_name) if prod.account else None,
-                                role_description=f"{model_name}-deploy-verify checks the prod endpoint")
+                                role_description=f"{project_name} checks the prod endpoint")
         if prod.account:
             project.add_to_role_policy(iam.PolicyStatement(
                 sid="AssumeProdCheckRole", actions=["sts:AssumeRole"], resources=[check_role]))

@@ -17,11 +17,11 @@ from aws_cdk import aws_sns as sns
 from constructs import Construct
 
 import mlops_contracts as contracts
+from mlops_constructs._private import endpoint_metrics
 from mlops_constructs._private.dependencies import depend_on_policy
 from mlops_constructs._private.nag import acknowledge
-from mlops_constructs.deploy import endpoint_metrics, limits
+from mlops_constructs.deploy import limits
 from mlops_constructs.deploy.endpoint_access import endpoint_serving_role
-from mlops_constructs.deploy.endpoint_metrics import variant_metric
 
 # With autoscaling the endpoint retains variant properties across updates, except these (UpdateEndpoint
 # VariantPropertyType values): A/B weights and data capture follow the deployed config.
@@ -229,8 +229,8 @@ class GuardedEndpoint(Construct):
         names = [v.name for v in self.variants] + ([self.shadow_variant.name] if self.shadow_variant else [])
         if variant not in names:
             raise ValueError(f"GuardedEndpoint {self.endpoint_name}: no variant {variant!r}; variants are {names}")
-        return variant_metric(self.endpoint_name, variant, metric_name, statistic=statistic, period=period,
-                              label=label)
+        return endpoint_metrics.variant_metric(self.endpoint_name, variant, metric_name, statistic=statistic,
+                                               period=period, label=label)
 
     def metric_invocations(self, variant: str, **options) -> cloudwatch.Metric:
         """Requests sent to ``variant``; default ``Sum`` over 5 minutes."""

@@ -6,9 +6,9 @@ from aws_cdk import aws_cloudwatch as cloudwatch
 from constructs import Construct
 
 import mlops_contracts as contracts
+from mlops_constructs._private import endpoint_metrics
 from mlops_constructs.monitor.monitoring_metrics import MonitoringMetrics
 
-SAGEMAKER_NAMESPACE = "AWS/SageMaker"
 PIPELINE_NAMESPACE = "AWS/Sagemaker/ModelBuildingPipeline"
 
 
@@ -39,21 +39,19 @@ class MonitoringDashboard(Construct):
             raise ValueError(f"MonitoringDashboard {construct_id}: needs at least one variant")
         endpoint_name = metrics.endpoint_name
         self.dashboard = cloudwatch.Dashboard(self, "Dashboard", dashboard_name=f"{endpoint_name}-monitoring")
-        five_minutes = Duration.minutes(5)
 
         def endpoint_metric(name: str, variant: str, statistic: str) -> cloudwatch.Metric:
-            return cloudwatch.Metric(namespace=SAGEMAKER_NAMESPACE, metric_name=name, statistic=statistic,
-                                     period=five_minutes, dimensions_map={"EndpointName": endpoint_name,
-                                                                  "VariantName": variant}, label=variant)
+            return endpoint_metrics.variant_metric(endpoint_name, variant, name, statistic=statistic, label=variant)
 
         self.dashboard.add_widgets(
             cloudwatch.GraphWidget(title="Invocations per variant", width=8, stacked=True,
-                                   left=[endpoint_metric("Invocations", v, "Sum") for v in variants]),
+                                   left=[endpoint_metric(endpoint_metrics.INVOCATIONS, v, "Sum") for v in variants]),
             cloudwatch.GraphWidget(title="Model latency p99 (µs)", width=8,
-                                   left=[endpoint_metric("ModelLatency", v, "p99") for v in variants]),
+                                   left=[endpoint_metric(endpoint_metrics.MODEL_LATENCY, v, "p99") for v in variants]),
             cloudwatch.GraphWidget(title="Errors (4xx, 5xx)", width=8,
                                    left=[endpoint_metric(m, v, "Sum") for v in variants
-                                         for m in ("Invocation4XXErrors", "Invocation5XXErrors")]),
+                                         for m in (endpoint_metrics.INVOCATION_4XX_ERRORS,
+                                                   endpoint_metrics.INVOCATION_5XX_ERRORS)]),
         )
 
         def drift(name: str, statistic: str = "Maximum") -> cloudwatch.Metric:

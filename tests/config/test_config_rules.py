@@ -2,6 +2,8 @@
 message naming the field, the value and the rule. Fast: objects are validated directly, no files."""
 from __future__ import annotations
 
+import re
+
 import pytest
 from pydantic import ValidationError
 
@@ -21,6 +23,7 @@ from mlops_config.model import (
     is_instance_store,
 )
 from mlops_config.platform import PlatformSettings, SourceSettings, VpcSettings
+from tests.conftest import REPO
 
 
 def refused(model, data: dict, *words: str) -> str:
@@ -239,3 +242,32 @@ def test_platform_rules():
         "prod": {"account": "222222222222", "region": "eu-west-1"}},
         "tooling": {"account": "333333333333", "region": "eu-west-1"}})
     assert pinned.cross_account_ids == ["111111111111", "222222222222"]
+
+
+def test_a_stage_is_in_another_account_only_when_pinned_to_one_other_than_tooling():
+    """One definition, used by the deploy targets, ModelCore's capture writers, monitoring, governance and the CLI."""
+    platform = PlatformSettings.model_validate({"stages": {
+        "staging": {"account": "333333333333", "region": "eu-west-1"},  # the tooling account itself
+        "prod": {"account": "222222222222", "region": "eu-west-1"},
+        "qa": {"account": "222222222222", "region": "eu-west-1"},
+        "dev": {}},  # environment-agnostic: deploys with the tooling stacks
+        "tooling": {"account": "333333333333", "region": "eu-west-1"}})
+    assert {s: platform.in_other_account(s) for s in platform.stages} == {
+        "staging": False, "prod": True, "qa": True, "dev": False}
+    assert platform.other_accounts == ["222222222222"]
+    assert platform.cross_account_ids == ["222222222222", "333333333333"]
+    agnostic = PlatformSettings.model_validate({"stages": STAGES})
+    assert not any(agnostic.in_other_account(s) for s in agnostic.stages) and agnostic.other_accounts == []
+    with pytest.raises(KeyError):
+        agnostic.in_other_account("nope")
+
+
+OTHER_ACCOUNT_SPELLED = re.compile(r"\.account\s*!=\s*[\w.]*tooling\.account|tooling\.account\s*!=\s*\w+\.account")
+
+
+def test_no_module_but_platform_settings_decides_whether_a_stage_is_in_another_account():
+    spelled = [f"{path.relative_to(REPO)}:{n}" for package in ("stacks", "mlops_cli", "mlops_constructs", "mlops_config")
+               for path in sorted((REPO / package).rglob("*.py")) if path.name != "platform.py"
+               for n, line in enumerate(path.read_text().splitlines(), 1) if OTHER_ACCOUNT_SPELLED.search(line)]
+    assert spelled == [], f"use PlatformSettings.in_other_account / other_accounts: {spelled}"
+    assert OTHER_ACCOUNT_SPELLED.search("if settings.account and settings.account != platform.tooling.account")

@@ -16,7 +16,7 @@ FRAUD = "mlops-fraud-detection"
 
 
 def _pipeline(template: Template) -> dict:
-    pipelines = template.find_resources("AWS::CodePipeline::Pipeline", {"Properties": {"Name": "fraud-detection-deploy"}})
+    pipelines = template.find_resources("AWS::CodePipeline::Pipeline", {"Properties": {"Name": contracts.deploy_pipeline_name("fraud-detection")}})
     (pipeline,) = pipelines.values()
     return pipeline["Properties"]
 
@@ -71,10 +71,10 @@ def test_approved_packages_of_this_group_invoke_the_idempotent_trigger(example_a
     })
     functions = template.find_resources("AWS::Lambda::Function")
     env = functions[function.as_string()]["Properties"]["Environment"]["Variables"]
-    assert env[contracts.ENV_PIPELINE_NAME] == "fraud-detection-deploy" and contracts.ENV_IDEMPOTENCY_TABLE in env
+    assert env[contracts.ENV_PIPELINE_NAME] == contracts.deploy_pipeline_name("fraud-detection") and contracts.ENV_IDEMPOTENCY_TABLE in env
     role = functions[function.as_string()]["Properties"]["Role"]["Fn::GetAtt"][0]
     pipeline_id = next(iter(template.find_resources("AWS::CodePipeline::Pipeline", {
-        "Properties": {"Name": "fraud-detection-deploy"}})))
+        "Properties": {"Name": contracts.deploy_pipeline_name("fraud-detection")}})))
     template.has_resource_properties("AWS::IAM::Policy", {
         "Roles": [{"Ref": role}],
         "PolicyDocument": {"Statement": Match.array_with([Match.object_like({
@@ -111,7 +111,7 @@ def test_the_staging_deployment_role_is_scoped_to_this_endpoint(example_app):
 def test_batch_models_get_no_deploy_pipeline(example_app):
     template = example_app.template("mlops-employee-attrition")
     assert template.find_resources("AWS::CodePipeline::Pipeline", {
-        "Properties": {"Name": "employee-attrition-deploy"}}) == {}
+        "Properties": {"Name": contracts.deploy_pipeline_name("employee-attrition")}}) == {}
 
 
 def _bare(staging: DeployTarget, env: Environment | None = None, **props) -> Template:
@@ -139,7 +139,7 @@ def test_the_source_is_the_repository_zip_without_a_connection_and_the_branch_wi
     staging = DeployTarget("staging", "p-m-staging", "m-staging")
     s3_source = _source_action(_bare(staging))
     assert (s3_source["ActionTypeId"]["Provider"], s3_source["Configuration"]["S3ObjectKey"]) == (
-        "S3", "ci/m/source.zip")
+        "S3", contracts.source_object_key("m"))
     git = _source_action(_bare(staging, source_connection_arn=CONNECTION, source_repository="org/platform",
                                source_branch="release"))
     assert git["ActionTypeId"]["Provider"] == "CodeStarSourceConnection"
@@ -159,8 +159,8 @@ def test_a_stage_in_another_account_deploys_through_its_access_stack_roles():
     assert staging["Configuration"]["RoleArn"] == "arn:aws:iam::222222222222:role/m-staging-deploy"
     assert staging["Region"] == "eu-west-1"
     # The stage account trusts these two tooling roles by name.
-    template.has_resource_properties("AWS::IAM::Role", {"RoleName": "m-deploy-pipeline"})
-    template.has_resource_properties("AWS::IAM::Role", {"RoleName": "m-deploy-test"})
+    template.has_resource_properties("AWS::IAM::Role", {"RoleName": contracts.pipeline_role_name("m")})
+    template.has_resource_properties("AWS::IAM::Role", {"RoleName": contracts.test_project_role_name("m")})
 
 
 def test_cross_account_stages_need_a_pipeline_region():
@@ -178,7 +178,7 @@ def test_the_pipeline_assumes_the_staging_test_role_when_staging_has_its_own_acc
                                   region="eu-west-1"), Environment(account="111111111111", region="eu-west-1"))
     test_role = "arn:aws:iam::222222222222:role/m-staging-integration-test"
     template.has_resource_properties("AWS::CodeBuild::Project", {
-        "Name": "m-deploy-test",
+        "Name": contracts.deploy_project_name("m", "test"),
         "Environment": Match.object_like({"EnvironmentVariables": Match.array_with([
             {"Name": contracts.ENV_TEST_ROLE_ARN, "Type": "PLAINTEXT", "Value": test_role}])}),
     })
@@ -197,3 +197,16 @@ def test_deploy_constructs_stay_nag_clean_when_stacks_pin_accounts(pinned_app):
                   for c in v["violatingConstructs"] if any(part in c["constructPath"] for part in ours)]
     assert violations == []
     assert {p["pluginName"] for p in report["pluginReports"]} <= {"AwsSolutions", "NIST.800.53.R5"}
+
+
+def test_ci_and_cd_names_are_the_documented_ones_and_unknown_steps_are_refused():
+    """docs/ci.md and docs/deploy.md tell operators these names; the constructs create exactly them."""
+    assert [contracts.ci_project_name("m", s) for s in contracts.CI_STEPS] == ["m-ci-test", "m-ci-run"]
+    assert contracts.deploy_pipeline_name("m") == "m-deploy"
+    assert [contracts.deploy_project_name("m", s) for s in contracts.DEPLOY_STEPS] == [
+        "m-deploy-resolve", "m-deploy-test", "m-deploy-verify"]
+    assert contracts.source_object_key("m") == f"{contracts.CI_SOURCE_PREFIX}/m/{contracts.CI_SOURCE_ZIP}"
+    with pytest.raises(ValueError, match="'pipeline'"):
+        contracts.deploy_project_name("m", "pipeline")
+    with pytest.raises(ValueError, match="'deploy'"):
+        contracts.ci_project_name("m", "deploy")

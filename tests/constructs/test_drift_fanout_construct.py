@@ -203,8 +203,8 @@ def test_functions_may_read_what_the_definition_hands_them(synthesized):
     assert not can(reduce, "s3:GetObject", f"{contracts.CAPTURE_PREFIX}/{ENDPOINT}/primary/2026/11/01/12/a.jsonl")
 
 
-def test_synthesized_definition_drives_the_lambdas_to_the_single_pass_report(synthesized, lambdas, baseline,
-                                                                             monkeypatch, capsys, lambda_context):
+def test_synthesized_definition_drives_the_lambdas_to_the_single_pass_report(
+        synthesized, drift_detector, drift_baseline, monkeypatch, capsys, lambda_context):
     from tests.runtime import test_drift_fanout as runtime
 
     template, *_ = synthesized
@@ -212,24 +212,10 @@ def test_synthesized_definition_drives_the_lambdas_to_the_single_pass_report(syn
     [map_state] = [s for _, s in states(asl) if s.get("ItemProcessor")]
     report_state = asl["States"][map_state["Next"]]
     assert map_state["ResultPath"] == "$.map"
-    runtime.hour_with_two_variants(baseline)
-    lambdas.handler({"time": runtime.aws.EVENT_TIME}, lambda_context)
+    runtime.hour_with_two_variants(drift_baseline)
+    drift_detector.handler({"time": runtime.aws.EVENT_TIME}, lambda_context)
     single = runtime.stored_report_bytes()
-    execution_input, _ = runtime.fanout_input(lambdas, batch_bytes=150_000)
-    runtime.run_fanout(lambdas, monkeypatch, capsys, lambda_context, execution_input, item_selector=map_state["ItemSelector"],
-                       report_parameters=report_state["Parameters"])
+    execution_input, _ = runtime.fanout_input(drift_detector, batch_bytes=150_000)
+    runtime.run_fanout(drift_detector, monkeypatch, capsys, lambda_context, execution_input,
+                       item_selector=map_state["ItemSelector"], report_parameters=report_state["Parameters"])
     assert runtime.stored_report_bytes() == single
-
-
-@pytest.fixture
-def lambdas():
-    from tests.runtime.test_drift_fanout import lambdas as runtime_lambdas
-
-    yield from runtime_lambdas.__wrapped__()
-
-
-@pytest.fixture(scope="module")
-def baseline():
-    from tests.support.monitoring_data import fraud_baseline
-
-    return fraud_baseline(rows=10_000)

@@ -13,6 +13,7 @@ from mlops_constructs.core.model_core import ModelCore
 from tests.conftest import REPO, new_app
 from tests.support.code_ownership import push_filter_starts
 
+CI_TEST, CI_RUN = (contracts.ci_project_name("fraud-detection", step) for step in ("test", "run"))
 CONNECTION = "arn:aws:codeconnections:us-east-1:123456789012:connection/12345678-1234-1234-1234-123456789012"
 
 
@@ -98,14 +99,14 @@ def test_s3_source_reads_the_model_zip_and_starts_on_upload_with_its_own_role(s3
     s3_source.has_resource_properties("AWS::CodePipeline::Pipeline", {"Stages": Match.array_with([
         Match.object_like({"Name": "Source", "Actions": [Match.object_like({
             "ActionTypeId": Match.object_like({"Provider": "S3"}),
-            "Configuration": Match.object_like({"S3ObjectKey": "ci/fraud-detection/source.zip",
+            "Configuration": Match.object_like({"S3ObjectKey": contracts.source_object_key("fraud-detection"),
                                                 "PollForSourceChanges": False})})]})])})
     role = Capture()
     pipeline = next(iter(s3_source.find_resources("AWS::CodePipeline::Pipeline")))
     s3_source.has_resource_properties("AWS::Events::Rule", {
         "EventPattern": {"source": [contracts.EVENT_SOURCE_S3], "detail-type": [contracts.DETAIL_OBJECT_CREATED], "detail": {
             "bucket": {"name": [{"Ref": Match.string_like_regexp("CoreArtifactBucket")}]},
-            "object": {"key": ["ci/fraud-detection/source.zip"]}}},
+            "object": {"key": [contracts.source_object_key("fraud-detection")]}}},
         "Targets": [Match.object_like({"RoleArn": {"Fn::GetAtt": [role, "Arn"]}})],
     })
     assert {"Action": "codepipeline:StartPipelineExecution", "Effect": "Allow",
@@ -115,8 +116,8 @@ def test_s3_source_reads_the_model_zip_and_starts_on_upload_with_its_own_role(s3
     assert s3_source.find_resources("AWS::CodePipeline::Pipeline")[pipeline]["Properties"].get("Triggers") is None
 
 
-@pytest.mark.parametrize(("name", "compute"), [("fraud-detection-ci-test", "BUILD_GENERAL1_MEDIUM"),
-                                              ("fraud-detection-ci-run", "BUILD_GENERAL1_SMALL")])
+@pytest.mark.parametrize(("name", "compute"), [(CI_TEST, "BUILD_GENERAL1_MEDIUM"),
+                                              (CI_RUN, "BUILD_GENERAL1_SMALL")])
 def test_codebuild_projects_are_unprivileged_kms_encrypted_and_log_to_retained_groups(s3_source, name, compute):
     key = next(iter(s3_source.find_resources("AWS::KMS::Key")))
     log_group = Capture()
@@ -143,15 +144,15 @@ def test_buildspecs_exist_and_the_report_group_matches_the_buildspec_key(s3_sour
     assert test_spec["reports"][key]["file-format"] == "JUNITXML"
     # CodeBuild files a buildspec report key under the report group named <project>-<key>.
     s3_source.has_resource_properties("AWS::CodeBuild::ReportGroup",
-                                      {"Name": f"fraud-detection-ci-test-{key}", "Type": "TEST"})
-    statements = _statements_of(s3_source, _role_of(s3_source, "fraud-detection-ci-test"))
+                                      {"Name": f"{CI_TEST}-{key}", "Type": "TEST"})
+    statements = _statements_of(s3_source, _role_of(s3_source, CI_TEST))
     report_group = next(iter(s3_source.find_resources("AWS::CodeBuild::ReportGroup")))
     assert any(s["Resource"] == {"Fn::GetAtt": [report_group, "Arn"]} and "codebuild:BatchPutTestCases" in s["Action"]
                for s in statements)
 
 
 def test_run_role_may_start_and_follow_only_this_models_pipeline(s3_source):
-    statements = _statements_of(s3_source, _role_of(s3_source, "fraud-detection-ci-run"))
+    statements = _statements_of(s3_source, _role_of(s3_source, CI_RUN))
     arn = ["arn:", {"Ref": "AWS::Partition"}, ":sagemaker:", {"Ref": "AWS::Region"}, ":", {"Ref": "AWS::AccountId"},
            ":pipeline/fraud-detection-build"]
     assert {"Sid": "StartModelBuildPipeline", "Action": "sagemaker:StartPipelineExecution", "Effect": "Allow",
@@ -159,13 +160,13 @@ def test_run_role_may_start_and_follow_only_this_models_pipeline(s3_source):
     assert {"Sid": "FollowModelBuildExecutions", "Effect": "Allow",
             "Action": ["sagemaker:DescribePipelineExecution", "sagemaker:ListPipelineExecutionSteps"],
             "Resource": {"Fn::Join": ["", [*arn[:-1], ":pipeline/fraud-detection-build/execution/*"]]}} in statements
-    test_statements = _statements_of(s3_source, _role_of(s3_source, "fraud-detection-ci-test"))
+    test_statements = _statements_of(s3_source, _role_of(s3_source, CI_TEST))
     assert not [s for s in test_statements if "sagemaker" in str(s["Action"])]
 
 
 def test_run_stage_passes_pipeline_name_and_waits_less_than_the_build_timeout(s3_source):
     s3_source.has_resource_properties("AWS::CodeBuild::Project", {
-        "Name": "fraud-detection-ci-run", "TimeoutInMinutes": 480,
+        "Name": CI_RUN, "TimeoutInMinutes": 480,
         "Environment": Match.object_like({"EnvironmentVariables": Match.array_with([
             {"Name": contracts.ENV_PIPELINE_NAME, "Type": "PLAINTEXT", "Value": "fraud-detection-build"},
             {"Name": contracts.ENV_WAIT_MINUTES, "Type": "PLAINTEXT", "Value": "475"}])})})
@@ -187,7 +188,7 @@ def test_path_filter_limits_are_checked():
 
 
 def test_run_stage_may_upload_code_only_under_its_models_prefix_with_the_model_key(s3_source):
-    statements = _statements_of(s3_source, _role_of(s3_source, "fraud-detection-ci-run"))
+    statements = _statements_of(s3_source, _role_of(s3_source, CI_RUN))
     bucket = _logical(s3_source, "AWS::S3::Bucket", "ArtifactBucket")
     key = _logical(s3_source, "AWS::KMS::Key", "Key")
     assert {"Sid": "UploadCommitCode", "Effect": "Allow", "Action": "s3:PutObject",
@@ -201,7 +202,7 @@ def test_run_stage_may_upload_code_only_under_its_models_prefix_with_the_model_k
                                                          else [s["Action"]])]
     assert len(puts) == 1, "the run stage writes nowhere else"
     s3_source.has_resource_properties("AWS::CodeBuild::Project", {
-        "Name": "fraud-detection-ci-run",
+        "Name": CI_RUN,
         "Environment": Match.object_like({"EnvironmentVariables": Match.array_with([
             {"Name": contracts.ENV_CODE_BUCKET, "Type": "PLAINTEXT", "Value": {"Ref": bucket}},
             {"Name": contracts.ENV_CODE_KMS_KEY, "Type": "PLAINTEXT", "Value": {"Fn::GetAtt": [key, "Arn"]}}])})})

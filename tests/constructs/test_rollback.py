@@ -25,10 +25,16 @@ from mlops_cli import deploy_commands
 from mlops_cli.endpoint_checks import CheckFailed
 from mlops_cli.main import main
 from mlops_constructs.deploy.guarded_endpoint import NOT_RETAINED_VARIANT_PROPERTIES, GuardedEndpoint
-from mlops_contracts import deploy_check_role_name
+from mlops_contracts import (
+    deploy_check_role_name,
+    deploy_pipeline_name,
+    deploy_project_name,
+    verify_project_role_name,
+)
 from tests.conftest import CONFIG_DIR, new_app
 
 FRAUD, FRAUD_PROD = "mlops-fraud-detection", "mlops-fraud-detection-prod"
+VERIFY_PROJECT = deploy_project_name("fraud-detection", "verify")
 SCHEMAS = Path(cfnlint.__file__).parent / "data/schemas"
 
 
@@ -88,7 +94,7 @@ def test_no_rollback_alarm_watches_drift_or_quality(example_app):
 
 def _stages(template: dict) -> dict:
     (pipeline,) = [p for p in _resources(template, "AWS::CodePipeline::Pipeline").values()
-                   if p["Properties"].get("Name") == "fraud-detection-deploy"]
+                   if p["Properties"].get("Name") == deploy_pipeline_name("fraud-detection")]
     return {s["Name"]: s["Actions"][0] for s in pipeline["Properties"]["Stages"]}
 
 
@@ -107,7 +113,7 @@ def test_prod_is_checked_after_its_deployment_like_staging(example_app):
     verify = stages["VerifyProd"]["Configuration"]
     assert '"value":"#{DeployProd.EndpointConfigName}"' in verify["EnvironmentVariables"].replace(" ", "")
     assert stages["DeployProd"]["Namespace"] == "DeployProd"
-    statements = _project_statements(template, "fraud-detection-deploy-verify")
+    statements = _project_statements(template, VERIFY_PROJECT)
     describe = [s for s in statements if s.get("Sid") == "DescribeProdEndpoint"]
     assert describe and describe[0]["Action"] == "sagemaker:DescribeEndpoint"
     assert "endpoint/fraud-detection-prod" in json.dumps(describe[0]["Resource"])
@@ -115,14 +121,15 @@ def test_prod_is_checked_after_its_deployment_like_staging(example_app):
 
 
 def test_prod_in_its_own_account_is_checked_through_a_describe_only_role(pinned_app):
-    statements = _project_statements(pinned_app.templates[FRAUD], "fraud-detection-deploy-verify")
+    statements = _project_statements(pinned_app.templates[FRAUD], VERIFY_PROJECT)
     (assume,) = [s for s in statements if s.get("Sid") == "AssumeProdCheckRole"]
     assert assume["Resource"].endswith(f":iam::222222222222:role/{deploy_check_role_name('fraud-detection-prod')}")
     prod = pinned_app.templates[f"{FRAUD_PROD}-access"]  # the prod account's roles: stacks/stage_access_stack.py
     (role_id,) = [k for k, r in _resources(prod, "AWS::IAM::Role").items()
                   if r["Properties"].get("RoleName") == deploy_check_role_name("fraud-detection-prod")]
     (trust,) = prod["Resources"][role_id]["Properties"]["AssumeRolePolicyDocument"]["Statement"]
-    assert trust["Condition"]["ArnEquals"]["aws:PrincipalArn"].endswith(":role/fraud-detection-deploy-verify")
+    assert trust["Condition"]["ArnEquals"]["aws:PrincipalArn"].endswith(
+        f":role/{verify_project_role_name('fraud-detection')}")
     policies = [p for p in _resources(prod, "AWS::IAM::Policy").values() if {"Ref": role_id} in p["Properties"]["Roles"]]
     actions = {a for p in policies for s in p["Properties"]["PolicyDocument"]["Statement"]
                for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])}

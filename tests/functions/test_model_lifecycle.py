@@ -19,7 +19,7 @@ from tests.support.lambda_handlers import load_handler
 from tests.support.pipeline_definition_helpers import definition_of, walk_steps
 
 GROUP = "fraud-detection"
-PIPELINE = "fraud-detection-deploy"
+PIPELINE = contracts.deploy_pipeline_name("fraud-detection")
 FRAUD = "mlops-fraud-detection"
 
 

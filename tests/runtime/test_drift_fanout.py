@@ -15,7 +15,6 @@ import os
 import boto3
 import numpy as np
 import pytest
-from moto import mock_aws
 
 import mlops_contracts as contracts
 from monitoring_code import drift_fanout
@@ -23,25 +22,12 @@ from monitoring_code.capture_decode import CaptureDecoder, CaptureSchema, iter_l
 from monitoring_code.capture_records import capture_line
 from monitoring_code.drift_detect import DriftWindow
 from tests.support import monitoring_aws as aws
-from tests.support.lambda_handlers import load_handler
 from tests.support.monitoring_data import capture_file, fraud_baseline
 
 # What DriftFanOut renders (the construct test passes the synthesized ones).
 ITEM_SELECTOR = {"bucket.$": "$.bucket", "plan_key.$": "$.plan_key", "batch.$": "$$.Map.Item.Value"}
 REPORT_PARAMETERS = {"bucket.$": "$.bucket", "plan_key.$": "$.plan_key",
                      "result_writer.$": "$.map.ResultWriterDetails"}
-
-
-@pytest.fixture(scope="module")
-def baseline():
-    return fraud_baseline(rows=10_000)
-
-
-@pytest.fixture
-def lambdas():
-    with mock_aws(), load_handler(contracts.SERVICE_DRIFT_DETECTOR, aws.DRIFT_ENVIRONMENT) as handler:
-        yield handler
-        handler.metrics.clear_metrics()  # run() called directly publishes outside log_metrics: Powertools shares them
 
 
 class StepFunctions:
@@ -137,17 +123,17 @@ def _plan(handler):
 
 
 @pytest.mark.parametrize("categorical_input", [contracts.CATEGORICAL_NAMES, contracts.CATEGORICAL_CODES])
-def test_merged_counts_of_n_children_give_the_single_pass_report_byte_for_byte(lambdas, baseline, monkeypatch,
-                                                                               capsys, categorical_input, lambda_context):
+def test_merged_counts_of_n_children_give_the_single_pass_report_byte_for_byte(
+        drift_detector, drift_baseline, monkeypatch, capsys, categorical_input, lambda_context):
     """Names: what capture holds in front of the platform's served model; codes: a custom image declared
     ``input: encoded``. The plan carries the setting to the children, which read each form as the single pass."""
     monkeypatch.setenv(contracts.ENV_CATEGORICAL_INPUT, categorical_input)
-    hour_with_two_variants(baseline, raw=categorical_input == contracts.CATEGORICAL_NAMES)
-    single_result = lambdas.handler({"time": aws.EVENT_TIME}, lambda_context)
+    hour_with_two_variants(drift_baseline, raw=categorical_input == contracts.CATEGORICAL_NAMES)
+    single_result = drift_detector.handler({"time": aws.EVENT_TIME}, lambda_context)
     single = stored_report_bytes()
     capsys.readouterr()
-    execution_input, _ = fanout_input(lambdas, batch_bytes=150_000)  # several children per variant
-    fanned = run_fanout(lambdas, monkeypatch, capsys, lambda_context, execution_input)
+    execution_input, _ = fanout_input(drift_detector, batch_bytes=150_000)  # several children per variant
+    fanned = run_fanout(drift_detector, monkeypatch, capsys, lambda_context, execution_input)
     assert fanned["children"] >= 4
     assert stored_report_bytes() == single
     assert fanned["result"] == single_result
@@ -158,17 +144,17 @@ def test_merged_counts_of_n_children_give_the_single_pass_report_byte_for_byte(l
     assert report["variants"]["challenger"]["blank_lines"] == 8  # two empty lines after each of four files
 
 
-def test_planner_fans_out_only_above_the_threshold(lambdas, baseline, monkeypatch):
-    hour_with_two_variants(baseline)
+def test_planner_fans_out_only_above_the_threshold(drift_detector, drift_baseline, monkeypatch):
+    hour_with_two_variants(drift_baseline)
     stepfunctions, client = StepFunctions(), boto3.client
-    monkeypatch.setattr(lambdas.boto3, "client", lambda name, **kw: stepfunctions if name == "stepfunctions"
+    monkeypatch.setattr(drift_detector.boto3, "client", lambda name, **kw: stepfunctions if name == "stepfunctions"
                         else client(name, **kw))
     common = {"model": aws.MODEL, "endpoint": aws.ENDPOINT, "bucket": aws.BUCKET, "event_time": aws.EVENT_TIME,
               "metric": "psi", "threshold": 0.2, "min_samples": 500, "state_machine": "arn:aws:states:x"}
     s3, sm = boto3.client("s3"), boto3.client("sagemaker")
-    small = lambdas.run(s3, sm, **common, fanout_bytes=10 ** 9)
+    small = drift_detector.run(s3, sm, **common, fanout_bytes=10 ** 9)
     assert small["verdict"] == "drift" and stepfunctions.started == []
-    large = lambdas.run(s3, sm, **common, fanout_bytes=1000, batch_bytes=10 ** 9)
+    large = drift_detector.run(s3, sm, **common, fanout_bytes=1000, batch_bytes=10 ** 9)
     assert large == {"verdict": "fanned_out", "batches": 2, "execution": large["execution"]}  # one per variant
     [started] = stepfunctions.started
     assert started["stateMachineArn"] == "arn:aws:states:x" and started["name"] == f"{aws.ENDPOINT}-2026110112"
@@ -189,13 +175,14 @@ def test_batches_respect_the_byte_budget_and_keep_variants_apart():
 
 
 @pytest.mark.parametrize("chunk_bytes", [1, 700, 4096, 10 ** 7])
-def test_pieces_of_any_size_give_the_whole_file_counts(baseline, chunk_bytes):
-    text = (capture_file(300, seed=3, drift=0.5, baseline=baseline, rows_per_record=3) + "\n  \n"
-            + capture_line("1,2", "0.5") + "\n{broken\n" + capture_file(200, seed=4, drift=0.0, baseline=baseline))
-    whole, pieces = DriftWindow(baseline), DriftWindow(baseline)
+def test_pieces_of_any_size_give_the_whole_file_counts(drift_baseline, chunk_bytes):
+    text = (capture_file(300, seed=3, drift=0.5, baseline=drift_baseline, rows_per_record=3) + "\n  \n"
+            + capture_line("1,2", "0.5") + "\n{broken\n"
+            + capture_file(200, seed=4, drift=0.0, baseline=drift_baseline))
+    whole, pieces = DriftWindow(drift_baseline), DriftWindow(drift_baseline)
     whole.add(whole.decoder.decode(text))
     pieces.add_stream(io.BytesIO(text.encode()))
-    assert _chunked_state(baseline, text, chunk_bytes) == whole.counts_state()
+    assert _chunked_state(drift_baseline, text, chunk_bytes) == whole.counts_state()
     assert pieces.counts_state() == whole.counts_state()
     assert whole.blank_lines == 2 and whole.wrong_widths == {2: 1} and whole.malformed["invalid_json"] == 1
 
@@ -221,9 +208,9 @@ def test_a_line_longer_than_the_limit_is_dropped_while_read_not_held():
     np.testing.assert_array_equal(np.concatenate([d.columns["amount"] for d in decoded]), [1.0, 1.0])
 
 
-def test_states_of_other_baselines_are_refused(baseline):
+def test_states_of_other_baselines_are_refused(drift_baseline):
     other = fraud_baseline(rows=2_000, seed=9)
     state = DriftWindow(other).counts_state()
     state["counts"]["amount"] = state["counts"]["amount"] + [0]
     with pytest.raises(ValueError, match="different baselines"):
-        DriftWindow(baseline).merge_state(state)
+        DriftWindow(drift_baseline).merge_state(state)

@@ -12,8 +12,9 @@ from sklearn.metrics import confusion_matrix, recall_score
 
 from mlops_contracts import BASELINE_FILE, EVALUATION_FILE
 from pipeline_code.common import PROTECTED_PREFIX, run_cli
-from pipeline_code.training import drift_stats, evaluate, train
+from pipeline_code.training import drift_stats, evaluate
 from pipeline_code.training.evaluate import xgb
+from tests.support.training_data import labelled_sample, train_booster
 
 THRESHOLD = 0.3
 
@@ -23,19 +24,15 @@ def step(tmp_path_factory):
     """A trained booster and the evaluate step's inputs: spec (threshold 0.3), test set, feature baseline."""
     root = tmp_path_factory.mktemp("evaluate")
     rng = np.random.default_rng(11)
-    x = rng.normal(size=(400, 2))
-    y = (x[:, 0] + 0.8 * rng.normal(size=400) > 0.4).astype(int)
-    for name in ("train", "validation"):
-        (root / name).mkdir()
-        np.savetxt(root / name / f"{name}.csv", np.column_stack([y, x]), delimiter=",", fmt="%.6f")
+    x, y = labelled_sample(rng, 400, noise=0.8, cut=0.4)
     spec = {"label": "label", "positive_class": "1", "features": ["a", "b"], "categorical": [], "seed": 3,
             "decision_threshold": THRESHOLD, "protected_attributes": ["group"],
             "hyperparameters": {"num_round": "15", "max_depth": "2", "objective": "binary:logistic",
                                 "eval_metric": "auc"},
             "gates": {"min_metrics": {"recall": 0.5}, "bias": None, "must_beat_champion": False}}
-    model = train.train(spec, root / "train", root / "validation", root / "model")
-    test_x = rng.normal(size=(300, 2))
-    test = pd.DataFrame({"label": (test_x[:, 0] + 0.8 * rng.normal(size=300) > 0.4).astype(int),
+    model = train_booster(root, spec, x, y)
+    test_x, test_y = labelled_sample(rng, 300, noise=0.8, cut=0.4)
+    test = pd.DataFrame({"label": test_y,
                          "a": test_x[:, 0], "b": test_x[:, 1],
                          PROTECTED_PREFIX + "group": np.where(test_x[:, 1] > 0, "x", "y")})
     (root / "test").mkdir()

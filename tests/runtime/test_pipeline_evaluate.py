@@ -13,6 +13,7 @@ from pipeline_code.common import DataError
 from pipeline_code.training import evaluate, train
 from pipeline_code.training.evaluate import xgb
 from pipeline_code.training.gate import describe_failures, evaluate_gates
+from tests.support.training_data import labelled_sample, train_booster
 
 
 def test_quality_metrics_at_the_decision_threshold():
@@ -112,14 +113,10 @@ def test_fetch_champion_reads_the_latest_approved_package_metrics():
 def tiny_model(tmp_path_factory):
     root = tmp_path_factory.mktemp("model")
     rng = np.random.default_rng(0)
-    x = rng.normal(size=(300, 2))
-    y = (x[:, 0] + 0.3 * rng.normal(size=300) > 0).astype(int)
-    for name in ("train", "validation"):
-        (root / name).mkdir()
-        np.savetxt(root / name / f"{name}.csv", np.column_stack([y, x]), delimiter=",", fmt="%.6f")
+    x, y = labelled_sample(rng, 300, noise=0.3, cut=0)
     spec = {"seed": 5, "hyperparameters": {"num_round": "20", "max_depth": "2", "objective": "binary:logistic",
                                            "eval_metric": "auc,logloss"}}
-    path = train.train(spec, root / "train", root / "validation", root / "out")
+    path = train_booster(root, spec, x, y, output="out")
     return path, x
 
 

@@ -45,7 +45,7 @@ def test_everything_starts_the_models_own_sagemaker_pipeline(example_app, exampl
     [pipeline] = template.find_resources("AWS::SageMaker::Pipeline").values()
     pipeline_name = pipeline["Properties"]["PipelineName"]
     template.has_resource_properties("AWS::CodeBuild::Project", {
-        "Name": f"{name}-ci-run",
+        "Name": contracts.ci_project_name(name, "run"),
         "Environment": Match.object_like({"EnvironmentVariables": Match.array_with([
             {"Name": contracts.ENV_PIPELINE_NAME, "Type": "PLAINTEXT", "Value": pipeline_name}])})})
     arn = Match.object_like({"Fn::Join": ["", Match.array_with([f":pipeline/{pipeline_name}"])]})

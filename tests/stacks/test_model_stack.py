@@ -4,6 +4,7 @@ from __future__ import annotations
 from mlops_constructs.deploy.batch_scoring import BatchScoring
 from mlops_constructs.deploy.deploy_pipeline import ModelDeployPipeline
 from mlops_constructs.monitor.model_monitoring import ModelMonitoring
+from mlops_contracts import deploy_pipeline_name
 
 
 def test_an_endpoint_model_in_one_account_has_its_pipeline_and_serving_roles_here(example_app):
@@ -35,5 +36,5 @@ def test_stages_in_other_accounts_route_their_alarms_here_and_get_their_own_arti
         assert pattern["account"] == [{"staging": "111111111111", "prod": "222222222222"}[stage]]
     store = stack.get_logical_id(stack.deploy_artifact_store.node.default_child)
     (pipeline,) = [r for r in resources.values() if r["Type"] == "AWS::CodePipeline::Pipeline"
-                   and r["Properties"].get("Name") == "fraud-detection-deploy"]
+                   and r["Properties"].get("Name") == deploy_pipeline_name("fraud-detection")]
     assert [s["ArtifactStore"]["Location"] for s in pipeline["Properties"]["ArtifactStores"]] == [{"Ref": store}]

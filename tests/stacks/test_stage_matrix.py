@@ -228,7 +228,7 @@ def test_the_integration_test_role_exists_only_in_staging_and_trusts_only_the_te
         tests = {k: v for k, v in tests.items() if v["Properties"]["RoleName"].startswith(model)}
         model_stack, tooling = app.templates[f"mlops-{model}"], contexts[f"mlops-{model}"]
         project = next(p for p in _resources(model_stack, "AWS::CodeBuild::Project").values()
-                       if p["Properties"]["Name"] == f"{model}-deploy-test")
+                       if p["Properties"]["Name"] == contracts.deploy_project_name(model, "test"))
         variables = {v["Name"]: v["Value"] for v in project["Properties"]["Environment"]["EnvironmentVariables"]}
         if app_name == "example_app":
             assert tests == {} and contracts.ENV_TEST_ROLE_ARN not in variables

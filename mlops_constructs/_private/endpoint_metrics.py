@@ -1,8 +1,9 @@
 """The CloudWatch metrics SageMaker publishes per endpoint variant: one factory, for alarms and dashboards.
 
 ``GuardedEndpoint.metric_*`` wraps it for its own variants (in the style of aws-sagemaker-alpha's
-``metricModelLatency()``); a construct that watches an endpoint it did not create (a dashboard in the tooling
-account, say) calls ``variant_metric`` with the endpoint's name.
+``metricModelLatency()``); a construct that watches an endpoint it did not create (``MonitoringDashboard``)
+calls ``variant_metric`` with the endpoint's name. Shared by deploy and monitor, so it lives in ``_private``; no
+other module builds an ``AWS/SageMaker`` endpoint metric (``tests/constructs/test_endpoint_metrics.py``).
 """
 from __future__ import annotations
 
