@@ -194,6 +194,7 @@ def run_reproduce(args) -> int:
         sagemaker, table = _clients(args, table_required=False)
         request = queries.reproduce_request(sagemaker, args.model_package_arn, table,
                                             input_data_url=args.input_data_url)
+        queries.check_code_layout(boto3.session.Session(region_name=args.region).client("s3"), request)
         if args.dry_run:
             return request, "would start:\n" + json.dumps(request, indent=2)
         arn = sagemaker.start_pipeline_execution(**request)["PipelineExecutionArn"]

@@ -5,6 +5,9 @@ stubbed ones. Record keys and shapes are those of ``governance_code.audit_schema
 """
 from __future__ import annotations
 
+import io
+import zipfile
+
 from boto3.dynamodb.conditions import Key
 from botocore.exceptions import ClientError
 
@@ -245,6 +248,36 @@ def reproduce_request(sagemaker, package_arn: str, table=None, input_data_url: s
         "PipelineExecutionDescription": description[:3072],
         "PipelineParameters": [{"Name": k, "Value": v} for k, v in sorted(parameters.items())],
     }
+
+
+def missing_step_modules(s3, code_url: str) -> list[str]:
+    """The step modules the build pipeline runs (``contracts.STEP_MODULES``) that the code zip at ``code_url`` lacks.
+
+    A zip from before the package layout of ``pipeline_code/{data,training,endpoint}`` has ``pipeline_code/
+    validate.py`` where the pipeline now runs ``pipeline_code.data.validate``: its steps would end at once with
+    ``No module named ...``. Raises GovernanceError when the zip cannot be read (the steps could not read it either).
+    """
+    bucket, _, key = code_url.removeprefix("s3://").partition("/")
+    try:
+        body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+        names = set(zipfile.ZipFile(io.BytesIO(body)).namelist())
+    except (ClientError, zipfile.BadZipFile) as error:
+        raise GovernanceError(f"cannot read the recorded code zip {code_url}: {error}") from error
+    return [module for module in contracts.STEP_MODULES.values()
+            if f"{module.replace('.', '/')}.py" not in names and f"{module.replace('.', '/')}/__init__.py" not in names]
+
+
+def check_code_layout(s3, request: dict) -> None:
+    """Refuse a reproduction whose recorded code the current pipeline definition cannot run, saying how to
+    reproduce it instead (its own commit's platform, or ``mlops reproduce --local`` from that commit)."""
+    params = {p["Name"]: p["Value"] for p in request["PipelineParameters"]}
+    url, commit = params[contracts.PARAM_CODE_URL], params.get(contracts.PARAM_GIT_COMMIT, "")
+    missing = missing_step_modules(s3, url)
+    if missing:
+        raise GovernanceError(
+            f"the recorded code {url} lacks {missing}, which {request['PipelineName']} now runs: it was built with "
+            f"an older code layout. Reproduce it with its own commit's platform: git checkout {commit or '<commit>'}"
+            " and run `mlops reproduce --local DATA` there, or deploy that commit's pipeline")
 
 
 def _original_parameters(sagemaker, execution_arn: str, table) -> dict[str, str]:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 
+import boto3
 import pytest
 
 import mlops_contracts as contracts
@@ -48,6 +49,10 @@ def story(lambda_context):
     with h.audit_trail(lambda_context) as trail, pytest.MonkeyPatch.context() as env:
         env.setenv("MLOPS_AUDIT_TABLE", h.TABLE)
         sagemaker, write = trail.sagemaker, trail.write
+        s3 = boto3.client("s3", region_name=h.REGION)
+        s3.create_bucket(Bucket=h.code_url("a" * 40).removeprefix("s3://").split("/")[0])
+        for commit in ("a" * 40, "b" * 40):
+            h.put_code_zip(s3, h.code_url(commit))
         exec1, v1, meta1 = _build(trail, "a" * 40, "s3://data/transactions/training/2026-05/", "train-v1", DATA_V1,
                                   built="2026-05-01T09:00:00Z", registered="2026-05-01T09:00:30Z")
         trail.approve(v1, "2026-05-01T10:00:00Z", meta1, approver=ALICE, description="meets gate, AUC 0.95")
@@ -66,7 +71,8 @@ def story(lambda_context):
         write(h.stack_event("2026-06-03T12:20:00Z", "UPDATE_ROLLBACK_COMPLETE"))
         h.point_endpoint_at(sagemaker, "config-v2")
         write(h.stack_event("2026-06-10T09:10:00Z", "UPDATE_COMPLETE"))
-        yield {"table": trail.table, "sagemaker": sagemaker, "v1": v1, "v2": v2, "exec1": exec1, "exec2": exec2}
+        yield {"table": trail.table, "sagemaker": sagemaker, "s3": s3, "v1": v1, "v2": v2, "exec1": exec1,
+               "exec2": exec2}
 
 
 def _cli(capsys, *argv) -> tuple[int, str, str]:
@@ -247,12 +253,35 @@ def test_reproduce_pins_the_recorded_code_even_when_the_execution_ran_other_code
     meta = h.lineage_metadata("a" * 40, story["exec1"], "train-v1", DATA_V1)
     meta |= {contracts.META_CODE_URL: "s3://artifacts/code/fraud-detection/pinned/pipeline_code.zip",
              contracts.META_CODE_SHA256: "1" * 64}
+    h.put_code_zip(story["s3"], meta[contracts.META_CODE_URL])
     arn = h.register_package(story["sagemaker"], meta)
     code, out, err = _cli(capsys, "reproduce", arn, "--dry-run", "--json")
     assert code == 0, err
     params = {p["Name"]: p["Value"] for p in json.loads(out)["PipelineParameters"]}
     assert params[contracts.PARAM_CODE_URL] == "s3://artifacts/code/fraud-detection/pinned/pipeline_code.zip"
     assert params[contracts.PARAM_CODE_SHA256] == "1" * 64
+
+
+def test_reproduce_refuses_code_built_before_the_package_split_and_says_how_to_reproduce_it(story, capsys):
+    """A zip of the flat layout (pipeline_code/validate.py) cannot run the pipeline's pipeline_code.data.validate:
+    refused before anything starts, naming the modules and the commit to check out."""
+    meta = h.lineage_metadata("a" * 40, story["exec1"], "train-v1", DATA_V1)
+    meta[contracts.META_CODE_URL] = "s3://artifacts/code/fraud-detection/legacy/pipeline_code.zip"
+    h.put_code_zip(story["s3"], meta[contracts.META_CODE_URL], legacy=True)
+    arn = h.register_package(story["sagemaker"], meta)
+    executions = story["sagemaker"].list_pipeline_executions(PipelineName=contracts.build_pipeline_name(h.MODEL))
+    code, _, err = _cli(capsys, "reproduce", arn)
+    assert code == 1
+    assert f"lacks {list(contracts.STEP_MODULES.values())}" in err and f"git checkout {'a' * 40}" in err
+    assert story["sagemaker"].list_pipeline_executions(PipelineName=contracts.build_pipeline_name(h.MODEL))[
+        "PipelineExecutionSummaries"] == executions["PipelineExecutionSummaries"]  # nothing started
+
+
+def test_reproduce_refuses_a_package_whose_code_zip_is_gone(story, capsys):
+    meta = h.lineage_metadata("a" * 40, story["exec1"], "train-v1", DATA_V1)
+    meta[contracts.META_CODE_URL] = "s3://artifacts/code/fraud-detection/deleted/pipeline_code.zip"
+    code, _, err = _cli(capsys, "reproduce", h.register_package(story["sagemaker"], meta), "--dry-run")
+    assert code == 1 and "cannot read the recorded code zip s3://artifacts/code/fraud-detection/deleted/" in err
 
 
 def test_reproduce_refuses_a_package_whose_code_was_not_recorded(story, capsys):

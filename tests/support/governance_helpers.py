@@ -114,6 +114,28 @@ def code_url(git_commit: str) -> str:
     return f"s3://artifacts/{contracts.code_object_key(MODEL, git_commit)}"
 
 
+def put_code_zip(s3, url: str, *, legacy: bool = False) -> None:
+    """Upload the code zip of this checkout to ``url``; ``legacy``: the flat ``pipeline_code/<step>.py`` layout
+    of zips built before the package split."""
+    import tempfile
+    import zipfile
+    from pathlib import Path
+
+    from pipeline_code.code_bundle import build_code_zip
+
+    with tempfile.TemporaryDirectory() as scratch:
+        path = build_code_zip(Path(__file__).resolve().parents[2] / "pipeline_code", Path(scratch) / "code.zip").path
+        if legacy:
+            with zipfile.ZipFile(path) as current, zipfile.ZipFile(Path(scratch) / "legacy.zip", "w") as old:
+                for name in current.namelist():
+                    parts = name.split("/")
+                    old.writestr("/".join([parts[0], parts[-1]]) if parts[0] == "pipeline_code" else name,
+                                 current.read(name))
+            path = Path(scratch) / "legacy.zip"
+        bucket, _, key = url.removeprefix("s3://").partition("/")
+        s3.put_object(Bucket=bucket, Key=key, Body=path.read_bytes())
+
+
 def code_sha256(git_commit: str) -> str:
     """A stand-in for the hash of the commit's code zip: distinct per commit."""
     return (git_commit[0] * 2 + "c0de") * 10 + git_commit[0] * 4
