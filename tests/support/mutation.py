@@ -105,7 +105,7 @@ def main(argv=None) -> int:
     for module in args.modules:
         wall, cpu = run(module, args.jobs)
         print(f"{module}: {wall / 60:.1f} min wall, {cpu / 60:.1f} CPU-min", flush=True)
-    sys.path.insert(0, str(REPO / "tests"))
+    sys.path.insert(0, str(Path(__file__).resolve().parent))  # tests/support, beside this script
     from mutation_report import main as report
 
     return report([str(WORK), "--min-score", str(args.min_score)])
