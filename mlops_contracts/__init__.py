@@ -279,10 +279,6 @@ deploy_check_role_name = _suffixed("-deploy-check", "The role the post-deploy ch
                                                     "the endpoint.")
 monitor_read_role_name = _suffixed("-monitor-read", "The role the tooling account's monitors assume to describe the "
                                                     "endpoint.")
-# In the tooling account, per model (``<model>-<role>``), named so that stage accounts can trust exactly them.
-pipeline_role_name = _suffixed("-deploy-pipeline", "The CD pipeline's service role.")
-test_project_role_name = _suffixed("-deploy-test", "The integration-test project's role.")
-verify_project_role_name = _suffixed("-deploy-verify", "The post-deploy check project's role.")
 
 
 # Environment variables: the names a construct sets on a Lambda function (``environment=``/``add_environment``) or a
@@ -366,9 +362,25 @@ def deploy_pipeline_name(model: str) -> str:
 
 
 def deploy_project_name(model: str, step: str) -> str:
-    """A CD pipeline CodeBuild project: ``<model>-deploy-<step>``, ``step`` one of ``DEPLOY_STEPS`` (in cross-account
-    CD the test and verify projects' roles carry the same names, ``test_project_role_name`` and
-    ``verify_project_role_name``)."""
+    """A CD pipeline CodeBuild project: ``<model>-deploy-<step>``, ``step`` one of ``DEPLOY_STEPS`` (the test and
+    verify projects' roles carry the same names: ``test_project_role_name``, ``verify_project_role_name``)."""
     if step not in DEPLOY_STEPS:
         raise ValueError(f"CD pipeline step {step!r}: expected one of {DEPLOY_STEPS}")
     return f"{deploy_pipeline_name(model)}-{step}"
+
+
+# In the tooling account, per model, named so that stage accounts can trust exactly them: the CD pipeline's
+# service role ``<model>-deploy-pipeline``, and the test and verify projects' roles, named as their projects.
+def pipeline_role_name(model: str) -> str:
+    """The CD pipeline's service role: ``<model>-deploy-pipeline``."""
+    return f"{deploy_pipeline_name(model)}-pipeline"
+
+
+def test_project_role_name(model: str) -> str:
+    """The integration-test project's role: ``<model>-deploy-test``, the project's own name."""
+    return deploy_project_name(model, "test")
+
+
+def verify_project_role_name(model: str) -> str:
+    """The post-deploy check project's role: ``<model>-deploy-verify``, the project's own name."""
+    return deploy_project_name(model, "verify")
